@@ -1,0 +1,100 @@
+"""Shared pieces of the JSON API: the contract's error shape for every error."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core import exceptions as django_exceptions
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from config.errors import ApplicationError, django_validation_fields
+
+logger = logging.getLogger(__name__)
+
+# DRF's own exceptions, mapped onto the contract's codes.
+_DRF_CODES: list[tuple[type[Exception], str]] = [
+    (drf_exceptions.ValidationError, "validation_error"),
+    (drf_exceptions.ParseError, "validation_error"),
+    (drf_exceptions.UnsupportedMediaType, "validation_error"),
+    (drf_exceptions.NotAuthenticated, "not_authenticated"),
+    (drf_exceptions.AuthenticationFailed, "not_authenticated"),
+    (drf_exceptions.PermissionDenied, "permission_denied"),
+    (drf_exceptions.NotFound, "not_found"),
+    (drf_exceptions.MethodNotAllowed, "method_not_allowed"),
+    (drf_exceptions.NotAcceptable, "not_acceptable"),
+    (drf_exceptions.Throttled, "throttled"),
+]
+
+
+def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+    error = {"code": code, "message": message}
+    if fields:
+        error["fields"] = fields
+    return {"error": error}
+
+
+def _flatten_fields(detail) -> dict:
+    """DRF's nested ValidationError detail -> {field: [messages]}."""
+    if isinstance(detail, dict):
+        out = {}
+        for key, value in detail.items():
+            if isinstance(value, dict):
+                for sub, msgs in _flatten_fields(value).items():
+                    out[f"{key}.{sub}"] = msgs
+            elif isinstance(value, list):
+                out[key] = [str(v) for v in value]
+            else:
+                out[key] = [str(value)]
+        return out
+    if isinstance(detail, list):
+        return {"non_field_errors": [str(v) for v in detail]}
+    return {"non_field_errors": [str(detail)]}
+
+
+def exception_handler(exc, context):
+    """DRF EXCEPTION_HANDLER: every error leaves in the contract's shape."""
+    headers = {}
+    if isinstance(exc, ApplicationError):
+        set_rollback()
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            headers["Retry-After"] = str(int(retry_after))
+        return Response({"error": exc.as_dict()}, status=exc.status, headers=headers)
+
+    if isinstance(exc, Http404):
+        exc = drf_exceptions.NotFound()
+    elif isinstance(exc, django_exceptions.PermissionDenied):
+        exc = drf_exceptions.PermissionDenied()
+    elif isinstance(exc, django_exceptions.RequestDataTooBig):
+        exc = drf_exceptions.ValidationError({"non_field_errors": ["The request body is too large."]})
+    elif isinstance(exc, django_exceptions.ValidationError):
+        exc = drf_exceptions.ValidationError(django_validation_fields(exc))
+
+    if isinstance(exc, drf_exceptions.APIException):
+        set_rollback()
+        code = next((c for cls, c in _DRF_CODES if isinstance(exc, cls)), exc.default_code)
+        if isinstance(exc, drf_exceptions.ValidationError):
+            body = error_body(code, "The input is not valid.", _flatten_fields(exc.detail))
+        else:
+            body = error_body(code, str(exc.detail))
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None) is not None:
+            headers["Retry-After"] = str(int(exc.wait) + (exc.wait % 1 > 0))
+        status = exc.status_code
+        # The contract answers 401 for a missing or failed login on every scheme.
+        if code == "not_authenticated":
+            status = 401
+        return Response(body, status=status, headers=headers)
+
+    # Anything else is a bug: log it with the traceback, answer without one.
+    set_rollback()
+    logger.exception("Unhandled error in %s", context.get("view").__class__.__name__ if context else "API")
+    return Response(error_body("server_error", "An unexpected error occurred."), status=500)
+
+
+def json_error_response(code: str, message: str, status: int) -> JsonResponse:
+    return JsonResponse(error_body(code, message), status=status)

@@ -1,0 +1,103 @@
+"""Liveness (/healthz) and readiness (/readyz) probes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from asgiref.sync import async_to_sync
+from django.db import connections
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+logger = logging.getLogger(__name__)
+
+CHECK_TIMEOUT = 2.0
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    """Liveness: the process answers. No dependency is checked."""
+    return JsonResponse({"status": "ok"})
+
+
+def _check_database() -> None:
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+def _check_redis() -> None:
+    from django_redis import get_redis_connection
+
+    if not get_redis_connection("default").ping():
+        raise ConnectionError("PING was not answered")
+
+
+def _check_channel_layer() -> None:
+    from channels.layers import get_channel_layer
+
+    async def roundtrip():
+        layer = get_channel_layer()
+        channel = await layer.new_channel("readyz.")
+        await layer.send(channel, {"type": "readyz.ping"})
+        message = await layer.receive(channel)
+        if message.get("type") != "readyz.ping":
+            raise RuntimeError("the channel layer returned a different message")
+
+    async def bounded():
+        await asyncio.wait_for(roundtrip(), CHECK_TIMEOUT)
+
+    async_to_sync(bounded)()
+
+
+def _celery_status() -> str:
+    from config.celery import app
+
+    replies = app.control.ping(timeout=1.0)
+    return "ok" if replies else "no workers"
+
+
+def _run(check) -> tuple[bool, str]:
+    try:
+        check()
+    except Exception as exc:  # a probe reports failures, it does not raise them
+        logger.warning("readiness check %s failed: %r", check.__name__, exc)
+        return False, f"error: {type(exc).__name__}"
+    return True, "ok"
+
+
+@never_cache
+@require_GET
+def readyz(request):
+    """Readiness: 200 when the database, Redis and the channel layer answer.
+
+    503 names the failing parts. A missing Celery worker is reported but does
+    not make the web process unready: it can still serve pages.
+    """
+    result: dict[str, object] = {}
+    failing: list[str] = []
+    for name, check in (
+        ("database", _check_database),
+        ("redis", _check_redis),
+        ("channel_layer", _check_channel_layer),
+    ):
+        ok, result[name] = _run(check)
+        if not ok:
+            failing.append(name)
+
+    if "redis" in failing:
+        result["celery"] = "unknown: redis is down"
+    else:
+        try:
+            result["celery"] = _celery_status()
+        except Exception as exc:
+            logger.warning("celery ping failed: %r", exc)
+            result["celery"] = f"error: {type(exc).__name__}"
+
+    if failing:
+        result["failing"] = failing
+        return JsonResponse(result, status=503)
+    return JsonResponse(result)

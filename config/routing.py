@@ -1,0 +1,9 @@
+"""WebSocket routes: one socket per client at /ws/."""
+
+from django.urls import path
+
+from chatroom.consumers import ClientConsumer
+
+websocket_urlpatterns = [
+    path("ws/", ClientConsumer.as_asgi()),
+]

@@ -1,0 +1,72 @@
+"""The /ws/ socket through the real ASGI stack (origin check, session auth)."""
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+
+from config.asgi import application
+
+ORIGIN = (b"origin", b"http://localhost")
+
+pytestmark = pytest.mark.usefixtures("close_async_db_connections")
+
+
+def _cookie_header(user):
+    client = Client()
+    client.force_login(user)
+    return (b"cookie", f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode())
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_anonymous_socket_is_closed_with_4401():
+    comm = WebsocketCommunicator(application, "/ws/", headers=[ORIGIN])
+    connected, _ = await comm.connect()
+    assert connected
+    out = await comm.receive_output(timeout=5)
+    assert out == {"type": "websocket.close", "code": 4401}
+    await comm.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_foreign_origin_is_refused(make_user):
+    from asgiref.sync import sync_to_async
+
+    user = await sync_to_async(make_user)("sock1")
+    cookie = await sync_to_async(_cookie_header)(user)
+    comm = WebsocketCommunicator(application, "/ws/", headers=[(b"origin", b"http://evil.example"), cookie])
+    connected, _ = await comm.connect()
+    assert not connected
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_session_user_gets_ready_and_pong_and_error_frames(make_user):
+    from asgiref.sync import sync_to_async
+
+    user = await sync_to_async(make_user)("sock2")
+    cookie = await sync_to_async(_cookie_header)(user)
+    comm = WebsocketCommunicator(application, "/ws/", headers=[ORIGIN, cookie])
+    connected, _ = await comm.connect()
+    assert connected
+    ready = await comm.receive_json_from(timeout=5)
+    assert ready["type"] == "ready" and ready["user"]["username"] == "sock2"
+
+    await comm.send_json_to({"type": "ping"})
+    assert await comm.receive_json_from(timeout=5) == {"type": "pong"}
+
+    await comm.send_to(text_data="{not json")
+    err = await comm.receive_json_from(timeout=5)
+    assert err["type"] == "error" and err["code"] == "validation_error"
+
+    await comm.send_json_to({"type": "no.such.frame"})
+    err = await comm.receive_json_from(timeout=5)
+    assert err["type"] == "error" and err["code"] == "unknown_type"
+
+    await comm.send_json_to(["not", "an", "object"])
+    err = await comm.receive_json_from(timeout=5)
+    assert err["code"] == "validation_error"
+
+    # The socket survives bad frames.
+    await comm.send_json_to({"type": "ping"})
+    assert await comm.receive_json_from(timeout=5) == {"type": "pong"}
+    await comm.disconnect()

@@ -1,0 +1,35 @@
+import pytest
+from django.core.cache import cache
+
+from accounts.services import user_create
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis_keyspace():
+    """Each test starts with an empty key space (this worker's prefix only)."""
+    yield
+    cache.delete_pattern("*")
+
+
+@pytest.fixture
+def make_user(db):
+    counter = {"n": 0}
+
+    def make(username=None, password="correct horse battery staple", **kwargs):
+        counter["n"] += 1
+        username = username or f"user{counter['n']}"
+        kwargs.setdefault("email", f"{username}@example.com")
+        return user_create(username=username, password=password, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+async def close_async_db_connections():
+    """Async tests reach the database from asgiref's worker thread; close its
+    connections afterwards so the test database can be dropped."""
+    from asgiref.sync import sync_to_async
+    from django.db import connections
+
+    yield
+    await sync_to_async(connections.close_all)()
