@@ -185,7 +185,10 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            # channels-redis blocks in BZPOPMIN for up to 5 s; redis-py 8 also
+            # times socket reads out at 5 s by default, which kills idle
+            # consumers. The read timeout must outlast the blocking pop.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": REDIS_SOCKET_TIMEOUT}],
             "prefix": f"{REDIS_KEY_PREFIX}:asgi",
         },
     }
