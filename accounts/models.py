@@ -10,6 +10,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from knox.models import AbstractAuthToken
+from knox.settings import CONSTANTS
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,50}$"
 EMAIL_PATTERN = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$"
@@ -106,3 +108,165 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self):
         super().clean()
         self.email = type(self).objects.normalize_email(self.email)
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+def validate_timezone(value: str) -> None:
+    """Only real IANA zone names (as zoneinfo knows them)."""
+    from zoneinfo import available_timezones
+
+    from django.core.exceptions import ValidationError
+
+    if value not in _iana_zones(available_timezones):
+        raise ValidationError("Use an IANA time zone name such as Europe/Berlin or UTC.", code="invalid_timezone")
+
+
+_ZONES: frozenset[str] | None = None
+
+
+def _iana_zones(loader) -> frozenset[str]:
+    # available_timezones() walks the tz database on disk; do it once.
+    global _ZONES
+    if _ZONES is None:
+        _ZONES = frozenset(loader())
+    return _ZONES
+
+
+class Profile(models.Model):
+    """user_extensions (seed 000) merged with user_preferences (seed 001)."""
+
+    class Language(models.TextChoices):
+        EN = "en", "English"
+        # English names first: readable even where CJK fonts are missing.
+        ZH_HANS = "zh-hans", "Chinese, Simplified (简体中文)"
+        KO = "ko", "Korean (한국어)"
+
+    class Theme(models.TextChoices):
+        SYSTEM = "system", "System"
+        LIGHT = "light", "Light"
+        DARK = "dark", "Dark"
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, primary_key=True, related_name="profile")
+    bio = models.TextField(max_length=1000, blank=True)
+    location = models.CharField(max_length=100, blank=True)
+    website = models.URLField(max_length=255, blank=True)
+    timezone = models.CharField(max_length=50, default="UTC", validators=[validate_timezone])
+    language = models.CharField(max_length=10, choices=Language.choices, default=Language.EN)
+    theme = models.CharField(max_length=20, choices=Theme.choices, default=Theme.SYSTEM)
+    preferences = models.JSONField(default=dict, blank=True)
+    notifications = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "user_profiles"
+        constraints = [
+            models.CheckConstraint(condition=Q(language__in=["en", "zh-hans", "ko"]), name="user_profiles_language_check"),
+            models.CheckConstraint(condition=Q(theme__in=["system", "light", "dark"]), name="user_profiles_theme_check"),
+        ]
+
+    def __str__(self) -> str:
+        return f"profile of {self.user_id}"
+
+
+# --------------------------------------------------------------------------- device sessions
+
+
+class DeviceSession(AbstractAuthToken):
+    """One signed-in device: an API token (knox) or a browser's cookie session.
+
+    The sessions of seeds 000/001 merged. This is knox's token model
+    (KNOX_TOKEN_MODEL), so knox creates and hashes API tokens; only the hash
+    (``digest``) and knox's lookup prefix (``token_key``) are stored. Browser
+    sessions get a row too, keyed to the Django session, so "My devices" lists
+    both; their ``token_key`` is empty so no API token can ever match them.
+    Revoking a session deletes its row (and, for a browser, its Django session).
+    """
+
+    class Kind(models.TextChoices):
+        API = "api", "API token"
+        WEB = "web", "Browser"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # knox makes digest the primary key; here it is a unique column instead.
+    digest = models.CharField(max_length=CONSTANTS.DIGEST_LENGTH, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="auth_token_set")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.API)
+    session_key = models.CharField(max_length=40, null=True, blank=True, unique=True)
+    device_name = models.CharField(max_length=100, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    created = models.DateTimeField(auto_now_add=True, db_column="created_at")
+    expiry = models.DateTimeField(db_column="expires_at")
+    last_used_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "sessions"
+        ordering = ["-created"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=["api", "web"]), name="sessions_kind_check"),
+            models.CheckConstraint(condition=Q(expiry__gt=models.F("created")), name="sessions_expires_check"),
+            models.CheckConstraint(
+                condition=Q(kind="api", session_key__isnull=True) | Q(kind="web", session_key__isnull=False, token_key=""),
+                name="sessions_kind_shape_check",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user", "-created"], name="idx_sessions_user"),
+            models.Index(fields=["expiry"], name="idx_sessions_expires_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.device_name or self.user_agent[:40]}".strip()
+
+    @property
+    def created_at(self):
+        return self.created
+
+    @property
+    def expires_at(self):
+        return self.expiry
+
+
+# --------------------------------------------------------------------------- API keys
+
+SCOPES = ("chat:read", "chat:write", "jobs:read", "jobs:write", "orgs:read", "orgs:write", "audit:read")
+
+
+class ApiKey(models.Model):
+    """api_keys (seed 004). The key itself is shown once; only its SHA-256 and
+    a display prefix are stored."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=16)
+    name = models.CharField(max_length=100)
+    scopes = models.JSONField(default=list)
+    rate_limit_per_minute = models.PositiveIntegerField(default=200)
+    is_active = models.BooleanField(default=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    usage_count = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "api_keys"
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(rate_limit_per_minute__gt=0), name="api_keys_rate_limit_check"),
+            models.CheckConstraint(
+                condition=Q(is_active=True, revoked_at__isnull=True) | Q(is_active=False, revoked_at__isnull=False),
+                name="api_keys_revoked_check",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="idx_api_keys_user_id"),
+            models.Index(fields=["expires_at"], name="idx_api_keys_expires_at", condition=Q(expires_at__isnull=False)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

@@ -1,14 +1,21 @@
-"""Chat rooms (seed 000). Members, messages and the rest join this module
-with the chat feature."""
+"""Chat (seeds 000 and 003): rooms, members, join requests, invites, and the
+monthly-partitioned messages with the tables that point into them by the
+composite key (message_id, message_created_at)."""
 
 from __future__ import annotations
 
 import uuid
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.utils import timezone
+from psqlextra.manager import PostgresManager
+from psqlextra.models import PostgresPartitionedModel
+from psqlextra.types import PostgresPartitioningMethod
 
 ROOM_NAME_PATTERN = r"^[a-zA-Z0-9_-]{3,50}$"
 
@@ -51,3 +58,308 @@ class Room(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --------------------------------------------------------------------------- members and joining
+
+
+class RoomMember(models.Model):
+    """A user's membership of a room (seed 000 room_members)."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        ADMIN = "admin", "Admin"
+        MODERATOR = "moderator", "Moderator"
+        MEMBER = "member", "Member"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="room_memberships")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
+    joined_at = models.DateTimeField(auto_now_add=True)
+    # Per-member overrides of the role's powers: {"post": false, "pin": true, ...}
+    # (chatroom.permissions.POWERS lists the names).
+    permissions = models.JSONField(default=dict, blank=True)
+    is_muted = models.BooleanField(default=False)
+    notifications_enabled = models.BooleanField(default=True)
+    # The read cursor: the newest message this member has read. Stored as the
+    # message's composite key so unread counts filter on created_at.
+    last_read_message_id = models.UUIDField(null=True, blank=True)
+    last_read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "room_members"
+        constraints = [
+            models.UniqueConstraint(fields=["room", "user"], name="room_members_unique"),
+            models.CheckConstraint(
+                condition=Q(role__in=["owner", "admin", "moderator", "member"]), name="room_members_role_check"
+            ),
+            # One owner per room, and it is the room's owner (kept by the services).
+            models.UniqueConstraint(fields=["room"], condition=Q(role="owner"), name="room_members_one_owner"),
+        ]
+        indexes = [
+            models.Index(fields=["user"], name="idx_room_members_user_id"),
+            models.Index(fields=["role"], name="idx_room_members_role"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.room_id} ({self.role})"
+
+
+class JoinRequest(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="join_requests")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="room_join_requests")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    message = models.CharField(max_length=500, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "room_join_requests"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["room", "user"], condition=Q(status="pending"), name="room_join_requests_one_pending"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "approved", "rejected"]), name="room_join_requests_status_check"
+            ),
+        ]
+        indexes = [models.Index(fields=["room", "status", "created_at"], name="idx_join_requests_room")]
+
+
+class Invite(models.Model):
+    """Seed 003 invites: a code with max uses (0 = unlimited) and an expiry."""
+
+    code = models.CharField(max_length=32, primary_key=True)
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="invites")
+    inviter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    max_uses = models.PositiveIntegerField(default=0)
+    uses = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "room_invites"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_uses=0) | Q(uses__lte=F("max_uses")), name="room_invites_uses_limit_check"
+            ),
+        ]
+        indexes = [models.Index(fields=["room", "created_at"], name="idx_room_invites_room")]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+# --------------------------------------------------------------------------- messages
+
+
+class ILike(models.Lookup):
+    """``content__ilike``: a plain ILIKE (Django's icontains compiles to
+    UPPER(...) LIKE, which a trigram index on the column cannot serve)."""
+
+    lookup_name = "ilike"
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} ILIKE {rhs}", [*lhs_params, *rhs_params]
+
+
+class Message(PostgresPartitionedModel):
+    """Range-partitioned by month on created_at (django-postgres-extra 2.0.9):
+    Django's pk is ``id``; the database pk is ``(id, created_at)``, which every
+    reference into this table uses (composite foreign keys in the migration)."""
+
+    class Type(models.TextChoices):
+        TEXT = "text", "Text"
+        IMAGE = "image", "Image"
+        FILE = "file", "File"
+        SYSTEM = "system", "System"
+        BOT = "bot", "Bot"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Set by message_post under the room's posting lock, so created_at order is
+    # commit order within a room (keyset pages never skip a late commit).
+    created_at = models.DateTimeField(default=timezone.now)
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_messages")
+    content = models.TextField(blank=True)
+    message_type = models.CharField(max_length=20, choices=Type.choices, default=Type.TEXT)
+    # (reply_to_id, reply_to_created_at) -> messages(id, created_at): a real
+    # composite foreign key added by the migration (ON DELETE SET NULL).
+    reply_to_id = models.UUIDField(null=True, blank=True)
+    reply_to_created_at = models.DateTimeField(null=True, blank=True)
+    is_edited = models.BooleanField(default=False)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    is_deleted = models.BooleanField(default=False)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    is_pinned = models.BooleanField(default=False)
+    pinned_at = models.DateTimeField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PostgresManager()
+
+    class PartitioningMeta:
+        method = PostgresPartitioningMethod.RANGE
+        key = ["created_at"]
+
+    class Meta:
+        db_table = "messages"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(message_type__in=["text", "image", "file", "system", "bot"]), name="messages_type_check"
+            ),
+            models.CheckConstraint(
+                condition=Q(reply_to_id__isnull=True, reply_to_created_at__isnull=True)
+                | Q(reply_to_id__isnull=False, reply_to_created_at__isnull=False),
+                name="messages_reply_to_pair_check",
+            ),
+        ]
+        indexes = [
+            # Keyset pages: (room, created_at, id) in both directions.
+            models.Index(fields=["room", "created_at", "id"], name="idx_messages_room_created"),
+            models.Index(fields=["user", "created_at"], name="idx_messages_user_created"),
+            models.Index(fields=["id"], name="idx_messages_id"),
+            models.Index(fields=["reply_to_id"], name="idx_messages_reply_to"),
+            models.Index(fields=["room", "created_at"], condition=Q(is_pinned=True), name="idx_messages_pinned"),
+            # English full-text search (seed 000); the trigram index for
+            # substring search is created by the migration where pg_trgm exists.
+            GinIndex(SearchVector("content", config="english"), name="idx_messages_content_search"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.created_at:%Y-%m-%d %H:%M})"
+
+    @property
+    def cursor(self) -> str:
+        from chatroom.cursors import encode
+
+        return encode(self.created_at, self.id)
+
+
+class MessageRef(models.Model):
+    """A row pointing into the partitioned messages table by its composite key
+    (seed 003). The migration adds FOREIGN KEY (message_id,
+    message_created_at) REFERENCES messages(id, created_at)."""
+
+    message = models.ForeignKey(
+        Message, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    message_created_at = models.DateTimeField()
+
+    class Meta:
+        abstract = True
+
+
+class MessageClientId(MessageRef):
+    """Dedupe for client_id: a unique index on the partitioned table would
+    have to include created_at, so (user, client_id) lives here."""
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    client_id = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "message_client_ids"
+        constraints = [models.UniqueConstraint(fields=["user", "client_id"], name="message_client_ids_unique")]
+
+
+class MessageEdit(MessageRef):
+    """Each earlier version of an edited message."""
+
+    id = models.BigAutoField(primary_key=True)
+    content = models.TextField(blank=True)
+    edited_at = models.DateTimeField()
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        db_table = "message_edits"
+        indexes = [models.Index(fields=["message", "edited_at"], name="idx_message_edits_message")]
+
+
+class Mention(MessageRef):
+    id = models.BigAutoField(primary_key=True)
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_mentions")
+
+    class Meta:
+        db_table = "message_mentions"
+        constraints = [models.UniqueConstraint(fields=["message", "user"], name="message_mentions_unique")]
+        indexes = [models.Index(fields=["user", "room", "message_created_at"], name="idx_mentions_user_room")]
+
+
+class Reaction(MessageRef):
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    emoji = models.CharField(max_length=32)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "message_reactions"
+        constraints = [
+            models.UniqueConstraint(fields=["message", "user", "emoji"], name="message_reactions_unique"),
+        ]
+
+
+def attachment_path(instance, filename: str) -> str:
+    # The stored name never comes from the client: <yyyy>/<mm>/<uuid>.
+    now = timezone.now()
+    return f"chat/{now:%Y/%m}/{instance.id.hex}"
+
+
+class Attachment(models.Model):
+    """An uploaded file (seed 000 file_uploads, seed 003 attachments): uploaded
+    first, then linked to one message by the composite key."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    uploader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_uploads")
+    file = models.FileField(upload_to=attachment_path, max_length=500)
+    filename = models.CharField(max_length=255)
+    mime_type = models.CharField(max_length=100)
+    size = models.BigIntegerField()
+    checksum = models.CharField(max_length=64)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    message = models.ForeignKey(
+        Message, on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="+"
+    )
+    message_created_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "attachments"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(message__isnull=True, message_created_at__isnull=True)
+                | Q(message__isnull=False, message_created_at__isnull=False),
+                name="attachments_message_pair_check",
+            ),
+        ]
+        indexes = [models.Index(fields=["uploader", "created_at"], name="idx_attachments_uploader")]
+
+    @property
+    def is_image(self) -> bool:
+        return self.mime_type.startswith("image/")
+
+
+Message._meta.get_field("content").register_lookup(ILike)
+Room._meta.get_field("name").register_lookup(ILike)

@@ -1,14 +1,108 @@
-"""Every write to chat goes through here."""
+"""Every write to chat goes through here (the page, the API, the socket and the
+admin all call these). Each service runs in one transaction, checks the
+actor's room powers (chatroom.permissions), writes one audit entry for the
+change, and schedules its broadcast for after commit (chatroom.realtime)."""
 
 from __future__ import annotations
 
-from django.contrib.auth.hashers import make_password
-from django.db import transaction
+import hashlib
+import mimetypes
+import re
+import secrets
+import uuid
+from datetime import timedelta
+from pathlib import PurePath
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
 
 from accounts.models import User
-from chatroom.models import Room
-from config.errors import ValidationFailed, validate_model
+from audit.services import audit_record
+from chatroom import realtime, unread
+from chatroom.models import (
+    Attachment,
+    Invite,
+    JoinRequest,
+    Mention,
+    Message,
+    MessageClientId,
+    MessageEdit,
+    Reaction,
+    Room,
+    RoomMember,
+)
+from chatroom.permissions import OWNER_ONLY, POWERS, assignable_roles, can_invite, has_power, outranks
+from chatroom.presenters import message_dicts, reactions_for, user_dict
+from config.errors import Conflict, NotFound, PermissionDenied, TooLarge, ValidationFailed, validate_model
 from orgs.models import Organization
+
+Role = RoomMember.Role
+
+MENTION_RE = re.compile(r"(?<![\w@])@([A-Za-z0-9_.\-]{1,50})")
+CLIENT_ID_MAX = 64
+EMOJI_MAX = 32
+INVITE_DEFAULT_MAX_AGE = 24 * 3600
+USER_MESSAGE_TYPES = {Message.Type.TEXT, Message.Type.IMAGE, Message.Type.FILE}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _member(room: Room, user: User, *, lock: bool = False) -> RoomMember | None:
+    qs = RoomMember.objects.filter(room=room, user=user)
+    if lock:
+        qs = qs.select_for_update()
+    return qs.first()
+
+
+def _require_member(room: Room, user: User, *, lock: bool = False) -> RoomMember:
+    member = _member(room, user, lock=lock)
+    if member is None:
+        raise PermissionDenied("You are not a member of this room.")
+    return member
+
+
+def _require_power(member: RoomMember, power: str, message: str) -> None:
+    if not has_power(member, power):
+        raise PermissionDenied(message)
+
+
+def _require_active(room: Room) -> None:
+    if room.archived:
+        raise Conflict("This room is archived.")
+
+
+def _lock_room(room: Room) -> Room:
+    return Room.objects.select_for_update().get(pk=room.pk)
+
+
+def _message_for_update(message_id) -> Message:
+    try:
+        return Message.objects.select_for_update(of=("self",)).select_related("room").get(id=message_id)
+    except (Message.DoesNotExist, ValueError, ValidationFailed):
+        raise NotFound("No such message.") from None
+
+
+def _audit(action: str, *, actor, room: Room, resource_type: str = "room", resource_id=None, details=None):
+    audit_record(
+        action=action,
+        actor=actor,
+        org=room.org,
+        resource_type=resource_type,
+        resource_id=str(resource_id or room.id),
+        details={"room_id": str(room.id), **(details or {})},
+    )
+
+
+def _validate_password(password: str | None) -> None:
+    if not password or len(password) < 4 or len(password) > 128:
+        raise ValidationFailed(fields={"password": ["A room password has 4 to 128 characters."]})
+
+
+# --------------------------------------------------------------------------- rooms
 
 
 @transaction.atomic
@@ -20,11 +114,18 @@ def room_create(
     is_private: bool = False,
     password: str | None = None,
     org: Organization | None = None,
+    max_members: int = 1000,
+    allow_invites: bool = True,
+    require_approval: bool = False,
 ) -> Room:
     if is_private and not password:
         raise ValidationFailed(fields={"password": ["A private room needs a password."]})
     if not is_private and password:
         raise ValidationFailed(fields={"password": ["Only a private room has a password."]})
+    if is_private:
+        _validate_password(password)
+    if not 2 <= max_members <= 100_000:
+        raise ValidationFailed(fields={"max_members": ["Between 2 and 100000."]})
     room = Room(
         owner=owner,
         name=name,
@@ -32,7 +133,690 @@ def room_create(
         is_private=is_private,
         password_hash=make_password(password) if is_private else None,
         org=org,
+        max_members=max_members,
+        allow_invites=allow_invites,
+        require_approval=require_approval,
     )
     validate_model(room)
     room.save()
+    RoomMember.objects.create(room=room, user=owner, role=Role.OWNER)
+    _audit("room.created", actor=owner, room=room,
+           details={"name": room.name, "is_private": is_private, "require_approval": require_approval})
     return room
+
+
+ROOM_SETTINGS_FIELDS = {"name", "description", "max_members", "allow_invites", "require_approval", "archived", "settings"}
+
+
+@transaction.atomic
+def room_update(
+    *,
+    actor: User,
+    room: Room,
+    name: str | None = None,
+    description: str | None = None,
+    is_private: bool | None = None,
+    password: str | None = None,
+    max_members: int | None = None,
+    allow_invites: bool | None = None,
+    require_approval: bool | None = None,
+    archived: bool | None = None,
+    settings_: dict | None = None,
+) -> Room:
+    room = _lock_room(room)
+    member = _require_member(room, actor)
+    _require_power(member, "manage_settings", "Only admins change room settings.")
+    changes = {
+        "name": name, "description": description, "max_members": max_members, "allow_invites": allow_invites,
+        "require_approval": require_approval, "archived": archived, "settings": settings_,
+    }
+    changed = []
+    old_name = room.name
+    for field, value in changes.items():
+        if value is not None and getattr(room, field) != value:
+            setattr(room, field, value)
+            changed.append(field)
+    if is_private is not None and is_private != room.is_private:
+        if is_private:
+            _validate_password(password)
+            room.password_hash = make_password(password)
+        elif password:
+            raise ValidationFailed(fields={"password": ["Only a private room has a password."]})
+        else:
+            room.password_hash = None
+        room.is_private = is_private
+        changed.append("is_private")
+    elif password:
+        if not room.is_private:
+            raise ValidationFailed(fields={"password": ["Only a private room has a password."]})
+        _validate_password(password)
+        room.password_hash = make_password(password)
+        changed.append("password")  # the field name only; never the value
+    if room.max_members < 2 or room.max_members > 100_000:
+        raise ValidationFailed(fields={"max_members": ["Between 2 and 100000."]})
+    if not changed:
+        return room
+    validate_model(room)
+    room.save()
+    if "name" in changed:
+        _system_message(room=room, user=actor, event="renamed", content=f"{actor.username} renamed the room to {room.name}",
+                        extra={"old_name": old_name, "new_name": room.name})
+    _audit("room.updated", actor=actor, room=room, details={"fields": sorted(changed)})
+    return room
+
+
+@transaction.atomic
+def room_delete(*, actor: User, room: Room) -> None:
+    room = _lock_room(room)
+    member = _require_member(room, actor)
+    _require_power(member, "delete_room", "Only the owner deletes a room.")
+    _audit("room.deleted", actor=actor, room=room, details={"name": room.name})
+    room_id = room.id
+    room.delete()
+    realtime.room_event(room_id, {"type": "room.deleted", "room_id": str(room_id)})
+
+
+@transaction.atomic
+def room_transfer_ownership(*, actor: User, room: Room, new_owner: User) -> Room:
+    room = _lock_room(room)
+    member = _require_member(room, actor, lock=True)
+    _require_power(member, "transfer_ownership", "Only the owner transfers ownership.")
+    target = _member(room, new_owner, lock=True)
+    if target is None:
+        raise ValidationFailed(fields={"user_id": ["The new owner must be a member of the room."]})
+    if target.pk == member.pk:
+        return room
+    member.role = Role.ADMIN
+    member.save(update_fields=["role"])  # first: one owner per room at any moment
+    target.role = Role.OWNER
+    target.save(update_fields=["role"])
+    room.owner = new_owner
+    room.save(update_fields=["owner", "updated_at"])
+    _audit("room.ownership.transferred", actor=actor, room=room,
+           details={"from_user_id": str(actor.id), "to_user_id": str(new_owner.id)})
+    return room
+
+
+# --------------------------------------------------------------------------- joining
+
+
+def _add_member(*, room: Room, user: User, actor: User, via: str) -> RoomMember:
+    """Add ``user`` (the room row is locked by the caller, so the member count
+    cannot race past max_members)."""
+    if RoomMember.objects.filter(room=room).count() >= room.max_members:
+        raise Conflict("This room is full.")
+    member = RoomMember.objects.create(room=room, user=user, role=Role.MEMBER)
+    _system_message(room=room, user=user, event="joined", content=f"{user.username} joined")
+    _audit("room.member.joined", actor=actor, room=room, resource_type="room_member", resource_id=member.id,
+           details={"user_id": str(user.id), "via": via})
+    realtime.room_event(room.id, {"type": "member.joined", "room_id": str(room.id), "user": user_dict(user)})
+    return member
+
+
+@transaction.atomic
+def room_join(
+    *, user: User, room: Room, password: str | None = None, invite_code: str | None = None
+) -> tuple[RoomMember | None, JoinRequest | None]:
+    """Join a room. Returns (member, None) when joined, or (None, request) when
+    the room requires approval. An invite lets its holder past the password
+    and the approval step; a private room otherwise needs its password."""
+    room = _lock_room(room)
+    _require_active(room)
+    existing = _member(room, user)
+    if existing is not None:
+        return existing, None
+    if invite_code:
+        invite = _invite_for_use(invite_code, room=room)
+        member = _add_member(room=room, user=user, actor=user, via="invite")
+        Invite.objects.filter(pk=invite.pk).update(uses=F("uses") + 1)
+        return member, None
+    if room.is_private:
+        if not password or not check_password(password, room.password_hash):
+            raise PermissionDenied("Wrong room password.")
+    if room.require_approval:
+        request, created = JoinRequest.objects.get_or_create(room=room, user=user, status=JoinRequest.Status.PENDING)
+        if created:
+            _audit("room.join_request.created", actor=user, room=room, resource_type="join_request",
+                   resource_id=request.id)
+        return None, request
+    return _add_member(room=room, user=user, actor=user, via="password" if room.is_private else "public"), None
+
+
+def _invite_for_use(code: str, *, room: Room | None = None) -> Invite:
+    invite = Invite.objects.select_for_update().filter(code=code).first()
+    if invite is None or (room is not None and invite.room_id != room.id):
+        raise NotFound("No such invite.")
+    if invite.revoked_at is not None:
+        raise PermissionDenied("This invite was revoked.")
+    if invite.expires_at is not None and invite.expires_at <= timezone.now():
+        raise PermissionDenied("This invite has expired.")
+    if invite.max_uses and invite.uses >= invite.max_uses:
+        raise PermissionDenied("This invite has been used up.")
+    return invite
+
+
+def invite_accept(*, user: User, code: str) -> RoomMember:
+    invite = Invite.objects.filter(code=code).select_related("room").first()
+    if invite is None:
+        raise NotFound("No such invite.")
+    member, _ = room_join(user=user, room=invite.room, invite_code=code)
+    return member
+
+
+@transaction.atomic
+def room_leave(*, user: User, room: Room) -> None:
+    room = _lock_room(room)
+    member = _require_member(room, user, lock=True)
+    if member.role == Role.OWNER:
+        raise Conflict("The owner cannot leave; transfer ownership first.")
+    member.delete()
+    _system_message(room=room, user=user, event="left", content=f"{user.username} left")
+    _audit("room.member.left", actor=user, room=room, resource_type="room_member", resource_id=member.id,
+           details={"user_id": str(user.id)})
+    _member_gone(room, user)
+
+
+def _member_gone(room: Room, user: User) -> None:
+    frame = {"type": "member.left", "room_id": str(room.id), "user": user_dict(user)}
+    realtime.room_event(room.id, frame)
+    # The user's own sockets drop the room at once (api.md).
+    realtime.user_event(user.id, frame)
+
+
+@transaction.atomic
+def member_kick(*, actor: User, room: Room, user: User) -> None:
+    room = _lock_room(room)
+    member = _require_member(room, actor)
+    _require_power(member, "kick", "Only moderators and above kick members.")
+    target = _member(room, user, lock=True)
+    if target is None:
+        raise NotFound("That user is not a member of this room.")
+    if not outranks(member, target):
+        raise PermissionDenied("You can only kick members below your role.")
+    target.delete()
+    _system_message(room=room, user=user, event="kicked", content=f"{user.username} was removed by {actor.username}",
+                    extra={"by_user_id": str(actor.id)})
+    _audit("room.member.kicked", actor=actor, room=room, resource_type="room_member", resource_id=target.id,
+           details={"user_id": str(user.id)})
+    _member_gone(room, user)
+
+
+@transaction.atomic
+def member_update(
+    *, actor: User, room: Room, user: User, role: str | None = None, is_muted: bool | None = None,
+    notifications_enabled: bool | None = None, permissions: dict | None = None,
+) -> RoomMember:
+    member = _require_member(room, actor)
+    target = _member(room, user, lock=True)
+    if target is None:
+        raise NotFound("That user is not a member of this room.")
+    details = {"user_id": str(user.id)}
+    fields = []
+    if notifications_enabled is not None:
+        if target.pk != member.pk:
+            raise PermissionDenied("Only the member changes their notification setting.")
+        target.notifications_enabled = notifications_enabled
+        fields.append("notifications_enabled")
+    if role is not None and role != target.role:
+        if role not in Role.values:
+            raise ValidationFailed(fields={"role": [f"One of {', '.join(Role.values)}."]})
+        if role == Role.OWNER:
+            raise ValidationFailed(fields={"role": ["Ownership is transferred, not assigned."]})
+        if not has_power(member, "assign_roles") or not outranks(member, target) or role not in assignable_roles(member):
+            raise PermissionDenied("You cannot give that role to this member.")
+        details.update(old_role=target.role, new_role=role)
+        target.role = role
+        fields.append("role")
+    if is_muted is not None and is_muted != target.is_muted:
+        _require_power(member, "mute", "Only moderators and above mute members.")
+        if not outranks(member, target):
+            raise PermissionDenied("You can only mute members below your role.")
+        target.is_muted = is_muted
+        details["is_muted"] = is_muted
+        fields.append("is_muted")
+    if permissions is not None and permissions != target.permissions:
+        _require_power(member, "manage_members", "Only admins change member permissions.")
+        if not outranks(member, target):
+            raise PermissionDenied("You can only change members below your role.")
+        bad = [k for k, v in permissions.items() if k not in POWERS or k in OWNER_ONLY or not isinstance(v, bool)]
+        if bad:
+            raise ValidationFailed(fields={"permissions": [f"Unknown or not overridable: {', '.join(sorted(bad))}."]})
+        target.permissions = permissions
+        details["permissions"] = permissions
+        fields.append("permissions")
+    if not fields:
+        return target
+    target.save(update_fields=fields)
+    _audit("room.member.updated", actor=actor, room=room, resource_type="room_member", resource_id=target.id,
+           details={**details, "fields": fields})
+    return target
+
+
+@transaction.atomic
+def join_request_decide(*, actor: User, request: JoinRequest, approve: bool) -> JoinRequest:
+    request = JoinRequest.objects.select_for_update().select_related("room", "user").get(pk=request.pk)
+    room = _lock_room(request.room)
+    member = _require_member(room, actor)
+    _require_power(member, "approve", "Only moderators and above decide join requests.")
+    if request.status != JoinRequest.Status.PENDING:
+        raise Conflict("This request was already decided.")
+    request.status = JoinRequest.Status.APPROVED if approve else JoinRequest.Status.REJECTED
+    request.decided_by = actor
+    request.decided_at = timezone.now()
+    request.save(update_fields=["status", "decided_by", "decided_at"])
+    if approve and _member(room, request.user) is None:
+        _add_member(room=room, user=request.user, actor=actor, via="approval")
+    _audit(f"room.join_request.{request.status}", actor=actor, room=room, resource_type="join_request",
+           resource_id=request.id, details={"user_id": str(request.user_id)})
+    return request
+
+
+@transaction.atomic
+def invite_create(*, actor: User, room: Room, max_uses: int = 0, max_age_seconds: int = INVITE_DEFAULT_MAX_AGE) -> Invite:
+    member = _require_member(room, actor)
+    _require_active(room)
+    if not can_invite(member, room):
+        raise PermissionDenied("You may not invite to this room." if room.allow_invites
+                               else "This room does not allow invites from members.")
+    if max_uses < 0 or max_uses > 10_000:
+        raise ValidationFailed(fields={"max_uses": ["Between 0 (unlimited) and 10000."]})
+    if max_age_seconds < 0 or max_age_seconds > 90 * 24 * 3600:
+        raise ValidationFailed(fields={"max_age_seconds": ["Between 0 (never expires) and 90 days."]})
+    invite = Invite.objects.create(
+        code=secrets.token_urlsafe(12),
+        room=room,
+        inviter=actor,
+        max_uses=max_uses,
+        expires_at=timezone.now() + timedelta(seconds=max_age_seconds) if max_age_seconds else None,
+    )
+    _audit("room.invite.created", actor=actor, room=room, resource_type="invite", resource_id=invite.code[:6] + "…",
+           details={"max_uses": max_uses, "max_age_seconds": max_age_seconds})
+    return invite
+
+
+@transaction.atomic
+def invite_revoke(*, actor: User, invite: Invite) -> Invite:
+    invite = Invite.objects.select_for_update().select_related("room").get(pk=invite.pk)
+    member = _require_member(invite.room, actor)
+    if invite.inviter_id != actor.id:
+        _require_power(member, "manage_members", "Only the inviter or an admin revokes an invite.")
+    if invite.revoked_at is None:
+        invite.revoked_at = timezone.now()
+        invite.save(update_fields=["revoked_at"])
+        _audit("room.invite.revoked", actor=actor, room=invite.room, resource_type="invite",
+               resource_id=invite.code[:6] + "…")
+    return invite
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def _lock_room_posting(room_id) -> None:
+    """Serialize posting within one room until commit. created_at is taken
+    after this lock, so created_at order is commit order: a reader paging
+    forward by cursor never misses a message that commits late."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"chat.post.{room_id}"])
+
+
+def _validate_content(content: str, *, allow_empty: bool = False) -> str:
+    if not isinstance(content, str):
+        raise ValidationFailed(fields={"content": ["Text is required."]})
+    content = content.replace("\x00", "").strip()
+    if not content and not allow_empty:
+        raise ValidationFailed(fields={"content": ["A message needs text."]})
+    limit = settings.CHAT_MESSAGE_MAX_LENGTH
+    if len(content) > limit:
+        raise ValidationFailed(fields={"content": [f"At most {limit} characters."]})
+    return content
+
+
+def _insert_message(*, room: Room, user: User, content: str, message_type: str, reply_to: Message | None = None,
+                    metadata: dict | None = None) -> Message:
+    _lock_room_posting(room.id)
+    message = Message(
+        room=room, user=user, content=content, message_type=message_type, metadata=metadata or {},
+        created_at=timezone.now(),
+        reply_to_id=reply_to.id if reply_to else None,
+        reply_to_created_at=reply_to.created_at if reply_to else None,
+    )
+    message.save(force_insert=True)
+    unread.room_changed(room.id)
+    return message
+
+
+def _system_message(*, room: Room, user: User, event: str, content: str, extra: dict | None = None) -> Message:
+    message = _insert_message(room=room, user=user, content=content, message_type=Message.Type.SYSTEM,
+                              metadata={"event": event, **(extra or {})})
+    _broadcast_new(message)
+    return message
+
+
+def _broadcast_new(message: Message) -> None:
+    realtime.room_event(message.room_id, {"type": "message.new", "message": message_dicts([message])[0]})
+
+
+def _resolve_mentions(message: Message) -> list[uuid.UUID]:
+    names = {n.rstrip(".").lower() for n in MENTION_RE.findall(message.content)}
+    if not names:
+        return []
+    users = list(
+        RoomMember.objects.filter(room_id=message.room_id, user__username__iregex=r"^(" + "|".join(
+            re.escape(n) for n in sorted(names)) + r")$").exclude(user_id=message.user_id).values_list("user_id", flat=True)
+    )
+    Mention.objects.bulk_create(
+        [Mention(message=message, message_created_at=message.created_at, room_id=message.room_id, user_id=u) for u in users],
+        ignore_conflicts=True,
+    )
+    return users
+
+
+def _find_in_room(room: Room, message_id, *, field: str) -> Message:
+    try:
+        found = Message.objects.filter(room=room, id=message_id, is_deleted=False).first()
+    except ValueError:  # not a UUID
+        found = None
+    if found is None:
+        raise ValidationFailed(fields={field: ["No such message in this room."]})
+    return found
+
+
+@transaction.atomic
+def message_post(
+    *,
+    actor: User,
+    room: Room,
+    content: str,
+    message_type: str = Message.Type.TEXT,
+    reply_to: uuid.UUID | str | None = None,
+    client_id: str | None = None,
+    attachment_ids: list | tuple = (),
+) -> Message:
+    """Post a message. Sending a client_id again returns the first message
+    (``message.deduplicated`` is True then) and stores nothing new."""
+    if client_id is not None:
+        if not isinstance(client_id, str) or not 1 <= len(client_id) <= CLIENT_ID_MAX:
+            raise ValidationFailed(fields={"client_id": [f"1 to {CLIENT_ID_MAX} characters."]})
+        earlier = _deduplicated(actor, client_id)
+        if earlier is not None:
+            return earlier
+    room = Room.objects.get(pk=room.pk)  # current settings (archived), not the caller's copy
+    member = _require_member(room, actor)
+    _require_active(room)
+    _require_power(member, "post", "You may not post in this room.")
+    if member.is_muted:
+        raise PermissionDenied("You are muted in this room.")
+    if message_type not in USER_MESSAGE_TYPES:
+        raise ValidationFailed(fields={"message_type": ["One of text, image, file."]})
+    attachment_ids = list(dict.fromkeys(str(a) for a in attachment_ids or ()))
+    content = _validate_content(content, allow_empty=bool(attachment_ids))
+    parent = _find_in_room(room, reply_to, field="reply_to") if reply_to else None
+
+    attachments = []
+    if attachment_ids:
+        if len(attachment_ids) > 10:
+            raise ValidationFailed(fields={"attachment_ids": ["At most 10 attachments."]})
+        try:
+            attachments = list(Attachment.objects.select_for_update().filter(
+                id__in=attachment_ids, uploader=actor, message__isnull=True))
+        except ValueError:
+            attachments = []
+        if len(attachments) != len(attachment_ids):
+            raise ValidationFailed(fields={"attachment_ids": ["Unknown, already used, or not your upload."]})
+        if message_type == Message.Type.TEXT:
+            message_type = Message.Type.IMAGE if all(a.is_image for a in attachments) else Message.Type.FILE
+
+    try:
+        # A savepoint: if another request stored this client_id first, the
+        # message rolls back with it and the first one is returned.
+        with transaction.atomic():
+            message = _insert_message(room=room, user=actor, content=content, message_type=message_type,
+                                      reply_to=parent)
+            if client_id is not None:
+                MessageClientId.objects.create(user=actor, client_id=client_id, message=message,
+                                               message_created_at=message.created_at)
+    except IntegrityError:
+        earlier = _deduplicated(actor, client_id) if client_id is not None else None
+        if earlier is None:
+            raise
+        return earlier
+
+    for attachment in attachments:
+        attachment.message = message
+        attachment.message_created_at = message.created_at
+        attachment.room = room
+        attachment.save(update_fields=["message", "message_created_at", "room"])
+    mentioned = _resolve_mentions(message)
+    message.deduplicated = False
+    _audit("message.posted", actor=actor, room=room, resource_type="message", resource_id=message.id,
+           details={"message_type": message_type, "reply_to": str(parent.id) if parent else None,
+                    "attachments": len(attachments), "mentions": len(mentioned)})
+    _broadcast_new(message)
+    return message
+
+
+def _deduplicated(actor: User, client_id: str) -> Message | None:
+    row = MessageClientId.objects.filter(user=actor, client_id=client_id).first()
+    if row is None:
+        return None
+    message = Message.objects.select_related("user").get(id=row.message_id, created_at=row.message_created_at)
+    message.deduplicated = True
+    return message
+
+
+@transaction.atomic
+def message_edit(*, actor: User, message_id, content: str) -> Message:
+    message = _message_for_update(message_id)
+    member = _require_member(message.room, actor)
+    if message.user_id != actor.id or message.message_type in (Message.Type.SYSTEM, Message.Type.BOT):
+        raise PermissionDenied("You can only edit your own messages.")
+    _require_power(member, "edit_own", "You may not edit messages in this room.")
+    if message.is_deleted:
+        raise NotFound("No such message.")
+    content = _validate_content(content, allow_empty=Attachment.objects.filter(message_id=message.id).exists())
+    if content == message.content:
+        return message
+    now = timezone.now()
+    MessageEdit.objects.create(message=message, message_created_at=message.created_at, content=message.content,
+                               edited_at=message.edited_at or message.created_at, edited_by=actor)
+    message.content = content
+    message.is_edited = True
+    message.edited_at = now
+    message.save(update_fields=["content", "is_edited", "edited_at", "updated_at"])
+    Mention.objects.filter(message_id=message.id).delete()
+    _resolve_mentions(message)
+    unread.room_changed(message.room_id)  # mentions may have changed
+    _audit("message.edited", actor=actor, room=message.room, resource_type="message", resource_id=message.id)
+    realtime.room_event(message.room_id, {"type": "message.updated", "message": message_dicts([message])[0]})
+    return message
+
+
+@transaction.atomic
+def message_delete(*, actor: User, message_id, staff_override: bool = False) -> Message:
+    """Soft delete: the row stays (for moderation and the audit trail) but
+    every face hides its text, files and reactions. ``staff_override`` (the
+    admin's action) lets site staff moderate rooms they are not members of."""
+    message = _message_for_update(message_id)
+    if staff_override and not actor.is_staff:
+        raise PermissionDenied("Only staff moderate from the admin.")
+    if message.is_deleted:
+        return message
+    if not staff_override:
+        member = _require_member(message.room, actor)
+        if message.user_id == actor.id and message.message_type != Message.Type.SYSTEM:
+            _require_power(member, "delete_own", "You may not delete messages in this room.")
+        else:
+            _require_power(member, "delete_any", "Only moderators and above delete others' messages.")
+    message.is_deleted = True
+    message.deleted_at = timezone.now()
+    message.deleted_by = actor
+    message.is_pinned = False
+    message.save(update_fields=["is_deleted", "deleted_at", "deleted_by", "is_pinned", "updated_at"])
+    unread.room_changed(message.room_id)
+    _audit("message.deleted", actor=actor, room=message.room, resource_type="message", resource_id=message.id,
+           details={"author_id": str(message.user_id), "via": "staff" if staff_override else "room"})
+    realtime.room_event(message.room_id, {"type": "message.deleted", "room_id": str(message.room_id),
+                                          "message_id": str(message.id)})
+    return message
+
+
+@transaction.atomic
+def message_pin(*, actor: User, message_id, pinned: bool = True) -> Message:
+    message = _message_for_update(message_id)
+    member = _require_member(message.room, actor)
+    _require_power(member, "pin", "Only moderators and above pin messages.")
+    if message.is_deleted:
+        raise NotFound("No such message.")
+    if message.is_pinned == pinned:
+        return message
+    message.is_pinned = pinned
+    message.pinned_at = timezone.now() if pinned else None
+    message.save(update_fields=["is_pinned", "pinned_at", "updated_at"])
+    _audit("message.pinned" if pinned else "message.unpinned", actor=actor, room=message.room,
+           resource_type="message", resource_id=message.id)
+    realtime.room_event(message.room_id, {"type": "message.updated", "message": message_dicts([message])[0]})
+    return message
+
+
+def _validate_emoji(emoji: str) -> str:
+    if not isinstance(emoji, str) or not emoji.strip() or len(emoji) > EMOJI_MAX or any(c.isspace() for c in emoji):
+        raise ValidationFailed(fields={"emoji": [f"One emoji (or a name) of at most {EMOJI_MAX} characters."]})
+    return emoji
+
+
+def _reactable(actor: User, message_id) -> Message:
+    try:
+        message = Message.objects.select_related("room").get(id=message_id)
+    except (Message.DoesNotExist, ValueError, ValidationFailed):
+        raise NotFound("No such message.") from None
+    member = _require_member(message.room, actor)
+    _require_power(member, "react", "You may not react in this room.")
+    if message.is_deleted:
+        raise NotFound("No such message.")
+    return message
+
+
+def _broadcast_reactions(message: Message) -> None:
+    reactions = [{"emoji": r["emoji"], "count": r["count"]} for r in reactions_for([message.id]).get(message.id, [])]
+    realtime.room_event(message.room_id, {"type": "reaction.updated", "room_id": str(message.room_id),
+                                          "message_id": str(message.id), "reactions": reactions})
+
+
+@transaction.atomic
+def reaction_add(*, actor: User, message_id, emoji: str) -> Message:
+    emoji = _validate_emoji(emoji)
+    message = _reactable(actor, message_id)
+    _, created = Reaction.objects.get_or_create(message=message, user=actor, emoji=emoji,
+                                                defaults={"message_created_at": message.created_at})
+    if created:
+        _audit("reaction.added", actor=actor, room=message.room, resource_type="message", resource_id=message.id,
+               details={"emoji": emoji})
+        _broadcast_reactions(message)
+    return message
+
+
+@transaction.atomic
+def reaction_remove(*, actor: User, message_id, emoji: str) -> Message:
+    message = _reactable(actor, message_id)
+    deleted, _ = Reaction.objects.filter(message_id=message.id, user=actor, emoji=emoji).delete()
+    if deleted:
+        _audit("reaction.removed", actor=actor, room=message.room, resource_type="message", resource_id=message.id,
+               details={"emoji": emoji})
+        _broadcast_reactions(message)
+    return message
+
+
+@transaction.atomic
+def read_mark(*, actor: User, room: Room, message_id) -> RoomMember:
+    """Move the member's read cursor forward to ``message_id`` (never back).
+    A read receipt is personal state, not a change to shared data, so it is
+    not audited (it would put every glance at a room into the audit chain)."""
+    member = _require_member(room, actor, lock=True)
+    message = _find_in_room(room, message_id, field="message_id")
+    if member.last_read_at is not None and (message.created_at, str(message.id)) <= (
+            member.last_read_at, str(member.last_read_message_id)):
+        return member
+    member.last_read_message_id = message.id
+    member.last_read_at = message.created_at
+    member.save(update_fields=["last_read_message_id", "last_read_at"])
+    realtime.room_event(room.id, {"type": "read", "room_id": str(room.id), "user_id": str(actor.id),
+                                  "message_id": str(message.id)})
+    return member
+
+
+# --------------------------------------------------------------------------- attachments
+
+# Extensions a client may claim for each detected type (beyond mimetypes' own).
+_EQUIVALENT_EXTENSIONS = {"image/jpeg": {".jpg", ".jpeg", ".jpe", ".jfif"}, "image/tiff": {".tif", ".tiff"}}
+_TEXT_EXTENSIONS = {".txt", ".md", ".csv", ".log", ".json"}
+SNIFF_BYTES = 8192
+
+
+def _sniff(head: bytes, filename: str) -> str:
+    """The MIME type from the content (``filetype``). A name whose extension
+    promises another type is refused; unknown binary content is
+    application/octet-stream, plain UTF-8 text is text/plain."""
+    import filetype
+
+    ext = PurePath(filename).suffix.lower()
+    claimed, _ = mimetypes.guess_type(filename)
+    kind = filetype.guess(head)
+    if kind is not None:
+        detected = kind.mime
+        allowed = _EQUIVALENT_EXTENSIONS.get(detected, set()) | {f".{kind.extension}"}
+        if ext and ext not in allowed and claimed != detected:
+            raise ValidationFailed(fields={"file": [f"The file's content is {detected}, which does not match its name."]})
+        return detected
+    if ext and claimed and claimed != "application/octet-stream" and filetype.get_type(mime=claimed) is not None:
+        # The name claims a type filetype recognises, but the bytes are not it.
+        raise ValidationFailed(fields={"file": [f"The file's content is not {claimed}."]})
+    try:
+        head.decode("utf-8")
+        is_text = b"\x00" not in head
+    except UnicodeDecodeError as exc:
+        is_text = exc.start > len(head) - 4  # cut inside a multi-byte character
+    if is_text and (not ext or ext in _TEXT_EXTENSIONS):
+        return "text/plain"
+    return "application/octet-stream"
+
+
+def _clean_filename(name: str) -> str:
+    name = PurePath(name.replace("\\", "/")).name
+    name = "".join(c for c in name if c.isprintable() and c not in '"<>:|?*').strip(". ")
+    return (name or "file")[:200]
+
+
+@transaction.atomic
+def attachment_upload(*, actor: User, file) -> Attachment:
+    """Store an upload (Django storage) for linking to a message later."""
+    limit = settings.CHAT_UPLOAD_MAX_BYTES
+    if file.size > limit:
+        raise TooLarge(f"Uploads are limited to {limit} bytes.")
+    if file.size == 0:
+        raise ValidationFailed(fields={"file": ["The file is empty."]})
+    filename = _clean_filename(file.name or "")
+    file.seek(0)
+    head = file.read(SNIFF_BYTES)
+    mime = _sniff(head, filename)
+    digest = hashlib.sha256()
+    file.seek(0)
+    for chunk in file.chunks():
+        digest.update(chunk)
+    width = height = None
+    if mime.startswith("image/"):
+        from PIL import Image, UnidentifiedImageError
+
+        file.seek(0)
+        try:
+            with Image.open(file) as image:
+                width, height = image.size
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+            raise ValidationFailed(fields={"file": ["The image cannot be read."]}) from None
+    file.seek(0)
+    attachment = Attachment(id=uuid.uuid4(), uploader=actor, filename=filename, mime_type=mime, size=file.size,
+                            checksum=digest.hexdigest(), width=width, height=height)
+    attachment.file.save(attachment.id.hex, file, save=False)
+    attachment.save(force_insert=True)
+    audit_record(action="attachment.uploaded", actor=actor, resource_type="attachment", resource_id=str(attachment.id),
+                 details={"mime_type": mime, "size": attachment.size, "sha256": attachment.checksum})
+    return attachment

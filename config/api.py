@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import parse_qs, urlparse
 
 from django.core import exceptions as django_exceptions
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
+from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -98,3 +100,30 @@ def exception_handler(exc, context):
 
 def json_error_response(code: str, message: str, status: int) -> JsonResponse:
     return JsonResponse(error_body(code, message), status=status)
+
+
+class CursorPage(CursorPagination):
+    """The contract's list shape: ``?cursor=&limit=`` (at most 100) and
+    ``{"results": [...], "next": <opaque cursor or null>}``. Views set
+    ``ordering`` (a unique last field keeps pages stable)."""
+
+    cursor_query_param = "cursor"
+    page_size_query_param = "limit"
+    page_size = 50
+    max_page_size = 100
+    ordering = ("-created_at", "-id")
+
+    def encode_cursor(self, cursor):
+        # The bare cursor, not a URL: clients pass it back as ?cursor=.
+        url = super().encode_cursor(cursor)
+        return parse_qs(urlparse(url).query).get(self.cursor_query_param, [None])[0]
+
+    def get_paginated_response(self, data):
+        return Response({"results": data, "next": self.get_next_link()})
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["results", "next"],
+            "properties": {"results": schema, "next": {"type": "string", "nullable": True}},
+        }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 
 from config import embedded
+from config.local_secrets import persistent_secret
 
 PY = sys.executable
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,16 +52,6 @@ def _stop_embedded(which: list[str]) -> None:
         embedded.stop_redis()
     if "postgres" in which:
         embedded.stop_postgres()
-
-
-def _persistent_secret_key() -> str:
-    """A SECRET_KEY generated once and kept under var/ (mode 0600)."""
-    path = embedded.var_dir() / "secret_key"
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(50))
-    return path.read_text().strip()
 
 
 def _die_with_parent() -> None:
@@ -104,7 +96,7 @@ def _stop_children(children: list[subprocess.Popen]) -> None:
 def run() -> int:
     env, _ = _embedded_env()
     embedded_servers = [name for name, var in (("postgres", "DATABASE_URL"), ("redis", "REDIS_URL")) if not os.environ.get(var)]
-    env.setdefault("SECRET_KEY", os.environ.get("SECRET_KEY") or _persistent_secret_key())
+    env.setdefault("SECRET_KEY", os.environ.get("SECRET_KEY") or persistent_secret("secret_key", lambda: secrets.token_urlsafe(50)))
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.update(env)
 
@@ -141,8 +133,10 @@ def run() -> int:
         children = [
             _spawn("web", [PY, "-m", "uvicorn", "config.asgi:application", "--host", settings.HOST,
                            "--port", str(settings.PORT), "--lifespan", "off", "--no-server-header"], env),
+            # A transfer holds its worker process for its whole run: prefetch one
+            # job at a time so queued jobs stay in the broker, ordered by priority.
             _spawn("worker", [PY, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
-                              "--concurrency", str(max(2, os.cpu_count() or 2))], env),
+                              "--concurrency", str(max(2, os.cpu_count() or 2)), "--prefetch-multiplier", "1"], env),
             _spawn("beat", [PY, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
                             "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME], env),
         ]
@@ -165,7 +159,26 @@ def run() -> int:
     return exit_code
 
 
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _ensure_chromium() -> None:
+    """The browser tests drive Debian's chromium. On Debian, as root, install
+    it when it is missing; elsewhere those tests skip (and fail under CI)."""
+    if os.path.exists(CHROMIUM) or not os.path.exists("/etc/debian_version"):
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return
+    print("  Installing chromium for the browser tests (apt-get)...", flush=True)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]):
+        if subprocess.call(cmd, env=env, stdin=subprocess.DEVNULL) != 0:
+            print(f"  {' '.join(cmd)} failed; the browser tests will not find chromium.", file=sys.stderr, flush=True)
+            return
+
+
 def test(args: list[str]) -> int:
+    _ensure_chromium()
     env, started = _embedded_env()
     try:
         return subprocess.call([PY, "-m", "pytest", *args], env=env, cwd=ROOT)

@@ -4,6 +4,8 @@ listed in the README's Configuration section."""
 from __future__ import annotations
 
 import os
+import secrets
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -11,6 +13,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from config import embedded
+from config.local_secrets import persistent_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -64,7 +67,9 @@ PORT = env_int("PORT", 8000)
 VAR_DIR = embedded.var_dir()
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, with a default site that audits every add, change,
+    # delete and action (audit/admin_site.py).
+    "audit.apps.AuditedAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -73,6 +78,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "psqlextra",
     "rest_framework",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
@@ -85,11 +91,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Request id (X-Request-ID), client IP and user agent for audit entries.
+    "audit.context.AuditContextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.WebSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -117,6 +126,8 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# Log in with a username or an email address; inactive and banned users never pass.
+AUTHENTICATION_BACKENDS = ["accounts.backends.LoginBackend"]
 
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",  # Argon2id
@@ -225,9 +236,18 @@ CELERY_BEAT_SCHEDULE: dict = {}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        "accounts.authentication.DeviceTokenAuthentication",  # Authorization: Token <token>
+        "accounts.authentication.ApiKeyAuthentication",  # Authorization: Api-Key <key>
+        "rest_framework.authentication.SessionAuthentication",  # the pages' own calls (CSRF)
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # HasRequiredScopes: an API key passes only views that declare the scope it
+    # holds (view.required_scopes); views that override permission_classes keep it.
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "accounts.permissions.HasRequiredScopes",
+    ],
+    # Sliding windows in Redis: per API key, per user, per IP when anonymous.
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.SlidingWindowThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -270,3 +290,172 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "pgserver": {"level": "WARNING"}},
 }
+
+# --------------------------------------------------------------------------- accounts
+
+# Sign-up on the page and POST /api/v1/auth/register (403 registration_closed when off).
+REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", True)
+# Login lockout (Redis): this many failures for one login, or from one IP, within
+# LOGIN_FAILURE_WINDOW_SECONDS lock that login or IP out for LOGIN_LOCKOUT_SECONDS.
+LOGIN_FAILURE_LIMIT_PER_LOGIN = env_int("LOGIN_FAILURE_LIMIT_PER_LOGIN", 5)
+LOGIN_FAILURE_LIMIT_PER_IP = env_int("LOGIN_FAILURE_LIMIT_PER_IP", 20)
+LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900)
+# API sliding-window limits, requests per minute. A key's own limit is set per key
+# (default API_RATE_LIMIT_PER_MINUTE).
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 200)
+API_ANON_RATE_LIMIT_PER_MINUTE = env_int("API_ANON_RATE_LIMIT_PER_MINUTE", 60)
+# Device session tokens: expiry slides forward by AUTH_TOKEN_TTL_HOURS on use,
+# never past AUTH_TOKEN_MAX_LIFETIME_DAYS after login.
+AUTH_TOKEN_TTL_HOURS = env_int("AUTH_TOKEN_TTL_HOURS", 14 * 24)
+AUTH_TOKEN_MAX_LIFETIME_DAYS = env_int("AUTH_TOKEN_MAX_LIFETIME_DAYS", 90)
+KNOX_TOKEN_MODEL = "accounts.DeviceSession"
+# knox's own migrations would create its default token table even though the
+# model is swapped for ours; without them nothing of knox's is created.
+MIGRATION_MODULES = {"knox": None}
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=AUTH_TOKEN_TTL_HOURS),
+    "AUTO_REFRESH": True,
+    "AUTO_REFRESH_MAX_TTL": timedelta(days=AUTH_TOKEN_MAX_LIFETIME_DAYS),
+    "MIN_REFRESH_INTERVAL": 60,
+    "AUTH_HEADER_PREFIX": "Token",
+}
+# last_active_at and a session's last_used_at are written at most once per interval.
+LAST_ACTIVE_INTERVAL_SECONDS = env_int("LAST_ACTIVE_INTERVAL_SECONDS", 300)
+# A socket without a session cookie must send {"type": "auth"} within this time.
+WS_AUTH_TIMEOUT_SECONDS = env_int("WS_AUTH_TIMEOUT_SECONDS", 5)
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT_SECONDS", 3600)
+CELERY_BEAT_SCHEDULE["accounts-purge-expired-sessions"] = {"task": "accounts.purge_expired_sessions", "schedule": 3600.0}
+
+# Email: the console by default; SMTP when EMAIL_HOST is set.
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Teamhub <noreply@localhost>")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = env_int("EMAIL_PORT", 587)
+    EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+    EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+    EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+
+# --------------------------------------------------------------------------- chat
+
+# Longest message text, in characters.
+CHAT_MESSAGE_MAX_LENGTH = env_int("CHAT_MESSAGE_MAX_LENGTH", 4000)
+# Largest attachment upload, in bytes (larger ones get 413 too_large).
+CHAT_UPLOAD_MAX_BYTES = env_int("CHAT_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
+
+# --------------------------------------------------------------------------- audit and partitions
+
+
+def _audit_hmac_key() -> str:
+    """AUDIT_HMAC_KEY signs the audit chain; it is separate from SECRET_KEY so
+    rotating one does not touch the other. Unset, a random key is generated
+    once under VAR_DIR (mode 0600), as the run command does for SECRET_KEY;
+    set it explicitly when several hosts write audit entries."""
+    key = os.environ.get("AUDIT_HMAC_KEY", "").strip()
+    if key:
+        if len(key) < 32:
+            raise ImproperlyConfigured("AUDIT_HMAC_KEY must be at least 32 characters")
+        return key
+    return persistent_secret("audit_hmac_key", lambda: secrets.token_urlsafe(48))
+
+
+AUDIT_HMAC_KEY = _audit_hmac_key()
+AUDIT_HMAC_KEY_FROM_ENV = bool(os.environ.get("AUDIT_HMAC_KEY", "").strip())
+if AUDIT_HMAC_KEY == SECRET_KEY:
+    raise ImproperlyConfigured("AUDIT_HMAC_KEY must differ from SECRET_KEY")
+# Reverse proxies (IPs or CIDRs) whose X-Forwarded-For is believed for the client IP.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+# The daily chain-head digests (append-only JSON lines), one file per database.
+AUDIT_DIGEST_DIR = Path(os.environ.get("AUDIT_DIGEST_DIR") or VAR_DIR / "audit-digests").resolve()
+# The hourly check verifies the entries since the latest digest, or at most this many newest.
+AUDIT_VERIFY_RECENT_LIMIT = env_int("AUDIT_VERIFY_RECENT_LIMIT", 200_000)
+
+# Every range-partitioned table (monthly on created_at) and its retention; the
+# partition maintenance (audit/partitioning.py) reads only this. Later
+# partitioned models join with one line. retention_months=None keeps forever.
+PARTITIONED_TABLES: dict[str, dict] = {
+    "audit.AuditLog": {
+        "retention_months": env_int("AUDIT_RETENTION_MONTHS", 6),
+        # Records the dropped chain segment's last hash so verification can
+        # start from the first remaining entry.
+        "before_drop": "audit.anchors.record_retention",
+    },
+    # Chat history: kept forever unless CHAT_RETENTION_MONTHS is set.
+    "chatroom.Message": {"retention_months": env_int("CHAT_RETENTION_MONTHS", 0) or None},
+}
+# Monthly partitions kept created ahead of the current month.
+PARTITION_MONTHS_AHEAD = env_int("PARTITION_MONTHS_AHEAD", 3)
+# Where retention writes each dropped partition (gzip JSON lines + .sha256).
+PARTITION_ARCHIVE_DIR = Path(os.environ.get("PARTITION_ARCHIVE_DIR") or VAR_DIR / "partition-archive").resolve()
+
+from celery.schedules import crontab  # noqa: E402
+
+CELERY_BEAT_SCHEDULE.update({
+    "partitions-maintain": {"task": "audit.tasks.partitions_maintain", "schedule": crontab(minute=10, hour=2)},
+    "audit-anchor": {"task": "audit.tasks.audit_anchor", "schedule": crontab(minute=5, hour=0)},
+    "audit-verify-recent": {"task": "audit.tasks.audit_verify_recent", "schedule": crontab(minute=17)},
+})
+
+# --------------------------------------------------------------------------- orgs
+
+# Hourly: mark lapsed memberships and proxies inactive. Housekeeping only; the
+# permission check stops granting at the moment of expiry either way.
+CELERY_BEAT_SCHEDULE["orgs-tidy-expired"] = {"task": "orgs.tidy_expired", "schedule": 3600.0}
+
+# --------------------------------------------------------------------------- jobs
+
+# Directories a "local" remote's root may lie in (comma-separated absolute paths).
+RCLONE_LOCAL_ROOTS = [str(Path(p).resolve()) for p in env_list("RCLONE_LOCAL_ROOTS", str(VAR_DIR / "rclone-local"))]
+
+
+def _remote_secrets_keys() -> list[str]:
+    """REMOTE_SECRETS_KEY: Fernet key(s) encrypting remotes' secret options at
+    rest, comma-separated, newest first (older ones still decrypt: rotation).
+    Unset, a key is generated once under VAR_DIR (mode 0600), like
+    AUDIT_HMAC_KEY; set it explicitly in production and back it up: without
+    it the stored secrets cannot be read."""
+    from cryptography.fernet import Fernet
+
+    keys = env_list("REMOTE_SECRETS_KEY")
+    for key in keys:
+        try:
+            Fernet(key.encode())
+        except ValueError:
+            raise ImproperlyConfigured(
+                "REMOTE_SECRETS_KEY must be Fernet keys (32 url-safe base64 bytes each, comma-separated); "
+                'make one with: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+            ) from None
+    if keys:
+        return keys
+
+    return [persistent_secret("remote_secrets_key", lambda: Fernet.generate_key().decode())]
+
+
+REMOTE_SECRETS_KEYS = _remote_secrets_keys()
+# At most this many jobs run at once against one remote (Redis slots lock:remote:<name>:<n>).
+JOBS_PER_REMOTE_CONCURRENCY = env_int("JOBS_PER_REMOTE_CONCURRENCY", 2)
+# Cancel: SIGTERM, then SIGKILL after this many milliseconds.
+JOBS_CANCEL_GRACE_MS = env_int("JOBS_CANCEL_GRACE_MS", 1500)
+# Temporary failures retry after JOBS_RETRY_BASE_SECONDS * 2**retry_count.
+JOBS_RETRY_BASE_SECONDS = env_int("JOBS_RETRY_BASE_SECONDS", 10)
+JOBS_DEFAULT_MAX_RETRIES = env_int("JOBS_DEFAULT_MAX_RETRIES", 3)
+# A running job whose heartbeat is older than this is recovered (retried or failed).
+JOBS_STALE_SECONDS = env_int("JOBS_STALE_SECONDS", 60)
+# rclone's own --retries inside one run (the job system retries whole runs on top).
+RCLONE_RETRIES = env_int("RCLONE_RETRIES", 1)
+# rclone's --low-level-retries (its default is 10, with backoff: minutes against a dead server).
+RCLONE_LOW_LEVEL_RETRIES = env_int("RCLONE_LOW_LEVEL_RETRIES", 10)
+# Job logs: monthly partitions dropped after one whole month, rows older than
+# JOB_LOG_RETENTION_DAYS deleted daily (seed 001: 30 days).
+JOB_LOG_RETENTION_DAYS = env_int("JOB_LOG_RETENTION_DAYS", 30)
+PARTITIONED_TABLES["jobs.JobLog"] = {"retention_months": 1}
+CELERY_BEAT_SCHEDULE.update({
+    "jobs-recover-stale": {"task": "jobs.tasks.recover_stale_jobs", "schedule": 30.0},
+    "jobs-schedules-tick": {"task": "jobs.tasks.schedules_tick", "schedule": 30.0},
+    "jobs-prune-logs": {"task": "jobs.tasks.prune_job_logs", "schedule": crontab(minute=40, hour=2)},
+})

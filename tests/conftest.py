@@ -5,6 +5,16 @@ from accounts.services import user_create
 
 
 @pytest.fixture(autouse=True)
+def _fresh_content_type_cache():
+    """A transactional test flushes the database and content types come back
+    with new ids; drop this process's cache so later tests never use stale ids
+    (the admin's LogEntry and permissions look them up)."""
+    from django.contrib.contenttypes.models import ContentType
+
+    ContentType.objects.clear_cache()
+
+
+@pytest.fixture(autouse=True)
 def _clean_redis_keyspace():
     """Each test starts with an empty key space (this worker's prefix only)."""
     yield

@@ -23,6 +23,8 @@ async def test_anonymous_socket_is_closed_with_4401():
     comm = WebsocketCommunicator(application, "/ws/", headers=[ORIGIN])
     connected, _ = await comm.connect()
     assert connected
+    # Without a session cookie the first frame must be an auth frame (api.md).
+    await comm.send_json_to({"type": "ping"})
     out = await comm.receive_output(timeout=5)
     assert out == {"type": "websocket.close", "code": 4401}
     await comm.disconnect()
@@ -37,6 +39,9 @@ async def test_foreign_origin_is_refused(make_user):
     comm = WebsocketCommunicator(application, "/ws/", headers=[(b"origin", b"http://evil.example"), cookie])
     connected, _ = await comm.connect()
     assert not connected
+    # End the refused app instance too, or the loop's teardown can wait on its
+    # channel-layer receive forever.
+    await comm.disconnect()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -31,6 +31,10 @@ def test_me_returns_the_user(client, make_user):
     assert response.json() == {
         "id": str(user.id), "username": "alice", "email": "alice@example.com",
         "status": "active", "role": "power_user", "avatar_url": "",
+        "profile": {
+            "bio": "", "location": "", "website": "", "timezone": "UTC", "language": "en",
+            "theme": "system", "preferences": {}, "notifications": {},
+        },
     }
 
 

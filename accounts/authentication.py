@@ -1,0 +1,69 @@
+"""DRF authentication for the two API schemes (api.md, "Authentication")."""
+
+from __future__ import annotations
+
+from knox.auth import TokenAuthentication
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+
+from accounts import selectors, services
+from audit.context import client_ip as audit_client_ip
+
+
+def client_ip(request) -> str | None:
+    # The one rule for the client's address (REMOTE_ADDR, or X-Forwarded-For
+    # only behind TRUSTED_PROXIES), so lockout, sessions and audit agree and a
+    # client cannot pick its own IP to dodge the IP lockout.
+    return audit_client_ip(request)
+
+
+class DeviceTokenAuthentication(TokenAuthentication):
+    """``Authorization: Token <token>``: a device session made by login.
+
+    knox parses the header; the lookup, expiry and user checks are
+    ``accounts.selectors.user_for_token`` (shared with the socket), and the
+    sliding expiry is written at most once a minute."""
+
+    def authenticate_credentials(self, token: bytes):
+        try:
+            text = token.decode("ascii")
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed("Invalid token.") from None
+        found = selectors.user_for_token(text)
+        if found is None:
+            raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
+        user, session = found
+        services.device_session_touch(session=session, ip=client_ip(self._request))
+        services.user_touch_activity(user=user)
+        return user, session
+
+    def authenticate(self, request):
+        self._request = request  # authenticate_credentials gets only the token
+        return super().authenticate(request)
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    """``Authorization: Api-Key <key>``: limited to the key's scopes
+    (accounts.permissions.HasRequiredScopes) and to what its owner may do."""
+
+    keyword = b"api-key"
+
+    def authenticate(self, request):
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword:
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed("Invalid Api-Key header.")
+        try:
+            key = parts[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed("Invalid API key.") from None
+        api_key = selectors.api_key_for_key(key)
+        if api_key is None:
+            raise exceptions.AuthenticationFailed("Invalid, expired or revoked API key.")
+        services.api_key_record_use(api_key=api_key)
+        services.user_touch_activity(user=api_key.user)
+        return api_key.user, api_key
+
+    def authenticate_header(self, request):
+        return "Api-Key"

@@ -1,0 +1,8 @@
+"""Accounts' additions to the one error hierarchy (config/errors.py)."""
+
+from config.errors import PermissionDenied
+
+
+class RegistrationClosed(PermissionDenied):
+    code = "registration_closed"
+    default_message = "Sign-up is closed on this site."

@@ -1,0 +1,112 @@
+"""Redis counters for login lockout and the API's sliding windows.
+
+Keys go through the cache's make_key, so they carry the deployment's
+REDIS_KEY_PREFIX like every other cache key. Each check is one Lua script, so
+concurrent requests cannot race past a limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+import uuid
+
+from django.conf import settings
+from django.core.cache import cache
+from django_redis import get_redis_connection
+
+_SLIDING_WINDOW = """
+local key, now, window, limit = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+if redis.call('ZCARD', key) < limit then
+  redis.call('ZADD', key, now, ARGV[4])
+  redis.call('PEXPIRE', key, math.ceil(window * 1000))
+  return {1, '0'}
+end
+local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+return {0, tostring(tonumber(oldest[2]) + window - now)}
+"""
+
+# Count a failure: the count lives for the window from the first failure; the
+# failure that reaches the limit makes it live for the lockout instead, so a
+# lockout always lasts its full length from the last counted failure.
+_FAILURE = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+if n == tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+return n
+"""
+
+_scripts: dict[str, object] = {}
+
+
+def _redis():
+    return get_redis_connection("default")
+
+
+def _script(source: str):
+    script = _scripts.get(source)
+    if script is None:
+        script = _scripts[source] = _redis().register_script(source)
+    return script
+
+
+def _key(*parts: str) -> str:
+    return cache.make_key("rl:" + ":".join(parts))
+
+
+def sliding_window_hit(ident: str, *, limit: int, window: float = 60.0) -> tuple[bool, float]:
+    """Record one request for ``ident``. Returns (allowed, seconds to wait)."""
+    now = time.time()
+    allowed, wait = _script(_SLIDING_WINDOW)(keys=[_key("win", ident)], args=[now, window, limit, f"{now}:{uuid.uuid4().hex}"])
+    return bool(int(allowed)), max(0.0, float(wait))
+
+
+# --------------------------------------------------------------------------- login lockout
+
+
+def hashed(value: str) -> str:
+    """For key names: no username or address sits in Redis in the clear."""
+    return hashlib.sha256(value.strip().lower().encode()).hexdigest()[:32]
+
+
+def _login_ident(login: str) -> str:
+    return hashed(login)
+
+
+def _login_keys(ip: str | None, login: str) -> list[tuple[str, int]]:
+    keys = [(_key("loginfail", "login", _login_ident(login)), settings.LOGIN_FAILURE_LIMIT_PER_LOGIN)]
+    if ip:
+        keys.append((_key("loginfail", "ip", ip), settings.LOGIN_FAILURE_LIMIT_PER_IP))
+    return keys
+
+
+def login_locked_for(*, ip: str | None, login: str) -> int | None:
+    """Seconds until this login or IP may try again, or None when not locked."""
+    conn = _redis()
+    worst = None
+    for key, limit in _login_keys(ip, login):
+        count = conn.get(key)
+        if count is not None and int(count) >= limit:
+            ttl = conn.ttl(key)
+            ttl = ttl if ttl and ttl > 0 else settings.LOGIN_LOCKOUT_SECONDS
+            worst = max(worst or 0, ttl)
+    return worst
+
+
+def login_failure_record(*, ip: str | None, login: str) -> None:
+    script = _script(_FAILURE)
+    for key, limit in _login_keys(ip, login):
+        script(keys=[key], args=[settings.LOGIN_FAILURE_WINDOW_SECONDS, limit, settings.LOGIN_LOCKOUT_SECONDS])
+
+
+def login_success_record(*, login: str) -> None:
+    """A good password clears that login's failures (not the IP's)."""
+    _redis().delete(_login_keys(None, login)[0][0])
+
+
+def gate(name: str, *, seconds: int) -> bool:
+    """True at most once per ``seconds`` for ``name`` (SET NX EX): used to write
+    bookkeeping like last_active_at rarely instead of on every request."""
+    return bool(cache.add(f"gate:{name}", 1, timeout=max(1, math.ceil(seconds))))

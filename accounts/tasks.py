@@ -1,0 +1,14 @@
+"""Periodic account housekeeping (Celery beat)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from accounts.services import sessions_purge_expired
+
+
+@shared_task(name="accounts.purge_expired_sessions")
+def purge_expired_sessions() -> dict:
+    """Delete expired device sessions and Django sessions. Housekeeping only:
+    an expired token or cookie is refused at the moment it expires either way."""
+    return sessions_purge_expired()

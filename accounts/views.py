@@ -1,0 +1,134 @@
+"""Account pages: sign up, log in/out, passwords, profile and "My devices".
+Thin: each calls one service or selector."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import auth, messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.views.decorators.http import require_POST
+
+from accounts import ratelimit, selectors, services
+from accounts.authentication import client_ip
+from accounts.forms import BACKEND, LoginForm, PasswordChangeForm, ProfileForm, ResetSetPasswordForm, SignupForm
+from accounts.middleware import current_device_session
+from config.errors import ApplicationError
+
+
+class LoginView(auth_views.LoginView):
+    form_class = LoginForm
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(registration_open=settings.REGISTRATION_OPEN, **kwargs)
+
+
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect(settings.LOGIN_REDIRECT_URL)
+    if not settings.REGISTRATION_OPEN:
+        return render(request, "accounts/signup_closed.html", status=403)
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        if user is not None:
+            auth.login(request, user, backend=BACKEND)
+            messages.success(request, f"Welcome, {user.username}! Your account is ready.")
+            return redirect(settings.LOGIN_REDIRECT_URL)
+    return render(request, "accounts/signup.html", {"form": form})
+
+
+@login_required
+def password_change(request):
+    form = PasswordChangeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        current = current_device_session(request)
+        user = form.save(user=request.user, current=current)
+        if user is not None:
+            # Keep this browser signed in (the new password changes the
+            # session hash); every other session was ended by the service.
+            auth.update_session_auth_hash(request, user)
+            if current is not None:
+                services.device_session_touch(session=current, session_key=request.session.session_key)
+            messages.success(request, "Your password was changed. Your other devices were signed out.")
+            return redirect("profile")
+    return render(request, "accounts/password_change.html", {"form": form})
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    template_name = "registration/password_reset_form.html"
+    email_template_name = "registration/password_reset_email.txt"
+    subject_template_name = "registration/password_reset_subject.txt"
+    success_url = reverse_lazy("password_reset_done")
+
+    def form_valid(self, form):
+        # Against mail bombing: a few reset mails per address and per IP an
+        # hour. The page answers the same either way, so it reveals nothing.
+        email = form.cleaned_data["email"].strip().lower()
+        allowed = all(
+            ratelimit.sliding_window_hit(ident, limit=limit, window=3600)[0]
+            for ident, limit in ((f"pwreset:ip:{client_ip(self.request)}", 10), (f"pwreset:email:{ratelimit.hashed(email)}", 3))
+        )
+        if not allowed:
+            return redirect(self.success_url)
+        return super().form_valid(form)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    form_class = ResetSetPasswordForm
+    success_url = reverse_lazy("password_reset_complete")
+
+
+@login_required
+def profile(request):
+    current = selectors.profile_of(request.user)
+    form = ProfileForm(request.POST or None, instance=current)
+    if request.method == "POST" and form.is_valid():
+        if form.save_through_service(actor=request.user, user=request.user) is not None:
+            messages.success(request, "Your profile was saved.")
+            return redirect("profile")
+    return render(request, "accounts/profile.html", {"form": form})
+
+
+@login_required
+def devices(request):
+    current = current_device_session(request)
+    sessions = list(selectors.sessions_of(user=request.user))
+    for session in sessions:
+        session.is_current = current is not None and session.pk == current.pk
+    return render(request, "accounts/devices.html", {"sessions": sessions, "current": current})
+
+
+@login_required
+@require_POST
+def device_revoke(request, session_id):
+    session = selectors.session_of(user=request.user, session_id=session_id)
+    if session is None:
+        raise Http404("No such device.")
+    current = current_device_session(request)
+    try:
+        services.session_revoke(actor=request.user, session=session)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("devices")
+    if current is not None and current.pk == session.pk:
+        auth.logout(request)
+        return redirect(settings.LOGOUT_REDIRECT_URL)
+    messages.success(request, "The device was signed out.")
+    return redirect("devices")
+
+
+@login_required
+@require_POST
+def devices_revoke_others(request):
+    current = current_device_session(request)
+    if current is None:
+        messages.error(request, "This browser's session is not tracked; log in again.")
+        return redirect("devices")
+    count = services.sessions_revoke_others(actor=request.user, current=current)
+    messages.success(request, f"Signed out {count} other device{'s' if count != 1 else ''}.")
+    return redirect("devices")

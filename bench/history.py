@@ -1,0 +1,390 @@
+"""Chat history benchmark: keyset pages on the monthly-partitioned messages.
+
+    .venv/bin/python bench/history.py [--sizes 1000000,10000000] [--samples 300] [--rooms 100]
+
+For each size, a scratch database (on DATABASE_URL's server, or the embedded
+PostgreSQL) is created, migrated, given 24 monthly partitions and loaded with
+that many messages spread over 24 months with COPY; then dropped. Prints:
+
+- history page latency (p50, p99) through ``chatroom.selectors.room_messages``
+  for the newest page and a page 6 months back, next to a plain indexed SQL
+  keyset query for the same page (one unpartitioned-style query on
+  ``messages`` without the partition window), timed interleaved in the same run;
+- the full API page (the rows plus reactions, attachments, mentions, replies);
+- search latency (an English word, and a Chinese substring);
+- EXPLAIN evidence: which partitions the page queries scan.
+
+Targets: a page within 2x the plain query; at most 1.5x slower at the largest
+size than at the smallest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import unquote, urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+MONTHS = 24
+COMMON = ("budget deploy review meeting release customer report design schedule invoice server backup "
+          "database question answer lunch coffee weekend project roadmap incident fix test").split()
+# A vocabulary with a long tail: common words plus 5,000 made-up ones drawn
+# with a Zipf-like skew, so a searched word is as selective as in real chat.
+_vocab_rng = random.Random(7)
+RARE = ["".join(_vocab_rng.choice("bcdfghjklmnprstvz") + _vocab_rng.choice("aeiou") for _ in range(3)) for _ in range(5000)]
+CJK = ["我们明天讨论预算", "会议改到下午三点", "내일 회의에서 예산을 논의합니다", "서버 점검 일정", "请查看报告"]
+
+
+def scratch_database(size: int) -> tuple[str, str]:
+    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        from config import embedded
+
+        url = embedded.ensure_postgres()
+    parsed = urlparse(url)
+    name = f"teamhub_bench_history_{size}_{os.getpid()}"
+    return urlunparse(parsed._replace(path="/postgres")), urlunparse(parsed._replace(path=f"/{name}"))
+
+
+def pg_connect(url: str):
+    import psycopg
+
+    parsed = urlparse(url)
+    return psycopg.connect(
+        host=unquote(parsed.hostname or "") or None, port=parsed.port, user=parsed.username or "postgres",
+        password=parsed.password, dbname=parsed.path.lstrip("/"), autocommit=True,
+    )
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000000,10000000", help="comma-separated message counts")
+    parser.add_argument("--samples", type=int, default=300, help="timed pages per measurement")
+    parser.add_argument("--rooms", type=int, default=200, help="rooms the messages are spread over")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
+    parser.add_argument("--measure-only", metavar="DATABASE",
+                        help="skip loading: measure again on a scratch database kept by --keep")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    os.environ.update(DJANGO_SETTINGS_MODULE="config.settings", LOG_LEVEL="WARNING")
+
+    if args.measure_only:
+        _, url = scratch_database(0)
+        url = urlunparse(urlparse(url)._replace(path=f"/{args.measure_only}"))
+        configure_django(url)
+        from django.db import connection
+
+        from accounts.models import User
+        from chatroom.models import Room
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM messages")
+            size = cursor.fetchone()[0]
+        print(f"######## {size:,} messages: measuring again on {args.measure_only}", flush=True)
+        measure(connection, User.objects.get(username="bench-reader"), Room.objects.get(name="bench-room-0"), size, args)
+        measure_unread(connection, User.objects.get(username="bench-busy"), args)
+        return 0
+
+    summary = {}
+    for size in sizes:
+        admin_url, scratch_url = scratch_database(size)
+        name = urlparse(scratch_url).path.lstrip("/")
+        with pg_connect(admin_url) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            summary[size] = run_size(scratch_url, name, size, args)
+        finally:
+            from django.db import connections
+
+            connections.close_all()
+            if not args.keep:
+                with pg_connect(admin_url) as admin:
+                    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    if len(summary) > 1:
+        small, large = min(summary), max(summary)
+        print(f"\n== scaling {small:,} -> {large:,} messages (p50, target <= 1.5x) ==")
+        for key in summary[small]:
+            a, b = summary[small][key], summary[large][key]
+            print(f"  {key:<34} {a:8.3f} ms -> {b:8.3f} ms   {b / a:5.2f}x")
+    return 0
+
+
+def configure_django(url: str) -> None:
+    """Point Django at the scratch database (settings read DATABASE_URL once)."""
+    import django
+    from django.conf import settings
+
+    os.environ["DATABASE_URL"] = url
+    if not settings.configured or not hasattr(main, "_setup"):
+        django.setup()
+        main._setup = True
+    from django.db import connections
+
+    connections.close_all()
+    settings.DATABASES["default"]["NAME"] = urlparse(url).path.lstrip("/")
+    connections["default"].settings_dict["NAME"] = settings.DATABASES["default"]["NAME"]
+
+
+def run_size(url: str, name: str, size: int, args) -> dict:
+    configure_django(url)
+    from django.core.management import call_command
+    from django.db import connection
+
+    from accounts.services import user_create
+    from audit import partitioning
+    from chatroom.models import RoomMember
+    from chatroom.services import room_create
+
+    print(f"\n######## {size:,} messages: scratch database {name}", flush=True)
+    call_command("migrate", verbosity=0)
+    config = partitioning.config_for("chatroom.Message")
+    now = datetime.now(timezone.utc)
+    first_month = partitioning.add_months(partitioning.month_start(now), -(MONTHS - 1))
+    have = {p.start for p in partitioning.partitions(config) if p.start}
+    for i in range(MONTHS):
+        month = partitioning.add_months(first_month, i)
+        if month not in have:
+            partitioning.create_month(config, month)
+
+    reader = user_create(username="bench-reader", email="reader@example.com", password=None)
+    authors = [user_create(username=f"author{i}", email=f"a{i}@example.com", password=None) for i in range(10)]
+    rooms = [room_create(owner=authors[i % 10], name=f"bench-room-{i}") for i in range(args.rooms)]
+    # The reader is in 20 rooms, including the hot one the pages are read from;
+    # a busy user is in every room (the unread counts).
+    RoomMember.objects.bulk_create([RoomMember(room=r, user=reader) for r in rooms[:20]])
+    busy = user_create(username="bench-busy", email="busy@example.com", password=None)
+    RoomMember.objects.bulk_create([RoomMember(room=r, user=busy) for r in rooms])
+    hot = rooms[0]
+
+    load(connection, size, rooms, authors, first_month, now)
+    results = measure(connection, reader, hot, size, args)
+    results.update(measure_unread(connection, busy, args))
+    return results
+
+
+def load(connection, size: int, rooms, authors, start: datetime, end: datetime) -> None:
+    """COPY ``size`` messages over [start, end): the first room gets 10% of
+    them (the room the pages are read from), the rest spread evenly. The
+    search and page indexes are dropped for the load and rebuilt after,
+    as one would for any bulk load."""
+    rng = random.Random(42)
+    span = (end - start).total_seconds()
+    room_ids = [str(r.id) for r in rooms]
+    user_ids = [str(u.id) for u in authors]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'messages' "
+                       "AND indexname NOT IN ('messages_pkey')")
+        indexes = cursor.fetchall()
+        for index_name, _ in indexes:
+            cursor.execute(f'DROP INDEX "{index_name}"')
+    t0 = time.perf_counter()
+    raw = connection.connection
+    chunk = 200_000
+    columns = "(id, created_at, room_id, user_id, content, message_type, is_edited, is_deleted, is_pinned, metadata, updated_at)"
+    with raw.cursor() as cur:
+        with cur.copy(f"COPY messages {columns} FROM STDIN") as copy:
+            for offset in range(0, size, chunk):
+                n = min(chunk, size - offset)
+                # Times in order within the chunk: each chunk covers its slice of the 24 months.
+                lo = offset / size * span
+                hi = (offset + n) / size * span
+                times = sorted(lo + rng.random() * (hi - lo) for _ in range(n))
+                lines = []
+                for t in times:
+                    at = (start + timedelta(seconds=t)).isoformat()
+                    room = room_ids[0] if rng.random() < 0.10 else room_ids[rng.randrange(1, len(room_ids))]
+                    if rng.random() < 0.05:
+                        content = rng.choice(CJK)
+                    else:
+                        n_words = rng.randrange(4, 14)
+                        content = " ".join(rng.choice(COMMON) if rng.random() < 0.5 else RARE[int(rng.paretovariate(1.2)) % len(RARE)]
+                                           for _ in range(n_words))
+                    lines.append(f"{uuid.uuid4()}\t{at}\t{room}\t{rng.choice(user_ids)}\t{content}\ttext\tf\tf\tf\t{{}}\t{at}\n")
+                copy.write("".join(lines))
+                print(f"  copied {offset + n:,}/{size:,} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    loaded = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    with connection.cursor() as cursor:
+        for index_name, definition in indexes:
+            cursor.execute(definition.replace(" ON ONLY ", " ON "))
+        cursor.execute("ANALYZE messages")
+    print(f"  COPY {size:,} rows in {loaded:.0f} s ({size / loaded:,.0f} rows/s); "
+          f"indexes rebuilt and analyzed in {time.perf_counter() - t1:.0f} s", flush=True)
+
+
+def measure(connection, reader, room, size: int, args) -> dict:
+    from django.test.utils import CaptureQueriesContext
+
+    from chatroom import cursors, selectors
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM messages WHERE room_id = %s", [room.id])
+        room_rows = cursor.fetchone()[0]
+        six_months = datetime.now(timezone.utc) - timedelta(days=182)
+        cursor.execute("SELECT created_at, id FROM messages WHERE room_id = %s AND created_at <= %s "
+                       "ORDER BY created_at DESC, id DESC LIMIT 1", [room.id, six_months])
+        back_at, back_id = cursor.fetchone()
+    back_cursor = cursors.encode(back_at, back_id)
+    print(f"  the read room holds {room_rows:,} messages; 'six months back' starts before {back_at:%Y-%m-%d %H:%M}")
+
+    plain_sql = ("SELECT m.* FROM messages m WHERE m.room_id = %s AND (m.created_at, m.id) < (%s, %s) "
+                 "AND NOT m.is_deleted ORDER BY m.created_at DESC, m.id DESC LIMIT 51")
+    far_future = datetime.now(timezone.utc) + timedelta(minutes=5)
+
+    def plain(at, mid):
+        with connection.cursor() as cursor:
+            cursor.execute(plain_sql, [room.id, at, mid])
+            return cursor.fetchall()
+
+    def page(before):
+        return selectors.room_messages(user=reader, room=room, before=before, limit=50)
+
+    cases = {
+        "newest page": (None, (far_future, uuid.UUID(int=(1 << 128) - 1))),
+        "page 6 months back": (back_cursor, (back_at, back_id)),
+    }
+    results = {}
+    print(f"\n  history pages ({args.samples} each, interleaved; limit 50):")
+    for label, (before, plain_key) in cases.items():
+        for _ in range(20):  # warm caches and plans
+            page(before)
+            plain(*plain_key)
+        sel_ms, plain_ms, full_ms = [], [], []
+        for _ in range(args.samples):
+            t = time.perf_counter()
+            rows = page(before)
+            sel_ms.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            plain(*plain_key)
+            plain_ms.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            rows.as_dict()
+            full_ms.append((time.perf_counter() - t) * 1000 + sel_ms[-1])
+        assert len(rows.messages) == 50
+        s50, s99 = statistics.median(sel_ms), percentile(sel_ms, 99)
+        p50, p99 = statistics.median(plain_ms), percentile(plain_ms, 99)
+        f50, f99 = statistics.median(full_ms), percentile(full_ms, 99)
+        print(f"    {label}:")
+        print(f"      selector page      p50 {s50:7.3f} ms   p99 {s99:7.3f} ms")
+        print(f"      plain SQL keyset   p50 {p50:7.3f} ms   p99 {p99:7.3f} ms")
+        print(f"      ratio              p50 {s50 / p50:6.2f}x     p99 {s99 / p99:6.2f}x   (target <= 2x)")
+        print(f"      full API body      p50 {f50:7.3f} ms   p99 {f99:7.3f} ms   (rows + reactions, files, mentions, replies)")
+        results[f"{label} (selector)"] = s50
+        results[f"{label} (plain SQL)"] = p50
+
+        with CaptureQueriesContext(connection) as ctx:
+            page(before)
+        query = next(q["sql"] for q in ctx.captured_queries if 'FROM "messages"' in q["sql"] and "ORDER BY" in q["sql"])
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query)
+            plan = cursor.fetchone()[0]
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        scanned = sorted(_relations(plan[0]["Plan"]))
+        print(f"      EXPLAIN: {len(scanned)} partition(s) scanned: {', '.join(scanned)}")
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (FORMAT JSON) " + plain_sql, [room.id, *plain_key])
+            plain_plan = cursor.fetchone()[0]
+        plain_plan = json.loads(plain_plan) if isinstance(plain_plan, str) else plain_plan
+        print(f"      (the plain query, without the window, plans {len(_relations(plain_plan[0]['Plan']))} partitions)")
+
+    print(f"\n  search ({max(args.samples // 5, 20)} each, the reader's 20 rooms):")
+    for label, q in (("a common word 'invoice'", "invoice"), (f"a less common word '{RARE[20]}'", RARE[20]),
+                     (f"a rare word '{RARE[300]}'", RARE[300]),
+                     ("Chinese substring '预算'", "预算")):
+        selectors.search_messages(user=reader, q=q)
+        ms = []
+        for _ in range(max(args.samples // 5, 20)):
+            t = time.perf_counter()
+            found = selectors.search_messages(user=reader, q=q, limit=20)
+            ms.append((time.perf_counter() - t) * 1000)
+        print(f"    {label:<28} p50 {statistics.median(ms):8.2f} ms   p99 {percentile(ms, 99):8.2f} ms   "
+              f"({len(found['results'])} results on the first page)")
+        results[f"search {q}"] = statistics.median(ms)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'")
+        print(f"    (pg_trgm {'installed: substring search uses the trigram index' if cursor.fetchone()[0] else 'missing: substring search is a plain scan'})")
+    return results
+
+
+def measure_unread(connection, busy, args) -> dict:
+    """GET /unread for a user in every room, read up to a week ago in each."""
+    from chatroom.models import RoomMember
+    from chatroom.selectors import unread_counts
+
+    week_ago = datetime.now(timezone.utc) - timedelta(days=7)
+    with connection.cursor() as cursor:
+        # Each membership's read cursor: the room's last message a week ago.
+        cursor.execute("""
+            UPDATE room_members rm SET last_read_message_id = x.id, last_read_at = x.created_at
+            FROM (SELECT DISTINCT ON (m.room_id) m.room_id, m.id, m.created_at FROM room_members r
+                  JOIN LATERAL (SELECT room_id, id, created_at FROM messages WHERE room_id = r.room_id
+                                AND created_at <= %s ORDER BY created_at DESC, id DESC LIMIT 1) m ON true
+                  WHERE r.user_id = %s) x
+            WHERE rm.room_id = x.room_id AND rm.user_id = %s""", [week_ago, busy.id, busy.id])
+        rooms = cursor.rowcount
+    from chatroom import unread
+
+    room_ids = list(RoomMember.objects.filter(user=busy).values_list("room_id", flat=True))
+    samples = max(args.samples // 10, 10)
+
+    def timed(fn) -> list[float]:
+        ms = []
+        for _ in range(samples):
+            t = time.perf_counter()
+            fn()
+            ms.append((time.perf_counter() - t) * 1000)
+        return ms
+
+    uncached = timed(lambda: unread._count(busy, room_ids))
+    counts = unread_counts(user=busy)  # fills the cache
+    cached = timed(lambda: unread_counts(user=busy))
+    hot = rooms_by_traffic(room_ids)
+
+    def one_room_changed():
+        unread._bump(hot)  # as a post in the busiest room does
+        unread_counts(user=busy)
+
+    partial = timed(one_room_changed)
+    print(f"\n  unread counts for a user in {rooms} rooms, each read up to a week ago "
+          f"({counts['total']:,} unread in all):")
+    for label, ms in (("counting query, uncached", uncached), ("GET /unread, cached", cached),
+                      ("GET /unread, busiest room changed", partial)):
+        print(f"    {label:<34} p50 {statistics.median(ms):8.2f} ms   p99 {percentile(ms, 99):8.2f} ms")
+    return {"unread uncached, 200 rooms": statistics.median(uncached), "unread cached": statistics.median(cached),
+            "unread, one room changed": statistics.median(partial)}
+
+
+def rooms_by_traffic(room_ids):
+    from chatroom.models import Room
+
+    return Room.objects.filter(id__in=room_ids, name="bench-room-0").values_list("id", flat=True).first() or room_ids[0]
+
+
+def _relations(node) -> set[str]:
+    names = set()
+    if node.get("Relation Name", "").startswith("messages"):
+        names.add(node["Relation Name"])
+    for child in node.get("Plans", []):
+        names |= _relations(child)
+    return names
+
+
+if __name__ == "__main__":
+    sys.exit(main())

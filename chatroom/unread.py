@@ -1,0 +1,119 @@
+"""Unread and mention counts per room, cached in Redis.
+
+Counting is an index range scan above each read cursor, so a user in 200 busy
+rooms pays for every unread message (bench/history.py: about 290 ms at 10M
+messages under load). The cache keeps each (user, room) count under two keys
+it is only valid for:
+
+- the room's version, a token replaced after commit by every change that can
+  alter counts in the room (a message posted, edited or deleted); and
+- the member's read cursor, read from the database on every call.
+
+A request reads the versions and entries with two MGETs and recounts only the
+rooms whose entry does not match. Versions are replaced only after commit,
+and an entry is stored under the version read before counting, so a count is
+never kept under a version newer than its data. A room without a version
+(Redis was flushed, or nothing changed since) gets one on first read. Entries expire after ENTRY_TTL, which also bounds staleness if Redis missed a
+version change. If Redis is down, everything is counted from the database."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from django.core.cache import cache
+from django.db import connection, transaction
+
+from chatroom.models import RoomMember
+
+logger = logging.getLogger(__name__)
+
+ENTRY_TTL = 10 * 60
+
+
+def _version_key(room_id) -> str:
+    return f"chat:room-version:{room_id}"
+
+
+def _entry_key(user_id, room_id) -> str:
+    return f"chat:unread:{user_id}:{room_id}"
+
+
+def room_changed(room_id) -> None:
+    """Call in the transaction that changes a room's unread counts. The change
+    after commit is the one correctness rests on; the one now also drops
+    entries at once within the writer's own transaction (and in tests, where
+    nothing commits)."""
+    _bump(room_id)
+    transaction.on_commit(lambda: _bump(room_id))
+
+
+def _bump(room_id) -> None:
+    try:
+        cache.set(_version_key(room_id), uuid.uuid4().hex, timeout=None)
+    except Exception:  # noqa: BLE001 - entries expire after ENTRY_TTL anyway
+        logger.exception("could not replace the unread version of room %s", room_id)
+
+
+UNREAD_SQL = """
+SELECT rm.room_id,
+       (SELECT count(*) FROM messages m
+         WHERE m.room_id = rm.room_id
+           AND m.created_at >= COALESCE(rm.last_read_at, rm.joined_at)
+           AND (m.created_at, m.id) > (COALESCE(rm.last_read_at, rm.joined_at),
+                                       COALESCE(rm.last_read_message_id, '00000000-0000-0000-0000-000000000000'))
+           AND m.user_id <> rm.user_id AND NOT m.is_deleted AND m.message_type <> 'system') AS unread,
+       (SELECT count(*) FROM message_mentions x
+         WHERE x.user_id = rm.user_id AND x.room_id = rm.room_id
+           AND x.message_created_at > COALESCE(rm.last_read_at, rm.joined_at)) AS mentions
+FROM room_members rm
+WHERE rm.user_id = %s AND rm.room_id = ANY(%s)
+"""
+
+
+def _count(user, room_ids: list) -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute(UNREAD_SQL, [user.id, room_ids])
+        return {room_id: (unread, mentions) for room_id, unread, mentions in cursor.fetchall()}
+
+
+def counts(user) -> dict:
+    """{room_id: (unread, mentions)} for every room the user is a member of."""
+    memberships = list(RoomMember.objects.filter(user=user).values_list("room_id", "last_read_message_id"))
+    if not memberships:
+        return {}
+    try:
+        versions = cache.get_many([_version_key(r) for r, _ in memberships])
+        entries = cache.get_many([_entry_key(user.id, r) for r, _ in memberships])
+        # A room without a version yet gets one; add() keeps a newer one that
+        # a writer set meanwhile, and the stored entries follow whichever won.
+        unversioned = [_version_key(r) for r, _ in memberships if _version_key(r) not in versions]
+        if unversioned:
+            for key in unversioned:
+                cache.add(key, uuid.uuid4().hex, timeout=None)
+            versions.update(cache.get_many(unversioned))
+    except Exception:  # noqa: BLE001 - Redis down: count everything
+        logger.warning("unread cache unavailable; counting from the database", exc_info=True)
+        return _count(user, [r for r, _ in memberships])
+
+    result, missing = {}, {}
+    for room_id, cursor_id in memberships:
+        version = versions.get(_version_key(room_id))
+        entry = entries.get(_entry_key(user.id, room_id))
+        if version is not None and entry is not None and entry[:2] == (version, str(cursor_id)):
+            result[room_id] = entry[2:]
+        else:
+            missing[room_id] = (version, str(cursor_id))
+    if missing:
+        fresh = _count(user, list(missing))
+        result.update(fresh)
+        store = {
+            _entry_key(user.id, room_id): (*missing[room_id], *value)
+            for room_id, value in fresh.items() if missing[room_id][0] is not None
+        }
+        if store:
+            try:
+                cache.set_many(store, timeout=ENTRY_TTL)
+            except Exception:  # noqa: BLE001
+                logger.warning("could not store unread counts", exc_info=True)
+    return result

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from chatroom import views
+
+app_name = "chatroom"
+
+urlpatterns = [
+    path("", views.room_list, name="list"),
+    path("search/", views.search, name="search"),
+    path("rooms/<uuid:room_id>/", views.room_view, name="room"),
+    path("rooms/<uuid:room_id>/join", views.room_join, name="join"),
+    path("rooms/<uuid:room_id>/leave", views.room_leave, name="leave"),
+    path("rooms/<uuid:room_id>/requests/", views.join_requests, name="join_requests"),
+    path("invite/<str:code>/", views.invite_page, name="invite"),
+    path("attachments/<uuid:attachment_id>/", views.attachment, name="attachment"),
+]

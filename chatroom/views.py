@@ -1,0 +1,185 @@
+"""The chat pages: room list and create form, the room view, joining
+(password, approval), invites, join requests, search, and attachment
+downloads. Thin: reads through chatroom.selectors, writes through
+chatroom.services; the room view's live parts call the JSON API with the
+session cookie and CSRF (static/js/chat-room.js)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from chatroom import selectors, services
+from chatroom.models import Attachment, JoinRequest
+from chatroom.permissions import can_invite, has_power
+from config.errors import ApplicationError, NotFound, ValidationFailed
+
+
+class RoomCreateForm(forms.Form):
+    name = forms.CharField(max_length=50, help_text="3 to 50 letters, digits, _ or -.")
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+    is_private = forms.BooleanField(required=False, label="Private (needs a password or an invite)")
+    password = forms.CharField(required=False, widget=forms.PasswordInput, max_length=128, strip=False)
+    require_approval = forms.BooleanField(required=False, label="New members need approval")
+
+
+def _form_errors(form: forms.Form, exc: ApplicationError) -> None:
+    for field, errors in (exc.fields or {"__all__": [exc.message]}).items():
+        for error in errors:
+            form.add_error(field if field in form.fields else None, error)
+
+
+@login_required
+def room_list(request):
+    q = request.GET.get("q", "").strip()
+    form = RoomCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            room = services.room_create(owner=request.user, name=data["name"], description=data["description"],
+                                        is_private=data["is_private"], password=data["password"] or None,
+                                        require_approval=data["require_approval"])
+        except ApplicationError as exc:
+            _form_errors(form, exc)
+        else:
+            return redirect("chatroom:room", room.id)
+    unread = {r["room_id"]: r for r in selectors.unread_counts(user=request.user)["rooms"]}
+    mine = list(selectors.rooms_list(user=request.user, scope="mine").order_by("name"))
+    for room in mine:
+        room.unread = unread.get(str(room.id))
+    public = selectors.rooms_list(user=request.user, scope="public", q=q).order_by("name")[:100]
+    return render(request, "chatroom/list.html", {"mine": mine, "public": public, "q": q, "form": form})
+
+
+@login_required
+def room_view(request, room_id):
+    try:
+        room = selectors.room_get(user=request.user, room_id=room_id)
+    except NotFound:
+        raise Http404 from None
+    member = selectors.member_of(room, request.user)
+    if member is None:
+        pending = JoinRequest.objects.filter(room=room, user=request.user, status=JoinRequest.Status.PENDING).exists()
+        return render(request, "chatroom/join.html", {"room": room, "pending": pending})
+    powers = {p: has_power(member, p) for p in ("delete_any", "pin", "kick", "mute", "approve", "manage_settings",
+                                                "assign_roles")}
+    powers["invite"] = can_invite(member, room)
+    return render(request, "chatroom/room.html", {
+        "room": room, "member": member, "powers": powers,
+        "config": {
+            "roomId": str(room.id), "userId": str(request.user.id), "username": request.user.username,
+            "role": member.role, "powers": powers, "maxLength": services.settings.CHAT_MESSAGE_MAX_LENGTH,
+            "api": "/api/v1/",
+        },
+    })
+
+
+@login_required
+@require_POST
+def room_join(request, room_id):
+    try:
+        room = selectors.room_get(user=request.user, room_id=room_id)
+        member, join_request = services.room_join(user=request.user, room=room,
+                                                  password=request.POST.get("password") or None)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("chatroom:room", room_id)
+    if join_request is not None:
+        messages.info(request, "Your request to join was sent to the room's moderators.")
+    return redirect("chatroom:room", room_id)
+
+
+@login_required
+@require_POST
+def room_leave(request, room_id):
+    try:
+        room = selectors.room_get(user=request.user, room_id=room_id)
+        services.room_leave(user=request.user, room=room)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("chatroom:room", room_id)
+    messages.info(request, f"You left {room.name}.")
+    return redirect("chatroom:list")
+
+
+@login_required
+def invite_page(request, code):
+    try:
+        invite = selectors.invite_get(code=code)
+    except NotFound:
+        raise Http404 from None
+    if request.method == "POST":
+        try:
+            services.invite_accept(user=request.user, code=code)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            return redirect("chatroom:room", invite.room_id)
+    return render(request, "chatroom/invite.html", {"invite": invite, "room": invite.room})
+
+
+@login_required
+def join_requests(request, room_id):
+    try:
+        room = selectors.room_get(user=request.user, room_id=room_id)
+        pending = list(selectors.join_requests(user=request.user, room=room))
+    except NotFound:
+        raise Http404 from None
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("chatroom:room", room_id)
+    if request.method == "POST":
+        target = next((r for r in pending if str(r.id) == request.POST.get("request_id")), None)
+        if target is None:
+            messages.error(request, "That request is no longer pending.")
+        else:
+            try:
+                services.join_request_decide(actor=request.user, request=target,
+                                             approve=request.POST.get("decision") == "approve")
+                messages.success(request, f"{target.user.username}: {'approved' if request.POST.get('decision') == 'approve' else 'rejected'}.")
+            except ApplicationError as exc:
+                messages.error(request, exc.message)
+        return redirect("chatroom:join_requests", room.id)
+    return render(request, "chatroom/requests.html", {"room": room, "pending": pending})
+
+
+@login_required
+def search(request):
+    q = request.GET.get("q", "").strip()
+    room_id = request.GET.get("room_id") or None
+    result, error = None, None
+    if q:
+        try:
+            result = selectors.search_messages(user=request.user, q=q, room_id=room_id, cursor=request.GET.get("cursor"))
+        except ValidationFailed as exc:
+            error = "; ".join(m for msgs in (exc.fields or {}).values() for m in msgs) or exc.message
+    rooms = selectors.rooms_list(user=request.user, scope="mine").order_by("name")
+    return render(request, "chatroom/search.html", {"q": q, "result": result, "error": error, "rooms": rooms,
+                                                     "room_id": room_id})
+
+
+# Served inline only for raster images; anything else downloads.
+INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+
+
+@login_required
+def attachment(request, attachment_id):
+    """An attachment for members of its message's room (its uploader before
+    it is linked). The stored type was sniffed from the content at upload."""
+    item = Attachment.objects.filter(id=attachment_id).select_related("room").first()
+    allowed = item is not None and (
+        (item.message_id is None and item.uploader_id == request.user.id)
+        or (item.room is not None and selectors.member_of(item.room, request.user) is not None)
+    )
+    if not allowed:
+        raise Http404  # the same answer for "missing" and "not yours"
+    response = FileResponse(item.file.open("rb"), content_type=item.mime_type,
+                            as_attachment=item.mime_type not in INLINE_TYPES, filename=item.filename)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

@@ -1,0 +1,408 @@
+"""Run one job's rclone command and report what happens.
+
+The runner knows nothing of Celery or the database: ``jobs.tasks`` gives it
+callbacks. It builds the argument list (never a shell), writes the per-run
+config (0600, removed afterwards) and filter file, starts rclone in a clean
+environment, turns its JSON log into stats and log lines, and stops it on
+cancel (SIGTERM, then SIGKILL after ``JOBS_CANCEL_GRACE_MS``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import queue
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+from django.conf import settings
+
+from jobs import rclone
+from jobs.access import Side, job_deny_globs
+
+# rclone's exit codes (docs: "Exit code").
+EXIT_MEANINGS = {
+    1: "error",
+    2: "syntax or usage error",
+    3: "directory not found",
+    4: "file not found",
+    5: "temporary error",
+    6: "less serious error",
+    7: "fatal error",
+    8: "transfer limit exceeded",
+    9: "no files transferred",
+    10: "duration exceeded",
+}
+FATAL_EXIT_CODES = {2, 3, 4, 7}
+TEMPORARY_EXIT_CODES = {5}
+# Exit code 1 with one of these in the error log is a network failure: temporary.
+NETWORK_ERROR_RE = re.compile(
+    r"connection refused|connection reset|no such host|i/o timeout|timeout awaiting|network is unreachable|"
+    r"TLS handshake timeout|broken pipe|EOF|server misbehaving|temporary failure in name resolution|"
+    r"503 Service Unavailable|502 Bad Gateway|504 Gateway Timeout",
+    re.IGNORECASE,
+)
+# rclone log levels -> the seed's job_logs levels.
+LEVELS = {
+    "debug": "debug",
+    "info": "info",
+    "notice": "info",
+    "warning": "warning",
+    "error": "error",
+    "critical": "fatal",
+    "alert": "fatal",
+    "emergency": "fatal",
+}
+MAX_LOG_LINES = 2000  # per run; the rest is counted, not stored
+MAX_LINE_LENGTH = 4000
+
+_BWLIMIT_RE = re.compile(r"^(off|\d{1,9}(\.\d{1,3})?[BKMGTbkmgt]?)$")
+_PATTERN_BAD_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+# --------------------------------------------------------------------------- options
+
+
+def validate_options(options) -> dict:
+    """The allow-list of job options, checked and normalised. Never raw flags."""
+    from config.errors import ValidationFailed
+
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise ValidationFailed(fields={"options": ["Must be an object."]})
+    allowed = {"dry_run", "bwlimit", "checksum", "max_delete", "include", "exclude"}
+    errors: dict[str, list[str]] = {}
+    out: dict = {}
+    for key in set(options) - allowed:
+        errors[f"options.{key}"] = ["Not an allowed option."]
+    for key in ("dry_run", "checksum"):
+        if key in options and options[key] is not None:
+            if not isinstance(options[key], bool):
+                errors[f"options.{key}"] = ["Must be true or false."]
+            elif options[key]:
+                out[key] = True
+    if options.get("bwlimit") not in (None, ""):
+        value = options["bwlimit"]
+        if not isinstance(value, str) or not _BWLIMIT_RE.fullmatch(value):
+            errors["options.bwlimit"] = ["A rate such as 512K, 10M or off."]
+        else:
+            out["bwlimit"] = value
+    if options.get("max_delete") is not None:
+        value = options["max_delete"]
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 10**9:
+            errors["options.max_delete"] = ["A whole number >= 0."]
+        else:
+            out["max_delete"] = value
+    for key in ("include", "exclude"):
+        value = options.get(key)
+        if value in (None, [], ""):
+            continue
+        if isinstance(value, str):
+            value = [value]
+        if (
+            not isinstance(value, list)
+            or len(value) > 50
+            or any(not isinstance(p, str) or not p or len(p) > 512 or _PATTERN_BAD_RE.search(p) for p in value)
+        ):
+            errors[f"options.{key}"] = ["A list of at most 50 glob patterns without control characters."]
+        else:
+            out[key] = value
+    if errors:
+        raise ValidationFailed(fields=errors)
+    return out
+
+
+def _escape_glob(glob: str) -> str:
+    # Our rule globs use only * and ?; anything rclone treats specially is literal.
+    return re.sub(r"([\[\]{}])", r"\\\1", glob)
+
+
+def filter_lines(deny_globs: list[str], options: dict) -> list[str]:
+    """One rclone filter file: deny rules first (first match wins, so no
+    include can re-open them), then the user's excludes and includes."""
+    lines = []
+    for glob in deny_globs:
+        glob = _escape_glob(glob)
+        lines += [f"- {glob}", f"- {glob}/**"]
+    lines += [f"- {p}" for p in options.get("exclude", [])]
+    lines += [f"+ {p}" for p in options.get("include", [])]
+    if options.get("include"):
+        lines.append("- **")
+    return lines
+
+
+# --------------------------------------------------------------------------- command
+
+
+def build_command(job_type: str, src: Side, dst: Side | None, options: dict, run_dir, *, backup_folder: str = "") -> list[str]:
+    argv = [rclone.binary(), "--config", str(run_dir.config)]
+    if job_type in ("copy", "backup"):
+        target = dst.string if job_type == "copy" else rclone_join(dst.string, backup_folder)
+        argv += ["copy", src.string, target]
+    elif job_type == "move":
+        argv += ["move", src.string, dst.string]
+    elif job_type == "sync":
+        argv += ["sync", src.string, dst.string]
+    elif job_type == "delete":
+        argv += ["delete", "--rmdirs", src.string]
+    else:  # pragma: no cover - validated at submit
+        raise ValueError(job_type)
+    argv += ["--use-json-log", "--stats", "1s", "--stats-log-level", "NOTICE", "-v"]
+    argv += ["--retries", str(settings.RCLONE_RETRIES), "--low-level-retries", str(settings.RCLONE_LOW_LEVEL_RETRIES),
+             "--ask-password=false"]
+    if options.get("dry_run"):
+        argv.append("--dry-run")
+    if options.get("checksum"):
+        argv.append("--checksum")
+    if options.get("bwlimit"):
+        argv += ["--bwlimit", options["bwlimit"]]
+    if "max_delete" in options:
+        argv += ["--max-delete", str(options["max_delete"])]
+    lines = filter_lines(job_deny_globs(job_type, src, dst), options)
+    if lines:
+        argv += ["--filter-from", str(run_dir.write_filter(lines))]
+    return argv
+
+
+def rclone_join(remote_str: str, folder: str) -> str:
+    return remote_str.rstrip("/") + "/" + folder if not remote_str.endswith(":") else remote_str + folder
+
+
+# --------------------------------------------------------------------------- run
+
+
+@dataclass
+class Outcome:
+    exit_code: int | None
+    cancelled: bool = False
+    stats: dict = field(default_factory=dict)
+    error: str = ""
+    temporary: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.cancelled
+
+
+class Redactor:
+    def __init__(self, secrets: list[str]):
+        self.secrets = sorted(set(secrets), key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, "***")
+        return text
+
+    def value(self, value):
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, dict):
+            return {k: self.value(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.value(v) for v in value]
+        return value
+
+
+def summarize_stats(stats: dict) -> dict:
+    """rclone's stats block as the API's stats object, plus the current files."""
+    total_bytes = stats.get("totalBytes") or 0
+    return {
+        "bytes": stats.get("bytes", 0),
+        "total_bytes": total_bytes,
+        "speed": stats.get("speed", 0),
+        "eta": stats.get("eta"),
+        "transfers": stats.get("transfers", 0),
+        "total_transfers": stats.get("totalTransfers", 0),
+        "errors": stats.get("errors", 0),
+        "checks": stats.get("checks", 0),
+        "deletes": stats.get("deletes", 0),
+        "elapsed": stats.get("elapsedTime", 0),
+        "transferring": [
+            {"name": t.get("name"), "bytes": t.get("bytes"), "size": t.get("size"), "percentage": t.get("percentage")}
+            for t in (stats.get("transferring") or [])[:20]
+        ],
+    }
+
+
+def progress_of(stats: dict) -> int:
+    total = stats.get("totalBytes") or 0
+    if total:
+        return max(0, min(99, int(stats.get("bytes", 0) * 100 // total)))
+    transfers = stats.get("totalTransfers") or 0
+    if transfers:
+        return max(0, min(99, int(stats.get("transfers", 0) * 100 // transfers)))
+    return 0
+
+
+def _parent_death_signal():  # runs in the child before exec
+    # If the worker dies, the kernel kills rclone: no orphan keeps copying.
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def parse_line(raw: str, redact: Redactor) -> tuple[dict | None, dict | None]:
+    """One stderr line -> (stats or None, log entry or None)."""
+    raw = raw.rstrip("\n")
+    if not raw.strip():
+        return None, None
+    try:
+        data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError
+    except ValueError:
+        return None, {"level": "error", "message": redact(raw[:MAX_LINE_LENGTH]), "details": None}
+    if isinstance(data.get("stats"), dict):
+        return data["stats"], None
+    details = {k: data[k] for k in ("object", "size") if k in data}
+    return None, {
+        "level": LEVELS.get(str(data.get("level", "info")).lower(), "info"),
+        "message": redact(str(data.get("msg", ""))[:MAX_LINE_LENGTH]),
+        "details": redact.value(details) or None,
+    }
+
+
+def run(
+    argv: list[str],
+    *,
+    env: dict[str, str],
+    redact: Redactor,
+    on_progress: Callable[[int, dict], None],
+    on_logs: Callable[[list[dict]], None],
+    should_cancel: Callable[[], bool],
+    on_start: Callable[[int], None] | None = None,
+    flush_interval: float = 1.0,
+    poll_interval: float = 0.1,
+) -> Outcome:
+    """Run rclone to the end (or to a cancel). ``on_progress`` is called at
+    most once per ``flush_interval``; ``on_logs`` with batches of log lines."""
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        close_fds=True,
+        start_new_session=True,
+        preexec_fn=_parent_death_signal,
+    )
+    if on_start:
+        on_start(proc.pid)
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump():
+        for line in proc.stderr:
+            lines.put(line)
+        lines.put(None)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+
+    stats: dict = {}
+    pending_logs: list[dict] = []
+    error_messages: deque[str] = deque(maxlen=50)
+    stored = dropped = 0
+    last_flush = 0.0
+    dirty = False
+    cancelled = False
+    eof = False
+    last_cancel_check = 0.0
+
+    def flush(force=False):
+        nonlocal last_flush, pending_logs, dirty
+        now = time.monotonic()
+        if not force and now - last_flush < flush_interval:
+            return
+        last_flush = now
+        if pending_logs:
+            batch, pending_logs = pending_logs, []
+            on_logs(batch)
+        if dirty:
+            dirty = False
+            on_progress(progress_of(stats), summarize_stats(stats))
+
+    while not eof:
+        try:
+            line = lines.get(timeout=poll_interval)
+        except queue.Empty:
+            line = ""
+        if line is None:
+            eof = True
+        elif line:
+            new_stats, entry = parse_line(line, redact)
+            if new_stats is not None:
+                stats, dirty = new_stats, True
+            if entry is not None:
+                if entry["level"] in ("error", "fatal"):
+                    error_messages.append(entry["message"])
+                if stored < MAX_LOG_LINES:
+                    pending_logs.append(entry)
+                    stored += 1
+                else:
+                    dropped += 1
+        now = time.monotonic()
+        # After EOF rclone has finished on its own: its result stands.
+        if not eof and now - last_cancel_check >= poll_interval:
+            last_cancel_check = now
+            if should_cancel():
+                cancelled = True
+                _stop(proc)
+                break
+        flush()
+    reader.join(timeout=1)
+    # Read what is left after a cancel without blocking on the pipe.
+    while True:
+        try:
+            line = lines.get_nowait()
+        except queue.Empty:
+            break
+        if line:
+            new_stats, entry = parse_line(line, redact)
+            if new_stats is not None:
+                stats = new_stats
+            if entry is not None and stored < MAX_LOG_LINES:
+                pending_logs.append(entry)
+                stored += 1
+    exit_code = proc.wait()
+    if dropped:
+        pending_logs.append({"level": "warning", "message": f"{dropped} further log lines were not stored.", "details": None})
+    dirty = bool(stats)
+    flush(force=True)
+
+    outcome = Outcome(exit_code=exit_code, cancelled=cancelled, stats=summarize_stats(stats) if stats else {})
+    if cancelled or exit_code == 0:
+        return outcome
+    last_error = error_messages[-1] if error_messages else ""
+    meaning = EXIT_MEANINGS.get(exit_code, "error")
+    outcome.error = f"rclone exited with code {exit_code} ({meaning})" + (f": {last_error}" if last_error else "")
+    if exit_code in TEMPORARY_EXIT_CODES:
+        outcome.temporary = True
+    elif exit_code == 1 and any(NETWORK_ERROR_RE.search(m) for m in error_messages):
+        outcome.temporary = True
+    return outcome
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL after the grace period; returns once it is gone."""
+    if proc.poll() is not None:
+        return
+    try:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=settings.JOBS_CANCEL_GRACE_MS / 1000)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    except ProcessLookupError:
+        pass

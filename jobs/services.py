@@ -1,0 +1,550 @@
+"""Every write of the jobs app. Keyword-only arguments, one transaction, the
+permission check inside, one audit entry per change (and per job state
+transition), side effects (Celery, broadcasts, Redis) on commit.
+
+Job states::
+
+    pending --(enqueue)--> queued --(claim)--> running --> completed | failed | cancelled
+    pending/queued --(cancel)--> cancelled
+    running --(temporary failure, retries left / stale heartbeat)--> queued
+    failed/cancelled --(retry)--> queued
+
+A job is *pending* while it waits for ``scheduled_for``, *queued* once it is
+due and in the broker. The worker claims it with one conditional UPDATE, so a
+duplicate delivery finds nothing to claim.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from audit.services import audit_record
+from config.errors import Conflict, NotFound, PermissionDenied, ValidationFailed, validate_model
+from jobs import access, locks, realtime, rclone
+from jobs.models import Job, JobLog, Remote, RemotePermission, ScheduleRule
+from jobs.runner import validate_options
+from jobs.secrets import encrypt_options
+
+logger = logging.getLogger(__name__)
+
+
+def _enqueue_on_commit(job: Job, *, countdown: float | None = None) -> None:
+    from jobs.tasks import enqueue
+
+    job_id, priority, eta = job.id, job.priority, job.scheduled_for
+    transaction.on_commit(lambda: enqueue(job_id, priority=priority, eta=eta, countdown=countdown))
+
+
+# --------------------------------------------------------------------------- remotes
+
+
+@transaction.atomic
+def remote_create(*, actor, name: str, type: str, options: dict | None = None, description: str = "") -> Remote:
+    if not access.can_create_remotes(actor):
+        raise PermissionDenied("Only staff and power users may create remotes.")
+    access.validate_remote_name(name)
+    clear, secret = rclone.split_options(type, options or {})
+    if type == "local":
+        clear["root"] = access.validate_local_root(clear.get("root"))
+    if Remote.objects.filter(name=name).exists():
+        raise Conflict("A remote with this name exists.", fields={"name": ["Taken."]})
+    remote = Remote(name=name, type=type, options=clear, secret_options=encrypt_options(secret),
+                    description=description or "", created_by=actor)
+    validate_model(remote)
+    remote.save()
+    # The creator manages what they created.
+    RemotePermission.objects.create(remote=remote, user=actor, permissions=["read", "write", "delete", "admin"],
+                                    created_by=actor)
+    audit_record(action="remote.created", actor=actor, resource_type="remote", resource_id=str(remote.id),
+                 details={"name": name, "type": type, "options": clear, "secret_options": sorted(secret),
+                          "creator_grant": ["read", "write", "delete", "admin"]})
+    return remote
+
+
+@transaction.atomic
+def remote_delete(*, actor, remote: Remote) -> None:
+    if not access.access_for(actor, remote).is_admin:
+        raise PermissionDenied("You do not administer this remote.")
+    if Job.objects.filter(Q(payload__source__remote=remote.name) | Q(payload__destination__remote=remote.name),
+                          status__in=Job.ACTIVE).exists():
+        raise Conflict("The remote has active jobs.")
+    remote_id, name = str(remote.id), remote.name
+    remote.delete()
+    audit_record(action="remote.deleted", actor=actor, resource_type="remote", resource_id=remote_id,
+                 details={"name": name})
+
+
+# --------------------------------------------------------------------------- permissions
+
+
+@transaction.atomic
+def permission_grant(
+    *, actor, remote: Remote, user=None, role=None, department=None, permissions: list, path_rules: list | None = None
+) -> RemotePermission:
+    """Create or replace the grant for one grantee (a user, an org role or a
+    department) on a remote. Needs ``admin`` on the remote."""
+    if not access.access_for(actor, remote).is_admin:
+        raise PermissionDenied("You do not administer this remote.")
+    if sum(x is not None for x in (user, role, department)) != 1:
+        raise ValidationFailed(fields={"user_id": ["Give exactly one of user_id, role_id, department_id."]})
+    perms = access.validate_permissions(permissions)
+    rules = access.validate_path_rules(path_rules)
+    grantee = {"user": user} if user is not None else {"role": role} if role is not None else {"department": department}
+    grant = RemotePermission.objects.select_for_update().filter(remote=remote, **grantee).first()
+    before = None
+    if grant is None:
+        grant = RemotePermission(remote=remote, created_by=actor, **grantee)
+    else:
+        before = {"permissions": grant.permissions, "path_rules": grant.path_rules}
+    grant.permissions, grant.path_rules, grant.is_active = perms, rules, True
+    grant.save()
+    audit_record(
+        action="remote.permission.granted", actor=actor, resource_type="remote_permission", resource_id=str(grant.id),
+        details={"remote": remote.name, **{k: str(v.pk) for k, v in grantee.items()},
+                 "before": before, "after": {"permissions": perms, "path_rules": rules}},
+    )
+    return grant
+
+
+@transaction.atomic
+def permission_revoke(*, actor, grant: RemotePermission) -> None:
+    if not access.access_for(actor, grant.remote).is_admin:
+        raise PermissionDenied("You do not administer this remote.")
+    grant_id = str(grant.id)
+    details = {"remote": grant.remote.name, "permissions": grant.permissions, "path_rules": grant.path_rules}
+    grant.delete()
+    audit_record(action="remote.permission.revoked", actor=actor, resource_type="remote_permission",
+                 resource_id=grant_id, details=details)
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+def backup_folder_name(moment: datetime) -> str:
+    return moment.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H%M%SZ")
+
+
+@transaction.atomic
+def job_submit(
+    *,
+    actor,
+    type: str,
+    source: dict,
+    destination: dict | None = None,
+    priority: int = 5,
+    scheduled_for: datetime | None = None,
+    options: dict | None = None,
+    max_retries: int | None = None,
+    schedule: ScheduleRule | None = None,
+    schedule_run_at: datetime | None = None,
+) -> Job:
+    src, dst = access.check_job(actor, type, source, destination)
+    opts = validate_options(options)
+    if not isinstance(priority, int) or isinstance(priority, bool) or not 1 <= priority <= 10:
+        raise ValidationFailed(fields={"priority": ["A whole number from 1 to 10."]})
+    if scheduled_for is not None and timezone.is_naive(scheduled_for):
+        raise ValidationFailed(fields={"scheduled_for": ["Give a time zone."]})
+    now = timezone.now()
+    payload = {
+        "source": {"remote": src.remote.name, "path": src.path},
+        "destination": {"remote": dst.remote.name, "path": dst.path} if dst else None,
+        "options": opts,
+    }
+    if type == "backup":
+        # A copy into a dated folder under the destination, named once at
+        # submit so retries write to the same folder.
+        payload["backup_folder"] = backup_folder_name(schedule_run_at or scheduled_for or now)
+    waiting = scheduled_for is not None and scheduled_for > now
+    job = Job(
+        user=actor, type=type, priority=priority, payload=payload, scheduled_for=scheduled_for,
+        max_retries=settings.JOBS_DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
+        status=Job.Status.PENDING if waiting else Job.Status.QUEUED,
+        schedule=schedule, schedule_run_at=schedule_run_at,
+    )
+    # Constraints are the database's (the schedule-run uniqueness must surface as a Conflict).
+    validate_model(job, exclude=["user", "schedule"], validate_constraints=False)
+    try:
+        with transaction.atomic():
+            job.save()
+    except IntegrityError as exc:
+        raise Conflict("This schedule run already has its job.") from exc
+    audit_record(action="job.created", actor=actor, resource_type="job", resource_id=str(job.id),
+                 details={"type": type, "status": job.status, "payload": payload, "priority": priority,
+                          "schedule_id": str(schedule.id) if schedule else None})
+    _enqueue_on_commit(job)
+    realtime.job_progress(job)
+    return job
+
+
+def _locked_job(job_id) -> Job:
+    job = Job.objects.select_for_update().filter(id=job_id).first()
+    if job is None:
+        raise NotFound("No such job.")
+    return job
+
+
+def _can_manage(actor, job: Job) -> bool:
+    return job.user_id == actor.pk or access.is_superuser(actor)
+
+
+@transaction.atomic
+def job_cancel(*, actor, job: Job) -> Job:
+    """A pending or queued job is cancelled at once and never starts; a
+    running one is signalled and the worker stops rclone (SIGTERM, then
+    SIGKILL) and records ``cancelled``."""
+    job = _locked_job(job.id)
+    if not _can_manage(actor, job):
+        raise NotFound("No such job.")
+    now = timezone.now()
+    if job.status in Job.STARTABLE:
+        previous = job.status
+        job.status, job.cancelled_at, job.completed_at = Job.Status.CANCELLED, now, None
+        job.save(update_fields=["status", "cancelled_at", "completed_at"])
+        audit_record(action="job.cancelled", actor=actor, resource_type="job", resource_id=str(job.id),
+                     details={"from": previous})
+        realtime.job_progress(job)
+    elif job.status == Job.Status.RUNNING:
+        if job.cancel_requested_at is None:
+            job.cancel_requested_at = now
+            job.save(update_fields=["cancel_requested_at"])
+            audit_record(action="job.cancel_requested", actor=actor, resource_type="job", resource_id=str(job.id))
+        job_id = job.id
+        transaction.on_commit(lambda: locks.request_cancel(job_id))
+    else:
+        raise Conflict(f"A {job.status} job cannot be cancelled.")
+    return job
+
+
+@transaction.atomic
+def job_retry(*, actor, job: Job) -> Job:
+    """Run a failed or cancelled job again (a fresh retry budget)."""
+    job = _locked_job(job.id)
+    if not _can_manage(actor, job):
+        raise NotFound("No such job.")
+    if job.status not in (Job.Status.FAILED, Job.Status.CANCELLED):
+        raise Conflict(f"A {job.status} job cannot be retried.")
+    access.check_job(job.user, job.type, job.source, job.destination)
+    previous = job.status
+    job.status, job.error, job.progress, job.retry_count = Job.Status.QUEUED, "", 0, 0
+    job.started_at = job.completed_at = job.cancelled_at = job.cancel_requested_at = None
+    job.scheduled_for, job.worker, job.heartbeat_at = None, "", None
+    job.save()
+    audit_record(action="job.retried", actor=actor, resource_type="job", resource_id=str(job.id),
+                 details={"from": previous})
+    job_id = job.id
+    transaction.on_commit(lambda: locks.clear_cancel(job_id))
+    _enqueue_on_commit(job)
+    realtime.job_progress(job)
+    return job
+
+
+# ---- worker-side transitions (actor: the system)
+
+
+@transaction.atomic
+def job_claim(*, job_id, worker: str) -> Job | None:
+    """Take a due pending/queued job for this worker, or None when another
+    delivery already took it (or it was cancelled). One UPDATE ... WHERE
+    status IN (pending, queued) RETURNING: exactly one claimant wins."""
+    now = timezone.now()
+    rows = list(
+        Job.objects.raw(
+            "UPDATE jobs SET status = 'running', started_at = %s, worker = %s, heartbeat_at = %s, "
+            "cancel_requested_at = NULL, progress = 0 "
+            "WHERE id = %s AND status IN ('pending', 'queued') AND (scheduled_for IS NULL OR scheduled_for <= %s) "
+            "RETURNING *",
+            [now, worker[:255], now, job_id, now],
+        )
+    )
+    if not rows:
+        return None
+    job = rows[0]
+    audit_record(action="job.started", actor=None, resource_type="job", resource_id=str(job.id),
+                 details={"worker": worker, "attempt": job.retry_count + 1})
+    realtime.job_progress(job)
+    return job
+
+
+def job_progress(*, job: Job, progress: int, stats: dict) -> None:
+    """Live progress (not a state change: no audit entry). Also the heartbeat."""
+    now = timezone.now()
+    Job.objects.filter(id=job.id, status=Job.Status.RUNNING).update(progress=progress, result=stats, heartbeat_at=now)
+    job.progress, job.result, job.heartbeat_at = progress, stats, now
+    realtime.job_progress(job)
+
+
+def job_logs_append(*, job: Job, entries: list[dict]) -> None:
+    now = timezone.now()
+    JobLog.objects.bulk_create(
+        [JobLog(job_id=job.id, created_at=now, level=e["level"], message=e["message"], details=e.get("details"))
+         for e in entries]
+    )
+    realtime.job_log(job, [{"level": e["level"], "message": e["message"], "created_at": now.isoformat()} for e in entries])
+
+
+@transaction.atomic
+def job_finish(*, job: Job, ok: bool, cancelled: bool = False, stats: dict | None = None, error: str = "",
+               temporary: bool = False) -> Job:
+    """Record how a run ended: completed, cancelled, retried later (a
+    temporary failure with retries left) or failed."""
+    job = _locked_job(job.id)
+    if job.status != Job.Status.RUNNING:
+        return job  # recovered or finished by someone else meanwhile
+    now = timezone.now()
+    if stats:
+        job.result = stats
+    countdown = None
+    if cancelled:
+        job.status, job.cancelled_at = Job.Status.CANCELLED, now
+        action, level, details = "job.cancelled", "info", {"from": "running"}
+    elif ok:
+        job.status, job.completed_at, job.progress, job.error = Job.Status.COMPLETED, now, 100, ""
+        action, level, details = "job.completed", "info", {"stats": _audit_stats(stats)}
+    elif temporary and job.retry_count < job.max_retries:
+        countdown = settings.JOBS_RETRY_BASE_SECONDS * (2 ** job.retry_count)
+        job.status, job.error, job.retry_count = Job.Status.QUEUED, error, job.retry_count + 1
+        job.started_at, job.worker, job.heartbeat_at = None, "", None
+        action, level, details = "job.retry_scheduled", "warning", {"error": error, "retry_count": job.retry_count,
+                                                                   "countdown": countdown}
+    else:
+        job.status, job.completed_at, job.error = Job.Status.FAILED, now, error or "Failed."
+        action, level, details = "job.failed", "error", {"error": job.error, "temporary": temporary}
+    job.save()
+    audit_record(action=action, actor=None, resource_type="job", resource_id=str(job.id), level=level,
+                 result="success" if job.status != Job.Status.FAILED else "failure", details=details)
+    if countdown is not None:
+        _enqueue_on_commit(job, countdown=countdown)
+    job_id, status, job_type = job.id, job.status, job.type
+    transaction.on_commit(lambda: _after_finish(job_id, status, job_type))
+    realtime.job_progress(job)
+    return job
+
+
+def _audit_stats(stats):
+    if not stats:
+        return None
+    return {k: stats.get(k) for k in ("bytes", "transfers", "errors", "checks", "deletes")}
+
+
+def _after_finish(job_id, status, job_type) -> None:
+    locks.clear_cancel(job_id)
+    if status == Job.Status.COMPLETED:
+        locks.count("completed")
+    elif status == Job.Status.FAILED:
+        locks.count("failed")
+        locks.count("errors", kind=f"job_{job_type}")
+
+
+@transaction.atomic
+def job_recover_stale(*, stale_after: timedelta | None = None) -> list[Job]:
+    """Beat task body: running jobs whose heartbeat stopped (the worker died)
+    are retried while retries are left, else failed. Never left running."""
+    stale_after = stale_after or timedelta(seconds=settings.JOBS_STALE_SECONDS)
+    cutoff = timezone.now() - stale_after
+    recovered = []
+    for job in Job.objects.select_for_update(skip_locked=True).filter(
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff), status=Job.Status.RUNNING
+    ):
+        error = f"The worker {job.worker or '?'} stopped sending heartbeats."
+        if job.cancel_requested_at is not None:
+            # Its owner asked to stop it: the worker's death finished the job.
+            job.status, job.cancelled_at = Job.Status.CANCELLED, timezone.now()
+            action = "job.cancelled"
+        elif job.retry_count < job.max_retries:
+            job.status, job.retry_count, job.error = Job.Status.QUEUED, job.retry_count + 1, error
+            job.started_at, job.worker, job.heartbeat_at = None, "", None
+            action = "job.recovered"
+            _enqueue_on_commit(job)
+        else:
+            job.status, job.completed_at, job.error = Job.Status.FAILED, timezone.now(), error
+            action = "job.failed"
+        job.save()
+        audit_record(action=action, actor=None, resource_type="job", resource_id=str(job.id), level="warning",
+                     result="failure" if job.status == Job.Status.FAILED else "success",
+                     details={"error": error, "retry_count": job.retry_count})
+        realtime.job_progress(job)
+        recovered.append(job)
+    return recovered
+
+
+# --------------------------------------------------------------------------- schedules
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValidationFailed(fields={"timezone": ["Not a known IANA time zone."]}) from None
+
+
+def next_runs(rule: ScheduleRule, *, after: datetime, count: int = 1) -> list[datetime]:
+    """The next ``count`` run times strictly after ``after`` (UTC). Cron is
+    evaluated in the rule's time zone by cronsim."""
+    zone = _zone(rule.timezone)
+    out: list[datetime] = []
+    if rule.rule_type == ScheduleRule.RuleType.ONCE:
+        return [rule.run_at] if rule.run_at and rule.run_at > after else []
+    if rule.rule_type == ScheduleRule.RuleType.INTERVAL:
+        anchor = rule.run_at or rule.created_at or after
+        step = timedelta(seconds=rule.interval_seconds)
+        n = max(0, int((after - anchor) // step) + 1) if after >= anchor else 0
+        while len(out) < count:
+            out.append(anchor + n * step)
+            n += 1
+        return out
+    from cronsim import CronSim, CronSimError
+
+    try:
+        it = CronSim(rule.cron_expression, after.astimezone(zone).replace(second=0, microsecond=0))
+    except CronSimError as exc:
+        raise ValidationFailed(fields={"cron_expression": [str(exc)]}) from None
+    for moment in it:
+        moment = moment.astimezone(ZoneInfo("UTC"))
+        if moment > after:
+            out.append(moment)
+        if len(out) >= count:
+            break
+    return out
+
+
+def _validate_schedule(rule: ScheduleRule) -> None:
+    _zone(rule.timezone)
+    template = rule.job_template
+    if not isinstance(template, dict) or set(template) - {"type", "source", "destination", "options", "priority"}:
+        raise ValidationFailed(fields={"job_template": ["{type, source, destination?, options?, priority?}"]})
+    # The template must be a job the owner may submit now (checked again per run).
+    access.check_job(rule.user, template.get("type"), template.get("source"), template.get("destination"))
+    validate_options(template.get("options"))
+    if rule.rule_type == "cron" and not rule.cron_expression:
+        raise ValidationFailed(fields={"cron_expression": ["Required for a cron rule."]})
+    if rule.rule_type == "interval" and not rule.interval_seconds:
+        raise ValidationFailed(fields={"interval_seconds": ["Required for an interval rule."]})
+    if rule.rule_type == "once" and not rule.run_at:
+        raise ValidationFailed(fields={"run_at": ["Required for a once rule."]})
+    validate_model(rule, exclude=["user"])
+    next_runs(rule, after=timezone.now())  # a bad cron expression fails here
+
+
+SCHEDULE_FIELDS = ("name", "description", "rule_type", "cron_expression", "interval_seconds", "run_at", "timezone",
+                   "job_template", "is_active")
+
+
+@transaction.atomic
+def schedule_create(*, actor, name: str, rule_type: str, job_template: dict, timezone_name: str = "UTC",
+                    cron_expression: str | None = None, interval_seconds: int | None = None,
+                    run_at: datetime | None = None, is_active: bool = True, description: str = "") -> ScheduleRule:
+    rule = ScheduleRule(user=actor, name=name, rule_type=rule_type, job_template=job_template,
+                        timezone=timezone_name, cron_expression=cron_expression or None,
+                        interval_seconds=interval_seconds, run_at=run_at, is_active=is_active,
+                        description=description or "")
+    _validate_schedule(rule)
+    rule.created_at = timezone.now()
+    rule.next_run_at = (next_runs(rule, after=timezone.now()) or [None])[0] if is_active else None
+    rule.save()
+    audit_record(action="schedule.created", actor=actor, resource_type="schedule", resource_id=str(rule.id),
+                 details={f: _jsonable(getattr(rule, f)) for f in SCHEDULE_FIELDS})
+    return rule
+
+
+def _jsonable(value):
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+@transaction.atomic
+def schedule_update(*, actor, rule: ScheduleRule, **changes) -> ScheduleRule:
+    rule = ScheduleRule.objects.select_for_update().get(pk=rule.pk)
+    if rule.user_id != actor.pk and not access.is_superuser(actor):
+        raise NotFound("No such schedule.")
+    unknown = set(changes) - set(SCHEDULE_FIELDS)
+    if unknown:
+        raise ValidationFailed(fields={k: ["Unknown field."] for k in unknown})
+    before = {f: _jsonable(getattr(rule, f)) for f in changes}
+    for key, value in changes.items():
+        setattr(rule, key, value)
+    _validate_schedule(rule)
+    rule.next_run_at = (next_runs(rule, after=timezone.now()) or [None])[0] if rule.is_active else None
+    rule.save()
+    action = "schedule.updated"
+    if set(changes) == {"is_active"}:
+        action = "schedule.resumed" if rule.is_active else "schedule.paused"
+    audit_record(action=action, actor=actor, resource_type="schedule", resource_id=str(rule.id),
+                 details={"before": before, "after": {f: _jsonable(getattr(rule, f)) for f in changes}})
+    return rule
+
+
+@transaction.atomic
+def schedule_delete(*, actor, rule: ScheduleRule) -> None:
+    if rule.user_id != actor.pk and not access.is_superuser(actor):
+        raise NotFound("No such schedule.")
+    rule_id, name = str(rule.id), rule.name
+    rule.delete()
+    audit_record(action="schedule.deleted", actor=actor, resource_type="schedule", resource_id=rule_id,
+                 details={"name": name})
+
+
+def schedule_run(*, rule_id, run_at: datetime, actor=None) -> Job | None:
+    """Create the job for one run time of a rule, exactly once: the rule row
+    is locked (a second beat skips it) and (schedule, run time) is unique (a
+    backstop if the lock is ever bypassed). Advances ``next_run_at``."""
+    with transaction.atomic():
+        rule = ScheduleRule.objects.select_for_update(skip_locked=True).filter(id=rule_id).first()
+        if rule is None or rule.next_run_at != run_at or not rule.is_active:
+            return None  # another beat has this rule, or already ran this time
+        job = None
+        if not Job.objects.filter(schedule=rule, schedule_run_at=run_at).exists():
+            template = rule.job_template
+            try:
+                with transaction.atomic():
+                    job = job_submit(
+                        actor=rule.user, type=template.get("type"), source=template.get("source"),
+                        destination=template.get("destination"), options=template.get("options"),
+                        priority=template.get("priority", 5), schedule=rule, schedule_run_at=run_at,
+                    )
+            except Conflict:
+                job = None
+            except (PermissionDenied, NotFound, ValidationFailed) as exc:
+                audit_record(action="schedule.run_refused", actor=None, resource_type="schedule",
+                             resource_id=str(rule.id), result="failure", level="warning",
+                             details={"run_at": run_at.isoformat(), "error": exc.message})
+        now = timezone.now()
+        rule.last_run_at = run_at
+        upcoming = next_runs(rule, after=max(run_at, now)) if rule.is_active else []
+        rule.next_run_at = upcoming[0] if upcoming else None
+        if rule.rule_type == ScheduleRule.RuleType.ONCE:
+            rule.is_active = False
+        rule.save(update_fields=["last_run_at", "next_run_at", "is_active", "updated_at"])
+        return job
+
+
+def schedules_tick(*, now: datetime | None = None) -> list[Job]:
+    """Beat task body: every due active rule runs once for its due time."""
+    now = now or timezone.now()
+    created = []
+    due = ScheduleRule.objects.filter(is_active=True, next_run_at__isnull=False, next_run_at__lte=now)
+    for rule_id, run_at in due.values_list("id", "next_run_at"):
+        job = schedule_run(rule_id=rule_id, run_at=run_at)
+        if job is not None:
+            created.append(job)
+    return created
+
+
+@transaction.atomic
+def schedule_run_now(*, actor, rule: ScheduleRule) -> Job:
+    """Admin/page action: one extra run of a schedule at this moment, as its
+    owner (the owner's permissions apply)."""
+    if rule.user_id != actor.pk and not access.is_superuser(actor):
+        raise NotFound("No such schedule.")
+    template = rule.job_template
+    job = job_submit(actor=rule.user, type=template.get("type"), source=template.get("source"),
+                     destination=template.get("destination"), options=template.get("options"),
+                     priority=template.get("priority", 5), schedule=rule, schedule_run_at=timezone.now())
+    audit_record(action="schedule.run_now", actor=actor, resource_type="schedule", resource_id=str(rule.id),
+                 details={"job_id": str(job.id)})
+    return job

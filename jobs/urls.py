@@ -1,0 +1,16 @@
+from django.urls import path
+
+from jobs import views
+
+app_name = "jobs"
+
+urlpatterns = [
+    path("", views.job_list, name="list"),
+    path("new/", views.job_new, name="new"),
+    path("<uuid:pk>/", views.job_detail, name="detail"),
+    path("<uuid:pk>/<str:action>/", views.job_action, name="action"),
+    path("remotes/", views.remote_list, name="remotes"),
+    path("remotes/<str:name>/permissions/", views.remote_permissions, name="permissions"),
+    path("schedules/", views.schedule_list, name="schedules"),
+    path("schedules/<uuid:pk>/<str:action>/", views.schedule_action, name="schedule_action"),
+]

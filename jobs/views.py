@@ -1,0 +1,198 @@
+"""The jobs pages. Thin: reads through jobs.selectors, writes through
+jobs.services; errors come back as messages. The live parts (path picker,
+test connection, progress bar, log tail) are static/js/jobs.js calling the
+JSON API with the session cookie."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_POST
+
+from accounts.models import User
+from config.errors import ApplicationError, NotFound
+from jobs import access, selectors, services
+from jobs.models import Job, Remote
+from jobs.presenters import job_dict
+
+
+def _error(request, exc: ApplicationError) -> None:
+    detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in (exc.fields or {}).items())
+    messages.error(request, f"{exc.message} {detail}".strip())
+
+
+def _job_or_404(request, pk) -> Job:
+    try:
+        return selectors.job_for(request.user, pk)
+    except NotFound:
+        raise Http404 from None
+
+
+@login_required
+def job_list(request):
+    status = request.GET.get("status") or None
+    try:
+        jobs = selectors.jobs_for(request.user, status=status)[:200]
+    except ApplicationError:
+        jobs, status = selectors.jobs_for(request.user)[:200], None
+    return render(request, "jobs/job_list.html", {"jobs": jobs, "status": status, "statuses": Job.Status.choices})
+
+
+def _side(post, prefix):
+    remote = post.get(f"{prefix}_remote", "").strip()
+    return {"remote": remote, "path": post.get(f"{prefix}_path", "/")} if remote else None
+
+
+@login_required
+def job_new(request):
+    remotes = selectors.remotes_for(request.user)
+    form = request.POST if request.method == "POST" else {}
+    if request.method == "POST":
+        options = {
+            "dry_run": bool(request.POST.get("dry_run")),
+            "checksum": bool(request.POST.get("checksum")),
+            "bwlimit": request.POST.get("bwlimit", "").strip() or None,
+            "include": [p for p in request.POST.get("include", "").splitlines() if p.strip()],
+            "exclude": [p for p in request.POST.get("exclude", "").splitlines() if p.strip()],
+        }
+        if request.POST.get("max_delete", "").strip():
+            options["max_delete"] = int(request.POST["max_delete"]) if request.POST["max_delete"].isdigit() else -1
+        scheduled = request.POST.get("scheduled_for", "").strip()
+        try:
+            when = parse_datetime(scheduled) if scheduled else None
+            if scheduled and (when is None or when.tzinfo is None):
+                raise ApplicationError("Give the start time as ISO 8601 with a time zone.")
+            job = services.job_submit(
+                actor=request.user, type=request.POST.get("type", ""), source=_side(request.POST, "source") or {},
+                destination=_side(request.POST, "destination"), priority=int(request.POST.get("priority") or 5),
+                scheduled_for=when, options=options,
+            )
+        except (ApplicationError, ValueError) as exc:
+            _error(request, exc if isinstance(exc, ApplicationError) else ApplicationError(str(exc)))
+        else:
+            return redirect("jobs:detail", pk=job.pk)
+    return render(request, "jobs/job_new.html", {"remotes": remotes, "types": Job.Type.choices, "form": form})
+
+
+@login_required
+def job_detail(request, pk):
+    job = _job_or_404(request, pk)
+    logs, _ = selectors.job_logs(request.user, job.id, limit=500)
+    return render(request, "jobs/job_detail.html", {
+        "job": job, "job_json": json.dumps(job_dict(job)), "logs": logs,
+        "last_log_id": logs[-1].id if logs else 0,
+    })
+
+
+@login_required
+@require_POST
+def job_action(request, pk, action):
+    job = _job_or_404(request, pk)
+    try:
+        if action == "cancel":
+            services.job_cancel(actor=request.user, job=job)
+            messages.success(request, "Cancel requested.")
+        elif action == "retry":
+            services.job_retry(actor=request.user, job=job)
+            messages.success(request, "Queued again.")
+        else:
+            raise Http404
+    except ApplicationError as exc:
+        _error(request, exc)
+    return redirect("jobs:detail", pk=job.pk)
+
+
+@login_required
+def remote_list(request):
+    if request.method == "POST":
+        try:
+            options = json.loads(request.POST.get("options") or "{}")
+            services.remote_create(actor=request.user, name=request.POST.get("name", ""),
+                                   type=request.POST.get("type", ""), options=options,
+                                   description=request.POST.get("description", ""))
+        except ValueError:
+            messages.error(request, "Options must be a JSON object.")
+        except ApplicationError as exc:
+            _error(request, exc)
+        else:
+            messages.success(request, "Remote created.")
+            return redirect("jobs:remotes")
+    remotes = selectors.remotes_for(request.user)
+    return render(request, "jobs/remote_list.html", {
+        "remotes": remotes, "types": Remote.Type.choices, "can_create": access.can_create_remotes(request.user),
+        "admin_of": {r.name for r in remotes if access.access_for(request.user, r).is_admin},
+    })
+
+
+@login_required
+def remote_permissions(request, name):
+    try:
+        remote, acc = access.get_remote(request.user, name)
+        if not acc.is_admin:
+            raise NotFound()
+    except ApplicationError:
+        raise Http404 from None
+    if request.method == "POST":
+        try:
+            user = User.objects.filter(username=request.POST.get("username", "")).first()
+            if user is None:
+                raise ApplicationError("No such user.")
+            services.permission_grant(
+                actor=request.user, remote=remote, user=user, permissions=request.POST.getlist("permissions"),
+                path_rules=json.loads(request.POST.get("path_rules") or "[]"),
+            )
+        except ValueError:
+            messages.error(request, "Path rules must be a JSON list.")
+        except ApplicationError as exc:
+            _error(request, exc)
+        else:
+            messages.success(request, "Saved.")
+            return redirect("jobs:permissions", name=remote.name)
+    grants = selectors.grants_of(request.user, remote).select_related("user", "role", "department")
+    return render(request, "jobs/permissions.html", {"remote": remote, "grants": grants})
+
+
+@login_required
+def schedule_list(request):
+    if request.method == "POST":
+        try:
+            run_at = request.POST.get("run_at", "").strip()
+            services.schedule_create(
+                actor=request.user, name=request.POST.get("name", ""), rule_type=request.POST.get("rule_type", ""),
+                cron_expression=request.POST.get("cron_expression") or None,
+                interval_seconds=int(request.POST["interval_seconds"]) if request.POST.get("interval_seconds") else None,
+                run_at=parse_datetime(run_at) if run_at else None,
+                timezone_name=request.POST.get("timezone") or "UTC",
+                job_template=json.loads(request.POST.get("job_template") or "{}"),
+            )
+        except ValueError:
+            messages.error(request, "Check the numbers, the time and the job template JSON.")
+        except ApplicationError as exc:
+            _error(request, exc)
+        else:
+            messages.success(request, "Schedule created.")
+            return redirect("jobs:schedules")
+    return render(request, "jobs/schedules.html", {"schedules": selectors.schedules_for(request.user)})
+
+
+@login_required
+@require_POST
+def schedule_action(request, pk, action):
+    try:
+        rule = selectors.schedule_for(request.user, pk)
+        if action in ("pause", "resume"):
+            services.schedule_update(actor=request.user, rule=rule, is_active=action == "resume")
+        elif action == "run":
+            services.schedule_run_now(actor=request.user, rule=rule)
+        elif action == "delete":
+            services.schedule_delete(actor=request.user, rule=rule)
+        else:
+            raise Http404
+    except ApplicationError as exc:
+        _error(request, exc)
+    return redirect("jobs:schedules")

@@ -1,0 +1,429 @@
+"""The orgs JSON API (api.md, "Organizations"). Thin: validate input, call one
+selector or service, render.
+
+- Every org-scoped view first resolves the org for the caller: someone with
+  no access gets 404 not_found on every endpoint, exactly like a missing org.
+- `X-Act-As: <principal user id>` makes the request run for that principal
+  through the caller's proxy: allowed only inside the proxy's window and
+  permissions, and audit entries record both users.
+- API keys need the `orgs:read` scope for GET and `orgs:write` for writes
+  (accounts.permissions.HasRequiredScopes reads `required_scopes`).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import User
+from config.api import CursorPage
+from config.errors import PermissionDenied, ValidationFailed
+from orgs import selectors, services
+from orgs import serializers as s
+from orgs.models import Role
+from orgs.permissions import check_permission, effective_grant
+
+ACT_AS_HEADER = "X-Act-As"
+ACT_AS_PARAM = OpenApiParameter(
+    ACT_AS_HEADER,
+    OpenApiTypes.UUID,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Act for this principal through your proxy in this org. The audit entry records both users.",
+)
+
+
+def page_of(serializer_class):
+    """The contract's list shape for the schema: {results: [...], next}."""
+    name = serializer_class.__name__.removesuffix("Serializer")
+    return inline_serializer(
+        name=f"Paginated{name}List",
+        fields={"results": serializer_class(many=True), "next": serializers.CharField(allow_null=True)},
+    )
+
+
+PAGE_PARAMS = [
+    OpenApiParameter("cursor", str, description="the `next` of the previous page"),
+    OpenApiParameter("limit", int, description="page size, at most 100"),
+]
+
+
+def _parse_uuid(value, field: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise ValidationFailed(fields={field: ["Must be a UUID."]}) from None
+
+
+def resolve_acting_for(request, org) -> User | None:
+    """The principal named by X-Act-As, if the caller holds an active proxy for them."""
+    raw = request.headers.get(ACT_AS_HEADER, "").strip()
+    if not raw:
+        return None
+    principal_id = _parse_uuid(raw, ACT_AS_HEADER)
+    if principal_id == request.user.pk:
+        return None
+    principal = User.objects.filter(pk=principal_id).first()
+    if principal is None or effective_grant(request.user, org, acting_for=principal).permissions is None:
+        raise PermissionDenied("You have no active proxy for that user in this organization.")
+    return principal
+
+
+def _ref(queryset, value, field: str, label: str):
+    """A referenced row by id within the given scope, or a validation error."""
+    if value is None:
+        return None
+    obj = queryset.filter(pk=value).first()
+    if obj is None:
+        raise ValidationFailed(fields={field: [f"No such {label}."]})
+    return obj
+
+
+def _valid(serializer_class, request, *, partial=False) -> dict:
+    serializer = serializer_class(data=request.data, partial=partial)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _page(view, request, queryset, serializer_class, ordering=("-created_at", "-id")):
+    paginator = CursorPage()
+    paginator.ordering = ordering
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+
+class OrgsAPIView(APIView):
+    required_scopes = {
+        "GET": "orgs:read",
+        "POST": "orgs:write",
+        "PATCH": "orgs:write",
+        "PUT": "orgs:write",
+        "DELETE": "orgs:write",
+    }
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authentication, scopes, throttling first
+        self.org = None
+        self.acting_for = None
+        if "org_id" in kwargs:
+            self.org = selectors.org_get(actor=request.user, org_id=kwargs["org_id"])
+            self.acting_for = resolve_acting_for(request, self.org)
+
+    @property
+    def who(self) -> dict:
+        """The actor keywords every service and selector takes."""
+        return {"actor": self.request.user, "acting_for": self.acting_for}
+
+
+# --------------------------------------------------------------------------- organizations
+
+
+class OrgListView(OrgsAPIView):
+    @extend_schema(operation_id="orgs_list", responses=page_of(s.OrgSerializer), parameters=PAGE_PARAMS)
+    def get(self, request):
+        return _page(self, request, selectors.orgs_for_user(user=request.user), s.OrgSerializer)
+
+    @extend_schema(request=s.OrgCreateInput, responses={201: s.OrgSerializer})
+    def post(self, request):
+        data = _valid(s.OrgCreateInput, request)
+        org = services.org_create(owner=request.user, **data)
+        return Response(s.OrgSerializer(org).data, status=201)
+
+
+class OrgDetailView(OrgsAPIView):
+    @extend_schema(responses=s.OrgSerializer, parameters=[ACT_AS_PARAM])
+    def get(self, request, org_id):
+        return Response(s.OrgSerializer(self.org).data)
+
+    @extend_schema(request=s.OrgUpdateInput, responses=s.OrgSerializer, parameters=[ACT_AS_PARAM])
+    def patch(self, request, org_id):
+        data = _valid(s.OrgUpdateInput, request, partial=True)
+        org = services.org_update(org=self.org, **self.who, **data)
+        return Response(s.OrgSerializer(org).data)
+
+
+class OrgTransferView(OrgsAPIView):
+    """Addition to api.md: POST /orgs/{org_id}/transfer-ownership {user_id}."""
+
+    @extend_schema(request=s.TransferInput, responses=s.OrgSerializer)
+    def post(self, request, org_id):
+        data = _valid(s.TransferInput, request)
+        if self.acting_for is not None:
+            raise PermissionDenied("Ownership cannot be transferred through a proxy.")
+        new_owner = _ref(User.objects.all(), data["user_id"], "user_id", "user")
+        org = services.org_transfer_ownership(actor=request.user, org=self.org, new_owner=new_owner)
+        return Response(s.OrgSerializer(org).data)
+
+
+# --------------------------------------------------------------------------- departments
+
+
+def _department_kwargs(view, data: dict) -> dict:
+    kwargs = {k: data[k] for k in ("name", "description") if k in data}
+    if "parent_id" in data:
+        kwargs["parent"] = _ref(view.org.departments.all(), data["parent_id"], "parent_id", "department")
+    if "manager_id" in data:
+        kwargs["manager"] = _ref(User.objects.all(), data["manager_id"], "manager_id", "user")
+    return kwargs
+
+
+def _tree_json(nodes) -> list[dict]:
+    return [
+        {**s.DepartmentSerializer(n["department"]).data, "children": _tree_json(n["children"])} for n in nodes
+    ]
+
+
+class DepartmentListView(OrgsAPIView):
+    @extend_schema(
+        operation_id="orgs_departments_list", responses=page_of(s.DepartmentSerializer),
+        parameters=[
+            ACT_AS_PARAM,
+            *PAGE_PARAMS,
+            OpenApiParameter("tree", bool, description="1 nests the children (one page)"),
+        ],
+    )
+    def get(self, request, org_id):
+        if request.query_params.get("tree") in ("1", "true"):
+            tree = selectors.department_tree(org=self.org, **self.who)
+            return Response({"results": _tree_json(tree), "next": None})
+        return _page(self, request, selectors.departments_for(org=self.org, **self.who), s.DepartmentSerializer)
+
+    @extend_schema(request=s.DepartmentInput, responses={201: s.DepartmentSerializer}, parameters=[ACT_AS_PARAM])
+    def post(self, request, org_id):
+        data = _valid(s.DepartmentInput, request)
+        department = services.department_create(org=self.org, **self.who, **_department_kwargs(self, data))
+        return Response(s.DepartmentSerializer(department).data, status=201)
+
+
+class DepartmentDetailView(OrgsAPIView):
+    def _get(self, pk):
+        return selectors.department_get(org=self.org, department_id=pk, **self.who)
+
+    @extend_schema(responses=s.DepartmentSerializer, parameters=[ACT_AS_PARAM])
+    def get(self, request, org_id, pk):
+        return Response(s.DepartmentSerializer(self._get(pk)).data)
+
+    @extend_schema(request=s.DepartmentInput, responses=s.DepartmentSerializer, parameters=[ACT_AS_PARAM])
+    def patch(self, request, org_id, pk):
+        department = self._get(pk)
+        data = _valid(s.DepartmentInput, request, partial=True)
+        department = services.department_update(
+            department=department, **self.who, **_department_kwargs(self, data)
+        )
+        return Response(s.DepartmentSerializer(department).data)
+
+    @extend_schema(responses={204: None}, parameters=[ACT_AS_PARAM])
+    def delete(self, request, org_id, pk):
+        services.department_delete(department=self._get(pk), **self.who)
+        return Response(status=204)
+
+
+# --------------------------------------------------------------------------- positions
+
+
+class PositionListView(OrgsAPIView):
+    @extend_schema(
+        operation_id="orgs_positions_list",
+        responses=page_of(s.PositionSerializer),
+        parameters=[ACT_AS_PARAM, *PAGE_PARAMS],
+    )
+    def get(self, request, org_id):
+        return _page(self, request, selectors.positions_for(org=self.org, **self.who), s.PositionSerializer)
+
+    @extend_schema(request=s.PositionInput, responses={201: s.PositionSerializer}, parameters=[ACT_AS_PARAM])
+    def post(self, request, org_id):
+        data = _valid(s.PositionInput, request)
+        position = services.position_create(org=self.org, **self.who, **data)
+        return Response(s.PositionSerializer(position).data, status=201)
+
+
+class PositionDetailView(OrgsAPIView):
+    """Addition to api.md: GET, PATCH and DELETE one position."""
+
+    def _get(self, pk):
+        return selectors.position_get(org=self.org, position_id=pk, **self.who)
+
+    @extend_schema(responses=s.PositionSerializer, parameters=[ACT_AS_PARAM])
+    def get(self, request, org_id, pk):
+        return Response(s.PositionSerializer(self._get(pk)).data)
+
+    @extend_schema(request=s.PositionInput, responses=s.PositionSerializer, parameters=[ACT_AS_PARAM])
+    def patch(self, request, org_id, pk):
+        position = self._get(pk)
+        data = _valid(s.PositionInput, request, partial=True)
+        return Response(s.PositionSerializer(services.position_update(position=position, **self.who, **data)).data)
+
+    @extend_schema(responses={204: None}, parameters=[ACT_AS_PARAM])
+    def delete(self, request, org_id, pk):
+        services.position_delete(position=self._get(pk), **self.who)
+        return Response(status=204)
+
+
+# --------------------------------------------------------------------------- roles
+
+
+class RoleListView(OrgsAPIView):
+    @extend_schema(
+        operation_id="orgs_roles_list", responses=page_of(s.RoleSerializer), parameters=[ACT_AS_PARAM, *PAGE_PARAMS]
+    )
+    def get(self, request, org_id):
+        return _page(self, request, selectors.roles_for(org=self.org, **self.who), s.RoleSerializer)
+
+    @extend_schema(request=s.RoleInput, responses={201: s.RoleSerializer}, parameters=[ACT_AS_PARAM])
+    def post(self, request, org_id):
+        data = _valid(s.RoleInput, request)
+        role = services.role_create(org=self.org, **self.who, **data)
+        return Response(s.RoleSerializer(role).data, status=201)
+
+
+class RoleDetailView(OrgsAPIView):
+    """Addition to api.md: GET, PATCH and DELETE one org role (system roles are read-only)."""
+
+    def _get(self, pk):
+        return selectors.role_get(org=self.org, role_id=pk, **self.who)
+
+    @extend_schema(responses=s.RoleSerializer, parameters=[ACT_AS_PARAM])
+    def get(self, request, org_id, pk):
+        return Response(s.RoleSerializer(self._get(pk)).data)
+
+    @extend_schema(request=s.RoleInput, responses=s.RoleSerializer, parameters=[ACT_AS_PARAM])
+    def patch(self, request, org_id, pk):
+        role = self._get(pk)
+        data = _valid(s.RoleInput, request, partial=True)
+        return Response(s.RoleSerializer(services.role_update(role=role, **self.who, **data)).data)
+
+    @extend_schema(responses={204: None}, parameters=[ACT_AS_PARAM])
+    def delete(self, request, org_id, pk):
+        services.role_delete(role=self._get(pk), **self.who)
+        return Response(status=204)
+
+
+# --------------------------------------------------------------------------- members
+
+
+def _member_refs(view, data: dict) -> dict:
+    kwargs = {}
+    if "role_id" in data:
+        kwargs["role"] = _ref(Role.objects.available_to(view.org), data["role_id"], "role_id", "role")
+    if "department_id" in data:
+        kwargs["department"] = _ref(view.org.departments.all(), data["department_id"], "department_id", "department")
+    if "position_id" in data:
+        kwargs["position"] = _ref(view.org.positions.all(), data["position_id"], "position_id", "position")
+    for key in ("expires_at", "is_active"):
+        if key in data:
+            kwargs[key] = data[key]
+    return kwargs
+
+
+class MemberListView(OrgsAPIView):
+    @extend_schema(
+        operation_id="orgs_members_list", responses=page_of(s.MemberSerializer),
+        parameters=[
+            ACT_AS_PARAM,
+            *PAGE_PARAMS,
+            OpenApiParameter("q", str, description="name, username, department or position"),
+        ],
+    )
+    def get(self, request, org_id):
+        qs = selectors.members_for(org=self.org, q=request.query_params.get("q", ""), **self.who)
+        return _page(self, request, qs, s.MemberSerializer, ordering=("assigned_at", "id"))
+
+    @extend_schema(request=s.MemberInput, responses={201: s.MemberSerializer}, parameters=[ACT_AS_PARAM])
+    def post(self, request, org_id):
+        data = _valid(s.MemberInput, request)
+        user = _ref(User.objects.all(), data["user_id"], "user_id", "user")
+        membership = services.member_add(org=self.org, user=user, **self.who, **_member_refs(self, data))
+        return Response(s.MemberSerializer(membership).data, status=201)
+
+
+class MemberDetailView(OrgsAPIView):
+    def _get(self, user_id):
+        return selectors.member_get(org=self.org, user_id=user_id, **self.who)
+
+    @extend_schema(responses=s.MemberSerializer, parameters=[ACT_AS_PARAM])
+    def get(self, request, org_id, user_id):
+        return Response(s.MemberSerializer(self._get(user_id)).data)
+
+    @extend_schema(request=s.MemberUpdateInput, responses=s.MemberSerializer, parameters=[ACT_AS_PARAM])
+    def patch(self, request, org_id, user_id):
+        membership = self._get(user_id)
+        data = _valid(s.MemberUpdateInput, request, partial=True)
+        membership = services.member_update(membership=membership, **self.who, **_member_refs(self, data))
+        return Response(s.MemberSerializer(membership).data)
+
+    @extend_schema(responses={204: None}, parameters=[ACT_AS_PARAM])
+    def delete(self, request, org_id, user_id):
+        services.member_remove(membership=self._get(user_id), **self.who)
+        return Response(status=204)
+
+
+# --------------------------------------------------------------------------- proxies
+
+
+class ProxyListView(OrgsAPIView):
+    @extend_schema(
+        operation_id="orgs_proxies_list", responses=page_of(s.ProxySerializer), parameters=[ACT_AS_PARAM, *PAGE_PARAMS]
+    )
+    def get(self, request, org_id):
+        return _page(self, request, selectors.proxies_for(org=self.org, **self.who), s.ProxySerializer)
+
+    @extend_schema(request=s.ProxyInput, responses={201: s.ProxySerializer}, parameters=[ACT_AS_PARAM])
+    def post(self, request, org_id):
+        data = _valid(s.ProxyInput, request)
+        proxy = services.proxy_create(
+            org=self.org,
+            principal=_ref(User.objects.all(), data["principal_id"], "principal_id", "user"),
+            agent=_ref(User.objects.all(), data["agent_id"], "agent_id", "user"),
+            permissions=data["permissions"],
+            starts_at=data.get("starts_at"),
+            expires_at=data.get("expires_at"),
+            **self.who,
+        )
+        return Response(s.ProxySerializer(proxy).data, status=201)
+
+
+class ProxyDetailView(OrgsAPIView):
+    def _get(self, pk):
+        return selectors.proxy_get(org=self.org, proxy_id=pk, **self.who)
+
+    @extend_schema(responses=s.ProxySerializer, parameters=[ACT_AS_PARAM])
+    def get(self, request, org_id, pk):
+        return Response(s.ProxySerializer(self._get(pk)).data)
+
+    @extend_schema(responses={204: None}, parameters=[ACT_AS_PARAM])
+    def delete(self, request, org_id, pk):
+        services.proxy_delete(proxy=self._get(pk), **self.who)
+        return Response(status=204)
+
+
+# --------------------------------------------------------------------------- permission check
+
+
+class PermissionCheckView(OrgsAPIView):
+    """`as_user` (or X-Act-As) asks whether the caller may do it acting for
+    that principal; `via` says whether a role or a proxy allows it."""
+
+    @extend_schema(
+        parameters=[
+            ACT_AS_PARAM,
+            OpenApiParameter("resource", str, required=True),
+            OpenApiParameter("action", str, required=True),
+            OpenApiParameter("as_user", OpenApiTypes.UUID, description="check acting for this principal"),
+        ],
+        responses=s.PermissionCheckSerializer,
+    )
+    def get(self, request, org_id):
+        serializer = s.PermissionCheckInput(data=request.query_params)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        acting_for = self.acting_for
+        if data.get("as_user") and data["as_user"] != request.user.pk:
+            acting_for = User.objects.filter(pk=data["as_user"]).first()
+            if acting_for is None:
+                raise serializers.ValidationError({"as_user": ["No such user."]})
+        return Response(check_permission(request.user, self.org, data["resource"], data["action"], acting_for))

@@ -1,0 +1,377 @@
+// The room page: history with "load earlier", a composer with replies and
+// attachments, reactions, edit, delete, pins and the members panel. Every
+// action calls the JSON API (/api/v1/) with the session cookie and CSRF.
+// Message text is only ever inserted as text nodes; links are built as <a>
+// elements for http(s) URLs only.
+
+const config = JSON.parse(document.getElementById("chat-config").textContent);
+const API = config.api;
+const ROOM = config.roomId;
+const QUICK_EMOJI = ["👍", "❤️", "😂", "🎉"];
+const POLL_MS = 4000;
+
+const timeline = document.getElementById("timeline");
+const loadEarlier = document.getElementById("load-earlier");
+const composer = document.getElementById("composer");
+const text = document.getElementById("composer-text");
+const fileInput = document.getElementById("composer-file");
+const filesOut = document.getElementById("composer-files");
+const errorOut = document.getElementById("composer-error");
+const replying = document.getElementById("replying");
+
+const state = { prev: null, newest: null, replyTo: null, lastRead: null, byId: new Map() };
+
+function csrfToken() {
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+async function api(method, path, body) {
+  const init = { method, credentials: "same-origin", headers: { "X-CSRFToken": csrfToken() } };
+  if (body instanceof FormData) {
+    init.body = body;
+  } else if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const response = await fetch(API + path, init);
+  if (response.status === 204) return null;
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    const err = data && data.error ? data.error : { message: `HTTP ${response.status}` };
+    const fields = err.fields ? Object.values(err.fields).flat().join(" ") : "";
+    throw new Error(fields || err.message);
+  }
+  return data;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else if (key === "on") for (const [ev, fn] of Object.entries(value)) node.addEventListener(ev, fn);
+    else if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+const URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+
+// Text with clickable http(s) links; everything else stays plain text.
+function linkify(value) {
+  const out = document.createDocumentFragment();
+  let last = 0;
+  for (const match of value.matchAll(URL_RE)) {
+    let url = match[0].replace(/[.,;:!?)\]]+$/, "");
+    out.append(document.createTextNode(value.slice(last, match.index)));
+    out.append(el("a", { href: url, rel: "noopener noreferrer nofollow", target: "_blank" }, url));
+    last = match.index + url.length;
+  }
+  out.append(document.createTextNode(value.slice(last)));
+  return out;
+}
+
+function timeLabel(iso) {
+  const d = new Date(iso);
+  return d.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+}
+
+// An id per message being sent, so a retried request is stored once. randomUUID needs
+// a secure context; getRandomValues works on plain http too.
+function clientId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function showError(message) {
+  errorOut.textContent = message || "";
+}
+
+function renderMessage(m) {
+  const mine = m.user && m.user.id === config.userId;
+  const node = el("li", { class: `msg msg-${m.message_type}${m.is_deleted ? " deleted" : ""}`, "data-id": m.id, "data-testid": "message" });
+  if (m.message_type === "system") {
+    node.append(el("span", { class: "system-text" }, m.content), " ", el("time", { datetime: m.created_at, class: "muted" }, timeLabel(m.created_at)));
+    return node;
+  }
+  node.append(el("div", { class: "msg-head" },
+    el("strong", { class: "author" }, m.user ? m.user.username : "?"), " ",
+    el("time", { datetime: m.created_at, class: "muted" }, timeLabel(m.created_at)),
+    m.is_edited && !m.is_deleted ? el("button", { type: "button", class: "link muted edited", on: { click: () => showHistory(m, node) } }, "(edited)") : null,
+    m.is_pinned ? el("span", { class: "badge" }, "pinned") : null));
+  if (m.reply_to) {
+    node.append(el("blockquote", { class: "reply-quote", "data-testid": "reply-quote" },
+      el("strong", {}, m.reply_to.user ? m.reply_to.user.username : "?"), ": ",
+      m.reply_to.is_deleted ? el("em", {}, "message removed") : m.reply_to.excerpt));
+  }
+  if (m.is_deleted) {
+    node.append(el("p", { class: "content muted" }, el("em", {}, "This message was removed.")));
+    return node;
+  }
+  node.append(el("p", { class: "content", "data-testid": "message-content" }, linkify(m.content)));
+  if (m.attachments.length) {
+    node.append(el("div", { class: "attachments" }, m.attachments.map((a) => a.mime_type.startsWith("image/")
+      ? el("a", { href: a.url, target: "_blank", rel: "noopener" }, el("img", { src: a.url, alt: a.filename, width: Math.min(a.width || 240, 240), loading: "lazy" }))
+      : el("a", { href: a.url, download: a.filename, class: "file" }, `📎 ${a.filename} (${Math.ceil(a.size / 1024)} KB)`))));
+  }
+  const reactions = el("div", { class: "reactions", "data-testid": "reactions" }, m.reactions.map((r) =>
+    el("button", { type: "button", class: `reaction${r.me ? " me" : ""}`, "aria-pressed": r.me ? "true" : "false", "data-emoji": r.emoji,
+      on: { click: () => toggleReaction(m, r.emoji, r.me) } }, `${r.emoji} ${r.count}`)));
+  node.append(reactions);
+  const actions = el("div", { class: "msg-actions" },
+    el("button", { type: "button", class: "link", "data-action": "reply", on: { click: () => startReply(m) } }, "Reply"),
+    QUICK_EMOJI.map((e) => el("button", { type: "button", class: "link", "data-action": "react", "data-emoji": e, title: `React ${e}`,
+      on: { click: () => toggleReaction(m, e, m.reactions.some((r) => r.emoji === e && r.me)) } }, e)),
+    mine ? el("button", { type: "button", class: "link", "data-action": "edit", on: { click: () => startEdit(m, node) } }, "Edit") : null,
+    mine || config.powers.delete_any ? el("button", { type: "button", class: "link", "data-action": "delete", on: { click: () => removeMessage(m) } }, "Delete") : null,
+    config.powers.pin ? el("button", { type: "button", class: "link", "data-action": "pin", on: { click: () => togglePin(m) } }, m.is_pinned ? "Unpin" : "Pin") : null);
+  node.append(actions);
+  return node;
+}
+
+// Insert or replace, keeping (created_at, id) order: cursors sort the same way.
+function upsert(m) {
+  const node = renderMessage(m);
+  const existing = timeline.querySelector(`li[data-id="${m.id}"]`);
+  state.byId.set(m.id, m);
+  if (existing) { existing.replaceWith(node); return; }
+  const key = m.created_at + m.id;
+  for (const child of timeline.children) {
+    const other = state.byId.get(child.dataset.id);
+    if (other && other.created_at + other.id > key) { timeline.insertBefore(node, child); return; }
+  }
+  timeline.append(node);
+}
+
+function drop(id) {
+  const existing = timeline.querySelector(`li[data-id="${id}"]`);
+  if (existing) existing.remove();
+  state.byId.delete(id);
+}
+
+function newestCursor() {
+  let newest = null;
+  for (const m of state.byId.values()) if (!newest || m.created_at + m.id > newest.created_at + newest.id) newest = m;
+  return newest;
+}
+
+async function markRead() {
+  const newest = newestCursor();
+  if (!newest || newest.id === state.lastRead) return;
+  state.lastRead = newest.id;
+  try { await api("POST", `rooms/${ROOM}/read`, { message_id: newest.id }); } catch (e) { /* the next poll retries */ }
+}
+
+async function loadInitial() {
+  const around = new URLSearchParams(location.search).get("around");
+  const page = await api("GET", `rooms/${ROOM}/messages/?limit=50${around ? `&around=${encodeURIComponent(around)}` : ""}`);
+  page.results.forEach(upsert);
+  state.prev = page.prev;
+  loadEarlier.hidden = !state.prev;
+  if (around) {
+    const target = timeline.querySelector(`li[data-id="${CSS.escape(around)}"]`);
+    if (target) { target.classList.add("focus"); target.scrollIntoView({ block: "center" }); }
+  } else {
+    timeline.lastElementChild && timeline.lastElementChild.scrollIntoView({ block: "end" });
+  }
+  markRead();
+}
+
+loadEarlier.addEventListener("click", async () => {
+  if (!state.prev) return;
+  const first = timeline.firstElementChild;
+  const page = await api("GET", `rooms/${ROOM}/messages/?limit=50&before=${encodeURIComponent(state.prev)}`);
+  page.results.forEach(upsert);
+  state.prev = page.prev;
+  loadEarlier.hidden = !state.prev;
+  if (first) first.scrollIntoView({ block: "start" });
+});
+
+// Until the live socket relays frames: poll forward from the newest cursor,
+// and refresh the newest page for edits, deletions and reactions.
+async function poll() {
+  try {
+    const newest = newestCursor();
+    if (newest) {
+      let cursor = newest.cursor;
+      for (let i = 0; i < 5 && cursor; i++) {
+        const page = await api("GET", `rooms/${ROOM}/messages/?limit=100&after=${encodeURIComponent(cursor)}`);
+        page.results.forEach(upsert);
+        cursor = page.next;
+      }
+    }
+    const recent = await api("GET", `rooms/${ROOM}/messages/?limit=50`);
+    const seen = new Set(recent.results.map((m) => m.id));
+    recent.results.forEach((m) => { const old = state.byId.get(m.id); if (!old || old.updated_at !== m.updated_at || JSON.stringify(old.reactions) !== JSON.stringify(m.reactions)) upsert(m); });
+    // Removed messages disappear for members without moderation rights.
+    if (recent.results.length) {
+      const oldest = recent.results[0];
+      for (const m of [...state.byId.values()]) if (m.created_at + m.id >= oldest.created_at + oldest.id && !seen.has(m.id)) drop(m.id);
+    }
+    markRead();
+  } catch (e) { /* offline for a moment: try again next tick */ }
+}
+
+function startReply(m) {
+  state.replyTo = m;
+  replying.hidden = false;
+  replying.querySelector("span").textContent = `Replying to ${m.user.username}: ${m.content.slice(0, 80)}`;
+  text.focus();
+}
+
+document.getElementById("cancel-reply").addEventListener("click", () => { state.replyTo = null; replying.hidden = true; });
+
+fileInput.addEventListener("change", () => {
+  filesOut.textContent = [...fileInput.files].map((f) => f.name).join(", ");
+});
+
+composer.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  showError("");
+  const content = text.value;
+  const files = [...fileInput.files];
+  if (!content.trim() && !files.length) return;
+  const send = document.getElementById("send");
+  send.disabled = true;
+  try {
+    const attachmentIds = [];
+    for (const file of files) {
+      const form = new FormData();
+      form.append("file", file);
+      attachmentIds.push((await api("POST", "uploads", form)).id);
+    }
+    // Kept until the send succeeds: a retry after a lost response is stored once.
+    state.clientId = state.clientId || clientId();
+    const body = { content, client_id: state.clientId, attachment_ids: attachmentIds };
+    if (state.replyTo) body.reply_to = state.replyTo.id;
+    const message = await api("POST", `rooms/${ROOM}/messages/`, body);
+    upsert(message);
+    state.clientId = null;
+    text.value = "";
+    fileInput.value = "";
+    filesOut.textContent = "";
+    state.replyTo = null;
+    replying.hidden = true;
+    timeline.lastElementChild.scrollIntoView({ block: "end" });
+    markRead();
+  } catch (e) {
+    showError(e.message);
+  } finally {
+    send.disabled = false;
+  }
+});
+
+text.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    composer.requestSubmit();
+  }
+});
+
+async function toggleReaction(m, emoji, mine) {
+  try {
+    const updated = mine
+      ? await api("DELETE", `messages/${m.id}/reactions/${encodeURIComponent(emoji)}/`)
+      : await api("POST", `messages/${m.id}/reactions/`, { emoji });
+    upsert(updated);
+  } catch (e) { showError(e.message); }
+}
+
+function startEdit(m, node) {
+  const box = el("textarea", { class: "edit-box", rows: 2, "aria-label": "Edit message", maxlength: config.maxLength });
+  box.value = m.content;
+  const save = el("button", { type: "button", "data-action": "save-edit" }, "Save");
+  const cancel = el("button", { type: "button", class: "link" }, "Cancel");
+  const form = el("div", { class: "edit-form" }, box, save, cancel);
+  node.querySelector(".content").replaceWith(form);
+  box.focus();
+  cancel.addEventListener("click", () => upsert(m));
+  save.addEventListener("click", async () => {
+    try { upsert(await api("PATCH", `messages/${m.id}/`, { content: box.value })); } catch (e) { showError(e.message); }
+  });
+}
+
+async function removeMessage(m) {
+  if (!confirm("Delete this message?")) return;
+  try {
+    await api("DELETE", `messages/${m.id}/`);
+    if (config.powers.delete_any) upsert({ ...m, is_deleted: true, content: "", reactions: [], attachments: [] });
+    else drop(m.id);
+    loadPinned();
+  } catch (e) { showError(e.message); }
+}
+
+async function togglePin(m) {
+  try {
+    upsert(m.is_pinned ? await api("DELETE", `messages/${m.id}/pin`) : await api("POST", `messages/${m.id}/pin`));
+    loadPinned();
+  } catch (e) { showError(e.message); }
+}
+
+async function showHistory(m, node) {
+  const data = await api("GET", `messages/${m.id}/history`);
+  const list = el("ol", { class: "history" }, data.results.map((v) => el("li", {}, el("time", { class: "muted" }, timeLabel(v.edited_at)), " ", v.content)));
+  const old = node.querySelector(".history");
+  if (old) old.remove(); else node.append(list);
+}
+
+async function loadPinned() {
+  const out = document.getElementById("pinned");
+  const data = await api("GET", `rooms/${ROOM}/pins/`);
+  out.replaceChildren(...data.results.map((m) => el("li", {}, el("a", { href: `?around=${m.id}` }, m.user.username), ": ", m.content.slice(0, 120))));
+  if (!data.results.length) out.append(el("li", { class: "muted" }, "Nothing pinned."));
+}
+
+async function loadMembers() {
+  const out = document.getElementById("members");
+  const data = await api("GET", `rooms/${ROOM}/members/?limit=100`);
+  out.replaceChildren(...data.results.map((member) => {
+    const them = member.user.id !== config.userId;
+    return el("li", { "data-user": member.user.username },
+      member.user.username, " ", el("span", { class: "muted" }, member.role), member.is_muted ? el("span", { class: "badge" }, "muted") : null,
+      them && config.powers.mute && member.role !== "owner" ? el("button", { type: "button", class: "link", on: { click: () => memberAction(member, { is_muted: !member.is_muted }) } }, member.is_muted ? "unmute" : "mute") : null,
+      them && config.powers.kick && member.role !== "owner" ? el("button", { type: "button", class: "link", on: { click: () => kick(member) } }, "kick") : null,
+      them && config.powers.assign_roles && RANK[config.role] > RANK[member.role] ? roleSelect(member) : null);
+  }));
+}
+
+const RANK = { owner: 4, admin: 3, moderator: 2, member: 1 };
+
+// Roles below one's own (owners may also make admins); the server decides.
+function roleSelect(member) {
+  const roles = ["admin", "moderator", "member"].filter((r) => config.role === "owner" || RANK[r] < RANK[config.role]);
+  const select = el("select", { "aria-label": `Role of ${member.user.username}`, class: "role-select" },
+    roles.map((r) => el("option", { value: r, selected: r === member.role }, r)));
+  select.addEventListener("change", () => memberAction(member, { role: select.value }));
+  return select;
+}
+
+async function memberAction(member, body) {
+  try { await api("PATCH", `rooms/${ROOM}/members/${member.user.id}/`, body); loadMembers(); } catch (e) { showError(e.message); }
+}
+
+async function kick(member) {
+  if (!confirm(`Remove ${member.user.username} from the room?`)) return;
+  try { await api("DELETE", `rooms/${ROOM}/members/${member.user.id}/`); loadMembers(); poll(); } catch (e) { showError(e.message); }
+}
+
+const inviteButton = document.getElementById("make-invite");
+if (inviteButton) {
+  inviteButton.addEventListener("click", async () => {
+    const out = document.getElementById("invite-out");
+    try {
+      const invite = await api("POST", `rooms/${ROOM}/invites/`, { max_uses: 0, max_age_seconds: 86400 });
+      out.hidden = false;
+      out.textContent = `Invite link (24 h): ${location.origin}/chat/invite/${invite.code}/`;
+    } catch (e) { showError(e.message); }
+  });
+}
+
+loadInitial().catch((e) => showError(e.message));
+loadPinned().catch(() => {});
+loadMembers().catch(() => {});
+setInterval(poll, POLL_MS);

@@ -1,0 +1,107 @@
+// Jobs pages: path picker, test/browse, and the live job detail.
+// Live progress polls the JSON API once a second; when the socket relays
+// job.progress / job.log frames (jobs/realtime.py) this can listen instead.
+(function () {
+  "use strict";
+  function csrf() {
+    const m = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+  async function api(url, options) {
+    const response = await fetch(url, Object.assign({ credentials: "same-origin", headers: { "X-CSRFToken": csrf(), "Content-Type": "application/json" } }, options || {}));
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error((body.error && body.error.message) || response.statusText);
+    return body;
+  }
+  function enc(s) { return encodeURIComponent(s); }
+
+  async function browse(remote, path, list, onPick) {
+    list.textContent = "…";
+    try {
+      const body = await api(`/api/v1/remotes/${enc(remote)}/browse?path=${enc(path)}`);
+      list.textContent = "";
+      const parent = path.replace(/\/[^/]*$/, "") || "/";
+      const items = path === "/" ? body.entries : [{ name: "..", path: parent, is_dir: true }].concat(body.entries);
+      for (const entry of items) {
+        const li = document.createElement("li");
+        li.textContent = (entry.is_dir ? "📁 " : "📄 ") + entry.name;
+        li.addEventListener("click", () => {
+          if (onPick) onPick(entry.path);
+          if (entry.is_dir) browse(remote, entry.path, list, onPick);
+        });
+        list.appendChild(li);
+      }
+    } catch (err) { list.textContent = err.message; }
+  }
+
+  // New-job form: a picker per side.
+  document.querySelectorAll("[data-browse]").forEach((button) => {
+    const side = button.dataset.browse;
+    button.addEventListener("click", () => {
+      const remote = document.querySelector(`[data-picker="${side}"]`).value;
+      const input = document.querySelector(`[data-picker-path="${side}"]`);
+      if (!remote) return;
+      browse(remote, input.value || "/", document.querySelector(`[data-picker-list="${side}"]`), (p) => { input.value = p; });
+    });
+  });
+  // Remotes page: test connection and browse.
+  document.querySelectorAll("[data-test-remote]").forEach((button) => {
+    button.addEventListener("click", async () => {
+      const name = button.dataset.testRemote;
+      const out = document.querySelector(`[data-result="${name}"]`);
+      out.textContent = "testing…";
+      try {
+        const r = await api(`/api/v1/remotes/${enc(name)}/test`, { method: "POST" });
+        out.textContent = r.ok ? `OK (${r.entries} entries)` : `Failed: ${r.error}`;
+      } catch (err) { out.textContent = err.message; }
+    });
+  });
+  document.querySelectorAll("[data-browse-remote]").forEach((button) => {
+    button.addEventListener("click", () => {
+      const name = button.dataset.browseRemote;
+      browse(name, "/", document.querySelector(`[data-browse-list="${name}"]`));
+    });
+  });
+
+  // Job detail: live progress and log tail.
+  const section = document.getElementById("job");
+  if (!section) return;
+  const id = section.dataset.jobId;
+  let lastLog = Number(section.dataset.lastLog || 0);
+  const field = (name) => section.querySelector(`[data-field="${name}"]`);
+  const logBox = document.querySelector("pre.log");
+  const finished = ["completed", "failed", "cancelled"];
+  function render(job) {
+    field("status").textContent = job.status;
+    field("progress").textContent = job.progress;
+    field("progress-bar").value = job.progress;
+    field("bytes").textContent = `${job.stats.bytes} / ${job.stats.total_bytes}`;
+    field("speed").textContent = `${Math.round(job.stats.speed || 0)} B/s`;
+    field("eta").textContent = job.stats.eta == null ? "–" : `${job.stats.eta} s`;
+    field("transfers").textContent = `${job.stats.transfers} / ${job.stats.total_transfers}`;
+    field("retry_count").textContent = job.retry_count;
+    field("error").textContent = job.error || "";
+    const list = field("transferring");
+    list.textContent = "";
+    for (const t of job.transferring || []) {
+      const li = document.createElement("li");
+      li.textContent = `${t.name}: ${t.percentage}%`;
+      list.appendChild(li);
+    }
+  }
+  async function tick() {
+    try {
+      const job = await api(`/api/v1/jobs/${id}/`);
+      render(job);
+      const logs = await api(`/api/v1/jobs/${id}/logs/?after=${lastLog}&limit=200`);
+      for (const line of logs.results) {
+        logBox.appendChild(document.createTextNode(`[${line.level}] ${line.message}\n`));
+        lastLog = line.id;
+      }
+      if (logs.results.length) logBox.scrollTop = logBox.scrollHeight;
+      if (finished.includes(job.status) && !logs.next) { setTimeout(tick, 5000); return; }
+    } catch (err) { /* keep polling */ }
+    setTimeout(tick, 1000);
+  }
+  setTimeout(tick, 500);
+})();

@@ -1,0 +1,113 @@
+"""Uploads: size limit, type sniffed from the content, checksum, image size,
+and downloads only for members of the room, with safe headers."""
+
+import hashlib
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+from chatroom import services
+from chatroom.models import Attachment
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def _png(width=7, height=5) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), "red").save(out, format="PNG")
+    return out.getvalue()
+
+
+def _upload(client, name, data, content_type="application/octet-stream"):
+    return client.post("/api/v1/uploads", {"file": SimpleUploadedFile(name, data, content_type=content_type)},
+                       format="multipart")
+
+
+def test_image_upload_records_type_checksum_and_size(make_user, api_as):
+    user = make_user()
+    data = _png()
+    response = _upload(api_as(user), "photo.png", data, "text/plain")  # the client's type is ignored
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["mime_type"] == "image/png"
+    assert body["checksum"] == hashlib.sha256(data).hexdigest()
+    assert (body["width"], body["height"]) == (7, 5)
+    assert body["size"] == len(data) and body["filename"] == "photo.png"
+    stored = Attachment.objects.get(id=body["id"])
+    assert stored.file.read() == data
+    assert "photo" not in stored.file.name  # stored under a generated name
+
+
+def test_an_upload_over_the_limit_is_refused_with_413(make_user, api_as, settings):
+    settings.CHAT_UPLOAD_MAX_BYTES = 100
+    response = _upload(api_as(make_user()), "big.txt", b"x" * 101, "text/plain")
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too_large"
+    assert not Attachment.objects.exists()
+
+
+@pytest.mark.parametrize("name,data", [
+    ("report.pdf", None),  # PNG bytes named .pdf
+    ("photo.jpg", None),  # PNG bytes named .jpg
+    ("photo.png", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n"),  # PDF bytes named .png
+    ("fake.png", b"just some text pretending"),  # text named .png
+])
+def test_a_name_that_does_not_match_the_content_is_refused(make_user, api_as, name, data):
+    response = _upload(api_as(make_user()), name, data if data is not None else _png())
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "validation_error"
+    assert "file" in response.json()["error"]["fields"]
+    assert not Attachment.objects.exists()
+
+
+def test_plain_text_and_unknown_binaries_are_typed_safely(make_user, api_as):
+    client = api_as(make_user())
+    assert _upload(client, "notes.txt", "hello 你好".encode()).json()["mime_type"] == "text/plain"
+    assert _upload(client, "blob.bin", bytes(range(256)) * 4).json()["mime_type"] == "application/octet-stream"
+    # HTML is never served as HTML.
+    assert _upload(client, "page.txt", b"<html><script>alert(1)</script></html>").json()["mime_type"] in (
+        "text/plain", "application/octet-stream")
+
+
+def test_attachment_linked_to_a_message_is_served_only_to_members(make_room, member_of, make_user, api_as, client):
+    room = make_room()
+    member = member_of(room)
+    png = _upload(api_as(member), "pic.png", _png()).json()
+    pdf_bytes = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n"
+    pdf = _upload(api_as(member), "doc.pdf", pdf_bytes).json()
+    assert pdf["mime_type"] == "application/pdf"
+    message = services.message_post(actor=member, room=room, content="", attachment_ids=[png["id"], pdf["id"]])
+    assert message.message_type == "file"
+
+    client.force_login(member)
+    image = client.get(png["url"])
+    assert image.status_code == 200
+    assert image["Content-Type"] == "image/png" and image["X-Content-Type-Options"] == "nosniff"
+    assert image["Content-Disposition"].startswith("inline")
+    document = client.get(pdf["url"])
+    assert document["Content-Disposition"].startswith("attachment")
+    assert b"".join(document.streaming_content) == pdf_bytes
+
+    client.force_login(make_user())  # not in the room
+    assert client.get(png["url"]).status_code == 404
+    assert client.get(pdf["url"]).status_code == 404
+
+
+def test_an_attachment_links_once_and_only_by_its_uploader(make_room, member_of, api_as):
+    room = make_room()
+    alice, bob = member_of(room), member_of(room)
+    upload = _upload(api_as(alice), "pic.png", _png()).json()
+    from config.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed):
+        services.message_post(actor=bob, room=room, content="mine now", attachment_ids=[upload["id"]])
+    services.message_post(actor=alice, room=room, content="here", attachment_ids=[upload["id"]])
+    with pytest.raises(ValidationFailed):
+        services.message_post(actor=alice, room=room, content="again", attachment_ids=[upload["id"]])

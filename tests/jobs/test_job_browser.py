@@ -1,0 +1,61 @@
+"""The job page shows live progress in a real browser (Debian's chromium via
+Playwright): the bar moves while rclone runs and ends at 100 with the log."""
+
+import os
+import tempfile
+import threading
+
+import pytest
+from django.db import connection
+
+from jobs import services, tasks
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def test_job_page_shows_live_progress(live_server, power, make_local):
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing")
+        pytest.skip(f"{CHROMIUM} is missing")
+    from django.test import Client
+    from playwright.sync_api import expect, sync_playwright
+
+    make_local("src", {"big.bin": os.urandom(1_000_000)})
+    make_local("dst")
+    job = services.job_submit(actor=power, type="copy", source={"remote": "src", "path": "/"},
+                              destination={"remote": "dst", "path": "/"}, options={"bwlimit": "250K"})
+    django_client = Client()
+    django_client.force_login(power)
+    session = django_client.cookies["sessionid"].value
+    base = live_server.url
+    def run():
+        try:
+            tasks.execute(job.id)
+        finally:
+            connection.close()  # this thread's own connection
+
+    worker = threading.Thread(target=run)
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(tempfile.mkdtemp(prefix="teamhub-jobs-chromium-"),
+                                                       executable_path=CHROMIUM, headless=True, args=ARGS)
+        context.add_cookies([{"name": "sessionid", "value": session, "url": base}])
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(f"{base}/jobs/{job.pk}/")
+        expect(page.locator("[data-testid=job-status]")).to_have_text("queued")
+        worker.start()
+        # Mid-transfer: running, and the bar has moved but is not full.
+        expect(page.locator("[data-testid=job-status]")).to_have_text("running")
+        page.wait_for_function(
+            "() => { const v = document.querySelector('[data-testid=job-progress]').value; return v > 0 && v < 100; }"
+        )
+        expect(page.locator("[data-field=transferring]")).to_contain_text("big.bin")
+        expect(page.locator("[data-testid=job-status]")).to_have_text("completed")
+        assert page.locator("[data-testid=job-progress]").evaluate("el => el.value") == 100
+        expect(page.locator("[data-testid=job-log]")).to_contain_text("Copied")
+        context.close()
+    worker.join(30)

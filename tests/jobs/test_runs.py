@@ -1,0 +1,273 @@
+"""Jobs run end to end: real rclone against local directories, the worker's
+task body (jobs.tasks.execute) in-process, real PostgreSQL and Redis."""
+
+import os
+import threading
+import time
+
+import psutil
+import pytest
+from django.db import connection
+
+from audit.models import AuditLog
+from jobs import services, tasks
+from jobs.models import Job, JobLog
+from tests.jobs.conftest import tree
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FILES = {"a.txt": "alpha", "sub/b.txt": "bravo", "sub/deep/c.txt": "charlie"}
+
+
+def submit(actor, type, src, dst=None, **kwargs):
+    return services.job_submit(
+        actor=actor,
+        type=type,
+        source={"remote": src, "path": kwargs.pop("src_path", "/")},
+        destination={"remote": dst, "path": kwargs.pop("dst_path", "/")} if dst else None,
+        **kwargs,
+    )
+
+
+def test_copy_copies_every_file_and_reaches_100(power, make_local):
+    _, src_root = make_local("src", FILES)
+    _, dst_root = make_local("dst")
+    job = submit(power, "copy", "src", "dst")
+    assert job.status == "queued"
+
+    assert tasks.execute(job.id) == "completed"
+
+    job.refresh_from_db()
+    assert tree(dst_root) == {k: v.encode() for k, v in FILES.items()}
+    assert tree(src_root) == tree(dst_root)  # copy leaves the source alone
+    assert job.progress == 100
+    assert job.result["transfers"] == 3
+    assert job.started_at and job.completed_at and job.worker
+    actions = list(AuditLog.objects.filter(resource_id=str(job.id)).order_by("created_at").values_list("action", flat=True))
+    assert actions == ["job.created", "job.started", "job.completed"]
+
+
+def test_move_empties_the_source(power, make_local):
+    _, src_root = make_local("src", FILES)
+    _, dst_root = make_local("dst")
+    job = submit(power, "move", "src", "dst", src_path="/sub")
+    assert tasks.execute(job.id) == "completed"
+    assert tree(dst_root) == {"b.txt": b"bravo", "deep/c.txt": b"charlie"}
+    assert tree(src_root) == {"a.txt": b"alpha"}
+
+
+def test_sync_deletes_extra_destination_files(power, make_local):
+    make_local("src", FILES)
+    _, dst_root = make_local("dst", {"stale.txt": "old", "a.txt": "outdated!"})
+    job = submit(power, "sync", "src", "dst")
+    assert tasks.execute(job.id) == "completed"
+    assert tree(dst_root) == {k: v.encode() for k, v in FILES.items()}
+
+
+def test_delete_removes_files_below_the_path_only(power, make_local):
+    _, root = make_local("src", FILES)
+    job = submit(power, "delete", "src", src_path="/sub")
+    assert tasks.execute(job.id) == "completed"
+    assert tree(root) == {"a.txt": b"alpha"}
+
+
+def test_backup_copies_into_a_dated_folder(power, make_local):
+    make_local("src", FILES)
+    _, dst_root = make_local("dst")
+    job = submit(power, "backup", "src", "dst", dst_path="/backups")
+    assert tasks.execute(job.id) == "completed"
+    folder = job.payload["backup_folder"]
+    assert folder.endswith("Z") and folder[:4].isdigit()
+    assert tree(dst_root) == {f"backups/{folder}/{k}": v.encode() for k, v in FILES.items()}
+
+
+def test_dry_run_changes_nothing(power, make_local):
+    make_local("src", FILES)
+    _, dst_root = make_local("dst")
+    job = submit(power, "copy", "src", "dst", options={"dry_run": True})
+    assert tasks.execute(job.id) == "completed"
+    assert tree(dst_root) == {}
+
+
+def test_include_and_exclude_patterns(power, make_local):
+    make_local("src", {"a.txt": "1", "b.log": "2", "sub/c.txt": "3", "sub/d.txt": "4"})
+    _, dst_root = make_local("dst")
+    job = submit(power, "copy", "src", "dst", options={"include": ["*.txt"], "exclude": ["sub/d.txt"]})
+    assert tasks.execute(job.id) == "completed"
+    assert sorted(tree(dst_root)) == ["a.txt", "sub/c.txt"]
+
+
+def test_deny_rules_hold_deep_inside_a_copied_tree(power, make_user, make_local):
+    user = make_user("alice")
+    src, _ = make_local("src", {"pub/a.txt": "a", "pub/secret/x.txt": "x", "pub/deep/er/secret/y.txt": "y",
+                                "pub/deep/z.txt": "z"})
+    dst, dst_root = make_local("dst")
+    services.permission_grant(actor=power, remote=src, user=user, permissions=["read"],
+                              path_rules=[{"path": "/pub/secret", "deny": ["read"]},
+                                          {"path": "/pub/*/*/secret", "deny": ["read"]}])
+    services.permission_grant(actor=power, remote=dst, user=user, permissions=["read", "write"])
+    job = submit(user, "copy", "src", "dst", src_path="/pub")
+    assert tasks.execute(job.id) == "completed"
+    assert sorted(tree(dst_root)) == ["a.txt", "deep/z.txt"]
+
+
+def test_duplicate_delivery_runs_the_job_once(power, make_local):
+    make_local("src", {"f.bin": os.urandom(300_000)})
+    _, dst_root = make_local("dst")
+    job = submit(power, "copy", "src", "dst", options={"bwlimit": "200K"})
+    results = []
+
+    def deliver():
+        try:
+            results.append(tasks.execute(job.id))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    # One delivery ran it; the other found nothing to claim (or it was already done).
+    assert sorted(results) in (["completed", "duplicate"], ["completed", "skipped"])
+    assert AuditLog.objects.filter(resource_id=str(job.id), action="job.started").count() == 1
+    assert tasks.execute(job.id) == "skipped"  # a late redelivery does nothing
+    assert list(tree(dst_root)) == ["f.bin"]
+
+
+def rclone_children():
+    return [p for p in psutil.Process().children(recursive=True) if p.name() == "rclone"]
+
+
+def test_cancel_running_bwlimited_transfer_within_3s_no_rclone_left(power, make_local):
+    make_local("src", {"big.bin": os.urandom(4_000_000)})
+    make_local("dst")
+    job = submit(power, "copy", "src", "dst", options={"bwlimit": "100K"})
+    started = threading.Event()
+    result = {}
+
+    def work():
+        try:
+            result["status"] = tasks.execute(job.id, on_start=lambda pid: (result.setdefault("pid", pid), started.set()))
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    assert started.wait(20)
+    time.sleep(1.5)  # let it transfer for a while
+    assert Job.objects.get(id=job.id).status == "running"
+    assert psutil.pid_exists(result["pid"])
+
+    t0 = time.monotonic()
+    services.job_cancel(actor=power, job=job)
+    while Job.objects.get(id=job.id).status != "cancelled" and time.monotonic() - t0 < 10:
+        time.sleep(0.05)
+    elapsed = time.monotonic() - t0
+    worker.join(timeout=10)
+
+    job.refresh_from_db()
+    assert job.status == "cancelled" and job.cancelled_at is not None
+    assert elapsed < 3.0, f"cancel took {elapsed:.2f}s"
+    assert not psutil.pid_exists(result["pid"]) or psutil.Process(result["pid"]).status() == psutil.STATUS_ZOMBIE
+    assert rclone_children() == []
+    assert result["status"] == "cancelled"
+    assert 0 < job.progress < 100
+
+
+def test_cancel_queued_job_never_starts(power, make_local):
+    make_local("src", FILES)
+    _, dst_root = make_local("dst")
+    job = submit(power, "copy", "src", "dst")
+    services.job_cancel(actor=power, job=job)
+    assert Job.objects.get(id=job.id).status == "cancelled"
+    assert tasks.execute(job.id) == "skipped"
+    assert tree(dst_root) == {}
+
+
+def test_fatal_error_fails_at_once_without_retry(power, make_local):
+    _, src_root = make_local("src", FILES)
+    make_local("dst")
+    job = submit(power, "copy", "src", "dst", src_path="/missing")
+    assert tasks.execute(job.id) == "failed"
+    job.refresh_from_db()
+    assert job.retry_count == 0
+    assert "code 3" in job.error and "directory not found" in job.error
+    assert JobLog.objects.filter(job=job, level="error").exists()
+
+
+def test_temporary_network_failure_retries_then_fails_after_max_retries(power, make_local, settings):
+    from jobs.models import Remote
+
+    services.remote_create(actor=power, name="dav", type="webdav",
+                           options={"url": "http://127.0.0.1:9/", "user": "u", "pass": "pw-secret-123"})
+    make_local("src", FILES)
+    job = submit(power, "copy", "src", "dav", max_retries=1)
+    assert tasks.execute(job.id) == "queued"  # connection refused: temporary, retried
+    job.refresh_from_db()
+    assert job.retry_count == 1 and "connection refused" in job.error
+    assert AuditLog.objects.filter(resource_id=str(job.id), action="job.retry_scheduled").count() == 1
+    assert tasks.execute(job.id) == "failed"  # no retries left
+    job.refresh_from_db()
+    assert job.retry_count == 1
+    assert Remote.objects.filter(name="dav").exists()
+
+
+def test_scheduled_for_waits_until_its_time(power, make_local):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    make_local("src", FILES)
+    _, dst_root = make_local("dst")
+    job = submit(power, "copy", "src", "dst", scheduled_for=timezone.now() + timedelta(hours=1))
+    assert job.status == "pending"
+    assert tasks.execute(job.id) == "deferred"  # an early delivery is put back with its eta
+    assert Job.objects.get(id=job.id).status == "pending" and tree(dst_root) == {}
+    Job.objects.filter(id=job.id).update(scheduled_for=timezone.now() - timedelta(seconds=1))
+    assert tasks.execute(job.id) == "completed"
+
+
+def test_per_remote_concurrency_limit(power, make_local, settings):
+    from jobs import locks
+
+    settings.JOBS_PER_REMOTE_CONCURRENCY = 1
+    make_local("src", FILES)
+    make_local("dst")
+    held = locks.RemoteSlots(["dst"])
+    assert held.acquire()  # another job is using the destination
+    job = submit(power, "copy", "src", "dst")
+    try:
+        assert tasks.execute(job.id) == "busy"
+        assert Job.objects.get(id=job.id).status == "queued"
+    finally:
+        held.release()
+    assert tasks.execute(job.id) == "completed"
+
+
+def test_daily_counters(power, make_local):
+    from datetime import datetime, timezone
+
+    from jobs import locks
+
+    day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    make_local("src", FILES)
+    make_local("dst")
+    before = locks.counter("completed", day), locks.counter("errors", day, kind="job_copy")
+    assert tasks.execute(submit(power, "copy", "src", "dst").id) == "completed"
+    assert tasks.execute(submit(power, "copy", "src", "dst", src_path="/nope").id) == "failed"
+    after = locks.counter("completed", day), locks.counter("errors", day, kind="job_copy")
+    assert after == (before[0] + 1, before[1] + 1)
+
+
+def test_permission_revoked_after_submit_is_refused_at_run(power, make_user, make_local):
+    user = make_user("dora")
+    src, _ = make_local("src", FILES)
+    dst, dst_root = make_local("dst")
+    grant = services.permission_grant(actor=power, remote=src, user=user, permissions=["read"])
+    services.permission_grant(actor=power, remote=dst, user=user, permissions=["read", "write"])
+    job = submit(user, "copy", "src", "dst")
+    services.permission_revoke(actor=power, grant=grant)
+    assert tasks.execute(job.id) == "failed"
+    job.refresh_from_db()
+    assert job.error.startswith("Refused at run time") and tree(dst_root) == {}
