@@ -2,31 +2,20 @@
 by Playwright) against a live server: create a room, post, reply, react,
 edit, delete and search."""
 
-import os
 import shutil
 import tempfile
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
+from tests.browser import ARGS, CHROMIUM, require_chromium
+
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def _require_chromium():
-    if os.path.exists(CHROMIUM):
-        return
-    message = f"{CHROMIUM} is missing (install Debian's chromium: `apt-get install -y chromium`)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def test_create_post_reply_react_edit_delete_search(live_server, make_user, settings, tmp_path):
-    _require_chromium()
+    require_chromium()
     from django.test import Client
     from playwright.sync_api import expect, sync_playwright
 

@@ -11,23 +11,13 @@ import urllib.request
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
+from tests.browser import ARGS, CHROMIUM, require_chromium
+
 PASSWORD = "browser test passphrase 1"
-ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 
 pytestmark = pytest.mark.e2e
 
 
-def _require_chromium():
-    if os.path.exists(CHROMIUM):
-        return
-    message = f"{CHROMIUM} is missing (install Debian's chromium: `apt-get install -y chromium`; `python3 dev.py test` does it on Debian as root)"
-    if os.environ.get("CI"):
-        pytest.fail(message)  # in CI the browser test must run
-    pytest.skip(message)
 
 
 def _api(base, path, body=None, token=None):
@@ -43,7 +33,7 @@ def _api(base, path, body=None, token=None):
 
 
 def test_sign_up_log_in_edit_profile_and_revoke_a_device(live_server):
-    _require_chromium()
+    require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     base = live_server.url

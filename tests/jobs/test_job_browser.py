@@ -9,18 +9,13 @@ import pytest
 from django.db import connection
 
 from jobs import services, tasks
+from tests.browser import ARGS, CHROMIUM, require_chromium
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_job_page_shows_live_progress(live_server, power, make_local):
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing")
-        pytest.skip(f"{CHROMIUM} is missing")
+    require_chromium()
     from django.test import Client
     from playwright.sync_api import expect, sync_playwright
 
