@@ -71,10 +71,13 @@ def start_worker(db_name: str, log_path: Path, local_root: Path) -> subprocess.P
     from django.conf import settings
     from django.db import connection
 
+    from config.embedded import postgres_url
+
     db = connection.settings_dict
     env = {k: v for k, v in os.environ.items() if not k.startswith("RCLONE_")}
     env.update({
-        "DATABASE_URL": f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db_name}",
+        "DATABASE_URL": postgres_url(host=db["HOST"], port=db["PORT"], name=db_name, user=db["USER"],
+                                     password=db.get("PASSWORD") or ""),
         "REDIS_URL": settings.REDIS_URL,
         "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
         "RCLONE_LOCAL_ROOTS": str(local_root),

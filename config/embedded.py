@@ -88,7 +88,13 @@ def ensure_postgres() -> str:
         info = server.get_postmaster_info()
         host = str(info.socket_dir) if info.socket_dir else "127.0.0.1"
         _ensure_database(host, info.port)
-    return f"postgres://postgres@{quote(host, safe='')}:{info.port or 5432}/{DATABASE_NAME}"
+    return postgres_url(host=host, port=info.port, name=DATABASE_NAME)
+
+
+def postgres_url(*, host: str | None, port, name: str, user: str = "postgres", password: str = "") -> str:
+    """A DATABASE_URL. Parts are quoted: a Unix-socket host is a directory path."""
+    auth = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
+    return f"postgres://{auth}@{quote(host or '127.0.0.1', safe='')}:{port or 5432}/{name}"
 
 
 def _ensure_database(host: str, port: int | None) -> None:

@@ -17,6 +17,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from config.embedded import postgres_url
 from jobs import rclone, services, tasks
 from jobs.models import Job, JobLog
 from tests.jobs.conftest import tree
@@ -47,7 +48,8 @@ def start_worker(tmp_path, name):
     env = {
         # Not PYTEST_XDIST_WORKER: settings would append it to the key prefix a second time.
         **{k: v for k, v in os.environ.items() if not k.startswith(("RCLONE_", "PYTEST_"))},
-        "DATABASE_URL": f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "DATABASE_URL": postgres_url(host=db["HOST"], port=db["PORT"], name=db["NAME"], user=db["USER"],
+                                     password=db.get("PASSWORD") or ""),
         "REDIS_URL": settings.REDIS_URL,
         "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
         "RCLONE_LOCAL_ROOTS": ",".join(settings.RCLONE_LOCAL_ROOTS),
