@@ -24,40 +24,12 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
+from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def scratch_database() -> tuple[str, str]:
-    """(admin URL on the 'postgres' database, scratch database URL)."""
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        from config import embedded
-
-        url = embedded.ensure_postgres()
-    parsed = urlparse(url)
-    name = f"teamhub_bench_audit_{os.getpid()}"
-    return urlunparse(parsed._replace(path="/postgres")), urlunparse(parsed._replace(path=f"/{name}"))
-
-
-def pg_connect(url: str):
-    import psycopg
-
-    parsed = urlparse(url)
-    from urllib.parse import unquote
-
-    return psycopg.connect(
-        host=unquote(parsed.hostname or "") or None, port=parsed.port, user=parsed.username or "postgres",
-        password=parsed.password, dbname=parsed.path.lstrip("/"), autocommit=True,
-    )
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+from bench.common import percentile, pg_connect, scratch_database  # noqa: E402
 
 
 def main() -> int:
@@ -66,7 +38,7 @@ def main() -> int:
     parser.add_argument("--verify-entries", type=int, default=100_000, help="entries in the verified chain")
     args = parser.parse_args()
 
-    admin_url, scratch_url = scratch_database()
+    admin_url, scratch_url = scratch_database(f"teamhub_bench_audit_{os.getpid()}")
     name = urlparse(scratch_url).path.lstrip("/")
     with pg_connect(admin_url) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')

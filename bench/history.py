@@ -30,10 +30,12 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from urllib.parse import unquote, urlparse, urlunparse
+from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.common import percentile, pg_connect, scratch_database  # noqa: E402
 
 MONTHS = 24
 COMMON = ("budget deploy review meeting release customer report design schedule invoice server backup "
@@ -43,33 +45,6 @@ COMMON = ("budget deploy review meeting release customer report design schedule 
 _vocab_rng = random.Random(7)
 RARE = ["".join(_vocab_rng.choice("bcdfghjklmnprstvz") + _vocab_rng.choice("aeiou") for _ in range(3)) for _ in range(5000)]
 CJK = ["我们明天讨论预算", "会议改到下午三点", "내일 회의에서 예산을 논의합니다", "서버 점검 일정", "请查看报告"]
-
-
-def scratch_database(size: int) -> tuple[str, str]:
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        from config import embedded
-
-        url = embedded.ensure_postgres()
-    parsed = urlparse(url)
-    name = f"teamhub_bench_history_{size}_{os.getpid()}"
-    return urlunparse(parsed._replace(path="/postgres")), urlunparse(parsed._replace(path=f"/{name}"))
-
-
-def pg_connect(url: str):
-    import psycopg
-
-    parsed = urlparse(url)
-    return psycopg.connect(
-        host=unquote(parsed.hostname or "") or None, port=parsed.port, user=parsed.username or "postgres",
-        password=parsed.password, dbname=parsed.path.lstrip("/"), autocommit=True,
-    )
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def main() -> int:
@@ -85,7 +60,7 @@ def main() -> int:
     os.environ.update(DJANGO_SETTINGS_MODULE="config.settings", LOG_LEVEL="WARNING")
 
     if args.measure_only:
-        _, url = scratch_database(0)
+        _, url = scratch_database(f"teamhub_bench_history_0_{os.getpid()}")
         url = urlunparse(urlparse(url)._replace(path=f"/{args.measure_only}"))
         configure_django(url)
         from django.db import connection
@@ -103,7 +78,7 @@ def main() -> int:
 
     summary = {}
     for size in sizes:
-        admin_url, scratch_url = scratch_database(size)
+        admin_url, scratch_url = scratch_database(f"teamhub_bench_history_{size}_{os.getpid()}")
         name = urlparse(scratch_url).path.lstrip("/")
         with pg_connect(admin_url) as admin:
             admin.execute(f'CREATE DATABASE "{name}"')

@@ -19,23 +19,18 @@ import random
 import statistics
 import sys
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.common import percentile  # noqa: E402
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
 os.environ.setdefault("REDIS_KEY_PREFIX", f"bench-permissions-{os.getpid()}")
 
 RESOURCES = ["docs", "members", "departments", "reports", "billing"]
 ACTIONS = ["read", "write", "delete", "approve"]
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))
-    return ordered[index]
 
 
 def report(name: str, samples_ns: list[int]) -> dict:
