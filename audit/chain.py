@@ -1,11 +1,11 @@
 """The hash chain's one definition: which fields, in which encoding.
 
-Both the writer (``audit.services.audit_record``) and the verifier
-(``audit.verification``) build an entry's hash from the same tuple of text
-values, in the order of ``HASHED_COLUMNS``. The values are the database's own
-text renderings (``id::text``, ``details::text``, ``host(ip)`` and a fixed
-UTC timestamp format), obtained from PostgreSQL at write time too, so what is
-hashed is exactly what is read back: JSONB normalizes numbers and key order,
+Both the writer (``audit.services.audit_record``, through the database
+function audit_chain_append) and the verifier (``audit.verification``) hash
+the same tuple of text values, in the order of ``HASHED_COLUMNS``. The values
+are the database's own text renderings (``id::text``, ``details::text``,
+``host(ip)`` and a fixed UTC timestamp format), so what is hashed at write
+time is exactly what is read back: JSONB normalizes numbers and key order,
 and inet normalizes addresses, and neither can drift from Python's rendering.
 
     canonical = compact JSON array ["v1", <values...>], UTF-8
@@ -13,9 +13,11 @@ and inet normalizes addresses, and neither can drift from Python's rendering.
     signature = HMAC-SHA256( AUDIT_HMAC_KEY, hash as ASCII hex )
 
 ``prev_hash`` is the last value, so each hash commits to the whole chain
-before it. The first entry links to ``GENESIS``. (The encoding is done here,
-not in SQL: PostgreSQL's JSON escaping costs ~3x more per entry than
-Python's C encoder, and verification speed is a target.)
+before it. The first entry links to ``GENESIS``. The writer computes hash and
+signature in SQL (audit_chain_append, migration 0003), to record an entry in
+one round trip; the verifier computes them here, because PostgreSQL's JSON
+escaping costs ~3x more per entry than Python's C encoder and verification
+speed is a target. Both produce the same bytes (tests/audit/test_record.py).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Sequence
+from functools import lru_cache
 
 from django.conf import settings
 
@@ -94,6 +97,18 @@ def entry_hash(values: Sequence[str | None]) -> str:
 
 def hmac_key() -> bytes:
     return settings.AUDIT_HMAC_KEY.encode()
+
+
+@lru_cache(maxsize=4)
+def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
+    """(K ^ ipad, K ^ opad): the two key blocks of RFC 2104 HMAC-SHA256, for
+    the database function that signs appended entries (it has sha256() but
+    no hmac()). HMAC(K, m) = SHA256((K ^ opad) || SHA256((K ^ ipad) || m))."""
+    block = 64  # SHA-256's block size
+    if len(key) > block:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(block, b"\0")
+    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
 
 
 def sign(hash_hex: str, key: bytes | None = None) -> str:

@@ -11,34 +11,32 @@ import json
 import re
 import uuid
 
+import psycopg
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 
 from audit import context
-from audit.chain import GENESIS, entry_hash, sign
+from audit.chain import hmac_key, hmac_pads
 from audit.models import AuditLog
 
-# Appends are serialized by a transaction-level advisory lock, taken inside
-# the database function audit_chain_prepare (migration 0002) together with the
-# read of the chain head, in one round trip. The lock is held until the
-# caller's transaction ends, so the next writer reads a committed head:
-# concurrent writers never fork the chain, and a rollback leaves no gap. The
-# function also stamps created_at from the database clock, strictly after the
-# head's (chain order == created_at order), and returns the database's text
-# renderings of created_at, details and ip, which are what gets hashed.
-_PREPARE_SQL = "SELECT prev_hash, ts, ts_text, details_text, ip_text FROM audit_chain_prepare(%s, %s, %s)"
+# One round trip per entry: audit_chain_append (migration 0003) takes the
+# transaction-level advisory lock that serializes appends, reads the chain head,
+# stamps created_at from the database clock strictly after the head's (chain
+# order == created_at order), computes hash and HMAC signature over the
+# database's renderings of the values (audit/chain.py), and inserts. The lock
+# is held until the caller's transaction ends, so the next writer reads a
+# committed head: concurrent writers never fork the chain, and a rollback
+# leaves no gap.
+_APPEND_SQL = (
+    "SELECT entry_created_at, entry_prev_hash, entry_hash, entry_signature, entry_details, entry_ip "
+    "FROM audit_chain_append(%s::uuid, %s::timestamptz, %s::uuid, %s::text, %s::uuid, %s::text, %s::uuid, "
+    "%s::text, %s::text, %s::text, %s::text, %s::text, %s::text, %s::text, %s::text, %s::text, %s::text, "
+    "%s::bytea, %s::bytea)"
+)
 
 ACTION_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
-
-_INSERT_COLUMNS = (
-    "id", "created_at", "actor_id", "actor_username", "acting_for_id", "acting_for_username", "org_id", "org_name",
-    "action", "resource_type", "resource_id", "result", "level", "request_id", "ip", "user_agent", "details",
-    "prev_hash", "hash", "signature",
-)
-_INSERT_SQL = "INSERT INTO audit_logs ({}) VALUES ({})".format(
-    ", ".join(_INSERT_COLUMNS),
-    ", ".join("%s::jsonb" if c == "details" else "%s" for c in _INSERT_COLUMNS),
-)
+_RESULTS = frozenset(AuditLog.Result.values)
+_LEVELS = frozenset(AuditLog.Level.values)
 
 
 def audit_record(
@@ -82,9 +80,9 @@ def append_entry(
     database clock; the entry still goes strictly after the chain head."""
     if len(action) > 100 or not ACTION_RE.match(action):
         raise ValueError(f"audit action must be a dotted lower-case code, got {action!r}")
-    if result not in AuditLog.Result.values:
+    if result not in _RESULTS:
         raise ValueError(f"audit result must be one of {AuditLog.Result.values}, got {result!r}")
-    if level not in AuditLog.Level.values:
+    if level not in _LEVELS:
         raise ValueError(f"audit level must be one of {AuditLog.Level.values}, got {level!r}")
 
     ctx = context.current()
@@ -92,41 +90,59 @@ def append_entry(
         actor = ctx.user()
     details_json = json.dumps(details or {}, cls=DjangoJSONEncoder, ensure_ascii=False)
     entry_id = uuid.uuid4()
+    actor_id = actor.pk if actor is not None else None
     actor_username = actor.get_username() if actor is not None else ""
+    acting_for_id = acting_for.pk if acting_for is not None else None
     acting_for_username = acting_for.get_username() if acting_for is not None else ""
+    org_id = org.pk if org is not None else None
     org_name = org.name if org is not None else ""
     # Metadata too long for its column is cut rather than failing the change it records.
     resource_type = str(resource_type)[:50]
     resource_id = str(resource_id)[:255]
     request_id = ctx.request_id[:100]
     user_agent = ctx.user_agent
+    inner, outer = hmac_pads(hmac_key())
+    params = (
+        entry_id, at, actor_id, actor_username, acting_for_id, acting_for_username, org_id, org_name, action,
+        resource_type, resource_id, result, level, request_id, ctx.ip, user_agent, details_json, inner, outer,
+    )
 
-    # savepoint=False: inside a caller's atomic block this adds no round trips;
-    # a failure here marks the caller's transaction for rollback, as it should.
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        cursor.execute(_PREPARE_SQL, [at, details_json, ctx.ip])
-        prev_hash, created_at, created_text, details_text, ip_text = cursor.fetchone()
-        prev_hash = prev_hash or GENESIS
-        hash_hex = entry_hash((
-            str(entry_id), created_text, actor_username, acting_for_username, org_name, action,
-            resource_type, resource_id, result, level, request_id, ip_text, user_agent, details_text, prev_hash,
-        ))
-        signature = sign(hash_hex)
-        row = {
-            "id": entry_id, "created_at": created_at,
-            "actor_id": actor.pk if actor is not None else None, "actor_username": actor_username,
-            "acting_for_id": acting_for.pk if acting_for is not None else None,
-            "acting_for_username": acting_for_username,
-            "org_id": org.pk if org is not None else None, "org_name": org_name,
-            "action": action, "resource_type": resource_type, "resource_id": resource_id,
-            "result": result, "level": level, "request_id": request_id, "ip": ip_text,
-            "user_agent": user_agent, "details": details_text,
-            "prev_hash": prev_hash, "hash": hash_hex, "signature": signature,
-        }
-        cursor.execute(_INSERT_SQL, [row[c] for c in _INSERT_COLUMNS])
+    if connection.in_atomic_block:
+        # savepoint=False adds no round trips; a failure here marks the
+        # caller's transaction for rollback, as it should.
+        with transaction.atomic(savepoint=False):
+            created_at, prev_hash, hash_hex, signature, details_text, ip_text = _append(params)
+    else:
+        # Outside atomic (autocommit): the one statement is the entry's own
+        # transaction, so BEGIN and COMMIT cost no round trips.
+        created_at, prev_hash, hash_hex, signature, details_text, ip_text = _append(params)
 
-    row["details"] = json.loads(details_text)
-    entry = AuditLog(**row)
+    entry = AuditLog(
+        id=entry_id, created_at=created_at, actor_id=actor_id, actor_username=actor_username,
+        acting_for_id=acting_for_id, acting_for_username=acting_for_username, org_id=org_id, org_name=org_name,
+        action=action, resource_type=resource_type, resource_id=resource_id, result=result, level=level,
+        request_id=request_id, ip=ip_text, user_agent=user_agent, details=json.loads(details_text),
+        prev_hash=prev_hash, hash=hash_hex, signature=signature,
+    )
     entry._state.adding = False
     entry._state.db = connection.alias
     return entry
+
+
+def _append(params) -> tuple:
+    """Run audit_chain_append on a server-side-binding psycopg cursor.
+
+    The parameters include the HMAC key blocks. Django's own cursor binds on
+    the client, which would put them in the statement text, where
+    pg_stat_activity, the server's error log (log_min_error_statement) and
+    Django's query log (DEBUG, CaptureQueriesContext) all show it. Bound
+    separately they appear in none of those; the server logs bind parameters
+    only with statement logging on (log_statement, log_min_duration_statement)
+    and log_parameter_max_length not 0, so set that to 0 where statements
+    are logged. This is also why the call bypasses Django's execute wrappers.
+    """
+    connection.ensure_connection()
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(_APPEND_SQL, params)
+        return cursor.fetchone()

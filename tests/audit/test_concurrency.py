@@ -3,7 +3,7 @@
 import threading
 
 import pytest
-from django.db import connections
+from django.db import connections, transaction
 
 from audit.models import AuditLog
 from audit.services import audit_record
@@ -11,7 +11,10 @@ from audit.verification import verify
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_writers_leave_one_linear_chain():
+@pytest.mark.parametrize("in_transaction", [False, True], ids=["own-transaction", "caller-transaction"])
+def test_concurrent_writers_leave_one_linear_chain(in_transaction):
+    # Both ways an entry is written: alone (one autocommit statement) and as
+    # services do, several inside the caller's transaction.
     writers, per_writer = 6, 15
     errors = []
     barrier = threading.Barrier(writers)
@@ -19,8 +22,14 @@ def test_concurrent_writers_leave_one_linear_chain():
     def write(n):
         try:
             barrier.wait()
-            for i in range(per_writer):
-                audit_record(action="test.concurrent", details={"writer": n, "i": i})
+            for i in range(0, per_writer, 3):
+                if in_transaction:
+                    with transaction.atomic():
+                        for j in range(i, i + 3):
+                            audit_record(action="test.concurrent", details={"writer": n, "i": j})
+                else:
+                    for j in range(i, i + 3):
+                        audit_record(action="test.concurrent", details={"writer": n, "i": j})
         except Exception as exc:  # surfaced below
             errors.append(exc)
         finally:

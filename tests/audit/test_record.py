@@ -1,5 +1,6 @@
 """audit_record: the fields, the chain, the transaction, append-only."""
 
+import psycopg
 import pytest
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
@@ -170,3 +171,90 @@ def test_refuses_to_append_under_repeatable_read():
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         audit_record(action="test.stale")
     assert not AuditLog.objects.filter(action="test.stale").exists()
+
+
+# Every class of character that JSON escaping treats differently: quote,
+# backslash, slash, each control character, DEL, non-ASCII, a line separator
+# and a character outside the BMP.
+AWKWARD = 'q"b\\s/' + "".join(map(chr, range(1, 32))) + "\x7f é 中 \u2028 \U0001F600 end"
+
+
+@pytest.mark.parametrize("key", [
+    "k" * 32,
+    "k" * 64,  # exactly one SHA-256 block
+    "longer-than-one-block-" * 5,  # hashed down to 32 bytes first (RFC 2104)
+    "ключ-не-ascii-" * 3,
+])
+def test_the_database_writer_and_the_python_verifier_agree_byte_for_byte(make_user, settings, key):
+    # audit_chain_append hashes and signs in SQL; verification does it in
+    # Python. Both must produce the same canonical bytes and signature.
+    settings.AUDIT_HMAC_KEY = key
+    actor = make_user("awkward")
+    org = Organization.objects.create(owner=actor, name="acme")
+    with use_context(AuditContext(request_id=AWKWARD[:100], ip="2001:DB8::0:1", user_agent=AWKWARD)):
+        entry = audit_record(
+            action="test.awkward", actor=actor, org=org, resource_type=AWKWARD, resource_id=AWKWARD,
+            details={AWKWARD: [AWKWARD, 1.0, 1e-7, 2**70, None, True]},
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {HASHED_SELECT} FROM audit_logs WHERE id = %s", [entry.pk])
+        values = cursor.fetchone()
+    assert values[7] == AWKWARD[:255] and values[11] == "2001:db8::1"
+    assert entry_hash(values) == entry.hash
+    assert sign(entry.hash) == entry.signature
+    assert verify().ok
+
+
+def test_a_missing_ip_is_hashed_as_null():
+    entry = audit_record(action="test.no_ip")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {HASHED_SELECT} FROM audit_logs WHERE id = %s", [entry.pk])
+        values = cursor.fetchone()
+    assert values[11] is None and entry.ip is None
+    assert entry_hash(values) == entry.hash
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_entry_outside_a_transaction_commits_at_once_and_releases_the_chain():
+    entry = audit_record(action="test.alone")
+    # One autocommit statement: no transaction is left open and the chain
+    # lock is already released for the next writer.
+    assert connection.connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    other = connection.copy()
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM audit_logs WHERE id = %s", [entry.pk])
+            assert cursor.fetchone()[0] == 1
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = %s",
+                [connection.connection.info.backend_pid],
+            )
+            assert cursor.fetchone()[0] == 0
+    finally:
+        other.close()
+    assert verify().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_hmac_key_never_enters_statement_text():
+    # The database signs with key blocks passed as bound parameters; in the
+    # statement text they would show in pg_stat_activity, the server's error
+    # log and Django's query log.
+    from django.test.utils import CaptureQueriesContext
+
+    from audit.chain import hmac_key, hmac_pads
+
+    secrets = [block.hex() for block in hmac_pads(hmac_key())]
+    with CaptureQueriesContext(connection) as captured:
+        audit_record(action="test.secret")
+    assert not any(s in q["sql"] for q in captured.captured_queries for s in secrets)
+    other = connection.copy()
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT query FROM pg_stat_activity WHERE pid = %s",
+                           [connection.connection.info.backend_pid])
+            last_statement = cursor.fetchone()[0]
+    finally:
+        other.close()
+    assert "audit_chain_append" in last_statement
+    assert not any(s in last_statement for s in secrets)
