@@ -6,7 +6,7 @@ from django.db.models import Count
 
 from accounts import services
 from accounts.forms import StaffLoginForm
-from accounts.models import ApiKey, DeviceSession, Profile, User
+from accounts.models import ApiKey, DeviceSession, Notification, Profile, User
 from config.errors import ApplicationError
 
 # The admin's login goes through the same lockout, status checks and audit.
@@ -119,3 +119,18 @@ class ApiKeyAdmin(_ReadOnlyAdmin):
     @admin.action(description="Revoke the selected API keys")
     def revoke(self, request, queryset):
         _run(self, request, queryset.select_related("user"), lambda k: services.api_key_revoke(actor=request.user, api_key=k), "Revoked")
+
+
+@admin.register(Notification)
+class NotificationAdmin(_ReadOnlyAdmin):
+    """Read-only for staff: notifications are created by the changes they
+    report (accounts.notifications) and read or archived by their owner."""
+
+    list_display = ["title", "user", "type", "priority", "is_read", "is_archived", "created_at", "expires_at"]
+    list_filter = ["type", "priority", "is_read", "is_archived", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["title", "user__username", "user__email"]
+    list_select_related = ["user"]
+    date_hierarchy = "created_at"
+    fields = ["id", "user", "type", "priority", "title", "message", "data", "is_read", "read_at", "is_archived",
+              "created_at", "expires_at"]
+    readonly_fields = fields

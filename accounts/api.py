@@ -10,7 +10,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import selectors, services
+from accounts import notifications, selectors, services
 from accounts.authentication import client_ip
 from accounts.middleware import current_device_session
 from accounts.models import DeviceSession
@@ -23,6 +23,9 @@ from accounts.serializers import (
     DeviceSessionSerializer,
     LoginResultSerializer,
     LoginSerializer,
+    NotificationPageSerializer,
+    NotificationReadAllSerializer,
+    NotificationSerializer,
     ProfileUpdateSerializer,
     RegisterResultSerializer,
     RegisterSerializer,
@@ -158,3 +161,61 @@ class ApiKeyDetailView(APIView):
             raise NotFound("No such API key.")
         services.api_key_revoke(actor=request.user, api_key=api_key)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --------------------------------------------------------------------------- notifications
+
+NOTIFICATION_SCOPES = {"GET": "notifications:read", "POST": "notifications:write"}
+
+
+class NotificationListView(APIView):
+    required_scopes = NOTIFICATION_SCOPES
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("unread", str, description="`1`: only unread ones."),
+            OpenApiParameter("archived", str, description="`1`: the archive instead of the inbox."),
+            *PAGE_PARAMETERS,
+        ],
+        responses=NotificationPageSerializer,
+    )
+    def get(self, request):
+        params = request.query_params
+        qs = notifications.notifications_for(
+            user=request.user, unread=_flag(params.get("unread")), archived=_flag(params.get("archived"))
+        )
+        paginator = CursorPage()
+        paginator.ordering = ("-created_at", "-id")
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response([notifications.notification_dict(n) for n in page])
+
+
+def _flag(value) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes")
+
+
+class NotificationReadView(APIView):
+    required_scopes = NOTIFICATION_SCOPES
+
+    @extend_schema(request=None, responses=NotificationSerializer)
+    def post(self, request, notification_id):
+        notification = notifications.notification_mark_read(user=request.user, notification_id=notification_id)
+        return Response(notifications.notification_dict(notification))
+
+
+class NotificationArchiveView(APIView):
+    required_scopes = NOTIFICATION_SCOPES
+
+    @extend_schema(request=None, responses=NotificationSerializer)
+    def post(self, request, notification_id):
+        notification = notifications.notification_archive(user=request.user, notification_id=notification_id)
+        return Response(notifications.notification_dict(notification))
+
+
+class NotificationReadAllView(APIView):
+    required_scopes = NOTIFICATION_SCOPES
+
+    @extend_schema(request=None, responses=NotificationReadAllSerializer)
+    def post(self, request):
+        marked = notifications.notification_mark_all_read(user=request.user)
+        return Response({"marked": marked, "unread": notifications.unread_count(user=request.user, cap=None)})

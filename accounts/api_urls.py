@@ -12,4 +12,10 @@ urlpatterns = [
     path("me", api.MeView.as_view(), name="api-me"),
     path("api-keys", api.ApiKeyListView.as_view(), name="api-keys"),
     path("api-keys/<uuid:key_id>", api.ApiKeyDetailView.as_view(), name="api-key"),
+    path("notifications/", api.NotificationListView.as_view(), name="api-notifications"),
+    path("notifications/read-all", api.NotificationReadAllView.as_view(), name="api-notifications-read-all"),
+    # str, not uuid: a malformed id gets the contract's 404 body, not Django's page.
+    path("notifications/<str:notification_id>/read", api.NotificationReadView.as_view(), name="api-notification-read"),
+    path("notifications/<str:notification_id>/archive", api.NotificationArchiveView.as_view(),
+         name="api-notification-archive"),
 ]

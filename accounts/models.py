@@ -10,6 +10,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.utils import timezone
 from knox.models import AbstractAuthToken
 from knox.settings import CONSTANTS
 
@@ -232,7 +233,11 @@ class DeviceSession(AbstractAuthToken):
 
 # --------------------------------------------------------------------------- API keys
 
-SCOPES = ("chat:read", "chat:write", "jobs:read", "jobs:write", "orgs:read", "orgs:write", "audit:read")
+SCOPES = (
+    "chat:read", "chat:write", "jobs:read", "jobs:write", "orgs:read", "orgs:write", "audit:read",
+    # One's own notifications (list; mark read): a key that posts chat need not see them.
+    "notifications:read", "notifications:write",
+)
 
 
 class ApiKey(models.Model):
@@ -270,3 +275,107 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+# --------------------------------------------------------------------------- notifications
+
+
+class Notification(models.Model):
+    """notifications: seeds 000 and 001 merged. Seed 000's types plus
+    ``mention`` and the job outcomes (issues 7 and 8); seed 001's priority,
+    archive flag and expiry. ``message`` is NOT NULL (seed 000) but may be
+    empty. Writes go through accounts.notifications only."""
+
+    class Type(models.TextChoices):
+        NEW_MESSAGE = "new_message", "New message"
+        MENTION = "mention", "Mention"
+        ROOM_INVITATION = "room_invitation", "Room invitation"
+        USER_JOINED = "user_joined", "User joined"
+        USER_LEFT = "user_left", "User left"
+        JOB_FINISHED = "job_finished", "Job finished"
+        JOB_FAILED = "job_failed", "Job failed"
+        SYSTEM_ALERT = "system_alert", "System alert"
+
+    class Priority(models.TextChoices):
+        LOW = "low", "Low"
+        NORMAL = "normal", "Normal"
+        HIGH = "high", "High"
+        URGENT = "urgent", "Urgent"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # No index of its own: the composite indexes below start with user.
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications", db_index=False)
+    type = models.CharField(max_length=50, choices=Type.choices)
+    title = models.CharField(max_length=255)
+    message = models.TextField(blank=True, default="")
+    data = models.JSONField(default=dict, blank=True)
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    is_read = models.BooleanField(default=False)
+    is_archived = models.BooleanField(default=False)
+    read_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "notifications"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(type__in=[
+                    "new_message", "mention", "room_invitation", "user_joined", "user_left",
+                    "job_finished", "job_failed", "system_alert",
+                ]),
+                name="notifications_type_check",
+            ),
+            models.CheckConstraint(
+                condition=Q(priority__in=["low", "normal", "high", "urgent"]), name="notifications_priority_check"
+            ),
+            models.CheckConstraint(
+                condition=Q(is_read=False, read_at__isnull=True) | Q(is_read=True, read_at__isnull=False),
+                name="notifications_read_at_check",
+            ),
+        ]
+        indexes = [
+            # The unread badge: COUNT over (user, unread, not archived).
+            models.Index(fields=["user", "is_read", "is_archived"], name="idx_notifications_user"),
+            models.Index(fields=["-created_at"], name="idx_notifications_created"),
+            models.Index(fields=["type"], name="idx_notifications_type"),
+            models.Index(fields=["expires_at"], name="idx_notifications_expires", condition=Q(expires_at__isnull=False)),
+            # The list page and API: one user's newest first, by cursor.
+            models.Index(fields=["user", "-created_at", "-id"], name="idx_notifications_user_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} for {self.user_id}: {self.title}"
+
+
+class OnlineTimeStat(models.Model):
+    """Seed 000 online_time_stats: time online per user per UTC day, written
+    by accounts.presence when a session (the span with at least one socket
+    open, across tabs) ends, split at midnight."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="online_time_stats")
+    date = models.DateField()
+    total_seconds = models.IntegerField(default=0)
+    sessions_count = models.IntegerField(default=0)
+    first_session_at = models.DateTimeField(null=True, blank=True)
+    last_session_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "online_time_stats"
+        ordering = ["-date"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "date"], name="online_time_stats_unique"),
+            models.CheckConstraint(condition=Q(total_seconds__gte=0) & Q(sessions_count__gte=0),
+                                   name="online_time_stats_nonnegative"),
+        ]
+        indexes = [
+            models.Index(fields=["user"], name="idx_online_time_stats_user"),
+            models.Index(fields=["date"], name="idx_online_time_stats_date"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.date}: {self.total_seconds} s"

@@ -115,3 +115,34 @@ class DeviceSessionPageSerializer(serializers.Serializer):
 class ApiKeyPageSerializer(serializers.Serializer):
     results = ApiKeySerializer(many=True)
     next = serializers.CharField(allow_null=True)
+
+
+# --------------------------------------------------------------------------- notifications
+# Schema shapes only: responses are rendered by accounts.notifications.notification_dict,
+# the one presenter the API and the socket share.
+
+
+class NotificationSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    type = serializers.ChoiceField(choices=["new_message", "mention", "room_invitation", "user_joined", "user_left",
+                                            "job_finished", "job_failed", "system_alert"])
+    title = serializers.CharField()
+    message = serializers.CharField(allow_blank=True)
+    data = serializers.DictField(help_text="Ids for the type (room_id, message_id, excerpt, invite_code, job_id, ...).")
+    priority = serializers.ChoiceField(choices=["low", "normal", "high", "urgent"])
+    is_read = serializers.BooleanField()
+    is_archived = serializers.BooleanField()
+    read_at = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    url = serializers.CharField(allow_null=True, help_text="A page to open, when there is one.")
+
+
+class NotificationPageSerializer(serializers.Serializer):
+    results = NotificationSerializer(many=True)
+    next = serializers.CharField(allow_null=True)
+
+
+class NotificationReadAllSerializer(serializers.Serializer):
+    marked = serializers.IntegerField()
+    unread = serializers.IntegerField()

@@ -131,6 +131,10 @@ def user_set_status(*, actor: User | None, user: User, status: str) -> User:
     ended = 0
     if status != User.Status.ACTIVE:
         ended = _end_sessions(user=user)
+        # Open sockets were authenticated once, at connect: close them too.
+        from chatroom.realtime import end_user_sockets
+
+        end_user_sockets(user.id)
     if status == User.Status.BANNED:
         action = "user.banned"
     elif old == User.Status.BANNED:

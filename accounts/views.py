@@ -9,14 +9,14 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_POST
 
-from accounts import ratelimit, selectors, services
+from accounts import notifications, ratelimit, selectors, services
 from accounts.authentication import client_ip
 from accounts.forms import BACKEND, LoginForm, PasswordChangeForm, ProfileForm, ResetSetPasswordForm, SignupForm
 from accounts.middleware import current_device_session
-from config.errors import ApplicationError
+from config.errors import ApplicationError, NotFound
 
 
 class LoginView(auth_views.LoginView):
@@ -132,3 +132,77 @@ def devices_revoke_others(request):
     count = services.sessions_revoke_others(actor=request.user, current=current)
     messages.success(request, f"Signed out {count} other device{'s' if count != 1 else ''}.")
     return redirect("devices")
+
+
+# --------------------------------------------------------------------------- notifications
+
+NOTIFICATION_PAGE_SIZE = 50
+NOTIFICATION_ACTIONS = {
+    "read": lambda user, pk: notifications.notification_mark_read(user=user, notification_id=pk),
+    "archive": lambda user, pk: notifications.notification_archive(user=user, notification_id=pk),
+    "unarchive": lambda user, pk: notifications.notification_archive(user=user, notification_id=pk, archived=False),
+}
+
+
+@login_required
+def notification_list(request):
+    """The inbox (``?show=unread`` for unread only, ``?show=archived`` for
+    the archive), newest first, paged by the same cursor as the API."""
+    from rest_framework.exceptions import NotFound as DRFNotFound
+
+    from config.api import CursorPage
+
+    show = request.GET.get("show", "all")
+    if show not in ("all", "unread", "archived"):
+        show = "all"
+    qs = notifications.notifications_for(user=request.user, unread=show == "unread", archived=show == "archived")
+    paginator = CursorPage()
+    paginator.page_size = NOTIFICATION_PAGE_SIZE
+    paginator.ordering = ("-created_at", "-id")
+    drf_request = _drf_request(request)
+    try:
+        items = paginator.paginate_queryset(qs, drf_request)
+    except DRFNotFound:  # a stale or mangled ?cursor=: start over rather than fail
+        return redirect(f"{request.path}?show={show}")
+    return render(request, "accounts/notifications.html", {
+        "items": items, "show": show, "next_cursor": paginator.get_next_link(),
+    })
+
+
+def _drf_request(request):
+    # CursorPage reads ?cursor= and ?limit= through DRF's request wrapper.
+    from rest_framework.request import Request
+
+    return Request(request)
+
+
+@login_required
+@require_POST
+def notification_action(request, notification_id, action):
+    handler = NOTIFICATION_ACTIONS.get(action)
+    if handler is None:
+        raise Http404
+    try:
+        notification = handler(request.user, notification_id)
+    except NotFound:
+        raise Http404("No such notification.") from None
+    # "Open" posts read with a target: follow the notification's own link,
+    # but only to a path on this site.
+    target = notification.data.get("url") if request.POST.get("open") else None
+    if isinstance(target, str) and target.startswith("/") and not target.startswith("//"):
+        return redirect(target)
+    return redirect(_back(request))
+
+
+@login_required
+@require_POST
+def notification_read_all(request):
+    count = notifications.notification_mark_all_read(user=request.user)
+    messages.success(request, f"Marked {count} notification{'s' if count != 1 else ''} read.")
+    return redirect(_back(request))
+
+
+def _back(request) -> str:
+    show = request.POST.get("show", "all")
+    url = reverse("notifications")
+    return f"{url}?show={show}" if show in ("unread", "archived") else url

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
@@ -15,7 +13,7 @@ from audit.models import AuditLog
 from audit.selectors import audit_entries, audit_org_ids
 from audit.verification import parse_when, verify
 from config.api import CursorPage
-from config.errors import PermissionDenied, ValidationFailed
+from config.errors import PermissionDenied, ValidationFailed, parse_uuid
 
 
 class AuditLogSerializer(serializers.ModelSerializer):
@@ -26,15 +24,6 @@ class AuditLogSerializer(serializers.ModelSerializer):
             "org_id", "org_name", "action", "resource_type", "resource_id", "result", "level",
             "request_id", "ip", "user_agent", "details", "prev_hash", "hash", "signature",
         ]
-
-
-def _uuid(value: str | None, name: str):
-    if not value:
-        return None
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise ValidationFailed(fields={name: ["Must be a UUID."]}) from None
 
 
 def _when(request, name: str, *, end_of_day: bool = False):
@@ -74,12 +63,12 @@ class AuditListView(APIView):
         if result and result not in AuditLog.Result.values:
             raise ValidationFailed(fields={"result": [f"One of {', '.join(AuditLog.Result.values)}."]})
         user = request.user
-        org_id = _uuid(params.get("org_id"), "org_id")
+        org_id = parse_uuid(params.get("org_id"), "org_id", optional=True)
         readable = audit_org_ids(user=user)  # None: every org (staff)
         if readable is not None and (not readable or (org_id and org_id not in readable)):
             raise PermissionDenied("Only staff and the organization's admins can read its audit log.")
         queryset = audit_entries(
-            user=user, org_id=org_id, actor_id=_uuid(params.get("actor_id"), "actor_id"),
+            user=user, org_id=org_id, actor_id=parse_uuid(params.get("actor_id"), "actor_id", optional=True),
             action=params.get("action", "").strip(), result=result,
             since=_when(request, "since"), until=_when(request, "until", end_of_day=True),
         )

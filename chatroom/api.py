@@ -11,12 +11,13 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import presence
 from accounts.models import User
-from chatroom import selectors, services
+from chatroom import ratelimit, selectors, services
 from chatroom.models import Invite, JoinRequest, Room, RoomMember
 from chatroom.presenters import attachment_dict, message_dicts, user_dict
 from config.api import CursorPage
-from config.errors import NotFound, ValidationFailed
+from config.errors import NotFound, ValidationFailed, parse_uuid
 
 READ = "chat:read"
 WRITE = "chat:write"
@@ -66,7 +67,8 @@ def join_request_dict(request: JoinRequest) -> dict:
 
 def invite_dict(invite: Invite) -> dict:
     return {"code": invite.code, "room_id": str(invite.room_id), "max_uses": invite.max_uses, "uses": invite.uses,
-            "expires_at": _iso(invite.expires_at), "revoked": invite.revoked_at is not None}
+            "expires_at": _iso(invite.expires_at), "revoked": invite.revoked_at is not None,
+            "invitee_id": str(invite.invitee_id) if invite.invitee_id else None}
 
 
 def _validated(serializer_class, data) -> dict:
@@ -76,17 +78,19 @@ def _validated(serializer_class, data) -> dict:
 
 
 def _user(user_id) -> User:
-    user = User.objects.filter(id=selectors._uuid(user_id, "user_id")).first()
+    user = User.objects.filter(id=parse_uuid(user_id, "user_id")).first()
     if user is None:
         raise NotFound("No such user.")
     return user
 
 
-def _paginate(view, request, queryset, ordering, render):
+def _paginate(view, request, queryset, ordering, render=None, *, render_page=None):
+    """A cursor page, each item rendered by ``render`` (or the whole page by
+    ``render_page``, for renderings that read something once per page)."""
     paginator = CursorPage()
     paginator.ordering = ordering
     page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response([render(x) for x in page])
+    return paginator.get_paginated_response(render_page(page) if render_page else [render(x) for x in page])
 
 
 # --------------------------------------------------------------------------- serializers (input)
@@ -130,6 +134,10 @@ class MemberUpdateIn(serializers.Serializer):
 class InviteIn(serializers.Serializer):
     max_uses = serializers.IntegerField(required=False, default=0)
     max_age_seconds = serializers.IntegerField(required=False, default=services.INVITE_DEFAULT_MAX_AGE)
+    user_id = serializers.UUIDField(
+        required=False, allow_null=True,
+        help_text="Invite this user personally: single-use, only they may accept it, and they are notified "
+                  "(max_uses is ignored).")
 
 
 class MessageIn(serializers.Serializer):
@@ -270,7 +278,13 @@ class MembersView(APIView):
     def get(self, request, room_id):
         room = selectors.room_get(user=request.user, room_id=room_id)
         qs = selectors.room_members(user=request.user, room=room)
-        return _paginate(self, request, qs, ("joined_at", "id"), member_dict)
+
+        def render(page):
+            # Presence for the page in one Redis read (addition to api.md: status).
+            statuses = presence.status_of([m.user_id for m in page])
+            return [{**member_dict(m), "status": statuses.get(str(m.user_id), presence.OFFLINE)} for m in page]
+
+        return _paginate(self, request, qs, ("joined_at", "id"), render_page=render)
 
 
 class MemberDetailView(APIView):
@@ -308,7 +322,7 @@ class JoinRequestDecideView(APIView):
     def post(self, request, room_id, request_id):
         room = selectors.room_get(user=request.user, room_id=room_id)
         join_request = JoinRequest.objects.filter(
-            id=selectors._uuid(request_id, "request_id"), room=room).first()
+            id=parse_uuid(request_id, "request_id"), room=room).first()
         if join_request is None:
             raise NotFound("No such join request.")
         join_request = services.join_request_decide(actor=request.user, request=join_request, approve=self.approve)
@@ -322,8 +336,12 @@ class InvitesView(APIView):
     def post(self, request, room_id):
         room = selectors.room_get(user=request.user, room_id=room_id)
         data = _validated(InviteIn, request.data)
-        invite = services.invite_create(actor=request.user, room=room, max_uses=data["max_uses"],
-                                        max_age_seconds=data["max_age_seconds"])
+        if data.get("user_id"):
+            invite = services.invite_user(actor=request.user, room=room, user=_user(data["user_id"]),
+                                          max_age_seconds=data["max_age_seconds"])
+        else:
+            invite = services.invite_create(actor=request.user, room=room, max_uses=data["max_uses"],
+                                            max_age_seconds=data["max_age_seconds"])
         return Response(invite_dict(invite), status=201)
 
 
@@ -360,10 +378,11 @@ class MessagesView(APIView):
     def post(self, request, room_id):
         room = selectors.room_get(user=request.user, room_id=room_id)
         data = _validated(MessageIn, request.data)
+        ratelimit.check_message_rate(request.user)
         message = services.message_post(actor=request.user, room=room, content=data["content"],
                                         message_type=data["message_type"], reply_to=data.get("reply_to"),
                                         client_id=data.get("client_id"), attachment_ids=data["attachment_ids"])
-        return Response(message_dicts([message], request.user)[0],
+        return Response(getattr(message, "body", None) or message_dicts([message], request.user)[0],
                         status=200 if getattr(message, "deduplicated", False) else 201)
 
 

@@ -137,11 +137,16 @@ class JoinRequest(models.Model):
 
 
 class Invite(models.Model):
-    """Seed 003 invites: a code with max uses (0 = unlimited) and an expiry."""
+    """Seed 003 invites: a code with max uses (0 = unlimited) and an expiry.
+    An invite with an ``invitee`` is personal: single-use, and only that user
+    may accept it (the room_invitation notification carries its code)."""
 
     code = models.CharField(max_length=32, primary_key=True)
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="invites")
     inviter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    invitee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="room_invites"
+    )
     max_uses = models.PositiveIntegerField(default=0)
     uses = models.PositiveIntegerField(default=0)
     expires_at = models.DateTimeField(null=True, blank=True)
@@ -153,6 +158,9 @@ class Invite(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(max_uses=0) | Q(uses__lte=F("max_uses")), name="room_invites_uses_limit_check"
+            ),
+            models.CheckConstraint(
+                condition=Q(invitee__isnull=True) | Q(max_uses=1), name="room_invites_personal_single_use_check"
             ),
         ]
         indexes = [models.Index(fields=["room", "created_at"], name="idx_room_invites_room")]
@@ -192,8 +200,11 @@ class Message(PostgresPartitionedModel):
     # Set by message_post under the room's posting lock, so created_at order is
     # commit order within a room (keyset pages never skip a late commit).
     created_at = models.DateTimeField(default=timezone.now)
-    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_messages")
+    # No single-column indexes: (room, created_at, id) and (user, created_at)
+    # below serve those lookups, and every index costs each insert.
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages", db_index=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_messages",
+                             db_index=False)
     content = models.TextField(blank=True)
     message_type = models.CharField(max_length=20, choices=Type.choices, default=Type.TEXT)
     # (reply_to_id, reply_to_created_at) -> messages(id, created_at): a real

@@ -77,19 +77,28 @@ def message_dicts(messages: list[Message], viewer=None) -> list[dict]:
 
     out = []
     for m in messages:
-        reply = None
-        if m.reply_to_id:
-            parent = replies.get(m.reply_to_id)
-            if parent is not None:
-                reply = {
-                    "id": str(parent.id),
-                    "user": user_dict(parent.user),
-                    "excerpt": "" if parent.is_deleted else parent.content[:EXCERPT_CHARS],
-                    "is_deleted": parent.is_deleted,
-                }
+        parent = replies.get(m.reply_to_id) if m.reply_to_id else None
+        reply = reply_dict(parent) if parent is not None else None
         out.append(message_dict(m, reactions=reactions.get(m.id, []), attachments=attachments.get(m.id, []),
                                 mentions=mentions.get(m.id, []), reply=reply))
     return out
+
+
+def reply_dict(parent: Message) -> dict:
+    """The replied-to message as a message object shows it."""
+    return {
+        "id": str(parent.id),
+        "user": user_dict(parent.user),
+        "excerpt": "" if parent.is_deleted else parent.content[:EXCERPT_CHARS],
+        "is_deleted": parent.is_deleted,
+    }
+
+
+def new_message_dict(m: Message, *, attachments=(), mentions=(), parent: Message | None = None) -> dict:
+    """A message just posted, from what the poster's transaction already
+    holds: it has no reactions yet, so no query is needed."""
+    return message_dict(m, attachments=[attachment_dict(a) for a in attachments],
+                        mentions=[str(u) for u in mentions], reply=reply_dict(parent) if parent else None)
 
 
 def message_dict(m: Message, *, reactions=(), attachments=(), mentions=(), reply=None) -> dict:

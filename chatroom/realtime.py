@@ -4,12 +4,29 @@ Services call ``room_event``/``user_event``/``broadcast`` inside their
 transaction; frames go out only after commit (``transaction.on_commit``), so a
 client never sees something that rolled back, and one that reconnects catches
 up from the database by its cursor. Frames use api.md's shapes; the socket
-consumer only relays ``event["frame"]`` to the client (handler
-``client_frame``). Every group name comes from a function here."""
+consumer (chatroom.consumers) relays ``event["frame"]`` to the client and
+reads the routing facts beside it:
+
+- ``room``: the room a frame belongs to, so a socket that has just left the
+  room drops frames that were already queued for it;
+- ``prev``: on ``message.new``, the cursor of the room's previous message, so
+  a socket notices a message it never got (a full channel, an expired one)
+  and fetches the gap from the database instead of skipping it;
+- ``sender``: on ``typing``, so the typist's own sockets never echo it;
+- ``subject``: on ``member.joined``/``member.left``, the user who joined or
+  left, so that user's own sockets subscribe or unsubscribe.
+
+The frame itself travels already encoded as JSON (``text``): the consumer
+routes on the facts above and relays the text unchanged, so a frame fanned
+out to a thousand sockets is encoded once, not once per socket.
+
+Every group name comes from a function here."""
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 import uuid
 
 from asgiref.sync import async_to_sync
@@ -19,6 +36,9 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 EVENT_TYPE = "client.frame"  # -> consumer method client_frame(self, event)
+
+# Frames the consumer acts on itself and never relays.
+SESSION_END = "session.end"
 
 
 def room_group(room_id: uuid.UUID | str) -> str:
@@ -36,25 +56,72 @@ def job_group(job_id: uuid.UUID | str) -> str:
     return f"job.{job_id}"
 
 
-def _send(groups: list[str], frame: dict) -> None:
+def _event(frame: dict, meta: dict) -> dict:
+    # ``at``: when it was sent, so a socket can tell it is falling behind.
+    return {"type": EVENT_TYPE, "kind": frame["type"], "text": json.dumps(frame, default=str), "at": time.time(),
+            **meta}
+
+
+def frame_of(event: dict) -> dict:
+    """The client frame an event carries (for tests and tools)."""
+    return json.loads(event["text"])
+
+
+def _send(groups: list[str], frame: dict, meta: dict) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    event = _event(frame, meta)
     for group in groups:
         try:
-            async_to_sync(layer.group_send)(group, {"type": EVENT_TYPE, "frame": frame})
+            async_to_sync(layer.group_send)(group, event)
         except Exception:  # noqa: BLE001 - the write committed; clients catch up from the database
             logger.exception("broadcast to %s failed", group)
 
 
-def broadcast(groups: list[str], frame: dict) -> None:
-    """Send ``frame`` to ``groups`` once the current transaction commits."""
-    transaction.on_commit(lambda: _send(groups, frame))
+def broadcast(groups: list[str], frame: dict, **meta) -> None:
+    """Send ``frame`` to ``groups`` once the current transaction commits
+    (at once when there is no transaction)."""
+    transaction.on_commit(lambda: _send(groups, frame, meta))
 
 
-def room_event(room_id, frame: dict) -> None:
-    broadcast([room_group(room_id)], frame)
+async def send_now(groups: list[str], frame: dict, **meta) -> None:
+    """From the socket itself, for state that is never stored (typing)."""
+    layer = get_channel_layer()
+    event = _event(frame, meta)
+    for group in groups:
+        await layer.group_send(group, event)
 
 
-def user_event(user_id, frame: dict) -> None:
-    broadcast([user_group(user_id)], frame)
+def room_event(room_id, frame: dict, **meta) -> None:
+    broadcast([room_group(room_id)], frame, room=str(room_id), **meta)
+
+
+def user_event(user_id, frame: dict, **meta) -> None:
+    broadcast([user_group(user_id)], frame, **meta)
+
+
+def message_new(message_frame: dict, *, prev_cursor: str | None) -> None:
+    """``message.new`` with the room's previous cursor beside it (see above)."""
+    room_id = message_frame["room_id"]
+    room_event(room_id, {"type": "message.new", "message": message_frame}, prev=prev_cursor,
+               cursor=message_frame["cursor"])
+
+
+def end_user_sockets(user_id) -> None:
+    """Close every open socket of a user (banned or deactivated) after commit."""
+    user_event(user_id, {"type": SESSION_END})
+
+
+# Socket channels join and leave groups only through these, so group names
+# stay in this module.
+async def join(channel_name: str, groups: list[str]) -> None:
+    layer = get_channel_layer()
+    for group in groups:
+        await layer.group_add(group, channel_name)
+
+
+async def leave(channel_name: str, groups: list[str]) -> None:
+    layer = get_channel_layer()
+    for group in groups:
+        await layer.group_discard(group, channel_name)

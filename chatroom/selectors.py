@@ -23,20 +23,13 @@ from chatroom import cursors, unread
 from chatroom.models import Invite, JoinRequest, Message, MessageEdit, Room, RoomMember
 from chatroom.permissions import has_power
 from chatroom.presenters import message_dicts
-from config.errors import NotFound, PermissionDenied, ValidationFailed
+from config.errors import NotFound, PermissionDenied, ValidationFailed, parse_uuid
 
 # One window spans at most two monthly partitions.
 WINDOW = timedelta(days=28)
 # Messages are stamped by the server clock; allow for skew between app servers.
 CLOCK_SKEW = timedelta(minutes=5)
 MAX_LIMIT = 100
-
-
-def _uuid(value, field: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except (ValueError, TypeError, AttributeError):
-        raise ValidationFailed(fields={field: ["Not a valid id."]}) from None
 
 
 # --------------------------------------------------------------------------- rooms
@@ -51,7 +44,7 @@ def member_of(room: Room, user) -> RoomMember | None:
 def room_get(*, user, room_id) -> Room:
     """A room by id: members see it, and anyone may see a room's name to join
     it (a private one still needs its password or an invite)."""
-    room = Room.objects.filter(id=_uuid(room_id, "room_id")).select_related("owner").first()
+    room = Room.objects.filter(id=parse_uuid(room_id, "room_id")).select_related("owner").first()
     if room is None:
         raise NotFound("No such room.")
     return room
@@ -167,7 +160,7 @@ def room_messages(*, user, room: Room, before: str | None = None, after: str | N
         return _page(rows, has_older, has_newer, user)
 
     if around is not None:
-        target = qs.filter(id=_uuid(around, "around")).first()
+        target = qs.filter(id=parse_uuid(around, "around")).first()
         if target is None:
             raise NotFound("No such message in this room.")
         n_older = limit // 2 + 1  # the target and the half before it
@@ -197,7 +190,7 @@ def _page(rows: list[Message], has_older: bool, has_newer: bool, viewer) -> Page
 
 
 def message_get(*, user, message_id) -> tuple[Message, RoomMember]:
-    message = Message.objects.filter(id=_uuid(message_id, "message_id")).select_related("user", "room").first()
+    message = Message.objects.filter(id=parse_uuid(message_id, "message_id")).select_related("user", "room").first()
     if message is None:
         raise NotFound("No such message.")
     member = member_of(message.room, user)
@@ -289,9 +282,9 @@ def search_messages(*, user, q: str, room_id=None, user_id=None, since: datetime
     readable = list(RoomMember.objects.filter(user=user).values_list("room_id", flat=True))
     qs = Message.objects.filter(room_id__in=readable, is_deleted=False).exclude(message_type=Message.Type.SYSTEM)
     if room_id:
-        qs = qs.filter(room_id=_uuid(room_id, "room_id"))
+        qs = qs.filter(room_id=parse_uuid(room_id, "room_id"))
     if user_id:
-        qs = qs.filter(user_id=_uuid(user_id, "user_id"))
+        qs = qs.filter(user_id=parse_uuid(user_id, "user_id"))
     if since:
         qs = qs.filter(created_at__gte=since)
     if until:
@@ -353,3 +346,53 @@ def _headlines(rows: list[Message], q: str) -> dict:
             [q, HL_START, HL_STOP, [m.id for m in rows], [m.content for m in rows]],
         )
         return dict(cur.fetchall())
+
+
+# --------------------------------------------------------------------------- live socket
+
+ZERO_ID = uuid.UUID(int=0)
+
+HEADS_SQL = """
+SELECT r.id, h.created_at, h.id
+FROM unnest(%s::uuid[]) AS r(id)
+LEFT JOIN LATERAL (
+    SELECT m.created_at, m.id FROM messages m WHERE m.room_id = r.id
+    ORDER BY m.created_at DESC, m.id DESC LIMIT 1
+) h ON true
+"""
+
+
+def member_room_ids(*, user) -> list[str]:
+    return [str(r) for r in RoomMember.objects.filter(user=user).values_list("room_id", flat=True)]
+
+
+def socket_rooms(*, user) -> list[dict]:
+    """The rooms a socket subscribes to at ``ready``: every room the user is a
+    member of, with the cursor of its newest message (None when empty) —
+    the point from which the socket delivers live messages."""
+    rooms = list(Room.objects.filter(members__user=user).values("id", "name").order_by("name"))
+    heads = room_heads([r["id"] for r in rooms])
+    return [{"id": str(r["id"]), "name": r["name"], "cursor": heads.get(r["id"])} for r in rooms]
+
+
+def room_heads(room_ids: list) -> dict:
+    """{room_id: cursor of its newest message, or None}, in one query (an
+    index probe per room)."""
+    if not room_ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(HEADS_SQL, [list(room_ids)])
+        return {rid: (cursors.encode(at, mid) if at is not None else None) for rid, at, mid in cursor.fetchall()}
+
+
+def messages_after(*, user, room_id, cursor: str | None, limit: int) -> tuple[list[dict], bool]:
+    """Messages after ``cursor`` (from the room's start when None), oldest
+    first, as api.md message objects, and whether more follow. For resume
+    and for filling a gap the socket noticed."""
+    room = room_get(user=user, room_id=room_id)
+    member = member_of(room, user)
+    if member is None:
+        raise PermissionDenied("You are not a member of this room.")
+    at, mid = cursors.decode(cursor) if cursor else (cursors.EPOCH, ZERO_ID)
+    rows = _newer(_visible(room, member), at, mid, limit + 1)
+    return message_dicts(rows[:limit]), len(rows) > limit

@@ -5,6 +5,7 @@ change, and schedules its broadcast for after commit (chatroom.realtime)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import mimetypes
 import re
@@ -15,13 +16,15 @@ from pathlib import PurePath
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 
+from accounts import notifications
 from accounts.models import User
 from audit.services import audit_record
-from chatroom import realtime, unread
+from chatroom import cursors, realtime, unread
 from chatroom.models import (
     Attachment,
     Invite,
@@ -35,7 +38,7 @@ from chatroom.models import (
     RoomMember,
 )
 from chatroom.permissions import OWNER_ONLY, POWERS, assignable_roles, can_invite, has_power, outranks
-from chatroom.presenters import message_dicts, reactions_for, user_dict
+from chatroom.presenters import message_dicts, new_message_dict, reactions_for, user_dict
 from config.errors import Conflict, NotFound, PermissionDenied, TooLarge, ValidationFailed, validate_model
 from orgs.models import Organization
 
@@ -249,7 +252,10 @@ def _add_member(*, room: Room, user: User, actor: User, via: str) -> RoomMember:
     _system_message(room=room, user=user, event="joined", content=f"{user.username} joined")
     _audit("room.member.joined", actor=actor, room=room, resource_type="room_member", resource_id=member.id,
            details={"user_id": str(user.id), "via": via})
-    realtime.room_event(room.id, {"type": "member.joined", "room_id": str(room.id), "user": user_dict(user)})
+    frame = {"type": "member.joined", "room_id": str(room.id), "user": user_dict(user)}
+    realtime.room_event(room.id, frame, subject=str(user.id))
+    # The joiner's own sockets subscribe to the room without reconnecting.
+    realtime.user_event(user.id, frame, room=str(room.id), subject=str(user.id))
     return member
 
 
@@ -266,7 +272,7 @@ def room_join(
     if existing is not None:
         return existing, None
     if invite_code:
-        invite = _invite_for_use(invite_code, room=room)
+        invite = _invite_for_use(invite_code, room=room, user=user)
         member = _add_member(room=room, user=user, actor=user, via="invite")
         Invite.objects.filter(pk=invite.pk).update(uses=F("uses") + 1)
         return member, None
@@ -282,9 +288,13 @@ def room_join(
     return _add_member(room=room, user=user, actor=user, via="password" if room.is_private else "public"), None
 
 
-def _invite_for_use(code: str, *, room: Room | None = None) -> Invite:
+def _invite_for_use(code: str, *, room: Room | None = None, user: User | None = None) -> Invite:
     invite = Invite.objects.select_for_update().filter(code=code).first()
     if invite is None or (room is not None and invite.room_id != room.id):
+        raise NotFound("No such invite.")
+    # A personal invite (invite_user) is for its invitee only; to anyone else
+    # it does not exist.
+    if invite.invitee_id is not None and (user is None or invite.invitee_id != user.id):
         raise NotFound("No such invite.")
     if invite.revoked_at is not None:
         raise PermissionDenied("This invite was revoked.")
@@ -318,9 +328,9 @@ def room_leave(*, user: User, room: Room) -> None:
 
 def _member_gone(room: Room, user: User) -> None:
     frame = {"type": "member.left", "room_id": str(room.id), "user": user_dict(user)}
-    realtime.room_event(room.id, frame)
+    realtime.room_event(room.id, frame, subject=str(user.id))
     # The user's own sockets drop the room at once (api.md).
-    realtime.user_event(user.id, frame)
+    realtime.user_event(user.id, frame, room=str(room.id), subject=str(user.id))
 
 
 @transaction.atomic
@@ -411,17 +421,26 @@ def join_request_decide(*, actor: User, request: JoinRequest, approve: bool) -> 
     return request
 
 
-@transaction.atomic
-def invite_create(*, actor: User, room: Room, max_uses: int = 0, max_age_seconds: int = INVITE_DEFAULT_MAX_AGE) -> Invite:
+def _require_can_invite(room: Room, actor: User) -> RoomMember:
     member = _require_member(room, actor)
     _require_active(room)
     if not can_invite(member, room):
         raise PermissionDenied("You may not invite to this room." if room.allow_invites
                                else "This room does not allow invites from members.")
-    if max_uses < 0 or max_uses > 10_000:
-        raise ValidationFailed(fields={"max_uses": ["Between 0 (unlimited) and 10000."]})
+    return member
+
+
+def _validate_invite_age(max_age_seconds: int) -> None:
     if max_age_seconds < 0 or max_age_seconds > 90 * 24 * 3600:
         raise ValidationFailed(fields={"max_age_seconds": ["Between 0 (never expires) and 90 days."]})
+
+
+@transaction.atomic
+def invite_create(*, actor: User, room: Room, max_uses: int = 0, max_age_seconds: int = INVITE_DEFAULT_MAX_AGE) -> Invite:
+    _require_can_invite(room, actor)
+    if max_uses < 0 or max_uses > 10_000:
+        raise ValidationFailed(fields={"max_uses": ["Between 0 (unlimited) and 10000."]})
+    _validate_invite_age(max_age_seconds)
     invite = Invite.objects.create(
         code=secrets.token_urlsafe(12),
         room=room,
@@ -431,6 +450,41 @@ def invite_create(*, actor: User, room: Room, max_uses: int = 0, max_age_seconds
     )
     _audit("room.invite.created", actor=actor, room=room, resource_type="invite", resource_id=invite.code[:6] + "…",
            details={"max_uses": max_uses, "max_age_seconds": max_age_seconds})
+    return invite
+
+
+@transaction.atomic
+def invite_user(*, actor: User, room: Room, user: User, max_age_seconds: int = INVITE_DEFAULT_MAX_AGE) -> Invite:
+    """A personal invite: single-use, valid for ``user`` only (see
+    _invite_for_use), and announced to them by a room_invitation notification
+    carrying its code, which expires with the invite. The same permission as
+    invite_create."""
+    _require_can_invite(room, actor)
+    _validate_invite_age(max_age_seconds)
+    user = User.objects.filter(pk=user.pk, status=User.Status.ACTIVE).first()
+    if user is None:
+        raise NotFound("No such user.")
+    if _member(room, user) is not None:
+        raise Conflict("This user is already a member of the room.")
+    invite = Invite.objects.create(
+        code=secrets.token_urlsafe(12),
+        room=room,
+        inviter=actor,
+        invitee=user,
+        max_uses=1,
+        expires_at=timezone.now() + timedelta(seconds=max_age_seconds) if max_age_seconds else None,
+    )
+    _audit("room.invite.created", actor=actor, room=room, resource_type="invite", resource_id=invite.code[:6] + "…",
+           details={"max_uses": 1, "max_age_seconds": max_age_seconds, "invitee_id": str(user.id)})
+    notifications.notify(
+        user=user,
+        type=notifications.Type.ROOM_INVITATION,
+        title=f"{actor.username} invited you to #{room.name}",
+        message=notifications.excerpt(room.description),
+        data={"room_id": str(room.id), "room_name": room.name, "inviter_id": str(actor.id),
+              "invite_code": invite.code, "url": reverse("chatroom:invite", args=[invite.code])},
+        expires_at=invite.expires_at,
+    )
     return invite
 
 
@@ -471,8 +525,36 @@ def _validate_content(content: str, *, allow_empty: bool = False) -> str:
     return content
 
 
+_CLAIM_CLIENT_ID_SQL = """
+INSERT INTO message_client_ids (user_id, client_id, message_id, message_created_at, created_at)
+VALUES (%s, %s, %s, %s, now()) ON CONFLICT (user_id, client_id) DO NOTHING RETURNING id
+"""
+
+
+@functools.cache
+def _message_insert_sql() -> tuple[list, str]:
+    """INSERT of a message row that also returns the room's previous message
+    (read in the same statement, after the posting lock was taken, so it is
+    the last one committed). One round trip instead of an ORM save and a query."""
+    fields = list(Message._meta.concrete_fields)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    values = ", ".join("%s" for _ in fields)
+    sql = f"""
+WITH prev AS (
+    SELECT created_at, id FROM messages WHERE room_id = %s AND created_at <= %s
+    ORDER BY created_at DESC, id DESC LIMIT 1
+)
+INSERT INTO messages ({columns}) VALUES ({values})
+RETURNING (SELECT created_at FROM prev), (SELECT id FROM prev)
+"""
+    return fields, sql
+
+
 def _insert_message(*, room: Room, user: User, content: str, message_type: str, reply_to: Message | None = None,
-                    metadata: dict | None = None) -> Message:
+                    metadata: dict | None = None, client_id: str | None = None) -> Message | None:
+    """Insert a message under the room's posting lock. With a client_id, the
+    (user, client_id) pair is claimed first; None means it was taken (a
+    resend), and nothing was written."""
     _lock_room_posting(room.id)
     message = Message(
         room=room, user=user, content=content, message_type=message_type, metadata=metadata or {},
@@ -480,7 +562,21 @@ def _insert_message(*, room: Room, user: User, content: str, message_type: str, 
         reply_to_id=reply_to.id if reply_to else None,
         reply_to_created_at=reply_to.created_at if reply_to else None,
     )
-    message.save(force_insert=True)
+    with connection.cursor() as cursor:
+        if client_id is not None:
+            # The foreign key to the message is checked at commit (migration 0004).
+            cursor.execute(_CLAIM_CLIENT_ID_SQL, [user.id, client_id, message.id, message.created_at])
+            if cursor.fetchone() is None:
+                return None
+        fields, sql = _message_insert_sql()
+        params = [room.id, message.created_at] + [
+            f.get_db_prep_save(f.pre_save(message, True), connection) for f in fields]
+        cursor.execute(sql, params)
+        prev_at, prev_id = cursor.fetchone()
+    message._state.adding, message._state.db = False, connection.alias
+    # The room's previous message rides along with the broadcast, so sockets
+    # can tell when they missed one.
+    message.prev_cursor = cursors.encode(prev_at, prev_id) if prev_at else None
     unread.room_changed(room.id)
     return message
 
@@ -488,12 +584,15 @@ def _insert_message(*, room: Room, user: User, content: str, message_type: str, 
 def _system_message(*, room: Room, user: User, event: str, content: str, extra: dict | None = None) -> Message:
     message = _insert_message(room=room, user=user, content=content, message_type=Message.Type.SYSTEM,
                               metadata={"event": event, **(extra or {})})
-    _broadcast_new(message)
+    _broadcast_new(message, new_message_dict(message))
     return message
 
 
-def _broadcast_new(message: Message) -> None:
-    realtime.room_event(message.room_id, {"type": "message.new", "message": message_dicts([message])[0]})
+def _broadcast_new(message: Message, body: dict) -> None:
+    """Broadcast a new message; ``body`` stays on it (``message.body``) so the
+    poster's own answer (the socket's ack) is the same object, not a re-read."""
+    message.body = body
+    realtime.message_new(body, prev_cursor=message.prev_cursor)
 
 
 def _resolve_mentions(message: Message) -> list[uuid.UUID]:
@@ -511,9 +610,43 @@ def _resolve_mentions(message: Message) -> list[uuid.UUID]:
     return users
 
 
+def _notify_message(*, message: Message, actor: User, mentioned: list[uuid.UUID], parent: Message | None) -> None:
+    """Notify, in the posting transaction, each member the message mentions
+    (``mention``) and the author of the message it replies to (``new_message``
+    with reason "reply"), once each: a mention wins over a reply. The poster
+    never notifies themself (_resolve_mentions leaves them out), and members
+    who switched the room's notifications off (notifications_enabled, the
+    "mute room notifications" switch) or left the room get nothing. Two
+    queries whatever the number of recipients."""
+    reasons = {user_id: "mention" for user_id in mentioned}
+    if parent is not None and parent.user_id != actor.id:
+        reasons.setdefault(parent.user_id, "reply")
+    if not reasons:
+        return
+    listening = set(RoomMember.objects.filter(room_id=message.room_id, user_id__in=list(reasons),
+                                              notifications_enabled=True).values_list("user_id", flat=True))
+    room = message.room
+    text = notifications.excerpt(message.content)
+    data = {"room_id": str(room.id), "room_name": room.name, "message_id": str(message.id),
+            "message_created_at": message.created_at.isoformat(), "author_id": str(actor.id), "excerpt": text,
+            "url": reverse("chatroom:room", args=[room.id])}
+    drafts = []
+    for user_id, reason in reasons.items():
+        if user_id not in listening:
+            continue
+        if reason == "mention":
+            drafts.append(notifications.Draft(user_id=user_id, type=notifications.Type.MENTION, message=text,
+                                              title=f"{actor.username} mentioned you in #{room.name}", data=data))
+        else:
+            drafts.append(notifications.Draft(user_id=user_id, type=notifications.Type.NEW_MESSAGE, message=text,
+                                              title=f"{actor.username} replied to you in #{room.name}",
+                                              data={**data, "reason": "reply", "reply_to": str(parent.id)}))
+    notifications.notify_many(drafts=drafts)
+
+
 def _find_in_room(room: Room, message_id, *, field: str) -> Message:
     try:
-        found = Message.objects.filter(room=room, id=message_id, is_deleted=False).first()
+        found = Message.objects.filter(room=room, id=message_id, is_deleted=False).select_related("user").first()
     except ValueError:  # not a UUID
         found = None
     if found is None:
@@ -537,11 +670,18 @@ def message_post(
     if client_id is not None:
         if not isinstance(client_id, str) or not 1 <= len(client_id) <= CLIENT_ID_MAX:
             raise ValidationFailed(fields={"client_id": [f"1 to {CLIENT_ID_MAX} characters."]})
-        earlier = _deduplicated(actor, client_id)
+        # A resend is found when its client_id is claimed (_insert_message);
+        # one with attachments is answered here, before its (already linked)
+        # uploads would fail their checks.
+        earlier = _deduplicated(actor, client_id) if attachment_ids else None
         if earlier is not None:
             return earlier
-    room = Room.objects.get(pk=room.pk)  # current settings (archived), not the caller's copy
-    member = _require_member(room, actor)
+    # The membership and the room's current settings (archived), not the
+    # caller's copy, in one query.
+    member = RoomMember.objects.select_related("room").filter(room_id=room.pk, user=actor).first()
+    if member is None:
+        raise PermissionDenied("You are not a member of this room.")
+    room = member.room
     _require_active(room)
     _require_power(member, "post", "You may not post in this room.")
     if member.is_muted:
@@ -566,20 +706,10 @@ def message_post(
         if message_type == Message.Type.TEXT:
             message_type = Message.Type.IMAGE if all(a.is_image for a in attachments) else Message.Type.FILE
 
-    try:
-        # A savepoint: if another request stored this client_id first, the
-        # message rolls back with it and the first one is returned.
-        with transaction.atomic():
-            message = _insert_message(room=room, user=actor, content=content, message_type=message_type,
-                                      reply_to=parent)
-            if client_id is not None:
-                MessageClientId.objects.create(user=actor, client_id=client_id, message=message,
-                                               message_created_at=message.created_at)
-    except IntegrityError:
-        earlier = _deduplicated(actor, client_id) if client_id is not None else None
-        if earlier is None:
-            raise
-        return earlier
+    message = _insert_message(room=room, user=actor, content=content, message_type=message_type,
+                              reply_to=parent, client_id=client_id)
+    if message is None:  # this client_id was stored first by an earlier send
+        return _deduplicated(actor, client_id)
 
     for attachment in attachments:
         attachment.message = message
@@ -587,11 +717,12 @@ def message_post(
         attachment.room = room
         attachment.save(update_fields=["message", "message_created_at", "room"])
     mentioned = _resolve_mentions(message)
+    _notify_message(message=message, actor=actor, mentioned=mentioned, parent=parent)
     message.deduplicated = False
     _audit("message.posted", actor=actor, room=room, resource_type="message", resource_id=message.id,
            details={"message_type": message_type, "reply_to": str(parent.id) if parent else None,
                     "attachments": len(attachments), "mentions": len(mentioned)})
-    _broadcast_new(message)
+    _broadcast_new(message, new_message_dict(message, attachments=attachments, mentions=mentioned, parent=parent))
     return message
 
 

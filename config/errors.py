@@ -102,3 +102,16 @@ def validate_model(instance, **kwargs) -> None:
         instance.full_clean(**kwargs)
     except ValidationError as exc:
         raise ValidationFailed(fields=django_validation_fields(exc)) from exc
+
+
+def parse_uuid(value, field: str, *, optional: bool = False):
+    """A UUID from untrusted input, or ValidationFailed naming ``field``
+    (None for an empty value when ``optional``)."""
+    import uuid
+
+    if optional and not value:
+        return None
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError, AttributeError):
+        raise ValidationFailed(fields={field: ["Must be a UUID."]}) from None

@@ -132,7 +132,9 @@ def run() -> int:
 
         children = [
             _spawn("web", [PY, "-m", "uvicorn", "config.asgi:application", "--host", settings.HOST,
-                           "--port", str(settings.PORT), "--lifespan", "off", "--no-server-header"], env),
+                           "--port", str(settings.PORT), "--lifespan", "off", "--no-server-header",
+                           # Chat frames are small: compressing each costs more CPU than it saves.
+                           "--ws-per-message-deflate", "false"], env),
             # A transfer holds its worker process for its whole run: prefetch one
             # job at a time so queued jobs stay in the broker, ordered by priority.
             _spawn("worker", [PY, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",

@@ -117,6 +117,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # The nav bar's unread notification badge.
+                "accounts.context_processors.notifications",
             ],
         },
     },
@@ -161,7 +163,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --------------------------------------------------------------------------- database
 
 DATABASE_URL = os.environ.get("DATABASE_URL") or embedded.ensure_postgres()
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+# Seconds a database connection is kept for reuse (0: one per request or
+# socket frame). Tests use 0, so worker threads leave no connection behind.
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
+                                              conn_health_checks=True)}
 # django-postgres-extra's backend (partitioned tables) wraps Django's PostgreSQL backend.
 DATABASES["default"]["ENGINE"] = "psqlextra.backend"
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
@@ -192,14 +197,21 @@ CACHES = {
     }
 }
 
+# Redis pub/sub, not channels-redis's list-based layer: a group send is one
+# PUBLISH that each server process fans out to its own sockets in memory. The
+# list-based layer stores a copy per socket and receives each with four Redis
+# round trips under one lock per process, which bench/ws_fanout.py measured
+# at about 340 deliveries a second with 1,000 sockets. Pub/sub delivers at most
+# once; chatroom.consumers notices a missed message.new by its predecessor's
+# cursor and refetches it, and tells a socket that falls behind to resume.
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {
-            # channels-redis blocks in BZPOPMIN for up to 5 s; redis-py 8 also
-            # times socket reads out at 5 s by default, which kills idle
-            # consumers. The read timeout must outlast the blocking pop.
-            "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": REDIS_SOCKET_TIMEOUT}],
+            # redis-py's own limits are too tight for a busy server process: a
+            # 5 s socket read timeout and a pool of 100 connections per loop.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+                       "max_connections": env_int("CHANNEL_LAYER_MAX_CONNECTIONS", 2000)}],
             "prefix": f"{REDIS_KEY_PREFIX}:asgi",
         },
     }
@@ -326,6 +338,9 @@ LAST_ACTIVE_INTERVAL_SECONDS = env_int("LAST_ACTIVE_INTERVAL_SECONDS", 300)
 WS_AUTH_TIMEOUT_SECONDS = env_int("WS_AUTH_TIMEOUT_SECONDS", 5)
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT_SECONDS", 3600)
 CELERY_BEAT_SCHEDULE["accounts-purge-expired-sessions"] = {"task": "accounts.purge_expired_sessions", "schedule": 3600.0}
+CELERY_BEAT_SCHEDULE["accounts-purge-expired-notifications"] = {
+    "task": "accounts.purge_expired_notifications", "schedule": 3600.0,
+}
 
 # Email: the console by default; SMTP when EMAIL_HOST is set.
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Teamhub <noreply@localhost>")
@@ -347,6 +362,25 @@ else:
 CHAT_MESSAGE_MAX_LENGTH = env_int("CHAT_MESSAGE_MAX_LENGTH", 4000)
 # Largest attachment upload, in bytes (larger ones get 413 too_large).
 CHAT_UPLOAD_MAX_BYTES = env_int("CHAT_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
+# Messages one user may post (socket and API together) per window of seconds.
+CHAT_MESSAGE_RATE = env_int("CHAT_MESSAGE_RATE", 30)
+CHAT_MESSAGE_RATE_WINDOW = env_int("CHAT_MESSAGE_RATE_WINDOW", 10)
+
+# --------------------------------------------------------------------------- live socket
+
+# Frames one socket may send per second (a burst of twice that is allowed).
+WS_FRAME_RATE = env_int("WS_FRAME_RATE", 20)
+# Refused frames (rate limits) in a row before the socket is closed with 4429.
+WS_ABUSE_STRIKES = env_int("WS_ABUSE_STRIKES", 5)
+# Presence: a connection counts as gone when it missed heartbeats for this
+# long (seed 000: 5 minutes), heartbeats every PRESENCE_HEARTBEAT_SECONDS.
+PRESENCE_TTL_SECONDS = env_int("PRESENCE_TTL_SECONDS", 300)
+PRESENCE_HEARTBEAT_SECONDS = env_int("PRESENCE_HEARTBEAT_SECONDS", 60)
+# A typing indicator lapses this long after its last refresh.
+TYPING_TTL_SECONDS = env_int("TYPING_TTL_SECONDS", 6)
+# A socket whose frames wait longer than this is told to resume instead.
+WS_MAX_LAG_SECONDS = env_int("WS_MAX_LAG_SECONDS", 30)
+CELERY_BEAT_SCHEDULE["accounts-presence-sweep"] = {"task": "accounts.presence_sweep", "schedule": 60.0}
 
 # --------------------------------------------------------------------------- audit and partitions
 
@@ -446,6 +480,9 @@ JOBS_RETRY_BASE_SECONDS = env_int("JOBS_RETRY_BASE_SECONDS", 10)
 JOBS_DEFAULT_MAX_RETRIES = env_int("JOBS_DEFAULT_MAX_RETRIES", 3)
 # A running job whose heartbeat is older than this is recovered (retried or failed).
 JOBS_STALE_SECONDS = env_int("JOBS_STALE_SECONDS", 60)
+# A pending/queued job still unclaimed this long after its task was due lost
+# that task (broker flushed, worker died before claiming): it is re-enqueued.
+JOBS_LOST_QUEUED_SECONDS = env_int("JOBS_LOST_QUEUED_SECONDS", 300)
 # rclone's own --retries inside one run (the job system retries whole runs on top).
 RCLONE_RETRIES = env_int("RCLONE_RETRIES", 1)
 # rclone's --low-level-retries (its default is 10, with backoff: minutes against a dead server).
@@ -456,6 +493,7 @@ JOB_LOG_RETENTION_DAYS = env_int("JOB_LOG_RETENTION_DAYS", 30)
 PARTITIONED_TABLES["jobs.JobLog"] = {"retention_months": 1}
 CELERY_BEAT_SCHEDULE.update({
     "jobs-recover-stale": {"task": "jobs.tasks.recover_stale_jobs", "schedule": 30.0},
+    "jobs-requeue-lost": {"task": "jobs.tasks.requeue_lost_jobs", "schedule": 60.0},
     "jobs-schedules-tick": {"task": "jobs.tasks.schedules_tick", "schedule": 30.0},
     "jobs-prune-logs": {"task": "jobs.tasks.prune_job_logs", "schedule": crontab(minute=40, hour=2)},
 })

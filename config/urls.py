@@ -17,6 +17,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("accounts/", include("accounts.urls")),
+    path("notifications/", include("accounts.notification_urls")),
     path("admin/", admin.site.urls),
     path("orgs/", include("orgs.urls")),
     path("chat/", include("chatroom.urls")),

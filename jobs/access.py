@@ -44,9 +44,9 @@ ACTIONS = ("read", "write", "delete")
 # --------------------------------------------------------------------------- paths
 
 
-def validate_remote_name(name) -> str:
+def validate_remote_name(name, *, field_name: str = "remote") -> str:
     if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
-        raise ValidationFailed(fields={"remote": ["Use 1-64 letters, digits or underscores."]})
+        raise ValidationFailed(fields={field_name: ["Use 1-64 letters, digits or underscores."]})
     return name
 
 
@@ -195,6 +195,12 @@ def is_superuser(user) -> bool:
 
 def can_create_remotes(user) -> bool:
     return bool(user.is_staff or getattr(user, "role", "") in ("admin", "power_user"))
+
+
+def can_edit_remote(user, access: "Access") -> bool:
+    """Changing a remote's options decides what it reaches, so it takes what
+    creating one takes, and administering this remote."""
+    return can_create_remotes(user) and access.is_admin
 
 
 def grants_for(user, remote: Remote):

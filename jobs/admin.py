@@ -1,17 +1,21 @@
-"""Staff admin for jobs. Remotes are created through jobs.services (the same
-validation: name, type, option allow-list, local roots); secret options are
-never shown, only which ones are set. Jobs and logs are read-only here, with
-actions that call the services: cancel, retry, run a schedule now."""
+"""Staff admin for jobs. Remotes are created, changed and deleted through
+jobs.services (the same validation: name, type, option allow-list, local
+roots); secret options are never shown, only which ones are set, and their
+edit fields are always blank. Deleting a grant revokes it through the
+service. Jobs and logs are read-only here, with actions that call the
+services: cancel, retry, re-enqueue, run a schedule now."""
 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 
 from config.errors import ApplicationError
-from jobs import services
+from jobs import rclone, services
 from jobs.models import Job, JobLog, Remote, RemotePermission, ScheduleRule
 from jobs.secrets import decrypt_options
 
@@ -28,17 +32,7 @@ def _run_action(modeladmin, request, queryset, func, label):
         modeladmin.message_user(request, f"{label}: {done}.")
 
 
-class RemoteAddForm(forms.ModelForm):
-    options_json = forms.CharField(
-        label="Options (JSON)", widget=forms.Textarea(attrs={"rows": 4}), initial="{}",
-        help_text='e.g. {"root": "/srv/data"} for local, {"url": ..., "user": ..., "pass": ...} for webdav. '
-                  "Secret options are encrypted and never shown again.",
-    )
-
-    class Meta:
-        model = Remote
-        fields = ["name", "type", "description"]
-
+class OptionsJsonMixin:
     def clean_options_json(self):
         try:
             value = json.loads(self.cleaned_data["options_json"] or "{}")
@@ -49,49 +43,145 @@ class RemoteAddForm(forms.ModelForm):
         return value
 
 
+class RemoteAddForm(OptionsJsonMixin, forms.ModelForm):
+    options_json = forms.CharField(
+        label="Options (JSON)", widget=forms.Textarea(attrs={"rows": 4}), initial="{}",
+        help_text='e.g. {"root": "/srv/data"} for local, {"url": ..., "user": ..., "pass": ...} for webdav. '
+                  "Secret options are encrypted and never shown again.",
+    )
+
+    class Meta:
+        model = Remote
+        fields = ["name", "type", "description"]
+
+
+class RemoteChangeForm(OptionsJsonMixin, forms.ModelForm):
+    """Edits go through services.remote_update. The secret fields are always
+    blank (render_value=False: a stored secret never reaches the page); a
+    blank one keeps the stored value."""
+
+    options_json = forms.CharField(label="Options (JSON)", widget=forms.Textarea(attrs={"rows": 4}),
+                                   help_text="Replaces the non-secret options.")
+    remove_secrets = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple,
+                                               label="Remove secret options")
+    secret_fields: list[str] = []  # set per type by remote_change_form
+
+    class Meta:
+        model = Remote
+        fields = ["name", "description", "is_active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial["options_json"] = json.dumps(self.instance.options, indent=2, sort_keys=True)
+        self.fields["remove_secrets"].choices = [(k, k) for k in sorted(rclone.BACKENDS[self.instance.type].secrets)]
+
+    def service_options(self) -> dict:
+        options = dict(self.cleaned_data["options_json"])
+        for name in self.secret_fields:
+            if self.cleaned_data.get(name):
+                options[name[len(SECRET_PREFIX):]] = self.cleaned_data[name]
+        return options
+
+
+SECRET_PREFIX = "secret_"
+
+
+def remote_change_form(remote_type: str) -> type[RemoteChangeForm]:
+    """The change form for one type: a password field per secret option."""
+    names = sorted(rclone.BACKENDS[remote_type].secrets)
+    attrs = {
+        f"{SECRET_PREFIX}{name}": forms.CharField(
+            required=False, label=f"{name} (secret)", strip=False,
+            widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+            help_text="Never shown. Leave blank to keep the stored value.",
+        )
+        for name in names
+    }
+    attrs["secret_fields"] = [f"{SECRET_PREFIX}{name}" for name in names]
+    return type(f"RemoteChangeForm_{remote_type}", (RemoteChangeForm,), attrs)
+
+
+class ServiceRefused(Exception):
+    """A service refused an admin save; the view shows it and rolls back."""
+
+
+def _refusal(exc: ApplicationError) -> ServiceRefused:
+    detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in (exc.fields or {}).items())
+    return ServiceRefused(f"{exc.message} {detail}".strip())
+
+
 @admin.register(Remote)
 class RemoteAdmin(admin.ModelAdmin):
     list_display = ["name", "type", "is_active", "created_by", "created_at"]
     list_filter = ["type", "is_active"]
     search_fields = ["name"]
     # secret_options is never a field here: only the names of the set secrets.
-    fields = ["name", "type", "options", "secrets_set", "description", "is_active", "created_by", "created_at"]
-    readonly_fields = ["name", "type", "options", "secrets_set", "created_by", "created_at"]
+    readonly_fields = ["type", "secrets_set", "created_by", "created_at"]
 
     @admin.display(description="Secret options set")
     def secrets_set(self, obj):
         return ", ".join(sorted(decrypt_options(obj.secret_options))) or "-"
 
+    def _change_fields(self, obj):
+        return ["name", "description", "is_active", "options_json",
+                *[f"{SECRET_PREFIX}{n}" for n in sorted(rclone.BACKENDS[obj.type].secrets)], "remove_secrets"]
+
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
             kwargs["form"] = RemoteAddForm
             kwargs["fields"] = ["name", "type", "description", "options_json"]
+        else:
+            kwargs["form"] = remote_change_form(obj.type)
+            kwargs["fields"] = self._change_fields(obj)
         return super().get_form(request, obj, **kwargs)
 
     def get_fields(self, request, obj=None):
-        return ["name", "type", "description", "options_json"] if obj is None else self.fields
+        if obj is None:
+            return ["name", "type", "description", "options_json"]
+        return ["type", *self._change_fields(obj), "secrets_set", "created_by", "created_at"]
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else self.readonly_fields
 
     def save_model(self, request, obj, form, change):
-        if change:
-            return super().save_model(request, obj, form, change)
         try:
+            if change:
+                services.remote_update(
+                    actor=request.user, remote=obj, name=form.cleaned_data["name"],
+                    description=form.cleaned_data["description"], is_active=form.cleaned_data["is_active"],
+                    options=form.service_options(), remove_secrets=form.cleaned_data["remove_secrets"],
+                )
+                return
             created = services.remote_create(actor=request.user, name=obj.name, type=obj.type,
                                              options=form.cleaned_data["options_json"], description=obj.description)
         except ApplicationError as exc:
-            detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in (exc.fields or {}).items())
-            raise forms.ValidationError(f"{exc.message} {detail}") from exc
+            raise _refusal(exc) from exc
         obj.pk = created.pk
 
-    def add_view(self, request, form_url="", extra_context=None):
+    def delete_model(self, request, obj):
         try:
-            return super().add_view(request, form_url, extra_context)
-        except forms.ValidationError as exc:
-            self.message_user(request, " ".join(exc.messages), level=messages.ERROR)
-            from django.http import HttpResponseRedirect
+            services.remote_delete(actor=request.user, remote=obj)
+        except ApplicationError as exc:
+            raise _refusal(exc) from exc
 
+    def delete_queryset(self, request, queryset):
+        _run_action(self, request, queryset, lambda r: services.remote_delete(actor=request.user, remote=r),
+                    "Deleted through the service")
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # The save runs inside the admin's transaction: a refusal rolls it
+        # all back (no half-written change, no admin log entry).
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ServiceRefused as exc:
+            self.message_user(request, str(exc), level=messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ServiceRefused as exc:
+            self.message_user(request, str(exc), level=messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 
 
@@ -100,10 +190,19 @@ class RemotePermissionAdmin(admin.ModelAdmin):
     list_display = ["remote", "user", "role", "department", "permissions", "is_active", "created_at"]
     list_filter = ["remote"]
     raw_id_fields = ["user", "role", "department", "created_by"]
-    readonly_fields = ["remote", "user", "role", "department", "permissions", "path_rules", "created_by", "created_at"]
+    readonly_fields = ["remote", "user", "role", "department", "permissions", "path_rules", "is_active",
+                       "created_by", "created_at"]
 
     def has_add_permission(self, request):
         return False  # grants are made through the API and pages (jobs.services.permission_grant)
+
+    # Deleting a grant is revoking it: through the service (its check and audit entry).
+    def delete_model(self, request, obj):
+        services.permission_revoke(actor=request.user, grant=obj)
+
+    def delete_queryset(self, request, queryset):
+        _run_action(self, request, queryset, lambda g: services.permission_revoke(actor=request.user, grant=g),
+                    "Revoked")
 
 
 @admin.register(Job)
@@ -111,7 +210,7 @@ class JobAdmin(admin.ModelAdmin):
     list_display = ["id", "type", "status", "user", "priority", "progress", "retry_count", "created_at", "completed_at"]
     list_filter = ["status", "type"]
     search_fields = ["id", "user__username"]
-    actions = ["cancel_jobs", "retry_jobs"]
+    actions = ["cancel_jobs", "retry_jobs", "requeue_jobs"]
     readonly_fields = [f.name for f in Job._meta.fields]
 
     def has_add_permission(self, request):
@@ -127,6 +226,18 @@ class JobAdmin(admin.ModelAdmin):
     @admin.action(description="Retry the selected jobs")
     def retry_jobs(self, request, queryset):
         _run_action(self, request, queryset, lambda job: services.job_retry(actor=request.user, job=job), "Retried")
+
+    @admin.action(description="Re-enqueue the selected pending/queued jobs (their task was lost)")
+    def requeue_jobs(self, request, queryset):
+        # The beat sweep does this after JOBS_LOST_QUEUED_SECONDS; staff may
+        # not want to wait (e.g. right after a broker flush). Safe: claims are once-only.
+        try:
+            done = services.job_requeue_lost(actor=request.user, job_ids=list(queryset.values_list("id", flat=True)),
+                                             lost_after=timedelta(0))
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, level=messages.ERROR)
+            return
+        self.message_user(request, f"Re-enqueued: {len(done)} (running, finished and not yet due jobs are skipped).")
 
 
 @admin.register(JobLog)

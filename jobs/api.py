@@ -4,8 +4,6 @@ service or selector, render with jobs.presenters. API keys need
 
 from __future__ import annotations
 
-import uuid
-
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -14,8 +12,9 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from config.api import CursorPage
-from config.errors import ValidationFailed
+from config.errors import NotFound, ValidationFailed, parse_uuid
 from jobs import access, selectors, services
+from jobs.models import RemotePermission
 from jobs.presenters import grant_dict, job_dict, log_dict, remote_dict, schedule_dict
 
 SCOPES = {"GET": "jobs:read", "POST": "jobs:write", "PATCH": "jobs:write", "DELETE": "jobs:write"}
@@ -44,13 +43,6 @@ def _datetime(value, field: str):
     return parsed
 
 
-def _uuid(value, field: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise ValidationFailed(fields={field: ["Must be a UUID."]}) from None
-
-
 def _paginate(view, request, queryset, present, page_class=CursorPage):
     paginator = page_class()
     page = paginator.paginate_queryset(queryset, request, view=view)
@@ -76,6 +68,32 @@ class RemoteListView(BaseView):
         remote = services.remote_create(actor=request.user, name=data.get("name"), type=data.get("type"),
                                         options=data.get("options") or {}, description=data.get("description", ""))
         return Response(remote_dict(remote), status=201)
+
+
+class RemoteDetailView(BaseView):
+    @extend_schema(summary="One remote (secret options only by name)", responses=OpenApiTypes.OBJECT)
+    def get(self, request, name):
+        remote, _ = access.get_remote(request.user, name)
+        return Response(remote_dict(remote))
+
+    @extend_schema(
+        summary="Change a remote (staff and power users who administer it)",
+        description="Body: any of {name, options, description, remove_secrets}. `options` replaces the non-secret "
+                    "options, validated as at create; a secret option left out or sent blank keeps its stored value; "
+                    "`remove_secrets` lists secret option names to drop. The type cannot change.",
+        request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT,
+    )
+    def patch(self, request, name):
+        remote, _ = access.get_remote(request.user, name)
+        data = _body(request)
+        allowed = ("name", "options", "description", "remove_secrets")
+        unknown = sorted(set(data) - set(allowed))
+        if unknown:
+            raise ValidationFailed(fields={k: ["The type cannot be changed." if k == "type" else "Unknown field."]
+                                           for k in unknown})
+        remote = services.remote_update(actor=request.user, remote=remote,
+                                        **{k: data[k] for k in allowed if k in data and data[k] is not None})
+        return Response(remote_dict(remote))
 
 
 class RemoteTestView(BaseView):
@@ -109,20 +127,31 @@ class RemotePermissionListView(BaseView):
         data = _body(request)
         grantee = {}
         if data.get("user_id") is not None:
-            grantee["user"] = User.objects.filter(pk=_uuid(data["user_id"], "user_id")).first()
+            grantee["user"] = User.objects.filter(pk=parse_uuid(data["user_id"], "user_id")).first()
             if grantee["user"] is None:
                 raise ValidationFailed(fields={"user_id": ["No such user."]})
         if data.get("role_id") is not None:
-            grantee["role"] = Role.objects.filter(pk=_uuid(data["role_id"], "role_id")).first()
+            grantee["role"] = Role.objects.filter(pk=parse_uuid(data["role_id"], "role_id")).first()
             if grantee["role"] is None:
                 raise ValidationFailed(fields={"role_id": ["No such role."]})
         if data.get("department_id") is not None:
-            grantee["department"] = Department.objects.filter(pk=_uuid(data["department_id"], "department_id")).first()
+            grantee["department"] = Department.objects.filter(pk=parse_uuid(data["department_id"], "department_id")).first()
             if grantee["department"] is None:
                 raise ValidationFailed(fields={"department_id": ["No such department."]})
         grant = services.permission_grant(actor=request.user, remote=remote, permissions=data.get("permissions"),
                                           path_rules=data.get("path_rules"), **grantee)
         return Response(grant_dict(grant), status=201)
+
+
+class RemotePermissionDetailView(BaseView):
+    @extend_schema(summary="Revoke a grant (remote admins)", responses={204: None})
+    def delete(self, request, name, grant_id):
+        remote, _ = access.get_remote(request.user, name)
+        grant = RemotePermission.objects.filter(remote=remote, pk=grant_id).first()
+        if grant is None:
+            raise NotFound("No such grant.")
+        services.permission_revoke(actor=request.user, grant=grant)
+        return Response(status=204)
 
 
 # --------------------------------------------------------------------------- jobs

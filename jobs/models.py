@@ -155,6 +155,11 @@ class Job(models.Model):
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=255, blank=True, default="")
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When the job's latest Celery task becomes deliverable: the enqueue time,
+    # or its countdown/eta. A startable job still unclaimed well after this
+    # lost its task (broker flushed, worker died before claiming) and is
+    # re-enqueued by the beat sweep (services.job_requeue_lost).
+    task_due_at = models.DateTimeField(null=True, blank=True)
     # The schedule run this job came from: (schedule, schedule_run_at) is
     # unique, so one run time creates one job even with two beat processes.
     schedule = models.ForeignKey(

@@ -93,8 +93,13 @@ def clean_value(key: str, value) -> str:
     return value
 
 
-def split_options(remote_type: str, options: dict) -> tuple[dict, dict]:
-    """Validate a remote's options; return (clear, secret) dicts."""
+def split_options(remote_type: str, options: dict, *, kept_secrets=()) -> tuple[dict, dict]:
+    """Validate a remote's options; return (clear, secret) dicts.
+
+    A secret given as ``""`` or ``null`` counts as not given: secrets are
+    never shown, so an edit form's secret fields are always blank and a blank
+    one must keep the stored value, not wipe it. ``kept_secrets`` names the
+    stored secrets an update keeps (they satisfy ``required``)."""
     backend = BACKENDS.get(remote_type)
     if backend is None:
         raise ValidationFailed(fields={"type": [f"Must be one of {', '.join(sorted(BACKENDS))}."]})
@@ -105,12 +110,14 @@ def split_options(remote_type: str, options: dict) -> tuple[dict, dict]:
         if key in PROGRAM_OPTIONS:
             errors[f"options.{key}"] = ["Options that run programs are refused."]
         elif key in backend.secrets:
+            if value in (None, ""):
+                continue
             secret[key] = clean_value(key, value)
         elif key in backend.options:
             clear[key] = clean_value(key, value)
         else:
             errors[f"options.{key}"] = [f"Not an allowed option for a {remote_type} remote."]
-    for key in backend.required - set(clear) - set(secret):
+    for key in backend.required - set(clear) - set(secret) - set(kept_secrets):
         errors[f"options.{key}"] = ["This option is required."]
     if errors:
         raise ValidationFailed(fields=errors)

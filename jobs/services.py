@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from audit.services import audit_record
@@ -36,8 +37,16 @@ logger = logging.getLogger(__name__)
 
 
 def _enqueue_on_commit(job: Job, *, countdown: float | None = None) -> None:
+    """Send the job's task once the transaction commits, and record when that
+    task becomes deliverable (``task_due_at``): the lost-job sweep measures
+    from it, so a retry's backoff or a future ``scheduled_for`` is never
+    mistaken for a lost task."""
     from jobs.tasks import enqueue
 
+    now = timezone.now()
+    due = now + timedelta(seconds=countdown) if countdown else max(now, job.scheduled_for or now)
+    job.task_due_at = due
+    Job.objects.filter(pk=job.pk).update(task_due_at=due)
     job_id, priority, eta = job.id, job.priority, job.scheduled_for
     transaction.on_commit(lambda: enqueue(job_id, priority=priority, eta=eta, countdown=countdown))
 
@@ -45,14 +54,35 @@ def _enqueue_on_commit(job: Job, *, countdown: float | None = None) -> None:
 # --------------------------------------------------------------------------- remotes
 
 
+def _remote_options(remote_type: str, options, *, kept_secrets=()) -> tuple[dict, dict]:
+    """The one validation of a remote's options, for create and update: the
+    type's allow-list (program-running options refused), clean values, and a
+    local root inside RCLONE_LOCAL_ROOTS. Returns (clear, secret)."""
+    clear, secret = rclone.split_options(remote_type, options, kept_secrets=kept_secrets)
+    if remote_type == "local":
+        clear["root"] = access.validate_local_root(clear.get("root"))
+    return clear, secret
+
+
+def _has_active_jobs(remote_name: str) -> bool:
+    return Job.objects.filter(
+        Q(payload__source__remote=remote_name) | Q(payload__destination__remote=remote_name), status__in=Job.ACTIVE
+    ).exists()
+
+
+def _drop_browse_cache_on_commit(remote: Remote) -> None:
+    from django.core.cache import cache
+
+    pattern = f"cache:files:{remote.id}:*"  # selectors.remote_browse's keys
+    transaction.on_commit(lambda: cache.delete_pattern(pattern))
+
+
 @transaction.atomic
 def remote_create(*, actor, name: str, type: str, options: dict | None = None, description: str = "") -> Remote:
     if not access.can_create_remotes(actor):
         raise PermissionDenied("Only staff and power users may create remotes.")
     access.validate_remote_name(name)
-    clear, secret = rclone.split_options(type, options or {})
-    if type == "local":
-        clear["root"] = access.validate_local_root(clear.get("root"))
+    clear, secret = _remote_options(type, options or {})
     if Remote.objects.filter(name=name).exists():
         raise Conflict("A remote with this name exists.", fields={"name": ["Taken."]})
     remote = Remote(name=name, type=type, options=clear, secret_options=encrypt_options(secret),
@@ -68,12 +98,114 @@ def remote_create(*, actor, name: str, type: str, options: dict | None = None, d
     return remote
 
 
+REMOTE_UPDATE_FIELDS = ("name", "options", "description", "is_active", "remove_secrets")
+
+
+@transaction.atomic
+def remote_update(*, actor, remote: Remote, name: str | None = None, options: dict | None = None,
+                  description: str | None = None, is_active: bool | None = None,
+                  remove_secrets: list | None = None) -> Remote:
+    """Change a remote; ``None`` leaves a field as it is. The type is fixed
+    (other options belong to another type: make a new remote).
+
+    ``options`` replaces the non-secret options (as at create, so a client
+    sends back what it read), with the same validation as create. Secret
+    options are never read back, so an omitted or blank secret keeps its
+    stored value; ``remove_secrets`` names the ones to drop. Renaming or
+    deactivating is refused while jobs use the remote (their payloads and
+    slot locks name it); a rename carries over to schedule templates.
+    Only staff and power users who administer the remote may do this, as
+    for creating one (options decide what the remote reaches)."""
+    from jobs.secrets import decrypt_options
+
+    remote = Remote.objects.select_for_update().filter(pk=remote.pk).first()
+    if remote is None:
+        raise NotFound("No such remote.")
+    if not access.can_edit_remote(actor, access.access_for(actor, remote)):
+        raise PermissionDenied("Only staff and power users who administer this remote may change it.")
+    backend = rclone.BACKENDS[remote.type]
+    stored = decrypt_options(remote.secret_options)
+
+    if remove_secrets is not None and (
+        not isinstance(remove_secrets, list)
+        or any(not isinstance(k, str) or k not in backend.secrets for k in remove_secrets)
+    ):
+        raise ValidationFailed(fields={"remove_secrets": [
+            f"A list from {', '.join(sorted(backend.secrets)) or '(none: this type has no secrets)'}."]})
+    removed = sorted(set(remove_secrets or ()) & set(stored))
+    kept = {k: v for k, v in stored.items() if k not in removed}
+    clear, given = dict(remote.options), {}
+    if options is not None or removed:
+        clear, given = _remote_options(remote.type, remote.options if options is None else options,
+                                       kept_secrets=kept)
+        both = sorted(set(given) & set(remove_secrets or ()))
+        if both:
+            raise ValidationFailed(fields={f"options.{k}": ["Both set and removed."] for k in both})
+    if description is not None and not isinstance(description, str):
+        raise ValidationFailed(fields={"description": ["Must be a string."]})
+    if is_active is not None and not isinstance(is_active, bool):
+        raise ValidationFailed(fields={"is_active": ["Must be true or false."]})
+
+    changed = {}
+    old_name = remote.name
+    if name is not None and name != old_name:
+        access.validate_remote_name(name, field_name="name")
+        if Remote.objects.filter(name=name).exclude(pk=remote.pk).exists():
+            raise Conflict("A remote with this name exists.", fields={"name": ["Taken."]})
+        changed["name"] = {"from": old_name, "to": name}
+    if description is not None and description != remote.description:
+        changed["description"] = {"from": remote.description, "to": description}
+    if is_active is not None and is_active != remote.is_active:
+        changed["is_active"] = {"from": remote.is_active, "to": is_active}
+    if ("name" in changed or is_active is False and "is_active" in changed) and _has_active_jobs(old_name):
+        raise Conflict("The remote has active jobs: wait for them or cancel them first.")
+    options_changed = sorted(k for k in set(clear) | set(remote.options) if clear.get(k) != remote.options.get(k))
+    secrets_changed = sorted(k for k in given if stored.get(k) != given[k])
+    if not (changed or options_changed or secrets_changed or removed):
+        return remote  # nothing to change: no write, no audit entry
+
+    before_options = {k: remote.options.get(k) for k in options_changed}
+    remote.name = name if "name" in changed else remote.name
+    remote.description = description if "description" in changed else remote.description
+    remote.is_active = is_active if "is_active" in changed else remote.is_active
+    remote.options = clear
+    if secrets_changed or removed:
+        remote.secret_options = encrypt_options({**kept, **given})
+    validate_model(remote, exclude=["created_by"], validate_unique=False)
+    try:
+        with transaction.atomic():
+            remote.save()
+    except IntegrityError as exc:  # a concurrent create took the name
+        raise Conflict("A remote with this name exists.", fields={"name": ["Taken."]}) from exc
+
+    renamed_in = []
+    if "name" in changed:
+        sides = Q(job_template__source__remote=old_name) | Q(job_template__destination__remote=old_name)
+        for rule in ScheduleRule.objects.select_for_update().filter(sides):
+            template = dict(rule.job_template)
+            for side in ("source", "destination"):
+                if isinstance(template.get(side), dict) and template[side].get("remote") == old_name:
+                    template[side] = {**template[side], "remote": remote.name}
+            rule.job_template = template
+            rule.save(update_fields=["job_template", "updated_at"])
+            renamed_in.append(str(rule.id))
+    if options_changed or secrets_changed or removed:
+        _drop_browse_cache_on_commit(remote)
+    # Option names and clear values only: secret values never reach the audit trail.
+    audit_record(action="remote.updated", actor=actor, resource_type="remote", resource_id=str(remote.id),
+                 details={"name": remote.name, "changed": changed, "options_changed": options_changed,
+                          "options_before": before_options,
+                          "options_after": {k: clear.get(k) for k in options_changed},
+                          "secret_options_changed": secrets_changed, "secret_options_removed": removed,
+                          "schedules_updated": renamed_in})
+    return remote
+
+
 @transaction.atomic
 def remote_delete(*, actor, remote: Remote) -> None:
     if not access.access_for(actor, remote).is_admin:
         raise PermissionDenied("You do not administer this remote.")
-    if Job.objects.filter(Q(payload__source__remote=remote.name) | Q(payload__destination__remote=remote.name),
-                          status__in=Job.ACTIVE).exists():
+    if _has_active_jobs(remote.name):
         raise Conflict("The remote has active jobs.")
     remote_id, name = str(remote.id), remote.name
     remote.delete()
@@ -115,10 +247,18 @@ def permission_grant(
 
 @transaction.atomic
 def permission_revoke(*, actor, grant: RemotePermission) -> None:
+    """Remove a grant. Who may grant may revoke: ``admin`` on the remote.
+    Takes effect at once: the next submit is refused, and a job already
+    queued is refused when it runs (access is checked again then)."""
+    grant = RemotePermission.objects.select_for_update().select_related("remote").filter(pk=grant.pk).first()
+    if grant is None:
+        raise NotFound("No such grant.")  # revoked meanwhile
     if not access.access_for(actor, grant.remote).is_admin:
         raise PermissionDenied("You do not administer this remote.")
     grant_id = str(grant.id)
-    details = {"remote": grant.remote.name, "permissions": grant.permissions, "path_rules": grant.path_rules}
+    details = {"remote": grant.remote.name, "permissions": grant.permissions, "path_rules": grant.path_rules,
+               **{f"{k}_id": str(getattr(grant, f"{k}_id")) for k in ("user", "role", "department")
+                  if getattr(grant, f"{k}_id")}}
     grant.delete()
     audit_record(action="remote.permission.revoked", actor=actor, resource_type="remote_permission",
                  resource_id=grant_id, details=details)
@@ -281,12 +421,16 @@ def job_progress(*, job: Job, progress: int, stats: dict) -> None:
 
 
 def job_logs_append(*, job: Job, entries: list[dict]) -> None:
+    from jobs.presenters import log_dict
+
     now = timezone.now()
-    JobLog.objects.bulk_create(
+    logs = JobLog.objects.bulk_create(
         [JobLog(job_id=job.id, created_at=now, level=e["level"], message=e["message"], details=e.get("details"))
          for e in entries]
     )
-    realtime.job_log(job, [{"level": e["level"], "message": e["message"], "created_at": now.isoformat()} for e in entries])
+    # With their ids, as the API lists them, so a page that also reads the
+    # API after a reconnect can tell which lines it already shows.
+    realtime.job_log(job, [log_dict(log) for log in logs])
 
 
 @transaction.atomic
@@ -321,6 +465,7 @@ def job_finish(*, job: Job, ok: bool, cancelled: bool = False, stats: dict | Non
                  result="success" if job.status != Job.Status.FAILED else "failure", details=details)
     if countdown is not None:
         _enqueue_on_commit(job, countdown=countdown)
+    _notify_owner(job)
     job_id, status, job_type = job.id, job.status, job.type
     transaction.on_commit(lambda: _after_finish(job_id, status, job_type))
     realtime.job_progress(job)
@@ -331,6 +476,28 @@ def _audit_stats(stats):
     if not stats:
         return None
     return {k: stats.get(k) for k in ("bytes", "transfers", "errors", "checks", "deletes")}
+
+
+def _notify_owner(job: Job) -> None:
+    """job_finished / job_failed to the owner, in the transaction that sets
+    the final status (so a rollback takes the notification with it). A
+    cancel, or a retry still to come, is not an outcome to report."""
+    from accounts import notifications
+
+    if job.status == Job.Status.COMPLETED:
+        kind, title, priority = notifications.Type.JOB_FINISHED, f"{job.get_type_display()} job finished", "normal"
+    elif job.status == Job.Status.FAILED:
+        kind, title, priority = notifications.Type.JOB_FAILED, f"{job.get_type_display()} job failed", "high"
+    else:
+        return
+    ends = [(job.payload or {}).get(end) for end in ("source", "destination")]
+    where = " → ".join(f"{e.get('remote')}:{e.get('path')}" for e in ends if isinstance(e, dict))
+    notifications.notify(
+        user=job.user, type=kind, title=title, priority=priority,
+        message=f"{where}\n{job.error}".strip() if job.status == Job.Status.FAILED else where,
+        data={"job_id": str(job.id), "job_type": job.type, "status": job.status, "error": job.error or None,
+              "url": reverse("jobs:detail", args=[job.id])},
+    )
 
 
 def _after_finish(job_id, status, job_type) -> None:
@@ -366,12 +533,63 @@ def job_recover_stale(*, stale_after: timedelta | None = None) -> list[Job]:
             job.status, job.completed_at, job.error = Job.Status.FAILED, timezone.now(), error
             action = "job.failed"
         job.save()
+        _notify_owner(job)
         audit_record(action=action, actor=None, resource_type="job", resource_id=str(job.id), level="warning",
                      result="failure" if job.status == Job.Status.FAILED else "success",
                      details={"error": error, "retry_count": job.retry_count})
         realtime.job_progress(job)
         recovered.append(job)
     return recovered
+
+
+def job_redispatch(*, job: Job, countdown: float | None = None) -> None:
+    """The worker sends a job's task again without a state change: its remote
+    was busy (``countdown``), or it was delivered before ``scheduled_for``.
+    Not audited (no transition); it moves ``task_due_at`` so the lost-job
+    sweep knows the job still has a live task."""
+    with transaction.atomic():
+        _enqueue_on_commit(job, countdown=countdown)
+
+
+@transaction.atomic
+def job_requeue_lost(*, lost_after: timedelta | None = None, actor=None, job_ids=None, limit: int = 500) -> list[Job]:
+    """Beat task body (and the admin's "re-enqueue" action): a due pending or
+    queued job whose task should have been delivered more than ``lost_after``
+    ago and that nobody claimed lost its task (broker flushed, or a worker
+    took it and died before claiming). Send it again.
+
+    Safe even when the original task is still somewhere: the worker claims
+    the job with one conditional UPDATE (``job_claim``), so whichever
+    delivery comes second finds nothing to claim. The cost of a false alarm
+    (a long broker backlog) is one extra delivery that returns at once.
+    """
+    if actor is not None and not access.is_superuser(actor):
+        raise PermissionDenied("Only staff may re-enqueue jobs.")
+    lost_after = timedelta(seconds=settings.JOBS_LOST_QUEUED_SECONDS) if lost_after is None else lost_after
+    now = timezone.now()
+    cutoff = now - lost_after
+    # Rows without task_due_at predate the field: their task was sent at creation.
+    qs = (
+        Job.objects.select_for_update(skip_locked=True)
+        .filter(status__in=Job.STARTABLE)
+        .filter(Q(scheduled_for__isnull=True) | Q(scheduled_for__lte=cutoff))
+        .filter(Q(task_due_at__lte=cutoff) | Q(task_due_at__isnull=True, created_at__lte=cutoff))
+        .order_by("-priority", "created_at")
+    )
+    if job_ids is not None:
+        qs = qs.filter(id__in=list(job_ids))
+    requeued = []
+    for job in qs[:limit]:
+        previous_due = job.task_due_at or job.created_at
+        _enqueue_on_commit(job)
+        audit_record(action="job.requeued", actor=actor, resource_type="job", resource_id=str(job.id),
+                     level="warning",
+                     details={"status": job.status, "task_due_at": previous_due.isoformat(),
+                              "unclaimed_seconds": int((now - previous_due).total_seconds())})
+        requeued.append(job)
+    if requeued:
+        logger.warning("re-enqueued %d job(s) whose task was lost", len(requeued))
+    return requeued
 
 
 # --------------------------------------------------------------------------- schedules

@@ -84,12 +84,13 @@ def execute(job_id, *, worker: str | None = None, on_start=None) -> str:
     if job.status not in Job.STARTABLE:
         return "skipped"
     if job.scheduled_for and job.scheduled_for > timezone.now():
-        enqueue(job.id, priority=job.priority, eta=job.scheduled_for)
+        services.job_redispatch(job=job)  # sent again with its eta
         return "deferred"
     names = [job.source.get("remote")] + ([job.destination["remote"]] if job.destination else [])
     slots = locks.RemoteSlots([n for n in names if n])
     if not slots.acquire():
-        enqueue(job.id, priority=job.priority, countdown=BUSY_RETRY_SECONDS)
+        # Through the service: it also tells the lost-job sweep the task lives.
+        services.job_redispatch(job=job, countdown=BUSY_RETRY_SECONDS)
         return "busy"
     try:
         job = services.job_claim(job_id=job.id, worker=worker)
@@ -142,6 +143,11 @@ def run_job(job_id: str) -> str:
 @shared_task(name="jobs.tasks.recover_stale_jobs", ignore_result=True)
 def recover_stale_jobs() -> int:
     return len(services.job_recover_stale())
+
+
+@shared_task(name="jobs.tasks.requeue_lost_jobs", ignore_result=True)
+def requeue_lost_jobs() -> int:
+    return len(services.job_requeue_lost())
 
 
 @shared_task(name="jobs.tasks.schedules_tick", ignore_result=True)

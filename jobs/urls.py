@@ -10,7 +10,10 @@ urlpatterns = [
     path("<uuid:pk>/", views.job_detail, name="detail"),
     path("<uuid:pk>/<str:action>/", views.job_action, name="action"),
     path("remotes/", views.remote_list, name="remotes"),
+    path("remotes/<str:name>/edit/", views.remote_edit, name="remote_edit"),
     path("remotes/<str:name>/permissions/", views.remote_permissions, name="permissions"),
+    path("remotes/<str:name>/permissions/<uuid:grant_id>/revoke/", views.permission_revoke,
+         name="permission_revoke"),
     path("schedules/", views.schedule_list, name="schedules"),
     path("schedules/<uuid:pk>/<str:action>/", views.schedule_action, name="schedule_action"),
 ]

@@ -16,9 +16,10 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from config.errors import ApplicationError, NotFound
-from jobs import access, selectors, services
-from jobs.models import Job, Remote
+from jobs import access, rclone, selectors, services
+from jobs.models import Job, Remote, RemotePermission
 from jobs.presenters import job_dict
+from jobs.secrets import decrypt_options
 
 
 def _error(request, exc: ApplicationError) -> None:
@@ -123,20 +124,83 @@ def remote_list(request):
             messages.success(request, "Remote created.")
             return redirect("jobs:remotes")
     remotes = selectors.remotes_for(request.user)
+    accesses = {r.name: access.access_for(request.user, r) for r in remotes}
     return render(request, "jobs/remote_list.html", {
         "remotes": remotes, "types": Remote.Type.choices, "can_create": access.can_create_remotes(request.user),
-        "admin_of": {r.name for r in remotes if access.access_for(request.user, r).is_admin},
+        "admin_of": {n for n, acc in accesses.items() if acc.is_admin},
+        "editable": {n for n, acc in accesses.items() if access.can_edit_remote(request.user, acc)},
     })
 
 
 @login_required
-def remote_permissions(request, name):
+def remote_edit(request, name):
+    """Edit form for a remote. Secret fields are always rendered blank (their
+    values are never sent to the browser); a blank one keeps the stored value."""
+    try:
+        remote, acc = access.get_remote(request.user, name)
+        if not access.can_edit_remote(request.user, acc):
+            raise NotFound()
+    except ApplicationError:
+        raise Http404 from None
+    backend = rclone.BACKENDS[remote.type]
+    form = {"name": remote.name, "description": remote.description,
+            "options": json.dumps(remote.options, indent=2, sort_keys=True)}
+    if request.method == "POST":
+        form = {key: request.POST.get(key, "") for key in ("name", "description", "options")}
+        try:
+            options = json.loads(form["options"] or "{}")
+            if not isinstance(options, dict):
+                raise ValueError
+            for key in sorted(backend.secrets):
+                if request.POST.get(f"secret_{key}"):
+                    options[key] = request.POST[f"secret_{key}"]
+            remote = services.remote_update(
+                actor=request.user, remote=remote, name=form["name"].strip(), options=options,
+                description=form["description"], remove_secrets=request.POST.getlist("remove_secrets"),
+            )
+        except ValueError:
+            messages.error(request, "Options must be a JSON object.")
+        except ApplicationError as exc:
+            _error(request, exc)
+        else:
+            messages.success(request, f"Remote {remote.name} saved.")
+            return redirect("jobs:remotes")
+    stored = set(decrypt_options(remote.secret_options))
+    return render(request, "jobs/remote_edit.html", {
+        "remote": remote, "form": form,
+        "secrets": [{"name": key, "is_set": key in stored} for key in sorted(backend.secrets)],
+    })
+
+
+def _administered_remote_or_404(request, name) -> Remote:
     try:
         remote, acc = access.get_remote(request.user, name)
         if not acc.is_admin:
             raise NotFound()
     except ApplicationError:
         raise Http404 from None
+    return remote
+
+
+@login_required
+@require_POST
+def permission_revoke(request, name, grant_id):
+    remote = _administered_remote_or_404(request, name)
+    grant = RemotePermission.objects.filter(remote=remote, pk=grant_id).first()
+    if grant is None:
+        raise Http404
+    try:
+        services.permission_revoke(actor=request.user, grant=grant)
+    except ApplicationError as exc:
+        _error(request, exc)
+    else:
+        messages.success(request, "Grant revoked.")
+    return redirect("jobs:permissions", name=remote.name)
+
+
+@login_required
+def remote_permissions(request, name):
+    remote = _administered_remote_or_404(request, name)
     if request.method == "POST":
         try:
             user = User.objects.filter(username=request.POST.get("username", "")).first()

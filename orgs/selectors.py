@@ -8,23 +8,14 @@ NotFound, a member without the right gets PermissionDenied.
 
 from __future__ import annotations
 
-import uuid
-
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-from config.errors import NotFound, ValidationFailed
+from config.errors import NotFound, ValidationFailed, parse_uuid
 from orgs.models import Department, Membership, Organization, Position, Proxy, Role
 from orgs.permissions import active_membership_q, effective_grant
 from orgs.permissions import authorize as _authorize
-
-
-def _uuid(value, field: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except (TypeError, ValueError, AttributeError):
-        raise ValidationFailed(fields={field: ["Must be a UUID."]}) from None
 
 
 def orgs_for_user(*, user: User) -> QuerySet[Organization]:
@@ -37,7 +28,7 @@ def org_get(*, actor: User, org_id, acting_for: User | None = None) -> Organizat
     """The org if the actor (as acting_for) may read it; NotFound otherwise,
     so non-members cannot tell a hidden org from a missing one."""
     try:
-        org = Organization.objects.select_related("owner").get(pk=_uuid(org_id, "org_id"))
+        org = Organization.objects.select_related("owner").get(pk=parse_uuid(org_id, "org_id"))
     except (Organization.DoesNotExist, ValidationFailed):
         raise NotFound("Organization not found.") from None
     _authorize(actor, org, "org", "read", acting_for=acting_for)
@@ -62,7 +53,7 @@ def departments_for(*, actor: User, org: Organization, acting_for: User | None =
 def department_get(*, actor: User, org: Organization, department_id, acting_for: User | None = None) -> Department:
     qs = departments_for(actor=actor, org=org, acting_for=acting_for)
     try:
-        return qs.get(pk=_uuid(department_id, "id"))
+        return qs.get(pk=parse_uuid(department_id, "id"))
     except Department.DoesNotExist:
         raise NotFound("Department not found.") from None
 
@@ -92,7 +83,7 @@ def positions_for(*, actor: User, org: Organization, acting_for: User | None = N
 
 def position_get(*, actor: User, org: Organization, position_id, acting_for: User | None = None) -> Position:
     try:
-        return positions_for(actor=actor, org=org, acting_for=acting_for).get(pk=_uuid(position_id, "id"))
+        return positions_for(actor=actor, org=org, acting_for=acting_for).get(pk=parse_uuid(position_id, "id"))
     except Position.DoesNotExist:
         raise NotFound("Position not found.") from None
 
@@ -105,7 +96,7 @@ def roles_for(*, actor: User, org: Organization, acting_for: User | None = None)
 
 def role_get(*, actor: User, org: Organization, role_id, acting_for: User | None = None) -> Role:
     try:
-        return roles_for(actor=actor, org=org, acting_for=acting_for).get(pk=_uuid(role_id, "id"))
+        return roles_for(actor=actor, org=org, acting_for=acting_for).get(pk=parse_uuid(role_id, "id"))
     except Role.DoesNotExist:
         raise NotFound("Role not found.") from None
 
@@ -133,7 +124,7 @@ def members_for(
 def member_get(*, actor: User, org: Organization, user_id, acting_for: User | None = None) -> Membership:
     qs = members_for(actor=actor, org=org, acting_for=acting_for, include_inactive=True)
     try:
-        return qs.get(user_id=_uuid(user_id, "user_id"))
+        return qs.get(user_id=parse_uuid(user_id, "user_id"))
     except Membership.DoesNotExist:
         raise NotFound("Member not found.") from None
 
@@ -151,7 +142,7 @@ def proxies_for(*, actor: User, org: Organization, acting_for: User | None = Non
 
 def proxy_get(*, actor: User, org: Organization, proxy_id, acting_for: User | None = None) -> Proxy:
     try:
-        return proxies_for(actor=actor, org=org, acting_for=acting_for).get(pk=_uuid(proxy_id, "id"))
+        return proxies_for(actor=actor, org=org, acting_for=acting_for).get(pk=parse_uuid(proxy_id, "id"))
     except Proxy.DoesNotExist:
         raise NotFound("Proxy not found.") from None
 

@@ -1,14 +1,22 @@
 // The room page: history with "load earlier", a composer with replies and
-// attachments, reactions, edit, delete, pins and the members panel. Every
-// action calls the JSON API (/api/v1/) with the session cookie and CSRF.
+// attachments, reactions, edit, delete, pins and the members panel. Actions
+// call the JSON API (/api/v1/) with the session cookie and CSRF; text
+// messages go over the live socket when it is up. The socket (socket.js)
+// brings everyone's messages, edits, reactions, typing and presence live;
+// after a reconnect the page resumes from its newest cursor, and while the
+// socket is down it polls the API instead.
 // Message text is only ever inserted as text nodes; links are built as <a>
 // elements for http(s) URLs only.
+
+import { live } from "./socket.js";
 
 const config = JSON.parse(document.getElementById("chat-config").textContent);
 const API = config.api;
 const ROOM = config.roomId;
 const QUICK_EMOJI = ["👍", "❤️", "😂", "🎉"];
 const POLL_MS = 4000;
+const TYPING_TTL_MS = 6000; // a typing indicator lapses without a refresh (server: TYPING_TTL_SECONDS)
+const TYPING_SEND_MS = 2000;
 
 const timeline = document.getElementById("timeline");
 const loadEarlier = document.getElementById("load-earlier");
@@ -19,7 +27,9 @@ const filesOut = document.getElementById("composer-files");
 const errorOut = document.getElementById("composer-error");
 const replying = document.getElementById("replying");
 
-const state = { prev: null, newest: null, replyTo: null, lastRead: null, byId: new Map() };
+// pending: message.send frames not yet acknowledged, by client_id; they are
+// sent again after a reconnect (the server stores a client_id once).
+const state = { prev: null, newest: null, replyTo: null, lastRead: null, byId: new Map(), pending: new Map() };
 
 function csrfToken() {
   const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
@@ -248,15 +258,21 @@ composer.addEventListener("submit", async (event) => {
     state.clientId = state.clientId || clientId();
     const body = { content, client_id: state.clientId, attachment_ids: attachmentIds };
     if (state.replyTo) body.reply_to = state.replyTo.id;
-    const message = await api("POST", `rooms/${ROOM}/messages/`, body);
-    upsert(message);
+    const frame = { type: "message.send", room_id: ROOM, content, client_id: state.clientId };
+    if (state.replyTo) frame.reply_to = state.replyTo.id;
+    if (!attachmentIds.length && live.send(frame)) {
+      state.pending.set(frame.client_id, frame); // the ack shows it
+    } else {
+      upsert(await api("POST", `rooms/${ROOM}/messages/`, body));
+    }
+    typingDone();
     state.clientId = null;
     text.value = "";
     fileInput.value = "";
     filesOut.textContent = "";
     state.replyTo = null;
     replying.hidden = true;
-    timeline.lastElementChild.scrollIntoView({ block: "end" });
+    if (timeline.lastElementChild) timeline.lastElementChild.scrollIntoView({ block: "end" });
     markRead();
   } catch (e) {
     showError(e.message);
@@ -331,7 +347,7 @@ async function loadMembers() {
   const data = await api("GET", `rooms/${ROOM}/members/?limit=100`);
   out.replaceChildren(...data.results.map((member) => {
     const them = member.user.id !== config.userId;
-    return el("li", { "data-user": member.user.username },
+    return el("li", { "data-user": member.user.username, "data-user-id": member.user.id, "data-status": member.status || "offline" },
       member.user.username, " ", el("span", { class: "muted" }, member.role), member.is_muted ? el("span", { class: "badge" }, "muted") : null,
       them && config.powers.mute && member.role !== "owner" ? el("button", { type: "button", class: "link", on: { click: () => memberAction(member, { is_muted: !member.is_muted }) } }, member.is_muted ? "unmute" : "mute") : null,
       them && config.powers.kick && member.role !== "owner" ? el("button", { type: "button", class: "link", on: { click: () => kick(member) } }, "kick") : null,
@@ -374,4 +390,149 @@ if (inviteButton) {
 loadInitial().catch((e) => showError(e.message));
 loadPinned().catch(() => {});
 loadMembers().catch(() => {});
-setInterval(poll, POLL_MS);
+setInterval(() => { if (!live.ready) poll(); }, POLL_MS);
+
+// ---------------------------------------------------------------- live
+
+const typingOut = document.getElementById("typing");
+const liveStatus = document.getElementById("live-status");
+const onlineOut = document.getElementById("online-count");
+const typists = new Map(); // username -> timer
+
+function showTyping() {
+  const names = [...typists.keys()];
+  typingOut.textContent = names.length === 0 ? ""
+    : names.length === 1 ? `${names[0]} is typing…`
+    : `${names.slice(0, 3).join(", ")} are typing…`;
+}
+
+function setOnline(count) {
+  onlineOut.textContent = `${count} online`;
+}
+
+// Own messages arrive both as an ack and as message.new; upsert is idempotent.
+function forThisRoom(frame) {
+  const roomId = frame.room_id || (frame.message && frame.message.room_id);
+  return roomId === ROOM;
+}
+
+live.on("ready", (frame) => {
+  liveStatus.textContent = "live";
+  liveStatus.dataset.state = "live";
+  const room = frame.rooms.find((r) => r.id === ROOM);
+  if (room) setOnline(room.online_count);
+  // Catch up on whatever arrived while the socket was away, then stay live.
+  const newest = newestCursor();
+  if (newest) live.send({ type: "resume", rooms: { [ROOM]: newest.cursor } });
+  for (const frame of state.pending.values()) live.send(frame);
+});
+
+live.on("socket.closed", () => {
+  liveStatus.textContent = "reconnecting…";
+  liveStatus.dataset.state = "down";
+});
+
+live.on("message.new", (frame) => {
+  if (!forThisRoom(frame)) return;
+  const atBottom = timeline.parentElement.scrollHeight - timeline.parentElement.scrollTop - timeline.parentElement.clientHeight < 80;
+  upsert(frame.message);
+  if (frame.message.user) clearTypist(frame.message.user.username);
+  if (atBottom || (frame.message.user && frame.message.user.id === config.userId)) {
+    timeline.lastElementChild.scrollIntoView({ block: "end" });
+  }
+  if (!document.hidden) markRead();
+  if (frame.message.message_type === "system") loadMembers().catch(() => {});
+});
+
+live.on("message.updated", (frame) => {
+  if (!forThisRoom(frame)) return;
+  const old = state.byId.get(frame.message.id);
+  // Broadcasts are the same for everyone; keep which reactions are mine.
+  const mine = new Set(old ? old.reactions.filter((r) => r.me).map((r) => r.emoji) : []);
+  upsert({ ...frame.message, reactions: frame.message.reactions.map((r) => ({ ...r, me: mine.has(r.emoji) })) });
+  loadPinned().catch(() => {});
+});
+
+live.on("message.deleted", (frame) => {
+  if (!forThisRoom(frame)) return;
+  const old = state.byId.get(frame.message_id);
+  if (!old) return;
+  if (config.powers.delete_any) upsert({ ...old, is_deleted: true, content: "", reactions: [], attachments: [] });
+  else drop(frame.message_id);
+  loadPinned().catch(() => {});
+});
+
+live.on("reaction.updated", (frame) => {
+  const old = state.byId.get(frame.message_id);
+  if (!old || (frame.room_id && frame.room_id !== ROOM)) return;
+  const mine = new Set(old.reactions.filter((r) => r.me).map((r) => r.emoji));
+  upsert({ ...old, reactions: frame.reactions.map((r) => ({ ...r, me: mine.has(r.emoji) })) });
+});
+
+function clearTypist(name) {
+  const timer = typists.get(name);
+  if (timer) clearTimeout(timer);
+  typists.delete(name);
+  showTyping();
+}
+
+live.on("typing", (frame) => {
+  if (frame.room_id !== ROOM || frame.user.id === config.userId) return;
+  const name = frame.user.username;
+  clearTypist(name);
+  if (frame.state === "start") {
+    typists.set(name, setTimeout(() => clearTypist(name), TYPING_TTL_MS));
+    showTyping();
+  }
+});
+
+live.on("presence", (frame) => {
+  if (frame.room_id !== ROOM) return;
+  setOnline(frame.online_count);
+  const item = document.querySelector(`#members li[data-user-id="${CSS.escape(frame.user_id)}"]`);
+  if (item) item.dataset.status = frame.status;
+});
+
+for (const type of ["member.joined", "member.left"]) {
+  live.on(type, (frame) => {
+    if (frame.room_id !== ROOM) return;
+    if (type === "member.left" && frame.user.id === config.userId) {
+      location.href = "/chat/"; // removed from the room: nothing more to see here
+      return;
+    }
+    loadMembers().catch(() => {});
+  });
+}
+
+live.on("ack", (frame) => {
+  state.pending.delete(frame.client_id);
+  upsert(frame.message);
+});
+
+live.on("error", (frame) => {
+  if (frame.ref && state.pending.has(frame.ref)) state.pending.delete(frame.ref);
+  if (frame.code === "resume_required" && frame.ref === ROOM) {
+    const newest = newestCursor();
+    live.send({ type: "resume", rooms: { [ROOM]: newest ? newest.cursor : null } });
+    return;
+  }
+  showError(frame.message);
+});
+
+// Typing: "start" at most every TYPING_SEND_MS while keys are pressed, "stop"
+// when the box empties or the message is sent.
+let lastTypingSent = 0;
+text.addEventListener("input", () => {
+  const now = Date.now();
+  if (!text.value.trim()) {
+    if (lastTypingSent) live.send({ type: "typing", room_id: ROOM, state: "stop" });
+    lastTypingSent = 0;
+  } else if (now - lastTypingSent > TYPING_SEND_MS) {
+    if (live.send({ type: "typing", room_id: ROOM, state: "start" })) lastTypingSent = now;
+  }
+});
+
+function typingDone() {
+  if (lastTypingSent) live.send({ type: "typing", room_id: ROOM, state: "stop" });
+  lastTypingSent = 0;
+}

@@ -1,6 +1,9 @@
-// Jobs pages: path picker, test/browse, and the live job detail.
-// Live progress polls the JSON API once a second; when the socket relays
-// job.progress / job.log frames (jobs/realtime.py) this can listen instead.
+// Jobs pages: path picker, test/browse, and the live job detail. The job
+// detail subscribes to the job over the socket (job.subscribe, then
+// job.progress and job.log frames); while the socket is down it polls the
+// JSON API once a second instead.
+import { live } from "./socket.js";
+
 (function () {
   "use strict";
   function csrf() {
@@ -89,19 +92,32 @@
       list.appendChild(li);
     }
   }
+  function appendLogs(lines) {
+    for (const line of lines) {
+      if (line.id <= lastLog) continue; // already shown (live and polled lines overlap)
+      logBox.appendChild(document.createTextNode(`[${line.level}] ${line.message}\n`));
+      lastLog = line.id;
+    }
+    if (lines.length) logBox.scrollTop = logBox.scrollHeight;
+  }
+  async function poll() {
+    const job = await api(`/api/v1/jobs/${id}/`);
+    render(job);
+    const logs = await api(`/api/v1/jobs/${id}/logs/?after=${lastLog}&limit=200`);
+    appendLogs(logs.results);
+    return job;
+  }
   async function tick() {
-    try {
-      const job = await api(`/api/v1/jobs/${id}/`);
-      render(job);
-      const logs = await api(`/api/v1/jobs/${id}/logs/?after=${lastLog}&limit=200`);
-      for (const line of logs.results) {
-        logBox.appendChild(document.createTextNode(`[${line.level}] ${line.message}\n`));
-        lastLog = line.id;
-      }
-      if (logs.results.length) logBox.scrollTop = logBox.scrollHeight;
-      if (finished.includes(job.status) && !logs.next) { setTimeout(tick, 5000); return; }
-    } catch (err) { /* keep polling */ }
+    if (!live.ready) {
+      try { await poll(); } catch (err) { /* keep polling */ }
+    }
     setTimeout(tick, 1000);
   }
+  live.on("ready", async () => {
+    live.send({ type: "job.subscribe", job_id: id });
+    try { await poll(); } catch (err) { /* the frames carry on */ } // what happened while away
+  });
+  live.on("job.progress", (frame) => { if (frame.job.id === id) render(frame.job); });
+  live.on("job.log", (frame) => { if (frame.job_id === id) appendLogs(frame.lines); });
   setTimeout(tick, 500);
 })();

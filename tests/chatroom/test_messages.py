@@ -179,27 +179,21 @@ def test_read_cursor_only_moves_forward_and_drives_unread_counts(make_room, memb
 
 
 def test_broadcasts_go_out_only_after_commit(make_room, member_of, django_capture_on_commit_callbacks):
-    from asgiref.sync import async_to_sync
-    from channels.layers import get_channel_layer
-
     from chatroom.realtime import room_group
+    from tests.layer import GroupListener
 
     room = make_room()
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(room_group(room.id), channel)
-    try:
+    with GroupListener(room_group(room.id)) as listener:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             message = services.message_post(actor=room.owner, room=room, content="live")
         assert callbacks, "the broadcast waits for commit"
+        assert listener.frames(settle=0.5) == []
         for callback in callbacks:
             callback()
-        event = async_to_sync(layer.receive)(channel)
-        assert event["frame"]["type"] == "message.new"
-        assert event["frame"]["message"]["id"] == str(message.id)
-        assert event["frame"]["message"]["content"] == "live"
-    finally:
-        async_to_sync(layer.group_discard)(room_group(room.id), channel)
+        frames = listener.frames()
+    assert [f["type"] for f in frames] == ["message.new"]
+    assert frames[0]["message"]["id"] == str(message.id)
+    assert frames[0]["message"]["content"] == "live"
 
 
 def test_unread_counts_are_cached_and_follow_every_change(make_room, member_of, django_capture_on_commit_callbacks):

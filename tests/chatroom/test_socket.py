@@ -2,20 +2,12 @@
 
 import pytest
 from channels.testing import WebsocketCommunicator
-from django.conf import settings
-from django.test import Client
 
 from config.asgi import application
-
-ORIGIN = (b"origin", b"http://localhost")
+from tests.chatroom.live_helpers import ORIGIN
+from tests.chatroom.live_helpers import cookie_header as _cookie_header
 
 pytestmark = pytest.mark.usefixtures("close_async_db_connections")
-
-
-def _cookie_header(user):
-    client = Client()
-    client.force_login(user)
-    return (b"cookie", f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode())
 
 
 @pytest.mark.django_db(transaction=True)

@@ -5,7 +5,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,14 +17,10 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.processes import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Launcher:
@@ -101,7 +96,7 @@ def test_run_command_serves_ready_and_ctrl_c_stops_everything():
     # A short path: the embedded Redis socket must fit in sun_path.
     var_dir = tempfile.mkdtemp(prefix="th-run-", dir="/tmp")
     try:
-        first = Launcher(var_dir, _free_port())
+        first = Launcher(var_dir, free_port())
         ready = first.wait_ready()
         assert ready == {"database": "ok", "redis": "ok", "channel_layer": "ok", "celery": "ok"}
         assert "Created the demo superuser 'admin' with password:" in first.output
@@ -116,7 +111,7 @@ def test_run_command_serves_ready_and_ctrl_c_stops_everything():
         assert _embedded_server_processes(var_dir) == []
 
         # Again: the same data, and the password is not shown a second time.
-        second = Launcher(var_dir, _free_port())
+        second = Launcher(var_dir, free_port())
         second.wait_ready()
         assert "password" not in second.output
         elapsed, family = second.ctrl_c()

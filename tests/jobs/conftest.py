@@ -47,3 +47,28 @@ def tree(root):
             full = os.path.join(dirpath, name)
             out[os.path.relpath(full, root)] = open(full, "rb").read()
     return out
+
+
+def deliver_concurrently(job_id, times: int = 2) -> list[str]:
+    """Run the job's Celery task body ``times`` at once, as a broker that
+    delivers a task twice would; returns each delivery's result."""
+    import threading
+
+    from django.db import connection
+
+    from jobs import tasks
+
+    results = []
+
+    def deliver():
+        try:
+            results.append(tasks.execute(job_id))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(times)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results

@@ -12,7 +12,7 @@ from django.db import connection
 from audit.models import AuditLog
 from jobs import services, tasks
 from jobs.models import Job, JobLog
-from tests.jobs.conftest import tree
+from tests.jobs.conftest import deliver_concurrently, tree
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -115,19 +115,7 @@ def test_duplicate_delivery_runs_the_job_once(power, make_local):
     make_local("src", {"f.bin": os.urandom(300_000)})
     _, dst_root = make_local("dst")
     job = submit(power, "copy", "src", "dst", options={"bwlimit": "200K"})
-    results = []
-
-    def deliver():
-        try:
-            results.append(tasks.execute(job.id))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=deliver) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    results = deliver_concurrently(job.id)
     # One delivery ran it; the other found nothing to claim (or it was already done).
     assert sorted(results) in (["completed", "duplicate"], ["completed", "skipped"])
     assert AuditLog.objects.filter(resource_id=str(job.id), action="job.started").count() == 1

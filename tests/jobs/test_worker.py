@@ -15,47 +15,19 @@ from pathlib import Path
 import psutil
 import pytest
 from django.conf import settings
-from django.db import connection
 
-from config.embedded import postgres_url
 from jobs import rclone, services, tasks
 from jobs.models import Job, JobLog
 from tests.jobs.conftest import tree
+from tests.processes import child_env, free_port, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
-
-
 def start_worker(tmp_path, name):
-    db = connection.settings_dict
-    env = {
-        # Not PYTEST_XDIST_WORKER: settings would append it to the key prefix a second time.
-        **{k: v for k, v in os.environ.items() if not k.startswith(("RCLONE_", "PYTEST_"))},
-        "DATABASE_URL": postgres_url(host=db["HOST"], port=db["PORT"], name=db["NAME"], user=db["USER"],
-                                     password=db.get("PASSWORD") or ""),
-        "REDIS_URL": settings.REDIS_URL,
-        "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
-        "RCLONE_LOCAL_ROOTS": ",".join(settings.RCLONE_LOCAL_ROOTS),
-        "SECRET_KEY": settings.SECRET_KEY,
-        "DEBUG": "1",
-    }
+    env = child_env(RCLONE_LOCAL_ROOTS=",".join(settings.RCLONE_LOCAL_ROOTS), DEBUG="1")
     log = open(tmp_path / f"{name}.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "prefork", "-c", "1", "-n", f"{name}@%h",

@@ -1,0 +1,229 @@
+"""Presence and online time (seed 000: online status in Redis with a 5-minute
+TTL, an online count per room, and the online_time_stats table).
+
+Each open socket is a *connection* in the user's Redis hash
+``presence:conns:<user>`` (field: the socket's channel name, value: its status
+and last heartbeat). The user's status is the best of their live connections:
+online if any is online, away if all are away, offline when none is left. A
+connection that misses heartbeats for PRESENCE_TTL_SECONDS no longer counts,
+so a crashed server cannot leave anyone online forever: the next update for
+that user, or the periodic sweep, finds it stale.
+
+A *session* runs from the moment a user has a first live connection to the
+moment the last one goes (or, after a crash, its last heartbeat); tabs that
+overlap are one session. When it ends its seconds are added to
+``OnlineTimeStat`` for each UTC day it spans. All of this is decided inside
+one Lua script, so two tabs connecting at once on two server processes cannot
+both start a session.
+
+Status changes are sent as ``presence`` frames to the rooms the user is a
+member of (so only people who share a room see them), each with that room's
+online count."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+
+from django.conf import settings
+from django.db import connection
+from django_redis import get_redis_connection
+
+logger = logging.getLogger(__name__)
+
+ONLINE, AWAY, OFFLINE = "online", "away", "offline"
+GONE, SWEEP = "gone", "sweep"
+
+# KEYS: conns hash, state string, users zset. ARGV: user, conn, op, now, ttl.
+# op is a connection's new status (online/away), "gone", or "sweep" (only
+# purge stale connections). Returns {before, after, since, ended_since,
+# ended_at, started}: the status before and after, the open session's start,
+# and a session that ended (crash or last connection gone) or started.
+_UPDATE = """
+local conns, state, users = KEYS[1], KEYS[2], KEYS[3]
+local user, conn, op = ARGV[1], ARGV[2], ARGV[3]
+local now, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
+local function aggregate()
+  local best, lastbeat = 'offline', 0
+  local all = redis.call('HGETALL', conns)
+  for i = 1, #all, 2 do
+    local status, beat = string.match(all[i + 1], '^(%a+):(.+)$')
+    beat = tonumber(beat)
+    if beat + ttl < now then
+      redis.call('HDEL', conns, all[i])
+    else
+      if status == 'online' then best = 'online' elseif best == 'offline' then best = 'away' end
+      if beat > lastbeat then lastbeat = beat end
+    end
+  end
+  return best, lastbeat
+end
+local before, since, lastbeat = 'offline', '', ''
+local st = redis.call('GET', state)
+if st then before, since, lastbeat = string.match(st, '^(%a+):([^:]+):(.+)$') end
+local ended_since, ended_at, started = '', '', ''
+local live = aggregate()
+if st and live == 'offline' then
+  -- Every connection of the open session went stale (its server died): the
+  -- session ended at its last heartbeat, not now.
+  ended_since, ended_at, since = since, lastbeat, ''
+end
+if op == 'gone' then
+  redis.call('HDEL', conns, conn)
+elseif op ~= 'sweep' then
+  redis.call('HSET', conns, conn, op .. ':' .. ARGV[4])
+end
+local after, beat = aggregate()
+if after == 'offline' then
+  if since ~= '' then ended_since, ended_at = since, ARGV[4] end
+  redis.call('DEL', state)
+  redis.call('ZREM', users, user)
+else
+  if since == '' then since, started = ARGV[4], ARGV[4] end
+  redis.call('SET', state, after .. ':' .. since .. ':' .. beat)
+  redis.call('ZADD', users, beat + ttl, user)
+end
+return {before, after, since, ended_since, ended_at, started}
+"""
+
+
+def _redis():
+    return get_redis_connection("default")
+
+
+def _key(*parts) -> str:
+    return ":".join([settings.REDIS_KEY_PREFIX, "presence", *map(str, parts)])
+
+
+def _room_key(room_id) -> str:
+    return _key("room", room_id)
+
+
+def _user_rooms(user_id) -> list[str]:
+    from chatroom.models import RoomMember
+
+    return [str(r) for r in RoomMember.objects.filter(user_id=user_id).values_list("room_id", flat=True)]
+
+
+def update(user_id, conn: str, op: str, *, now: float | None = None) -> str:
+    """Record a connection's status (online/away), its heartbeat (the same),
+    or its end (``gone``); returns the user's status afterwards."""
+    now = time.time() if now is None else now
+    r = _redis()
+    before, after, since, ended_since, ended_at, started = [
+        v.decode() if isinstance(v, bytes) else v
+        for v in r.eval(_UPDATE, 3, _key("conns", user_id), _key("state", user_id), _key("users"),
+                        str(user_id), conn, op, repr(now), settings.PRESENCE_TTL_SECONDS)
+    ]
+    if ended_since:
+        _record_session_end(user_id, float(ended_since), float(ended_at))
+    if started:
+        _record_session_start(user_id, float(started))
+    if before != after:
+        rooms = _user_rooms(user_id)
+        pipe = r.pipeline()
+        for room_id in rooms:
+            if after == OFFLINE:
+                pipe.srem(_room_key(room_id), str(user_id))
+            else:
+                pipe.sadd(_room_key(room_id), str(user_id))
+        pipe.execute()
+        _broadcast(user_id, after, rooms)
+    return after
+
+
+def sweep(*, now: float | None = None) -> int:
+    """Beat task body: end the sessions of users whose every connection went
+    stale (a crashed server). Returns how many users went offline."""
+    now = time.time() if now is None else now
+    stale = _redis().zrangebyscore(_key("users"), "-inf", now)
+    ended = 0
+    for user_id in stale:
+        user_id = user_id.decode() if isinstance(user_id, bytes) else user_id
+        if update(user_id, "", SWEEP, now=now) == OFFLINE:
+            ended += 1
+    return ended
+
+
+def status_of(user_ids) -> dict:
+    """{user_id: online/away/offline}, one MGET."""
+    user_ids = [str(u) for u in user_ids]
+    if not user_ids:
+        return {}
+    values = _redis().mget([_key("state", u) for u in user_ids])
+    out = {}
+    for user_id, value in zip(user_ids, values):
+        out[user_id] = value.decode().split(":", 1)[0] if value else OFFLINE
+    return out
+
+
+def online_counts(room_ids) -> dict:
+    """{room_id: users online or away in the room}, one pipeline."""
+    room_ids = [str(r) for r in room_ids]
+    pipe = _redis().pipeline()
+    for room_id in room_ids:
+        pipe.scard(_room_key(room_id))
+    return dict(zip(room_ids, pipe.execute()))
+
+
+def room_membership_changed(user_id, room_id, *, member: bool) -> None:
+    """Keep a room's online set right when a connected user joins or leaves."""
+    r = _redis()
+    if member:
+        if r.exists(_key("state", user_id)):
+            r.sadd(_room_key(room_id), str(user_id))
+    else:
+        r.srem(_room_key(room_id), str(user_id))
+
+
+def _broadcast(user_id, status: str, rooms: list[str]) -> None:
+    from chatroom import realtime
+
+    counts = online_counts(rooms)
+    for room_id in rooms:
+        realtime.room_event(room_id, {"type": "presence", "user_id": str(user_id), "status": status,
+                                      "room_id": room_id, "online_count": counts.get(room_id, 0)})
+
+
+# --------------------------------------------------------------------------- online time
+
+_UPSERT = """
+INSERT INTO online_time_stats (id, user_id, date, total_seconds, sessions_count, first_session_at,
+                               last_session_at, created_at, updated_at)
+VALUES (gen_random_uuid(), %(user)s, %(date)s, %(seconds)s, %(sessions)s, %(first)s, %(last)s, now(), now())
+ON CONFLICT (user_id, date) DO UPDATE SET
+    total_seconds = online_time_stats.total_seconds + EXCLUDED.total_seconds,
+    sessions_count = online_time_stats.sessions_count + EXCLUDED.sessions_count,
+    first_session_at = LEAST(online_time_stats.first_session_at, EXCLUDED.first_session_at),
+    last_session_at = GREATEST(online_time_stats.last_session_at, EXCLUDED.last_session_at),
+    updated_at = now()
+"""
+
+
+def _at(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=dt_timezone.utc)
+
+
+def _upsert(user_id, day, *, seconds: int, sessions: int, first: datetime | None, last: datetime | None) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_UPSERT, {"user": user_id, "date": day, "seconds": seconds, "sessions": sessions,
+                                 "first": first, "last": last})
+
+
+def _record_session_start(user_id, started: float) -> None:
+    """A session counts on the (UTC) day it starts."""
+    at = _at(started)
+    _upsert(user_id, at.date(), seconds=0, sessions=1, first=at, last=at)
+
+
+def _record_session_end(user_id, since: float, until: float) -> None:
+    """Add the session's seconds to each UTC day it spans."""
+    start, end = _at(since), _at(max(since, until))
+    while start < end:
+        midnight = datetime.combine(start.date() + timedelta(days=1), datetime.min.time(), tzinfo=dt_timezone.utc)
+        piece_end = min(end, midnight)
+        _upsert(user_id, start.date(), seconds=round((piece_end - start).total_seconds()), sessions=0,
+                first=None, last=piece_end)
+        start = piece_end

@@ -1,0 +1,98 @@
+"""Real server processes for end-to-end tests: the project's own ASGI app
+under uvicorn, pointed at the test database and the test's Redis key space,
+on free loopback ports."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+from config.embedded import postgres_url
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
+
+
+def child_env(**extra) -> dict:
+    """The environment for a child process that must share this test's
+    database and Redis key space."""
+    db = connection.settings_dict
+    env = {
+        # Not PYTEST_XDIST_WORKER: settings would append it to the key prefix a second time.
+        **{k: v for k, v in os.environ.items() if not k.startswith(("RCLONE_", "PYTEST_"))},
+        "DATABASE_URL": postgres_url(host=db["HOST"], port=db["PORT"], name=db["NAME"], user=db["USER"],
+                                     password=db.get("PASSWORD") or ""),
+        "REDIS_URL": settings.REDIS_URL,
+        "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
+        "SECRET_KEY": settings.SECRET_KEY,
+        "DEBUG": "0",
+    }
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def stop(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def asgi_servers(count: int, log_dir: Path, **env):
+    """``count`` uvicorn processes serving config.asgi; yields their base URLs."""
+    procs, urls = [], []
+    try:
+        for i in range(count):
+            port = free_port()
+            log = open(log_dir / f"asgi-{i}.log", "w")
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+                 "--lifespan", "off", "--no-access-log", "--ws-per-message-deflate", "false"],
+                cwd=ROOT, env=child_env(**env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+            urls.append(f"http://127.0.0.1:{port}")
+        for proc, url in zip(procs, urls):
+            port = int(url.rsplit(":", 1)[1])
+            if not wait_for(lambda: _healthy(port) or proc.poll() is not None, 60) or proc.poll() is not None:
+                raise RuntimeError(f"uvicorn on {url} did not start; see {log_dir}")
+        yield urls
+    finally:
+        for proc in procs:
+            stop(proc)
