@@ -116,7 +116,9 @@ import { live } from "./socket.js";
   live.on("ready", async () => {
     live.send({ type: "job.subscribe", job_id: id });
     try { await poll(); } catch (err) { /* the frames carry on */ } // what happened while away
+    section.dataset.live = "true"; // subscribed and caught up: frames drive the page now
   });
+  live.on("socket.closed", () => { section.dataset.live = "false"; });
   live.on("job.progress", (frame) => { if (frame.job.id === id) render(frame.job); });
   live.on("job.log", (frame) => { if (frame.job_id === id) appendLogs(frame.lines); });
   setTimeout(tick, 500);
