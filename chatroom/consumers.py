@@ -54,6 +54,8 @@ HEADS_CHECK_SECONDS = 60.0
 # A room's newest message younger than this is probably still on its way as
 # an event: the heads check leaves it to that.
 HEADS_GRACE_SECONDS = 10.0
+# After ready, how long live messages wait for the client's resume.
+RESUME_GRACE_SECONDS = 2.0
 GAP_WAIT_SECONDS = 1.5  # how long an out-of-order message waits for its predecessor
 HELD_MAX = 100
 
@@ -77,6 +79,7 @@ class ClientConsumer(AsyncWebsocketConsumer):
     user = None
     _auth_timer: asyncio.Task | None = None
     _beat: asyncio.Task | None = None
+    _start_timer: asyncio.Task | None = None
 
     async def dispatch(self, message):
         """As Channels' own, minus its close_old_connections() before every
@@ -93,6 +96,12 @@ class ClientConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         self.rooms: dict[str, str | None] = {}  # room id -> cursor of the last message delivered
         self.behind: set[str] = set()  # rooms waiting for the client's resume
+        # Rooms whose live messages wait for the client's first resume (or
+        # RESUME_GRACE_SECONDS) after ready, so a resume never repeats one.
+        self.starting: set[str] = set()
+        # room id -> the cursor this socket started delivering after: every
+        # message after it, up to self.rooms[room], has been sent.
+        self.sent_from: dict[str, str | None] = {}
         self.typing: dict[str, asyncio.Task] = {}  # room id -> the expiry of our typing state
         self.typing_relayed: dict[str, float] = {}
         self.held: dict[str, dict] = {}  # room id -> {previous cursor: (cursor, text)} waiting for a late one
@@ -150,7 +159,9 @@ class ClientConsumer(AsyncWebsocketConsumer):
         for room in rooms:
             room.update(info.get(room["id"], {}))
         await self.send_frame({"type": "ready", "user": user_dict(user), "rooms": rooms})
+        self.starting = set(self.rooms)
         self._beat = asyncio.create_task(self._heartbeat())
+        self._start_timer = asyncio.create_task(self._start_after_grace())
 
     def _ready_info(self, room_ids: list[str]) -> dict:
         presence.update(self.user.id, self.channel_name, self.status)
@@ -191,8 +202,9 @@ class ClientConsumer(AsyncWebsocketConsumer):
             self._auth_timer.cancel()
         if self.user is None:
             return
-        if self._beat is not None:
-            self._beat.cancel()
+        for task in (self._beat, self._start_timer):
+            if task is not None:
+                task.cancel()
         for room_id in list(self.typing):
             await self._typing_stop(room_id)
         for room_id in list(self.gap_timers):
@@ -328,9 +340,47 @@ class ClientConsumer(AsyncWebsocketConsumer):
             if room_id not in self.rooms:
                 await self.send_error("permission_denied", "You are not a member of this room.", ref=room_id)
                 continue
+            paused = room_id in self.starting or room_id in self.behind
+            self.starting.discard(room_id)
             self.behind.discard(room_id)
-            self.rooms[room_id] = cursor
-            await self._catch_up(room_id)
+            if paused:
+                # No live message was sent since: everything after the
+                # client's cursor, from the database, then live.
+                self.rooms[room_id] = self.sent_from[room_id] = cursor
+                await self._catch_up(room_id)
+            else:
+                await self._resend_before(room_id, cursor)
+
+    async def _start_after_grace(self) -> None:
+        await asyncio.sleep(RESUME_GRACE_SECONDS)
+        await self._self_send({"type": "rooms.start"})
+
+    async def rooms_start(self, event: dict) -> None:
+        """No resume came for these rooms: deliver from the newest message
+        at ready (what arrived since, from the database), then live."""
+        for room_id in list(self.starting):
+            self.starting.discard(room_id)
+            self.sent_from[room_id] = self.rooms.get(room_id)
+            if room_id in self.rooms:
+                await self._catch_up(room_id)
+
+    async def _resend_before(self, room_id: str, cursor: str | None) -> None:
+        """A resume after live delivery began: send what the client missed
+        before this socket's first delivery; what came after, it has."""
+        upto = self.sent_from.get(room_id)
+        if upto is None or (cursor is not None and _key(cursor) >= _key(upto)):
+            return
+        after = cursor
+        while True:
+            messages, more = await db(selectors.messages_after)(
+                user=self.user, room_id=room_id, cursor=after, limit=PAGE)
+            for message in messages:
+                if _key(message["cursor"]) > _key(upto):
+                    return
+                await self.send_frame({"type": "message.new", "message": message})
+                after = message["cursor"]
+            if not more:
+                return
 
     async def on_job_subscribe(self, frame: dict) -> None:
         start = await db(frames.job_subscribe)(self.user, frame)
@@ -381,18 +431,21 @@ class ClientConsumer(AsyncWebsocketConsumer):
     async def _room_joined(self, room_id: str) -> None:
         await realtime.join(self.channel_name, [realtime.room_group(room_id)])
         heads = await db(selectors.room_heads)([room_id])
-        self.rooms[room_id] = next(iter(heads.values()), None)
+        self.rooms[room_id] = self.sent_from[room_id] = next(iter(heads.values()), None)
         await db(presence.room_membership_changed)(self.user.id, room_id, member=True)
 
     async def _room_left(self, room_id: str) -> None:
         self.rooms.pop(room_id, None)
         self.behind.discard(room_id)
+        self.starting.discard(room_id)
         self._drop_held(room_id)
         await self._typing_stop(room_id)
         await realtime.leave(self.channel_name, [realtime.room_group(room_id)])
         await db(presence.room_membership_changed)(self.user.id, room_id, member=False)
 
     async def _deliver_new(self, room_id: str, text: str, cursor: str, prev: str | None) -> None:
+        if room_id in self.starting:
+            return  # sent from the database when the room starts
         last = self.rooms[room_id]
         if last is not None and _key(cursor) <= _key(last):
             return  # delivered already (by a catch-up, or a second copy)
@@ -486,7 +539,7 @@ class ClientConsumer(AsyncWebsocketConsumer):
                 return
 
     async def heads_check(self, event: dict) -> None:
-        rooms = [r for r in self.rooms if r not in self.behind]
+        rooms = [r for r in self.rooms if r not in self.behind and r not in self.starting]
         heads = await db(selectors.room_heads)(rooms)
         settled = datetime.now(timezone.utc) - timedelta(seconds=HEADS_GRACE_SECONDS)
         for room_id, head in heads.items():

@@ -281,3 +281,27 @@ async def test_a_socket_that_falls_behind_is_told_to_resume_and_loses_nothing(pa
     got = await until(b, "message.new")
     assert got["message"]["content"] == "while slow"
     await b.disconnect()
+
+
+async def test_resume_right_after_ready_never_repeats_a_live_message(pair):
+    """Messages that commit between ready and the client's resume are sent
+    once, in order: live delivery waits for the resume (or a short grace)."""
+    room, alice, bob = pair
+    first = await sync_to_async(services.message_post)(actor=alice, room=room, content="m0")
+    b, _ = await connect(bob)
+    await sync_to_async(services.message_post)(actor=alice, room=room, content="m1")  # before bob resumes
+    await b.send_json_to({"type": "resume", "rooms": {str(room.id): first.cursor}})
+    await sync_to_async(services.message_post)(actor=alice, room=room, content="m2")
+    got = [f["message"]["content"] for f in await frames_for(b, 2.5) if f["type"] == "message.new"]
+    assert got == ["m1", "m2"]
+    await b.disconnect()
+
+
+async def test_without_resume_messages_since_ready_arrive_after_the_grace(pair):
+    room, alice, bob = pair
+    b, _ = await connect(bob)
+    await sync_to_async(services.message_post)(actor=alice, room=room, content="early")
+    got = await until(b, "message.new", timeout=6)
+    assert got["message"]["content"] == "early"
+    assert [f for f in await frames_for(b, 0.5) if f["type"] == "message.new"] == []
+    await b.disconnect()
