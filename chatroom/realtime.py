@@ -24,12 +24,14 @@ Every group name comes from a function here."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import os
+import threading
 import time
 import uuid
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -67,16 +69,50 @@ def frame_of(event: dict) -> dict:
     return json.loads(event["text"])
 
 
+class _LayerLoop:
+    """One event loop per process, on a thread of its own, for sending from
+    synchronous code (services after commit, Celery workers, commands).
+    asgiref's async_to_sync would start a new loop per call outside a server,
+    and with it a new Redis connection (several ms per broadcast; a job's
+    progress broadcasts every second); this loop keeps its connection."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.pid = None
+
+    def get(self) -> asyncio.AbstractEventLoop:
+        with self.lock:
+            if self.loop is None or self.pid != os.getpid():  # new, or inherited through fork
+                self.loop, self.pid = asyncio.new_event_loop(), os.getpid()
+                threading.Thread(target=self.loop.run_forever, name="channel-layer-loop", daemon=True).start()
+            return self.loop
+
+    def run(self, coroutine, timeout: float):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.get()).result(timeout)
+
+
+_layer_loop = _LayerLoop()
+SEND_TIMEOUT_SECONDS = 5.0
+
+
 def _send(groups: list[str], frame: dict, meta: dict) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     event = _event(frame, meta)
-    for group in groups:
-        try:
-            async_to_sync(layer.group_send)(group, event)
-        except Exception:  # noqa: BLE001 - the write committed; clients catch up from the database
-            logger.exception("broadcast to %s failed", group)
+
+    async def send_all():
+        for group in groups:
+            try:
+                await layer.group_send(group, event)
+            except Exception:  # noqa: BLE001 - the write committed; clients catch up from the database
+                logger.exception("broadcast to %s failed", group)
+
+    try:
+        _layer_loop.run(send_all(), SEND_TIMEOUT_SECONDS)
+    except Exception:  # noqa: BLE001 - as above
+        logger.exception("broadcast to %s failed", groups)
 
 
 def broadcast(groups: list[str], frame: dict, **meta) -> None:

@@ -69,8 +69,12 @@ def job_dict(job: Job) -> dict:
 
 
 def log_dict(log: JobLog) -> dict:
-    return {"id": log.id, "level": log.level, "message": log.message, "details": log.details,
-            "created_at": _ts(log.created_at)}
+    return log_line_dict(id=log.id, level=log.level, message=log.message, details=log.details,
+                         created_at=log.created_at)
+
+
+def log_line_dict(*, id, level, message, details, created_at) -> dict:  # noqa: A002 - the field's name
+    return {"id": id, "level": level, "message": message, "details": details, "created_at": _ts(created_at)}
 
 
 def schedule_dict(rule: ScheduleRule) -> dict:

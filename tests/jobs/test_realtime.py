@@ -26,3 +26,23 @@ def test_progress_and_log_frames_go_to_owner_and_job_groups(power, make_local):
         logs = [f for f in frames if f["type"] == "job.log"]
         assert any("Copied" in line["message"] for f in logs for line in f["lines"])
         assert all(isinstance(line["id"], int) for f in logs for line in f["lines"])
+
+
+def test_log_batch_is_stored_in_order_and_broadcast_with_the_stored_ids(power, make_local):
+    from jobs.models import JobLog
+
+    make_local("src")
+    job = services.job_submit(actor=power, type="delete", source={"remote": "src", "path": "/"})
+    entries = [{"level": "info", "message": f"file {i}: Copied (new)", "details": {"object": f"f{i}", "size": i}}
+               for i in range(300)]
+    entries[7] = {"level": "error", "message": "it's \"quoted\", {braces}, and ünïcode", "details": None}
+    with GroupListener(realtime.job_group(job.id)) as subscriber:
+        services.job_logs_append(job=job, entries=entries)
+        frames = [f for f in subscriber.frames() if f["type"] == "job.log"]
+
+    stored = list(JobLog.objects.filter(job=job).order_by("id").values("id", "level", "message", "details"))
+    assert [(s["level"], s["message"], s["details"]) for s in stored] == [
+        (e["level"], e["message"], e["details"]) for e in entries]
+    sent = [line for f in frames for line in f["lines"]]
+    assert [(line["id"], line["message"], line["details"]) for line in sent] == [
+        (s["id"], s["message"], s["details"]) for s in stored]

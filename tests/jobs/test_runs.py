@@ -2,6 +2,8 @@
 task body (jobs.tasks.execute) in-process, real PostgreSQL and Redis."""
 
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -12,6 +14,7 @@ from django.db import connection
 from audit.models import AuditLog
 from jobs import services, tasks
 from jobs.models import Job, JobLog
+from jobs.runner import LineReader
 from tests.jobs.conftest import deliver_concurrently, tree
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -259,3 +262,14 @@ def test_permission_revoked_after_submit_is_refused_at_run(power, make_user, mak
     assert tasks.execute(job.id) == "failed"
     job.refresh_from_db()
     assert job.error.startswith("Refused at run time") and tree(dst_root) == {}
+
+
+def test_line_reader_joins_chunks_into_lines_and_keeps_a_last_unterminated_one():
+    script = "import sys; sys.stderr.write('a\\n' + 'b' * 200000 + '\\n\\nlast')"
+    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE)
+    reader, lines = LineReader(proc.stderr), []
+    while not reader.eof:
+        lines += reader.read(timeout=5)
+    reader.close()
+    proc.wait()
+    assert lines == ["a", "b" * 200000, "", "last"]
