@@ -27,12 +27,6 @@ from audit.models import AuditLog
 # is held until the caller's transaction ends, so the next writer reads a
 # committed head: concurrent writers never fork the chain, and a rollback
 # leaves no gap.
-_APPEND_SQL = (
-    "SELECT entry_created_at, entry_prev_hash, entry_hash, entry_signature, entry_details, entry_ip "
-    "FROM audit_chain_append(%s::uuid, %s::timestamptz, %s::uuid, %s::text, %s::uuid, %s::text, %s::uuid, "
-    "%s::text, %s::text, %s::text, %s::text, %s::text, %s::text, %s::text, %s::text, %s::text, %s::text, "
-    "%s::bytea, %s::bytea)"
-)
 
 ACTION_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 _RESULTS = frozenset(AuditLog.Result.values)
@@ -78,6 +72,54 @@ def append_entry(
 ) -> AuditLog:
     """audit_record's body. ``at`` (tests and benchmarks only) replaces the
     database clock; the entry still goes strictly after the chain head."""
+    params = entry_params(action=action, actor=actor, acting_for=acting_for, org=org, resource_type=resource_type,
+                          resource_id=resource_id, result=result, level=level, details=details, at=at)
+    if connection.in_atomic_block:
+        # savepoint=False adds no round trips; a failure here marks the
+        # caller's transaction for rollback, as it should.
+        with transaction.atomic(savepoint=False):
+            created_at, prev_hash, hash_hex, signature, details_text, ip_text = _append(params)
+    else:
+        # Outside atomic (autocommit): the one statement is the entry's own
+        # transaction, so BEGIN and COMMIT cost no round trips.
+        created_at, prev_hash, hash_hex, signature, details_text, ip_text = _append(params)
+
+    (entry_id, _, actor_id, actor_username, acting_for_id, acting_for_username, org_id, org_name, action,
+     resource_type, resource_id, result, level, request_id, _, user_agent, _, _, _) = params
+    entry = AuditLog(
+        id=entry_id, created_at=created_at, actor_id=actor_id, actor_username=actor_username,
+        acting_for_id=acting_for_id, acting_for_username=acting_for_username, org_id=org_id, org_name=org_name,
+        action=action, resource_type=resource_type, resource_id=resource_id, result=result, level=level,
+        request_id=request_id, ip=ip_text, user_agent=user_agent, details=json.loads(details_text),
+        prev_hash=prev_hash, hash=hash_hex, signature=signature,
+    )
+    entry._state.adding = False
+    entry._state.db = connection.alias
+    return entry
+
+
+# The argument list of the audit_chain_append() database function, which a
+# database function recording a change of its own calls with the same values.
+APPEND_ARG_TYPES = ("uuid", "timestamptz", "uuid", "text", "uuid", "text", "uuid", "text", "text", "text", "text",
+                    "text", "text", "text", "text", "text", "text", "bytea", "bytea")
+
+
+def entry_params(
+    *,
+    action: str,
+    actor=None,
+    acting_for=None,
+    org=None,
+    resource_type: str = "",
+    resource_id: str = "",
+    result: str = "success",
+    level: str = "info",
+    details: dict | None = None,
+    at=None,
+) -> tuple:
+    """Validate an entry and return audit_chain_append()'s arguments
+    (APPEND_ARG_TYPES), the HMAC key blocks last. They must be sent as bound
+    parameters, never in query text: see _append."""
     if len(action) > 100 or not ACTION_RE.match(action):
         raise ValueError(f"audit action must be a dotted lower-case code, got {action!r}")
     if result not in _RESULTS:
@@ -89,44 +131,35 @@ def append_entry(
     if actor is None:
         actor = ctx.user()
     details_json = json.dumps(details or {}, cls=DjangoJSONEncoder, ensure_ascii=False)
-    entry_id = uuid.uuid4()
-    actor_id = actor.pk if actor is not None else None
-    actor_username = actor.get_username() if actor is not None else ""
-    acting_for_id = acting_for.pk if acting_for is not None else None
-    acting_for_username = acting_for.get_username() if acting_for is not None else ""
-    org_id = org.pk if org is not None else None
-    org_name = org.name if org is not None else ""
-    # Metadata too long for its column is cut rather than failing the change it records.
-    resource_type = str(resource_type)[:50]
-    resource_id = str(resource_id)[:255]
-    request_id = ctx.request_id[:100]
-    user_agent = ctx.user_agent
     inner, outer = hmac_pads(hmac_key())
-    params = (
-        entry_id, at, actor_id, actor_username, acting_for_id, acting_for_username, org_id, org_name, action,
-        resource_type, resource_id, result, level, request_id, ctx.ip, user_agent, details_json, inner, outer,
+    return (
+        uuid.uuid4(), at,
+        actor.pk if actor is not None else None, actor.get_username() if actor is not None else "",
+        acting_for.pk if acting_for is not None else None,
+        acting_for.get_username() if acting_for is not None else "",
+        org.pk if org is not None else None, org.name if org is not None else "",
+        action,
+        # Metadata too long for its column is cut rather than failing the change it records.
+        str(resource_type)[:50], str(resource_id)[:255],
+        result, level, ctx.request_id[:100], ctx.ip, ctx.user_agent, details_json, inner, outer,
     )
 
-    if connection.in_atomic_block:
-        # savepoint=False adds no round trips; a failure here marks the
-        # caller's transaction for rollback, as it should.
-        with transaction.atomic(savepoint=False):
-            created_at, prev_hash, hash_hex, signature, details_text, ip_text = _append(params)
-    else:
-        # Outside atomic (autocommit): the one statement is the entry's own
-        # transaction, so BEGIN and COMMIT cost no round trips.
-        created_at, prev_hash, hash_hex, signature, details_text, ip_text = _append(params)
 
-    entry = AuditLog(
-        id=entry_id, created_at=created_at, actor_id=actor_id, actor_username=actor_username,
-        acting_for_id=acting_for_id, acting_for_username=acting_for_username, org_id=org_id, org_name=org_name,
-        action=action, resource_type=resource_type, resource_id=resource_id, result=result, level=level,
-        request_id=request_id, ip=ip_text, user_agent=user_agent, details=json.loads(details_text),
-        prev_hash=prev_hash, hash=hash_hex, signature=signature,
-    )
-    entry._state.adding = False
-    entry._state.db = connection.alias
-    return entry
+_APPEND_SQL = (
+    "SELECT entry_created_at, entry_prev_hash, entry_hash, entry_signature, entry_details, entry_ip "
+    "FROM audit_chain_append(" + ", ".join(f"%s::{t}" for t in APPEND_ARG_TYPES) + ")"
+)
+
+
+def run_bound(sql: str, params) -> tuple | None:
+    """Run one statement whose parameters include the HMAC key blocks on a
+    server-side-binding psycopg cursor, in the connection's current
+    transaction (see _append for why); returns its first row."""
+    connection.ensure_connection()
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
 
 
 def _append(params) -> tuple:
@@ -141,8 +174,4 @@ def _append(params) -> tuple:
     and log_parameter_max_length not 0, so set that to 0 where statements
     are logged. This is also why the call bypasses Django's execute wrappers.
     """
-    connection.ensure_connection()
-    connection.validate_no_broken_transaction()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(_APPEND_SQL, params)
-        return cursor.fetchone()
+    return run_bound(_APPEND_SQL, params)

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import mimetypes
 import re
 import secrets
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import PurePath
 
 from django.conf import settings
@@ -23,7 +24,7 @@ from django.utils import timezone
 
 from accounts import notifications
 from accounts.models import User
-from audit.services import audit_record
+from audit.services import APPEND_ARG_TYPES, audit_record, entry_params, run_bound
 from chatroom import cursors, realtime, unread
 from chatroom.models import (
     Attachment,
@@ -89,15 +90,14 @@ def _message_for_update(message_id) -> Message:
         raise NotFound("No such message.") from None
 
 
-def _audit(action: str, *, actor, room: Room, resource_type: str = "room", resource_id=None, details=None):
-    audit_record(
-        action=action,
-        actor=actor,
-        org=room.org,
-        resource_type=resource_type,
-        resource_id=str(resource_id or room.id),
-        details={"room_id": str(room.id), **(details or {})},
-    )
+def _audit_fields(action: str, *, actor, room: Room, resource_type: str = "room", resource_id=None,
+                  details=None) -> dict:
+    return {"action": action, "actor": actor, "org": room.org, "resource_type": resource_type,
+            "resource_id": str(resource_id or room.id), "details": {"room_id": str(room.id), **(details or {})}}
+
+
+def _audit(action: str, **fields):
+    audit_record(**_audit_fields(action, **fields))
 
 
 def _validate_password(password: str | None) -> None:
@@ -505,12 +505,74 @@ def invite_revoke(*, actor: User, invite: Invite) -> Invite:
 # --------------------------------------------------------------------------- messages
 
 
+def _posting_lock_name(room_id) -> str:
+    return f"chat.post.{room_id}"
+
+
 def _lock_room_posting(room_id) -> None:
     """Serialize posting within one room until commit. created_at is taken
     after this lock, so created_at order is commit order: a reader paging
     forward by cursor never misses a message that commits late."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"chat.post.{room_id}"])
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [_posting_lock_name(room_id)])
+
+
+@functools.cache
+def _poster_sql(lock: bool) -> tuple[list, list, str]:
+    """The poster's membership, the room and its org's name (and with
+    ``lock`` the room's posting lock, taken only for a member) in one statement."""
+    qn = connection.ops.quote_name
+    member_fields, room_fields = list(RoomMember._meta.concrete_fields), list(Room._meta.concrete_fields)
+    columns = ", ".join([f"m.{qn(f.column)}" for f in member_fields] + [f"r.{qn(f.column)}" for f in room_fields])
+    locking = ", pg_advisory_xact_lock(hashtextextended(%s, 0))" if lock else ""
+    sql = f"""
+SELECT {columns}, o.name{locking}
+FROM room_members m
+JOIN chat_rooms r ON r.id = m.room_id
+LEFT JOIN {qn(Organization._meta.db_table)} o ON o.id = r.org_id
+WHERE m.room_id = %s AND m.user_id = %s
+"""
+    return member_fields, room_fields, sql
+
+
+def _from_row(model, fields: list, values) -> object:
+    values = [f.from_db_value(v, None, connection) if v is not None and hasattr(f, "from_db_value") else v
+              for f, v in zip(fields, values)]
+    return model.from_db(connection.alias, [f.attname for f in fields], values)
+
+
+def _poster(room_id, actor: User, *, lock: bool) -> RoomMember | None:
+    """The actor's membership of the room (with ``member.room`` and the
+    room's org loaded), None for a non-member; with ``lock``, having taken
+    the room's posting lock. Hand-written SQL: posting is chat's hottest
+    path, and the ORM's query compiling cost more than the query."""
+    member_fields, room_fields, sql = _poster_sql(lock)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, ([_posting_lock_name(room_id)] if lock else []) + [room_id, actor.pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    n = len(member_fields)
+    member = _from_row(RoomMember, member_fields, row[:n])
+    room = _from_row(Room, room_fields, row[n:n + len(room_fields)])
+    if room.org_id is not None:
+        room.org = Organization(id=room.org_id, name=row[n + len(room_fields)])
+    member.room, member.user = room, actor
+    return member
+
+
+def _require_can_post(member: RoomMember | None) -> None:
+    if member is None:
+        raise PermissionDenied("You are not a member of this room.")
+    _require_active(member.room)
+    _require_power(member, "post", "You may not post in this room.")
+    if member.is_muted:
+        raise PermissionDenied("You are muted in this room.")
+
+
+def _posted_details(*, message_type: str, parent: Message | None, attachments: int, mentions: int) -> dict:
+    return {"message_type": message_type, "reply_to": str(parent.id) if parent else None,
+            "attachments": attachments, "mentions": mentions}
 
 
 def _validate_content(content: str, *, allow_empty: bool = False) -> str:
@@ -525,54 +587,61 @@ def _validate_content(content: str, *, allow_empty: bool = False) -> str:
     return content
 
 
-_CLAIM_CLIENT_ID_SQL = """
-INSERT INTO message_client_ids (user_id, client_id, message_id, message_created_at, created_at)
-VALUES (%s, %s, %s, %s, now()) ON CONFLICT (user_id, client_id) DO NOTHING RETURNING id
-"""
-
-
 @functools.cache
-def _message_insert_sql() -> tuple[list, str]:
+def _message_insert_sql(with_client_id: bool) -> tuple[list, str]:
     """INSERT of a message row that also returns the room's previous message
     (read in the same statement, after the posting lock was taken, so it is
-    the last one committed). One round trip instead of an ORM save and a query."""
+    the last one committed). With a client_id, the same statement first
+    claims (user, client_id); when the pair was taken already (a resend) it
+    inserts nothing and returns no row. One round trip instead of an ORM
+    save and two queries."""
     fields = list(Message._meta.concrete_fields)
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     values = ", ".join("%s" for _ in fields)
-    sql = f"""
-WITH prev AS (
+    prev = """prev AS (
     SELECT created_at, id FROM messages WHERE room_id = %s AND created_at <= %s
     ORDER BY created_at DESC, id DESC LIMIT 1
-)
+)"""
+    if not with_client_id:
+        return fields, f"""
+WITH {prev}
 INSERT INTO messages ({columns}) VALUES ({values})
 RETURNING (SELECT created_at FROM prev), (SELECT id FROM prev)
 """
-    return fields, sql
+    # The claim's foreign key to the message is checked at commit (migration 0004).
+    return fields, f"""
+WITH claim AS (
+    INSERT INTO message_client_ids (user_id, client_id, message_id, message_created_at, created_at)
+    VALUES (%s, %s, %s, %s, now()) ON CONFLICT (user_id, client_id) DO NOTHING RETURNING id
+), {prev}
+INSERT INTO messages ({columns}) SELECT {values} WHERE EXISTS (SELECT 1 FROM claim)
+RETURNING (SELECT created_at FROM prev), (SELECT id FROM prev)
+"""
 
 
 def _insert_message(*, room: Room, user: User, content: str, message_type: str, reply_to: Message | None = None,
-                    metadata: dict | None = None, client_id: str | None = None) -> Message | None:
-    """Insert a message under the room's posting lock. With a client_id, the
-    (user, client_id) pair is claimed first; None means it was taken (a
-    resend), and nothing was written."""
-    _lock_room_posting(room.id)
+                    metadata: dict | None = None, client_id: str | None = None, locked: bool = False) -> Message | None:
+    """Insert a message under the room's posting lock (``locked``: the caller
+    holds it already). With a client_id, the (user, client_id) pair is
+    claimed too; None means it was taken (a resend), and nothing was written."""
+    if not locked:
+        _lock_room_posting(room.id)
     message = Message(
         room=room, user=user, content=content, message_type=message_type, metadata=metadata or {},
         created_at=timezone.now(),
         reply_to_id=reply_to.id if reply_to else None,
         reply_to_created_at=reply_to.created_at if reply_to else None,
     )
+    fields, sql = _message_insert_sql(client_id is not None)
+    params = [room.id, message.created_at] + [f.get_db_prep_save(f.pre_save(message, True), connection) for f in fields]
+    if client_id is not None:
+        params = [user.id, client_id, message.id, message.created_at] + params
     with connection.cursor() as cursor:
-        if client_id is not None:
-            # The foreign key to the message is checked at commit (migration 0004).
-            cursor.execute(_CLAIM_CLIENT_ID_SQL, [user.id, client_id, message.id, message.created_at])
-            if cursor.fetchone() is None:
-                return None
-        fields, sql = _message_insert_sql()
-        params = [room.id, message.created_at] + [
-            f.get_db_prep_save(f.pre_save(message, True), connection) for f in fields]
         cursor.execute(sql, params)
-        prev_at, prev_id = cursor.fetchone()
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    prev_at, prev_id = row
     message._state.adding, message._state.db = False, connection.alias
     # The room's previous message rides along with the broadcast, so sockets
     # can tell when they missed one.
@@ -654,7 +723,6 @@ def _find_in_room(room: Room, message_id, *, field: str) -> Message:
     return found
 
 
-@transaction.atomic
 def message_post(
     *,
     actor: User,
@@ -667,9 +735,67 @@ def message_post(
 ) -> Message:
     """Post a message. Sending a client_id again returns the first message
     (``message.deduplicated`` is True then) and stores nothing new."""
+    if client_id is not None and (not isinstance(client_id, str) or not 1 <= len(client_id) <= CLIENT_ID_MAX):
+        raise ValidationFailed(fields={"client_id": [f"1 to {CLIENT_ID_MAX} characters."]})
+    plain = (message_type == Message.Type.TEXT and not reply_to and not attachment_ids
+             and isinstance(content, str) and not MENTION_RE.search(content))
+    if plain:
+        message = _post_plain(actor=actor, room_id=room.pk, content=content, client_id=client_id)
+        if message is not None:
+            return message
+    return _post_in_transaction(actor=actor, room=room, content=content, message_type=message_type,
+                                reply_to=reply_to, client_id=client_id, attachment_ids=attachment_ids)
+
+
+_POST_PLAIN_SQL = (
+    "SELECT outcome, message_created_at, prev_created_at, prev_id FROM chat_message_post("
+    "%s::text, %s::uuid, %s::uuid, %s::text, %s::jsonb, %s::text, %s::jsonb, "
+    + ", ".join(f"%s::{t}" for t in APPEND_ARG_TYPES) + ")"
+)
+
+
+def _json_default(value):
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def _post_plain(*, actor: User, room_id, content: str, client_id: str | None) -> Message | None:
+    """A text message without mentions, reply or attachments (most of them):
+    the powers are judged here, then one database call (chat_message_post,
+    migration 0005) takes the locks, rechecks that the membership facts
+    judged still hold, claims the client id, inserts and audits. None when
+    the membership changed in between: the transactional path decides."""
+    member = _poster(room_id, actor, lock=False)
+    _require_can_post(member)
+    room = member.room
+    content = _validate_content(content)
+    message = Message(room=room, user=actor, content=content, message_type=Message.Type.TEXT, metadata={})
+    fields = Message._meta.concrete_fields
+    row = json.dumps({f.column: getattr(message, f.attname) for f in fields}, default=_json_default)
+    audit_args = entry_params(**_audit_fields(
+        "message.posted", actor=actor, room=room, resource_type="message", resource_id=message.id,
+        details=_posted_details(message_type=message.message_type, parent=None, attachments=0, mentions=0)))
+    outcome, created_at, prev_at, prev_id = run_bound(_POST_PLAIN_SQL, [
+        _posting_lock_name(room.id), room.id, actor.pk, member.role, json.dumps(member.permissions), client_id,
+        row, *audit_args])
+    if outcome == "changed":
+        return None
+    if outcome == "duplicate":
+        return _deduplicated(actor, client_id)
+    message.created_at = message.updated_at = created_at
+    message._state.adding, message._state.db = False, connection.alias
+    message.prev_cursor = cursors.encode(prev_at, prev_id) if prev_at else None
+    message.deduplicated = False
+    unread.room_changed(room.id)
+    _broadcast_new(message, new_message_dict(message))
+    return message
+
+
+@transaction.atomic
+def _post_in_transaction(*, actor: User, room: Room, content: str, message_type: str, reply_to, client_id,
+                         attachment_ids) -> Message:
+    """Any message, in a transaction: mentions, a reply and attachments
+    take queries and writes of their own."""
     if client_id is not None:
-        if not isinstance(client_id, str) or not 1 <= len(client_id) <= CLIENT_ID_MAX:
-            raise ValidationFailed(fields={"client_id": [f"1 to {CLIENT_ID_MAX} characters."]})
         # A resend is found when its client_id is claimed (_insert_message);
         # one with attachments is answered here, before its (already linked)
         # uploads would fail their checks.
@@ -677,15 +803,10 @@ def message_post(
         if earlier is not None:
             return earlier
     # The membership and the room's current settings (archived), not the
-    # caller's copy, in one query.
-    member = RoomMember.objects.select_related("room").filter(room_id=room.pk, user=actor).first()
-    if member is None:
-        raise PermissionDenied("You are not a member of this room.")
+    # caller's copy, in one statement that also takes the posting lock.
+    member = _poster(room.pk, actor, lock=True)
+    _require_can_post(member)
     room = member.room
-    _require_active(room)
-    _require_power(member, "post", "You may not post in this room.")
-    if member.is_muted:
-        raise PermissionDenied("You are muted in this room.")
     if message_type not in USER_MESSAGE_TYPES:
         raise ValidationFailed(fields={"message_type": ["One of text, image, file."]})
     attachment_ids = list(dict.fromkeys(str(a) for a in attachment_ids or ()))
@@ -707,7 +828,7 @@ def message_post(
             message_type = Message.Type.IMAGE if all(a.is_image for a in attachments) else Message.Type.FILE
 
     message = _insert_message(room=room, user=actor, content=content, message_type=message_type,
-                              reply_to=parent, client_id=client_id)
+                              reply_to=parent, client_id=client_id, locked=True)
     if message is None:  # this client_id was stored first by an earlier send
         return _deduplicated(actor, client_id)
 
@@ -720,8 +841,8 @@ def message_post(
     _notify_message(message=message, actor=actor, mentioned=mentioned, parent=parent)
     message.deduplicated = False
     _audit("message.posted", actor=actor, room=room, resource_type="message", resource_id=message.id,
-           details={"message_type": message_type, "reply_to": str(parent.id) if parent else None,
-                    "attachments": len(attachments), "mentions": len(mentioned)})
+           details=_posted_details(message_type=message_type, parent=parent, attachments=len(attachments),
+                                   mentions=len(mentioned)))
     _broadcast_new(message, new_message_dict(message, attachments=attachments, mentions=mentioned, parent=parent))
     return message
 

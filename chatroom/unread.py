@@ -40,11 +40,8 @@ def _entry_key(user_id, room_id) -> str:
 
 
 def room_changed(room_id) -> None:
-    """Call in the transaction that changes a room's unread counts. The change
-    after commit is the one correctness rests on; the one now also drops
-    entries at once within the writer's own transaction (and in tests, where
-    nothing commits)."""
-    _bump(room_id)
+    """Call in the transaction that changes a room's unread counts: the
+    room's version is replaced once it commits (see the module's note)."""
     transaction.on_commit(lambda: _bump(room_id))
 
 

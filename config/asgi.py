@@ -1,10 +1,18 @@
 """ASGI entry point: HTTP goes to Django, /ws/ to Channels."""
 
 import os
+import sys
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+# Database and Redis calls run in worker threads beside the event loop. When
+# one returns, its thread waits for the GIL, by default up to 5 ms while the
+# loop relays frames; a write makes several round trips, some under a lock
+# other writers wait for (the audit chain's, until commit). A shorter
+# interval keeps those waits short (measured with bench/ws_fanout.py).
+sys.setswitchinterval(float(os.environ.get("ASGI_SWITCH_INTERVAL", "0.0005")))
 
 # Django must be set up before anything imports models (the consumers do).
 django_asgi_app = get_asgi_application()
