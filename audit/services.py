@@ -152,9 +152,10 @@ _APPEND_SQL = (
 
 
 def run_bound(sql: str, params) -> tuple | None:
-    """Run one statement whose parameters include the HMAC key blocks on a
-    server-side-binding psycopg cursor, in the connection's current
-    transaction (see _append for why); returns its first row."""
+    """Run one statement on a server-side-binding psycopg cursor, in the
+    connection's current transaction; returns its first row. Statements
+    whose parameters include the HMAC key blocks must run this way (see
+    _append); psycopg also prepares a statement it runs often."""
     connection.ensure_connection()
     connection.validate_no_broken_transaction()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:

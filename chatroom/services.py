@@ -11,6 +11,7 @@ import json
 import mimetypes
 import re
 import secrets
+import time
 import uuid
 from datetime import datetime, timedelta
 from pathlib import PurePath
@@ -547,9 +548,9 @@ def _poster(room_id, actor: User, *, lock: bool) -> RoomMember | None:
     the room's posting lock. Hand-written SQL: posting is chat's hottest
     path, and the ORM's query compiling cost more than the query."""
     member_fields, room_fields, sql = _poster_sql(lock)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, ([_posting_lock_name(room_id)] if lock else []) + [room_id, actor.pk])
-        row = cursor.fetchone()
+    # Bound on the server, so psycopg prepares it after a few runs: planning
+    # this join cost the server more than running it.
+    row = run_bound(sql, ([_posting_lock_name(room_id)] if lock else []) + [room_id, actor.pk])
     if row is None:
         return None
     n = len(member_fields)
@@ -758,14 +759,54 @@ def _json_default(value):
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
+class _PosterFacts:
+    """Recently read memberships of posters, for _post_plain only. A stale
+    entry can never let a post through that the current row would refuse:
+    chat_message_post rechecks every fact judged from it (role, permission
+    overrides, muted, archived) under the posting lock, and on a mismatch
+    the entry is dropped and the transactional path reads afresh. What it
+    saves is a round trip per message. The org name it carries (for the
+    audit entry's snapshot) may be up to TTL_SECONDS old."""
+
+    TTL_SECONDS = 30.0
+    MAX_ENTRIES = 20_000
+
+    def __init__(self):
+        self.entries: dict = {}
+
+    def get(self, key):
+        found = self.entries.get(key)
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1]
+
+    def put(self, key, member) -> None:
+        if len(self.entries) >= self.MAX_ENTRIES:
+            self.entries.clear()
+        self.entries[key] = (time.monotonic() + self.TTL_SECONDS, member)
+
+    def drop(self, key) -> None:
+        self.entries.pop(key, None)
+
+
+_poster_facts = _PosterFacts()
+
+
 def _post_plain(*, actor: User, room_id, content: str, client_id: str | None) -> Message | None:
     """A text message without mentions, reply or attachments (most of them):
-    the powers are judged here, then one database call (chat_message_post,
-    migration 0005) takes the locks, rechecks that the membership facts
-    judged still hold, claims the client id, inserts and audits. None when
-    the membership changed in between: the transactional path decides."""
-    member = _poster(room_id, actor, lock=False)
-    _require_can_post(member)
+    the powers are judged here, on the membership as recently read, then one
+    database call (chat_message_post, migration 0005) takes the locks,
+    rechecks that the facts judged still hold, claims the client id, inserts
+    and audits. None when they no longer hold: the transactional path,
+    which reads the membership afresh, decides."""
+    key = (str(room_id), str(actor.pk))
+    member = _poster_facts.get(key)
+    if member is None:
+        member = _poster(room_id, actor, lock=False)
+        _require_can_post(member)
+        _poster_facts.put(key, member)
+    else:
+        _require_can_post(member)
     room = member.room
     content = _validate_content(content)
     message = Message(room=room, user=actor, content=content, message_type=Message.Type.TEXT, metadata={})
@@ -778,6 +819,7 @@ def _post_plain(*, actor: User, room_id, content: str, client_id: str | None) ->
         _posting_lock_name(room.id), room.id, actor.pk, member.role, json.dumps(member.permissions), client_id,
         row, *audit_args])
     if outcome == "changed":
+        _poster_facts.drop(key)
         return None
     if outcome == "duplicate":
         return _deduplicated(actor, client_id)
