@@ -67,3 +67,25 @@ async def test_session_user_gets_ready_and_pong_and_error_frames(make_user):
     await comm.send_json_to({"type": "ping"})
     assert await comm.receive_json_from(timeout=5) == {"type": "pong"}
     await comm.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_session_from_before_a_password_change_is_anonymous_on_the_socket(make_user):
+    from asgiref.sync import sync_to_async
+
+    user = await sync_to_async(make_user)("sock3", password="first-password-1")
+    cookie = await sync_to_async(_cookie_header)(user)
+
+    def change_password():
+        user.set_password("second-password-2")
+        user.save(update_fields=["password"])
+
+    await sync_to_async(change_password)()
+    comm = WebsocketCommunicator(application, "/ws/", headers=[ORIGIN, cookie])
+    connected, _ = await comm.connect()
+    assert connected
+    # The session's auth hash no longer matches: no ready, and without an
+    # auth frame the socket is closed as unauthenticated.
+    await comm.send_json_to({"type": "ping"})
+    assert await comm.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
+    await comm.disconnect()
