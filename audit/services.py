@@ -57,23 +57,11 @@ def audit_record(
     )
 
 
-def append_entry(
-    *,
-    action: str,
-    actor=None,
-    acting_for=None,
-    org=None,
-    resource_type: str = "",
-    resource_id: str = "",
-    result: str = "success",
-    level: str = "info",
-    details: dict | None = None,
-    at=None,
-) -> AuditLog:
-    """audit_record's body. ``at`` (tests and benchmarks only) replaces the
-    database clock; the entry still goes strictly after the chain head."""
-    params = entry_params(action=action, actor=actor, acting_for=acting_for, org=org, resource_type=resource_type,
-                          resource_id=resource_id, result=result, level=level, details=details, at=at)
+def append_entry(**fields) -> AuditLog:
+    """audit_record's body; ``fields`` as entry_params takes them. ``at``
+    (tests and benchmarks only) replaces the database clock; the entry still
+    goes strictly after the chain head."""
+    params = entry_params(**fields)
     if connection.in_atomic_block:
         # savepoint=False adds no round trips; a failure here marks the
         # caller's transaction for rollback, as it should.

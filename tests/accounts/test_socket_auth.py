@@ -7,8 +7,7 @@ from django.test import override_settings
 
 from accounts.services import session_revoke, user_ban
 from config.asgi import application
-
-ORIGIN = (b"origin", b"http://localhost")
+from tests.chatroom.live_helpers import ORIGIN, assert_closed_unauthenticated
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("close_async_db_connections")]
 
@@ -97,10 +96,5 @@ async def test_a_banned_users_cookie_is_refused(make_user):
 
     user = await sync_to_async(make_user)("wscookie")
     cookie = await sync_to_async(cookie_for)(user)
-    comm = WebsocketCommunicator(application, "/ws/", headers=[ORIGIN, cookie])
-    connected, _ = await comm.connect()
-    assert connected
     # Not a session user any more: without an auth frame it gets nothing but a close.
-    await comm.send_json_to({"type": "ping"})
-    assert await comm.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
-    await comm.disconnect()
+    await assert_closed_unauthenticated(cookie)

@@ -30,6 +30,17 @@ async def connect(user) -> tuple[WebsocketCommunicator, dict]:
     return comm, ready
 
 
+async def assert_closed_unauthenticated(cookie) -> None:
+    """A socket with this cookie is accepted (mobile clients authenticate by
+    frame), but is no session user: its first frame gets a 4401 close."""
+    comm = WebsocketCommunicator(application, "/ws/", headers=[ORIGIN, cookie])
+    connected, _ = await comm.connect()
+    assert connected
+    await comm.send_json_to({"type": "ping"})
+    assert await comm.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
+    await comm.disconnect()
+
+
 async def next_frame(comm, *, timeout: float = 5, skip=("presence",)) -> dict:
     while True:
         frame = await comm.receive_json_from(timeout=timeout)

@@ -4,7 +4,7 @@ import pytest
 from channels.testing import WebsocketCommunicator
 
 from config.asgi import application
-from tests.chatroom.live_helpers import ORIGIN
+from tests.chatroom.live_helpers import ORIGIN, assert_closed_unauthenticated
 from tests.chatroom.live_helpers import cookie_header as _cookie_header
 
 pytestmark = pytest.mark.usefixtures("close_async_db_connections")
@@ -81,11 +81,5 @@ async def test_a_session_from_before_a_password_change_is_anonymous_on_the_socke
         user.save(update_fields=["password"])
 
     await sync_to_async(change_password)()
-    comm = WebsocketCommunicator(application, "/ws/", headers=[ORIGIN, cookie])
-    connected, _ = await comm.connect()
-    assert connected
-    # The session's auth hash no longer matches: no ready, and without an
-    # auth frame the socket is closed as unauthenticated.
-    await comm.send_json_to({"type": "ping"})
-    assert await comm.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
-    await comm.disconnect()
+    # The session's auth hash no longer matches.
+    await assert_closed_unauthenticated(cookie)
