@@ -801,12 +801,10 @@ def _post_plain(*, actor: User, room_id, content: str, client_id: str | None) ->
     which reads the membership afresh, decides."""
     key = (str(room_id), str(actor.pk))
     member = _poster_facts.get(key)
-    if member is None:
+    if member is None:  # only memberships that passed are remembered
         member = _poster(room_id, actor, lock=False)
         _require_can_post(member)
         _poster_facts.put(key, member)
-    else:
-        _require_can_post(member)
     room = member.room
     content = _validate_content(content)
     message = Message(room=room, user=actor, content=content, message_type=Message.Type.TEXT, metadata={})
