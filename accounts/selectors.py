@@ -65,6 +65,18 @@ def user_for_token(token: str) -> tuple[User, DeviceSession] | None:
     return session.user, session
 
 
+def login_alive(*, device_session_id=None, session_key: str | None = None) -> bool:
+    """Whether a login (a device session's token, or a browser's session)
+    has not been revoked or expired."""
+    if device_session_id is not None:
+        return DeviceSession.objects.filter(pk=device_session_id, expiry__gt=timezone.now()).exists()
+    from importlib import import_module
+
+    from django.conf import settings
+
+    return bool(session_key) and import_module(settings.SESSION_ENGINE).SessionStore().exists(session_key)
+
+
 def web_session_get(*, user: User, session_id) -> DeviceSession | None:
     return DeviceSession.objects.filter(pk=session_id, user=user, kind=DeviceSession.Kind.WEB).first()
 

@@ -318,11 +318,16 @@ def device_session_touch(*, session: DeviceSession, session_key: str | None = No
 def _delete_sessions(sessions) -> int:
     """Delete device sessions; browsers lose their Django session too, so the
     cookie stops working on its very next request."""
+    from chatroom.realtime import end_login_sockets, login_group
+
     store = import_module(settings.SESSION_ENGINE).SessionStore
     keys = [s.session_key for s in sessions if s.session_key]
     count = DeviceSession.objects.filter(pk__in=[s.pk for s in sessions]).delete()[0]
     for key in keys:
         store(session_key=key).delete()
+    # Sockets opened with these logins end too, not only the next request.
+    end_login_sockets([login_group(device_session_id=s.pk) for s in sessions]
+                      + [login_group(session_key=key) for key in keys])
     return count
 
 

@@ -33,7 +33,7 @@ from channels.consumer import get_handler_name
 from django.conf import settings
 
 from accounts import presence
-from accounts.selectors import user_for_token
+from accounts.selectors import login_alive, user_for_token
 from chatroom import cursors, frames, realtime, selectors, unread
 from chatroom.presenters import user_dict
 from config.errors import ApplicationError, Throttled, ValidationFailed
@@ -77,6 +77,8 @@ def _key(cursor: str) -> tuple:
 
 class ClientConsumer(AsyncWebsocketConsumer):
     user = None
+    login: str | None = None  # realtime.login_group of the session or token this socket authenticated with
+    login_ref: dict | None = None  # its login_group/login_alive arguments
     _auth_timer: asyncio.Task | None = None
     _beat: asyncio.Task | None = None
     _start_timer: asyncio.Task | None = None
@@ -114,6 +116,8 @@ class ClientConsumer(AsyncWebsocketConsumer):
             if not user.is_active:  # inactive or banned: refused on every face
                 await self.close(code=CLOSE_NOT_AUTHENTICATED)
                 return
+            self.login_ref = {"session_key": self.scope["session"].session_key}
+            self.login = realtime.login_group(**self.login_ref)
             await self.on_authenticated(user)
             return
         # No session cookie (mobile clients): the first frame must be
@@ -139,6 +143,8 @@ class ClientConsumer(AsyncWebsocketConsumer):
         if found is None:
             await self.close(code=CLOSE_NOT_AUTHENTICATED)
             return
+        self.login_ref = {"device_session_id": found[1].pk}
+        self.login = realtime.login_group(**self.login_ref)
         await self.on_authenticated(found[0])
 
     async def on_authenticated(self, user) -> None:
@@ -149,8 +155,13 @@ class ClientConsumer(AsyncWebsocketConsumer):
         self.user = user
         self.user_id = str(user.id)
         room_ids = await db(selectors.member_room_ids)(user=user)
-        await realtime.join(self.channel_name, [realtime.user_group(user.id)]
+        # The login's group first: a revoke that commits from here on closes
+        # this socket; one that committed before the join is caught below.
+        await realtime.join(self.channel_name, [self.login, realtime.user_group(user.id)]
                             + [realtime.room_group(r) for r in room_ids])
+        if not await db(login_alive)(**self.login_ref):
+            await self.close(code=CLOSE_NOT_AUTHENTICATED)
+            return
         rooms = await db(selectors.socket_rooms)(user=user)
         late = [r["id"] for r in rooms if r["id"] not in room_ids]  # joined meanwhile
         await realtime.join(self.channel_name, [realtime.room_group(r) for r in late])
@@ -209,7 +220,7 @@ class ClientConsumer(AsyncWebsocketConsumer):
             await self._typing_stop(room_id)
         for room_id in list(self.gap_timers):
             self._drop_held(room_id)
-        await realtime.leave(self.channel_name, [realtime.user_group(self.user.id)]
+        await realtime.leave(self.channel_name, [self.login, realtime.user_group(self.user.id)]
                              + [realtime.room_group(r) for r in self.rooms])
         try:
             await db(presence.update)(self.user.id, self.channel_name, presence.GONE)

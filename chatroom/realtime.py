@@ -53,6 +53,12 @@ def user_group(user_id: uuid.UUID | str) -> str:
     return f"user.{user_id}"
 
 
+def login_group(*, device_session_id=None, session_key: str | None = None) -> str:
+    """The sockets opened with one login: a device session's token (mobile
+    clients), or a browser's session cookie."""
+    return f"login.token.{device_session_id}" if device_session_id is not None else f"login.web.{session_key}"
+
+
 def job_group(job_id: uuid.UUID | str) -> str:
     """Sockets that sent ``job.subscribe`` for one job."""
     return f"job.{job_id}"
@@ -147,6 +153,12 @@ def message_new(message_frame: dict, *, prev_cursor: str | None) -> None:
 def end_user_sockets(user_id) -> None:
     """Close every open socket of a user (banned or deactivated) after commit."""
     user_event(user_id, {"type": SESSION_END})
+
+
+def end_login_sockets(groups: list[str]) -> None:
+    """Close the sockets opened with these logins (login_group), revoked, after commit."""
+    if groups:
+        broadcast(groups, {"type": SESSION_END})
 
 
 # Socket channels join and leave groups only through these, so group names

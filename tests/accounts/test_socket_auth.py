@@ -98,3 +98,53 @@ async def test_a_banned_users_cookie_is_refused(make_user):
     cookie = await sync_to_async(cookie_for)(user)
     # Not a session user any more: without an auth frame it gets nothing but a close.
     await assert_closed_unauthenticated(cookie)
+
+
+async def _closed_code(comm, timeout=5.0):
+    """Read past live frames until the socket is closed; its close code."""
+    while True:
+        out = await comm.receive_output(timeout=timeout)
+        if out["type"] == "websocket.close":
+            return out["code"]
+
+
+async def test_revoking_a_token_closes_its_open_socket_and_leaves_others(make_user):
+    from tests.chatroom.live_helpers import next_frame
+
+    user, session, token = await sync_to_async(_login)(make_user, "wslive")
+    other_session, other_token = await sync_to_async(_login_again)(user)
+    revoked, kept = await _connect(), await _connect()
+    for comm, t in ((revoked, token), (kept, other_token)):
+        await comm.send_json_to({"type": "auth", "token": t})
+        assert (await comm.receive_json_from(timeout=5))["type"] == "ready"
+
+    await sync_to_async(session_revoke)(actor=user, session=session)
+    assert await _closed_code(revoked) == 4401
+    await kept.send_json_to({"type": "ping"})
+    assert await next_frame(kept) == {"type": "pong"}
+
+    await sync_to_async(session_revoke)(actor=user, session=other_session)
+    assert await _closed_code(kept) == 4401
+    await revoked.disconnect()
+    await kept.disconnect()
+
+
+async def test_signing_out_a_browser_session_closes_its_socket(make_user):
+    from accounts.models import DeviceSession
+    from accounts.services import sessions_revoke_all
+    from tests.chatroom.live_helpers import connect
+
+    user = await sync_to_async(make_user)("wsweb")
+    comm, _ = await connect(user)
+    assert await sync_to_async(DeviceSession.objects.filter(user=user, kind="web").exists)()
+    await sync_to_async(sessions_revoke_all)(actor=user, user=user)
+    assert await _closed_code(comm) == 4401
+    await comm.disconnect()
+
+
+def _login_again(user):
+    from accounts.models import DeviceSession
+    from accounts.services import api_login
+
+    session, token = api_login(user=user, device_name="tablet")
+    return DeviceSession.objects.get(pk=session.pk), token
