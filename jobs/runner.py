@@ -77,12 +77,12 @@ def validate_options(options) -> dict:
         return {}
     if not isinstance(options, dict):
         raise ValidationFailed(fields={"options": ["Must be an object."]})
-    allowed = {"dry_run", "bwlimit", "checksum", "max_delete", "include", "exclude"}
+    allowed = {"dry_run", "bwlimit", "checksum", "max_delete", "include", "exclude", "verbose"}
     errors: dict[str, list[str]] = {}
     out: dict = {}
     for key in set(options) - allowed:
         errors[f"options.{key}"] = ["Not an allowed option."]
-    for key in ("dry_run", "checksum"):
+    for key in ("dry_run", "checksum", "verbose"):
         if key in options and options[key] is not None:
             if not isinstance(options[key], bool):
                 errors[f"options.{key}"] = ["Must be true or false."]
@@ -154,7 +154,14 @@ def build_command(job_type: str, src: Side, dst: Side | None, options: dict, run
         argv += ["delete", "--rmdirs", src.string]
     else:  # pragma: no cover - validated at submit
         raise ValueError(job_type)
-    argv += ["--use-json-log", "--stats", "1s", "--stats-log-level", "NOTICE", "-v"]
+    argv += ["--use-json-log", "--stats", "1s", "--stats-log-level", "NOTICE"]
+    if options.get("verbose"):
+        # A line per file is opt-in: rclone formatting it and the worker
+        # storing it cost a copy of many small files several percent of its
+        # throughput, and only the first MAX_LOG_LINES of a run are kept.
+        # Without it the log holds rclone's notices, warnings and errors
+        # (a dry run's per-file "skipped" lines are notices).
+        argv.append("-v")
     argv += ["--retries", str(settings.RCLONE_RETRIES), "--low-level-retries", str(settings.RCLONE_LOW_LEVEL_RETRIES),
              "--ask-password=false"]
     if options.get("dry_run"):
@@ -196,8 +203,10 @@ class LineReader:
     than the timeout. A line longer than MAX_READ_LINE is cut there."""
 
     MAX_READ_LINE = 1 << 20
-    # After data shows up, let more gather before reading: a wake-up per
-    # log line costs rclone CPU time; the pipe's 64 KB buffer lasts far longer.
+    # At most one read per this interval: a wake-up per log line (rclone -v
+    # writes one per file) costs rclone CPU time, and the pipe's 64 KB buffer
+    # lasts far longer. Sparse output (a stats line a second, the exit) is
+    # read as soon as it comes.
     GATHER_SECONDS = 0.02
 
     def __init__(self, pipe):
@@ -208,11 +217,18 @@ class LineReader:
         self.selector.register(self.fd, selectors.EVENT_READ)
         self.buffer = b""
         self.eof = False
+        self.last_read = 0.0
 
     def read(self, timeout: float) -> list[str]:
-        if self.eof or not self.selector.select(timeout):
+        if self.eof:
             return []
-        time.sleep(self.GATHER_SECONDS)
+        wait = self.last_read + self.GATHER_SECONDS - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+            timeout = max(0.0, timeout - wait)
+        if not self.selector.select(timeout):
+            return []
+        self.last_read = time.monotonic()
         chunk = b""
         try:
             while len(chunk) < self.MAX_READ_LINE:

@@ -57,6 +57,7 @@ def job_new(request):
         options = {
             "dry_run": bool(request.POST.get("dry_run")),
             "checksum": bool(request.POST.get("checksum")),
+            "verbose": bool(request.POST.get("verbose")),
             "bwlimit": request.POST.get("bwlimit", "").strip() or None,
             "include": [p for p in request.POST.get("include", "").splitlines() if p.strip()],
             "exclude": [p for p in request.POST.get("exclude", "").splitlines() if p.strip()],

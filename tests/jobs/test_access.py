@@ -109,7 +109,8 @@ def test_redactor_removes_secrets_from_log_lines():
 
 
 @pytest.mark.parametrize("options", [{"flags": "--config /etc"}, {"bwlimit": "10M --delete"}, {"max_delete": -1},
-                                     {"include": ["a\nb"]}, {"dry_run": "yes"}])
+                                     {"include": ["a\nb"]}, {"dry_run": "yes"},
+                                     {"verbose": 1}])
 def test_job_options_are_an_allow_list(options):
     with pytest.raises(ValidationFailed):
         runner.validate_options(options)

@@ -50,7 +50,7 @@ def test_job_submit_detail_logs_and_cancel(power, make_local):
     api = client_for(power)
     response = api.post("/api/v1/jobs/", {"type": "copy", "source": {"remote": "src", "path": "/"},
                                           "destination": {"remote": "dst", "path": "/"}, "priority": 7,
-                                          "options": {"checksum": True}}, format="json")
+                                          "options": {"checksum": True, "verbose": True}}, format="json")
     assert response.status_code == 201, response.content
     assert set(response.json()) == {"id", "status"} and response.json()["status"] == "queued"
     job_id = response.json()["id"]
@@ -61,7 +61,7 @@ def test_job_submit_detail_logs_and_cancel(power, make_local):
         assert key in detail, key
     assert set(detail["stats"]) >= {"bytes", "total_bytes", "speed", "eta", "transfers", "total_transfers", "errors",
                                     "checks"}
-    assert detail["priority"] == 7 and detail["options"] == {"checksum": True}
+    assert detail["priority"] == 7 and detail["options"] == {"checksum": True, "verbose": True}
     assert api.get("/api/v1/jobs/?status=queued").json()["results"][0]["id"] == job_id
     assert api.get("/api/v1/jobs/?status=running").json()["results"] == []
     cancel = api.post(f"/api/v1/jobs/{job_id}/cancel")

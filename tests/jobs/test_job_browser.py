@@ -24,7 +24,7 @@ def test_job_page_shows_live_progress(power, make_local, tmp_path):
     make_local("src", {"big.bin": os.urandom(1_000_000)})
     make_local("dst")
     job = services.job_submit(actor=power, type="copy", source={"remote": "src", "path": "/"},
-                              destination={"remote": "dst", "path": "/"}, options={"bwlimit": "250K"})
+                              destination={"remote": "dst", "path": "/"}, options={"bwlimit": "250K", "verbose": True})
     session = session_for(power)
 
     def run():

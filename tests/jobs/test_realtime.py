@@ -15,7 +15,7 @@ def test_progress_and_log_frames_go_to_owner_and_job_groups(power, make_local):
     make_local("dst")
     with GroupListener(realtime.user_group(power.id)) as owner:
         job = services.job_submit(actor=power, type="copy", source={"remote": "src", "path": "/"},
-                                  destination={"remote": "dst", "path": "/"})
+                                  destination={"remote": "dst", "path": "/"}, options={"verbose": True})
         with GroupListener(realtime.job_group(job.id)) as subscriber:
             assert tasks.execute(job.id) == "completed"
             seen = [owner.frames(), subscriber.frames(settle=0)]

@@ -50,6 +50,25 @@ def test_copy_copies_every_file_and_reaches_100(power, make_local):
     assert actions == ["job.created", "job.started", "job.completed"]
 
 
+def test_a_log_line_per_file_only_with_the_verbose_option(power, make_local):
+    make_local("src", FILES)
+    make_local("dst")
+    quiet = submit(power, "copy", "src", "dst", dst_path="/quiet")
+    verbose = submit(power, "copy", "src", "dst", dst_path="/verbose", options={"verbose": True})
+    assert tasks.execute(quiet.id) == "completed" and tasks.execute(verbose.id) == "completed"
+
+    def copied(job):
+        return sorted(line.details["object"] for line in JobLog.objects.filter(job=job, message__contains="Copied"))
+
+    assert copied(quiet) == []
+    assert copied(verbose) == sorted(FILES)
+    # A dry run lists what it would do without the option (rclone's notices).
+    dry = submit(power, "copy", "src", "dst", dst_path="/dry", options={"dry_run": True})
+    assert tasks.execute(dry.id) == "completed"
+    skipped = {line.details.get("object") for line in JobLog.objects.filter(job=dry, message__contains="dry-run")}
+    assert skipped >= set(FILES)
+
+
 def test_move_empties_the_source(power, make_local):
     _, src_root = make_local("src", FILES)
     _, dst_root = make_local("dst")

@@ -148,7 +148,7 @@ def test_copy_to_and_from_webdav_with_password_never_logged(power, make_local, w
     services.remote_create(actor=power, name="dav", type="webdav",
                            options={"url": url, "vendor": "rclone", "user": "davuser", "pass": "dav-Secret-42"})
     up = services.job_submit(actor=power, type="copy", source={"remote": "src", "path": "/"},
-                             destination={"remote": "dav", "path": "/up"})
+                             destination={"remote": "dav", "path": "/up"}, options={"verbose": True})
     assert tasks.execute(up.id) == "completed"
     assert tree(served) == {"up/a.txt": b"alpha", "up/sub/b.txt": b"bravo"}
     down = services.job_submit(actor=power, type="sync", source={"remote": "dav", "path": "/up"},
