@@ -10,6 +10,7 @@ urlpatterns = [
     path("rooms/<uuid:room_id>/", views.room_view, name="room"),
     path("rooms/<uuid:room_id>/join", views.room_join, name="join"),
     path("rooms/<uuid:room_id>/leave", views.room_leave, name="leave"),
+    path("rooms/<uuid:room_id>/invite", views.room_invite_user, name="invite_user"),
     path("rooms/<uuid:room_id>/requests/", views.join_requests, name="join_requests"),
     path("invite/<str:code>/", views.invite_page, name="invite"),
     path("attachments/<uuid:attachment_id>/", views.attachment, name="attachment"),

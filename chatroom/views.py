@@ -13,6 +13,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts.selectors import user_for_login
 from chatroom import selectors, services
 from chatroom.models import Attachment, JoinRequest
 from chatroom.permissions import can_invite, has_power
@@ -104,6 +105,25 @@ def room_leave(request, room_id):
         return redirect("chatroom:room", room_id)
     messages.info(request, f"You left {room.name}.")
     return redirect("chatroom:list")
+
+
+@login_required
+@require_POST
+def room_invite_user(request, room_id):
+    """Invite one user by username or email: a personal, single-use invite
+    that reaches them as a room_invitation notification."""
+    login = request.POST.get("login", "").strip()
+    try:
+        room = selectors.room_get(user=request.user, room_id=room_id)
+        invitee = user_for_login(login)
+        if invitee is None:
+            raise NotFound(f"No user {login[:150]!r}.")
+        services.invite_user(actor=request.user, room=room, user=invitee)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Invited {invitee.username}; they will find it in their notifications.")
+    return redirect("chatroom:room", room_id)
 
 
 @login_required

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from chatroom import services
-from chatroom.models import JoinRequest, Room, RoomMember
+from accounts.models import Notification
+from chatroom.models import Invite, JoinRequest, Room, RoomMember
 
 pytestmark = pytest.mark.django_db
 
@@ -57,6 +58,38 @@ def test_invite_page_accepts(client, make_user, make_room):
     response = client.post(f"/chat/invite/{invite.code}/")
     assert response.status_code == 302 and RoomMember.objects.filter(room=room, user=user).exists()
     assert client.get("/chat/invite/not-a-code/").status_code == 404
+
+
+def test_room_page_invites_a_user_by_name_who_then_accepts(client, make_user, make_room):
+    owner = make_user()
+    # Members may not invite here; the owner always may.
+    room = make_room(owner=owner, is_private=True, password="right horse", allow_invites=False)
+    friend, plain_member = make_user(), make_user()
+    RoomMember.objects.create(room=room, user=plain_member, role="member")
+    client.force_login(owner)
+    assert 'data-testid="invite-user"' in client.get(f"/chat/rooms/{room.id}/").content.decode()
+
+    done = client.post(f"/chat/rooms/{room.id}/invite", {"login": friend.email.upper()}, follow=True)
+    assert f"Invited {friend.username}" in done.content.decode()
+    invite = Invite.objects.get(room=room)
+    assert invite.invitee == friend and invite.max_uses == 1
+    note = Notification.objects.get(user=friend, type=Notification.Type.ROOM_INVITATION)
+    assert note.data["invite_code"] == invite.code
+
+    # Refused, with nothing written: an unknown name, a member, an inviter without the power.
+    unknown = client.post(f"/chat/rooms/{room.id}/invite", {"login": "<b>nobody</b>"}, follow=True)
+    assert "No user &#x27;&lt;b&gt;nobody&lt;/b&gt;&#x27;." in unknown.content.decode()
+    again = client.post(f"/chat/rooms/{room.id}/invite", {"login": plain_member.username}, follow=True)
+    assert "already a member" in again.content.decode()
+    client.force_login(plain_member)
+    assert 'data-testid="invite-user"' not in client.get(f"/chat/rooms/{room.id}/").content.decode()
+    refused = client.post(f"/chat/rooms/{room.id}/invite", {"login": make_user().username}, follow=True)
+    assert "This room does not allow invites from members." in refused.content.decode()
+    assert Invite.objects.filter(room=room).count() == 1
+
+    client.force_login(friend)
+    client.post(f"/chat/invite/{invite.code}/")
+    assert RoomMember.objects.filter(room=room, user=friend).exists()
 
 
 def test_join_requests_page_approves(client, make_user, make_room):
