@@ -163,7 +163,9 @@ class JobListView(BaseView):
         qs = selectors.jobs_for(request.user, status=request.query_params.get("status") or None)
         return _paginate(self, request, qs, job_dict)
 
-    @extend_schema(summary="Submit a job", request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(summary="Submit a job", request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT},
+                   description="Body as api.md. `options` also takes `verbose` (addition): true adds a log line "
+                               "per file (rclone -v).")
     def post(self, request):
         data = _body(request)
         job = services.job_submit(
