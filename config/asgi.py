@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP goes to Django, /ws/ to Channels."""
 
+import gc
 import os
 import sys
 
@@ -29,3 +30,11 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(SessionUserMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )
+
+# A full garbage collection walks every tracked object, and what Django's
+# setup leaves (~100k: modules, settings, URL patterns, models) is never
+# garbage. Freezing it out of the collector's view shortened a loaded
+# server's full collections, which hold its event loop, from 40-170 ms to
+# 20-60 ms of CPU (bench/ws_fanout.py, 500 sockets a process).
+gc.collect()
+gc.freeze()
