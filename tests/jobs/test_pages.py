@@ -38,6 +38,13 @@ def test_new_job_form_submits_through_the_service(page, make_local):
     assert bad.status_code == 200 and Job.objects.count() == 1
     cancel = page.post(f"/jobs/{job.pk}/cancel/")
     assert cancel.status_code == 302 and Job.objects.get().status == "cancelled"
+    assert b'data-testid="log-hint"' in page.get(f"/jobs/{job.pk}/").content
+    # "Log every file" is the verbose option.
+    page.post("/jobs/new/", {"type": "copy", "source_remote": "src", "source_path": "/", "destination_remote": "dst",
+                             "destination_path": "/v", "verbose": "on"})
+    verbose = Job.objects.exclude(pk=job.pk).get()
+    assert verbose.options == {"verbose": True}
+    assert b'data-testid="log-hint"' not in page.get(f"/jobs/{verbose.pk}/").content
 
 
 def test_remote_and_schedule_forms(page, roots):
