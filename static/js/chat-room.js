@@ -536,3 +536,7 @@ function typingDone() {
   if (lastTypingSent) live.send({ type: "typing", room_id: ROOM, state: "stop" });
   lastTypingSent = 0;
 }
+
+// Every handler above is attached: from here on, typing in the composer
+// sends. (Browser tests wait for this before they type.)
+document.getElementById("chat-room").dataset.ready = "true";

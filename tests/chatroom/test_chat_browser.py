@@ -40,6 +40,9 @@ def test_create_post_reply_react_edit_delete_search(live_server, make_user, sett
             page.fill("#id_name", "browser-room")
             page.click("[data-testid=room-create] button[type=submit]")
             expect(page.locator("h1")).to_have_text("#browser-room")
+            # The page's module has attached its handlers (an Enter typed
+            # before that would only add a newline).
+            page.wait_for_selector("#chat-room[data-ready=true]", state="attached")
 
             # Post; the link is clickable, markup stays text.
             page.fill("#composer-text", "hello browser https://example.com/page <img src=x onerror=alert(1)>")
