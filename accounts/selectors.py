@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from hmac import compare_digest
+from importlib import import_module
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 from knox.crypto import hash_token
@@ -65,16 +67,17 @@ def user_for_token(token: str) -> tuple[User, DeviceSession] | None:
     return session.user, session
 
 
+def session_store():
+    """The SessionStore class of the configured session engine (browser logins)."""
+    return import_module(settings.SESSION_ENGINE).SessionStore
+
+
 def login_alive(*, device_session_id=None, session_key: str | None = None) -> bool:
     """Whether a login (a device session's token, or a browser's session)
     has not been revoked or expired."""
     if device_session_id is not None:
         return DeviceSession.objects.filter(pk=device_session_id, expiry__gt=timezone.now()).exists()
-    from importlib import import_module
-
-    from django.conf import settings
-
-    return bool(session_key) and import_module(settings.SESSION_ENGINE).SessionStore().exists(session_key)
+    return bool(session_key) and session_store()().exists(session_key)
 
 
 def web_session_get(*, user: User, session_id) -> DeviceSession | None:

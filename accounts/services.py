@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -320,7 +319,7 @@ def _delete_sessions(sessions) -> int:
     cookie stops working on its very next request."""
     from chatroom.realtime import end_login_sockets, login_group
 
-    store = import_module(settings.SESSION_ENGINE).SessionStore
+    store = selectors.session_store()
     keys = [s.session_key for s in sessions if s.session_key]
     count = DeviceSession.objects.filter(pk__in=[s.pk for s in sessions]).delete()[0]
     for key in keys:

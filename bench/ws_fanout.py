@@ -82,14 +82,13 @@ def setup_data(args) -> tuple[list[dict], dict]:
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.core.management import call_command
-    from importlib import import_module
-
+    from accounts.selectors import session_store
     from accounts.services import user_create
     from chatroom.models import RoomMember
     from chatroom.services import room_create
 
     call_command("migrate", verbosity=0)
-    store = import_module(settings.SESSION_ENGINE).SessionStore
+    store = session_store()
     clients = []
     t0 = time.perf_counter()
     for i in range(args.clients):

@@ -510,12 +510,16 @@ def _posting_lock_name(room_id) -> str:
     return f"chat.post.{room_id}"
 
 
+# Takes the lock named by its one parameter (_posting_lock_name) until commit.
+_POSTING_LOCK_SQL = "pg_advisory_xact_lock(hashtextextended(%s, 0))"
+
+
 def _lock_room_posting(room_id) -> None:
     """Serialize posting within one room until commit. created_at is taken
     after this lock, so created_at order is commit order: a reader paging
     forward by cursor never misses a message that commits late."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [_posting_lock_name(room_id)])
+        cursor.execute(f"SELECT {_POSTING_LOCK_SQL}", [_posting_lock_name(room_id)])
 
 
 @functools.cache
@@ -525,7 +529,7 @@ def _poster_sql(lock: bool) -> tuple[list, list, str]:
     qn = connection.ops.quote_name
     member_fields, room_fields = list(RoomMember._meta.concrete_fields), list(Room._meta.concrete_fields)
     columns = ", ".join([f"m.{qn(f.column)}" for f in member_fields] + [f"r.{qn(f.column)}" for f in room_fields])
-    locking = ", pg_advisory_xact_lock(hashtextextended(%s, 0))" if lock else ""
+    locking = f", {_POSTING_LOCK_SQL}" if lock else ""
     sql = f"""
 SELECT {columns}, o.name{locking}
 FROM room_members m

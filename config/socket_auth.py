@@ -10,18 +10,17 @@ thousands of frames the wrapper was a measurable part of the server's CPU
 
 from __future__ import annotations
 
-from importlib import import_module
-
 from channels.auth import get_user
 from channels.middleware import BaseMiddleware
 from channels.sessions import CookieMiddleware
 from django.conf import settings
 
+from accounts.selectors import session_store
+
 
 class _SessionUser(BaseMiddleware):
     async def __call__(self, scope, receive, send):
-        store = import_module(settings.SESSION_ENGINE).SessionStore
-        scope = dict(scope, session=store(scope["cookies"].get(settings.SESSION_COOKIE_NAME)))
+        scope = dict(scope, session=session_store()(scope["cookies"].get(settings.SESSION_COOKIE_NAME)))
         # get_user checks the session's auth hash, so a changed password or a
         # flushed session gives AnonymousUser.
         scope["user"] = await get_user(scope)

@@ -360,9 +360,9 @@ def run(
     )
     if on_start:
         on_start(proc.pid)
-    # rclone writes a log line per file: read its stderr in chunks, in this
-    # thread (no reader thread and queue per line), so a copy of many small
-    # files leaves the CPU to rclone.
+    # With the verbose option rclone writes a log line per file: read its
+    # stderr in chunks, in this thread (no reader thread and queue per line),
+    # so a copy of many small files leaves the CPU to rclone.
     lines = LineReader(proc.stderr)
 
     stats: dict = {}
