@@ -9,9 +9,11 @@ from django.core import exceptions as django_exceptions
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from config import safejson
 from config.errors import ApplicationError, django_validation_fields
 
 logger = logging.getLogger(__name__)
@@ -96,6 +98,14 @@ def exception_handler(exc, context):
     set_rollback()
     logger.exception("Unhandled error in %s", context.get("view").__class__.__name__ if context else "API")
     return Response(error_body("server_error", "An unexpected error occurred."), status=500)
+
+
+class BoundedJSONParser(JSONParser):
+    """DRF's JSON parser through config.safejson: a body nested too deep, or
+    holding NUL or lone surrogates, is a 400 validation_error, not a 500."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        return safejson.loads(stream.read() if stream is not None else b"")
 
 
 def json_error_response(code: str, message: str, status: int) -> JsonResponse:

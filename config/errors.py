@@ -89,6 +89,19 @@ class Throttled(ApplicationError):
         self.retry_after = retry_after
 
 
+class ServiceUnavailable(ApplicationError):
+    """A part the request needs (Redis, the database) is down. Answered 503
+    with ``Retry-After``; the client repeats the request once it is back."""
+
+    status = 503
+    code = "service_unavailable"
+    default_message = "The service is temporarily unavailable; try again shortly."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 5, **kwargs):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
 def django_validation_fields(exc) -> dict:
     """A Django ValidationError as the contract's {field: [messages]}."""
     return exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
