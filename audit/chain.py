@@ -1,36 +1,112 @@
-"""The hash chain's one definition: which fields, in which encoding.
+"""The hash chain's one definition: what is signed, what is hashed, and why.
 
-Both the writer (``audit.services.audit_record``, through the database
-function audit_chain_append) and the verifier (``audit.verification``) hash
-the same tuple of text values, in the order of ``HASHED_COLUMNS``. The values
-are the database's own text renderings (``id::text``, ``details::text``,
-``host(ip)`` and a fixed UTC timestamp format), so what is hashed at write
-time is exactly what is read back: JSONB normalizes numbers and key order,
-and inet normalizes addresses, and neither can drift from Python's rendering.
+Threat model. The chain exists to catch someone who can change the database
+behind the application's back: a PostgreSQL superuser (or anyone with the
+data files) can rewrite any row, insert and delete rows with triggers off,
+replace functions, log every statement with its parameters, and recompute
+any hash that needs no secret. What they do not have is the application's
+process: its memory, ``AUDIT_HMAC_KEY`` and the digest file under
+``AUDIT_DIGEST_DIR`` (on the application hosts, not in the database).
 
-    canonical = compact JSON array ["v1", <values...>], UTF-8
-    hash      = SHA-256( canonical )
-    signature = HMAC-SHA256( AUDIT_HMAC_KEY, hash as ASCII hex )
+So the key never goes to the database, in any form (chain format 1 sent the
+HMAC key blocks as bound parameters of every write, where statement logging
+captures them: see "Format 1" below). What the database cannot forge is
+what the application signs, in Python, with the key:
 
-``prev_hash`` is the last value, so each hash commits to the whole chain
-before it. The first entry links to ``GENESIS``. The writer computes hash and
-signature in SQL (audit_chain_append, migration 0003), to record an entry in
-one round trip; the verifier computes them here, because PostgreSQL's JSON
-escaping costs ~3x more per entry than Python's C encoder and verification
-speed is a target. Both produce the same bytes (tests/audit/test_record.py).
+1. **The entry's content, signed before the INSERT** (``signature``).
+   Everything the application knows before it writes: the id it generates,
+   actor and principal usernames, org name, action, resource, result, level,
+   request id, IP, user agent and details. ``content()`` renders them into
+   one canonical byte string C and ``signature = HMAC-SHA256(key, C)``. A
+   forger who edits any of these fields, or the signature itself, or makes up
+   a whole entry, cannot produce a matching signature: verification
+   recomputes C from the stored columns and names that entry ("bad
+   signature"). This needs nothing from the database, so the write stays one
+   round trip.
+
+2. **The entry's place, chained by the database** (``prev_hash``, ``hash``).
+   What the database assigns and the application cannot know before the
+   INSERT: ``created_at`` from the database clock (the one clock that orders
+   entries from every host) and the link to the chain head at the moment of
+   the append, taken under the chain lock. ``hash = SHA-256(prev_hash "\\n"
+   created_at "\\n" C)``, computed by audit_chain_append (migration 0004) from
+   the C the application sends. It is unkeyed: on its own it catches changes
+   made without rehashing ("hash mismatch") and deletions or reordering
+   without relinking ("broken link"), but a forger can recompute it.
+
+3. **Signed anchors over the chain head** (``audit.anchors``). At least once a
+   minute while entries are written, the application verifies the entries
+   since the previous anchor (links, hashes, every signature, no repeated
+   id), then HMAC-signs the head it verified (id, hash, created_at) and
+   appends it to the digest file, outside the database. Because each hash
+   covers the previous one, an anchored head hash commits to every entry
+   before it: its content (C), its time and its position. After that, a
+   forger can no longer reorder, re-time, delete or insert anything before
+   the head without changing the head's hash ("anchor mismatch") or removing
+   it ("truncated": deleting the newest entries, which no link can show,
+   removes an anchored head). The anchor's signature stops them from writing
+   a new anchor that matches.
+
+What remains, and why it is small: between an append and the next anchor (at
+most ``AUDIT_ANCHOR_INTERVAL_SECONDS`` plus the run time of the anchoring
+task) a superuser could delete, reorder or re-time the newest entries, or
+repeat an old entry whose id is no longer in the table (retention dropped
+it), without a trace, because nothing the application holds yet describes
+them. A repeat of an entry still in the table is caught ("duplicate entry").
+Forging content stays impossible at every moment. Closing that window
+entirely would take a second round trip per entry (to sign what the
+database assigned), which the recording budget (at most 3x a plain INSERT)
+does not allow; the anchor interval is the trade-off, and a setting.
+
+Encodings. Values that the database normalizes are rendered in Python the
+same way at write and at verification time, so what is signed before the
+INSERT is exactly what verification derives from the stored row:
+
+- ``details``: the JSON value, re-encoded compactly with sorted keys
+  (``canonical_details``). JSONB keeps the value but not the text (key order,
+  spacing, ``1e20`` becomes ``100000000000000000000``), so the writer first
+  brings numbers to the form JSONB will give back (``jsonb_value``).
+- ``ip``: the address's packed bytes in hex (``packed_ip``), the same
+  whatever text form (``2001:DB8::0:1``, ``::ffff:1.2.3.4``) either side uses.
+- ``created_at``: a fixed UTC format with microseconds (``TIMESTAMP_SQL_FORMAT``).
+
+    C         = compact JSON ["v2", id, actor_username, acting_for_username,
+                org_name, action, resource_type, resource_id, result, level,
+                request_id, packed_ip | null, user_agent, canonical_details], UTF-8
+    signature = HMAC-SHA256(AUDIT_HMAC_KEY, C)                    (Python)
+    hash      = SHA-256(prev_hash "\\n" created_at "\\n" C)       (database)
+
+The three foreign keys (actor, acting_for, org) are deliberately in neither:
+SET_NULL clears them when a user or org is deleted; the username / org-name
+snapshots are covered instead.
+
+Format 1 (entries written before migration 0004, ``chain_version = 1``):
+``hash = SHA-256(compact JSON ["v1", id, created_at, <the fields>,
+prev_hash])`` over the database's renderings (``HASHED_COLUMNS``) and
+``signature = HMAC-SHA256(key, hash)``, both computed in SQL. They verify as
+before: each hash and each signature is checked, and the chain runs on
+through the version change (the first format 2 entry links to the last
+format 1 hash). The version column is covered too: a format 2 entry
+relabelled as format 1 fails format 1's signature, which also needs the key.
+If statement logging with parameters was ever on while format 1 was written,
+treat the key as exposed: such logs contained it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from decimal import Decimal
 from functools import lru_cache
 
 from django.conf import settings
 
-VERSION = "v1"
+VERSION = 2  # the chain format new entries are written in (AuditLog.chain_version)
 GENESIS = "0" * 64
 
 # PostgreSQL's rendering of created_at, microseconds, always UTC.
@@ -39,14 +115,10 @@ TIMESTAMP_SQL_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
 
 def format_timestamp(moment) -> str:
     """Python's rendering of the same format, for an aware datetime."""
-    from datetime import timezone
-
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_timestamp(text: str):
-    from datetime import datetime, timezone
-
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
 
 
@@ -54,9 +126,145 @@ def timestamp_sql(expr: str) -> str:
     return f"to_char(({expr}) AT TIME ZONE 'UTC', '{TIMESTAMP_SQL_FORMAT}')"
 
 
-# (name, SQL expression that renders it as text). The three foreign keys are
-# deliberately absent: SET_NULL clears them when a user or org is deleted; the
-# username / org-name snapshots are hashed instead.
+# ----------------------------------------------------------------- encodings
+
+def _c_encoder(sort_keys: bool):
+    """json's C encoder, built once (JSONEncoder.encode rebuilds it on every
+    call), compact and with ensure_ascii off; None where the C part is absent."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    return make(None, json.JSONEncoder().default, json.encoder.encode_basestring, None, ":", ",", sort_keys, False,
+                False)
+
+
+_compact = _c_encoder(False)
+_sorted = _c_encoder(True)
+
+
+def _encode(value, *, sort_keys: bool) -> str:
+    encoder = _sorted if sort_keys else _compact
+    if encoder is not None:
+        return "".join(encoder(value, 0))
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys, allow_nan=False)
+
+
+def jsonb_value(value):
+    """``value`` (parsed JSON) as JSONB will give it back: JSONB stores
+    numbers as numeric, so -0.0 comes back as 0.0 and a float whose shortest
+    form has a positive exponent (1e+16 and up) comes back as an integer.
+    Other floats come back as the same float. NaN and infinities are refused
+    (JSONB has none)."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("audit details cannot hold NaN or infinity")
+        if value == 0:
+            return 0.0
+        text = repr(value)
+        return int(Decimal(text)) if "e+" in text else value
+    if isinstance(value, dict):
+        return {key: jsonb_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [jsonb_value(item) for item in value]
+    return value
+
+
+def canonical_details(value) -> str:
+    """The signed rendering of a details value: compact JSON, keys sorted."""
+    return _encode(value, sort_keys=True)
+
+
+def details_from_db(text: str) -> str:
+    """canonical_details of a stored ``details::text``."""
+    return _encode(json.loads(text), sort_keys=True)
+
+
+@lru_cache(maxsize=4096)
+def packed_ip(text: str | None) -> str | None:
+    """The signed rendering of an IP address: its packed bytes in hex (4 or 16
+    bytes), whatever text form it came in. Raises ValueError for a non-address."""
+    if text is None:
+        return None
+    return ipaddress.ip_address(text).packed.hex()
+
+
+def ip_for_entry(text: str | None) -> tuple[str | None, str | None]:
+    """(text for the inet column, packed_ip) of an entry's IP. An IPv6 zone
+    (``%eth0``) is dropped: inet has none. Raises ValueError for a non-address."""
+    if not text:
+        return None, None
+    address = ipaddress.ip_address(text.strip())
+    if getattr(address, "scope_id", None):
+        address = ipaddress.IPv6Address(address.packed)
+    return str(address), address.packed.hex()
+
+
+# ----------------------------------------------------------------- format 2
+
+# The content fields, in the order C lists them after "v2" and the id.
+CONTENT_FIELDS = (
+    "id", "actor_username", "acting_for_username", "org_name", "action", "resource_type", "resource_id",
+    "result", "level", "request_id", "ip", "user_agent", "details",
+)
+
+
+def content(values: Sequence[str | None]) -> bytes:
+    """C: the canonical bytes of one entry's content, ``values`` in
+    CONTENT_FIELDS order, ip as packed_ip and details as canonical_details."""
+    return _encode(["v2", *values], sort_keys=False).encode()
+
+
+def link_hash(prev_hash: str, created_at: str, content_bytes: bytes) -> str:
+    """hash: what audit_chain_append computes in SQL (migration 0004)."""
+    return hashlib.sha256(f"{prev_hash}\n{created_at}\n".encode() + content_bytes).hexdigest()
+
+
+def hmac_key() -> bytes:
+    return settings.AUDIT_HMAC_KEY.encode()
+
+
+@lru_cache(maxsize=4)
+def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
+    """(K ^ ipad, K ^ opad): the two key blocks of RFC 2104 HMAC-SHA256.
+    HMAC(K, m) = SHA256((K ^ opad) || SHA256((K ^ ipad) || m))."""
+    block = 64  # SHA-256's block size
+    if len(key) > block:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(block, b"\0")
+    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+
+
+def signer(key: bytes | None = None) -> Callable[[bytes], bytes]:
+    """HMAC-SHA256 (raw digest) with one key, for many messages. The padded
+    key blocks are hashed once and copied per message: RFC 2104 exactly
+    (tests pin it to ``hmac``), at about half the cost of copying an
+    ``hmac.HMAC``, which verification of every entry notices."""
+    inner_pad, outer_pad = hmac_pads(key or hmac_key())
+    inner_base, outer_base = hashlib.sha256(inner_pad), hashlib.sha256(outer_pad)
+
+    def sign_one(message: bytes) -> bytes:
+        inner = inner_base.copy()
+        inner.update(message)
+        outer = outer_base.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+    return sign_one
+
+
+def sign(message: str | bytes, key: bytes | None = None) -> str:
+    """HMAC-SHA256 of ``message`` in hex (text is signed as UTF-8)."""
+    data = message.encode() if isinstance(message, str) else message
+    return hmac.digest(key or hmac_key(), data, "sha256").hex()
+
+
+def signature_ok(message: str | bytes, signature: str, key: bytes | None = None) -> bool:
+    return hmac.compare_digest(sign(message, key), signature)
+
+
+# ----------------------------------------------------------------- format 1
+
+# (name, SQL expression that renders it as text), in format 1's hash order.
 HASHED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("id", "id::text"),
     ("created_at", timestamp_sql("created_at")),
@@ -76,57 +284,53 @@ HASHED_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 HASHED_SELECT = ", ".join(sql for _, sql in HASHED_COLUMNS)
 
-_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-# The same encoder's C core, built once: JSONEncoder.encode rebuilds it on
-# every call, and verification calls this for every entry.
-_c_encode = getattr(json.encoder, "c_make_encoder", None)
-if _c_encode is not None:
-    _c_encode = _c_encode(None, _encoder.default, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+
+def canonical_v1(values: Sequence[str | None]) -> str:
+    """Format 1's encoding: a compact JSON array ["v1", values...]."""
+    return _encode(["v1", *values], sort_keys=False)
 
 
-def canonical(values: Sequence[str | None]) -> str:
-    """The encoding that is hashed: a compact JSON array ["v1", values...]."""
-    items = [VERSION, *values]
-    return "".join(_c_encode(items, 0)) if _c_encode is not None else _encoder.encode(items)
+def entry_hash_v1(values: Sequence[str | None]) -> str:
+    """Format 1's hash of one entry's HASHED_COLUMNS values."""
+    return hashlib.sha256(canonical_v1(values).encode()).hexdigest()
 
 
-def entry_hash(values: Sequence[str | None]) -> str:
-    """SHA-256 (hex) of one entry's hashed values, in HASHED_COLUMNS order."""
-    return hashlib.sha256(canonical(values).encode()).hexdigest()
+# ----------------------------------------------------------------- checking rows
+
+# The verifier's row: the version, format 1's hashed columns (a superset of
+# format 2's content and link), then the stored hash and signature.
+ROW_SELECT = f"chain_version, {HASHED_SELECT}, hash, signature"
 
 
-def hmac_key() -> bytes:
-    return settings.AUDIT_HMAC_KEY.encode()
+def _hash_and_signed(row: tuple) -> tuple[str, bytes] | None:
+    """(hash, the message its signature signs) of a ROW_SELECT row, by its
+    chain version; None for a version this code does not know."""
+    version = row[0]
+    if version == 2:
+        # row: 1 id, 2 created_at, 3..11 actor_username..request_id,
+        # 12 ip, 13 user_agent, 14 details, 15 prev_hash.
+        c = content((row[1], *row[3:12], packed_ip(row[12]), row[13], details_from_db(row[14])))
+        return link_hash(row[15], row[2], c), c
+    if version == 1:
+        stored = entry_hash_v1(row[1:16])
+        return stored, stored.encode("ascii")
+    return None
 
 
-@lru_cache(maxsize=4)
-def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
-    """(K ^ ipad, K ^ opad): the two key blocks of RFC 2104 HMAC-SHA256, for
-    the database function that signs appended entries (it has sha256() but
-    no hmac()). HMAC(K, m) = SHA256((K ^ opad) || SHA256((K ^ ipad) || m))."""
-    block = 64  # SHA-256's block size
-    if len(key) > block:
-        key = hashlib.sha256(key).digest()
-    key = key.ljust(block, b"\0")
-    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+def row_hash(row: tuple) -> str | None:
+    """The unkeyed hash a ROW_SELECT row should carry: anyone can compute
+    it, which is why the signature and the anchors exist."""
+    found = _hash_and_signed(row)
+    return found[0] if found else None
 
 
-def sign(hash_hex: str, key: bytes | None = None) -> str:
-    return hmac.digest(key or hmac_key(), hash_hex.encode("ascii"), "sha256").hex()
+def row_checker(key: bytes | None = None) -> Callable[[tuple], tuple[str, str] | None]:
+    """A function of a ROW_SELECT row that returns the (hash, signature) the
+    row should carry, or None for an unknown chain version."""
+    sign_raw = signer(key)
 
+    def check(row: tuple) -> tuple[str, str] | None:
+        found = _hash_and_signed(row)
+        return (found[0], sign_raw(found[1]).hex()) if found else None
 
-def signature_ok(hash_hex: str, signature: str, key: bytes | None = None) -> bool:
-    return hmac.compare_digest(sign(hash_hex, key), signature)
-
-
-def signer(key: bytes | None = None):
-    """A fast ``sign`` for many hashes with one key (the HMAC key schedule is
-    computed once and copied)."""
-    base = hmac.new(key or hmac_key(), digestmod=hashlib.sha256)
-
-    def sign_one(hash_hex: str) -> str:
-        mac = base.copy()
-        mac.update(hash_hex.encode("ascii"))
-        return mac.hexdigest()
-
-    return sign_one
+    return check

@@ -5,8 +5,8 @@ refuses UPDATE and DELETE (see migration 0002). The table is range-partitioned
 by month on ``created_at`` (django-postgres-extra 2.0.9, database primary key
 ``(id, created_at)``); monthly partitions are kept by ``audit.partitioning``.
 
-What the hash chain covers (``audit.chain``): every column except the three
-foreign keys. Those are navigational links that Django sets to NULL when the
+What the chain covers (``audit.chain``, which also says why it is sound):
+every column except the three foreign keys. Those are navigational links that Django sets to NULL when the
 user or organization is deleted (SET_NULL), so they cannot be hashed; the
 hashed identity is the snapshot taken at write time (``actor_username``,
 ``acting_for_username``, ``org_name``).
@@ -68,6 +68,9 @@ class AuditLog(PostgresPartitionedModel):
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
     signature = models.CharField(max_length=64)
+    # Which definition of hash and signature the entry follows (audit.chain):
+    # 1 for entries written before migration 0004, 2 since.
+    chain_version = models.PositiveSmallIntegerField(default=2)
 
     class PartitioningMeta:
         method = PostgresPartitioningMethod.RANGE

@@ -7,25 +7,28 @@ append-only (database trigger); nothing here updates or deletes entries.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import uuid
 
 import psycopg
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 
 from audit import context
-from audit.chain import hmac_key, hmac_pads
+from audit.chain import canonical_details, content, ip_for_entry, jsonb_value, signer
 from audit.models import AuditLog
 
-# One round trip per entry: audit_chain_append (migration 0003) takes the
-# transaction-level advisory lock that serializes appends, reads the chain head,
-# stamps created_at from the database clock strictly after the head's (chain
-# order == created_at order), computes hash and HMAC signature over the
-# database's renderings of the values (audit/chain.py), and inserts. The lock
-# is held until the caller's transaction ends, so the next writer reads a
-# committed head: concurrent writers never fork the chain, and a rollback
+# One round trip per entry. Python validates the entry, renders its content
+# and signs it (audit/chain.py: the key never leaves this process); then
+# audit_chain_append (migration 0004) takes the transaction-level advisory
+# lock that serializes appends, reads the chain head, stamps created_at from
+# the database clock strictly after the head's (chain order == created_at
+# order), hashes the link (prev_hash, created_at, content) and inserts. The
+# lock is held until the caller's transaction ends, so the next writer reads
+# a committed head: concurrent writers never fork the chain, and a rollback
 # leaves no gap.
 
 ACTION_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
@@ -66,20 +69,20 @@ def append_entry(**fields) -> AuditLog:
         # savepoint=False adds no round trips; a failure here marks the
         # caller's transaction for rollback, as it should.
         with transaction.atomic(savepoint=False):
-            created_at, prev_hash, hash_hex, signature, details_text, ip_text = _append(params)
+            created_at, prev_hash, hash_hex = _append(params)
     else:
         # Outside atomic (autocommit): the one statement is the entry's own
         # transaction, so BEGIN and COMMIT cost no round trips.
-        created_at, prev_hash, hash_hex, signature, details_text, ip_text = _append(params)
+        created_at, prev_hash, hash_hex = _append(params)
 
     (entry_id, _, actor_id, actor_username, acting_for_id, acting_for_username, org_id, org_name, action,
-     resource_type, resource_id, result, level, request_id, _, user_agent, _, _, _) = params
+     resource_type, resource_id, result, level, request_id, ip, user_agent, details_text, _, signature) = params
     entry = AuditLog(
         id=entry_id, created_at=created_at, actor_id=actor_id, actor_username=actor_username,
         acting_for_id=acting_for_id, acting_for_username=acting_for_username, org_id=org_id, org_name=org_name,
         action=action, resource_type=resource_type, resource_id=resource_id, result=result, level=level,
-        request_id=request_id, ip=ip_text, user_agent=user_agent, details=json.loads(details_text),
-        prev_hash=prev_hash, hash=hash_hex, signature=signature,
+        request_id=request_id, ip=ip, user_agent=user_agent, details=json.loads(details_text),
+        prev_hash=prev_hash, hash=hash_hex, signature=signature.hex(), chain_version=2,
     )
     entry._state.adding = False
     entry._state.db = connection.alias
@@ -87,9 +90,15 @@ def append_entry(**fields) -> AuditLog:
 
 
 # The argument list of the audit_chain_append() database function, which a
-# database function recording a change of its own calls with the same values.
+# database function recording a change of its own (chat_message_post) calls
+# with the same values.
 APPEND_ARG_TYPES = ("uuid", "timestamptz", "uuid", "text", "uuid", "text", "uuid", "text", "text", "text", "text",
                     "text", "text", "text", "text", "text", "text", "bytea", "bytea")
+
+
+@functools.lru_cache(maxsize=4)
+def _signer(key: str):
+    return signer(key.encode())
 
 
 def entry_params(
@@ -105,9 +114,10 @@ def entry_params(
     details: dict | None = None,
     at=None,
 ) -> tuple:
-    """Validate an entry and return audit_chain_append()'s arguments
-    (APPEND_ARG_TYPES), the HMAC key blocks last. They must be sent as bound
-    parameters, never in query text: see _append."""
+    """Validate an entry, sign its content and return audit_chain_append()'s
+    arguments (APPEND_ARG_TYPES): the fields, then the content C the
+    database hashes into the chain and its HMAC signature (audit/chain.py).
+    Nothing secret is among them."""
     if len(action) > 100 or not ACTION_RE.match(action):
         raise ValueError(f"audit action must be a dotted lower-case code, got {action!r}")
     if result not in _RESULTS:
@@ -118,32 +128,45 @@ def entry_params(
     ctx = context.current()
     if actor is None:
         actor = ctx.user()
-    details_json = json.dumps(details or {}, cls=DjangoJSONEncoder, ensure_ascii=False)
-    inner, outer = hmac_pads(hmac_key())
-    return (
-        uuid.uuid4(), at,
-        actor.pk if actor is not None else None, actor.get_username() if actor is not None else "",
-        acting_for.pk if acting_for is not None else None,
+    # What JSONB will store, rendered as it is signed: the value the
+    # verifier reads back renders to the same text.
+    value = jsonb_value(json.loads(json.dumps(details or {}, cls=DjangoJSONEncoder, ensure_ascii=False)))
+    details_text = canonical_details(value)
+    ip, ip_packed = ip_for_entry(ctx.ip)
+    entry_id = uuid.uuid4()
+    fields = (
+        actor.get_username() if actor is not None else "",
         acting_for.get_username() if acting_for is not None else "",
-        org.pk if org is not None else None, org.name if org is not None else "",
+        org.name if org is not None else "",
         action,
         # Metadata too long for its column is cut rather than failing the change it records.
         str(resource_type)[:50], str(resource_id)[:255],
-        result, level, ctx.request_id[:100], ctx.ip, ctx.user_agent, details_json, inner, outer,
+        result, level, ctx.request_id[:100],
+    )
+    c = content((str(entry_id), *fields, ip_packed, ctx.user_agent, details_text))
+    actor_username, acting_for_username, org_name = fields[:3]
+    return (
+        entry_id, at,
+        actor.pk if actor is not None else None, actor_username,
+        acting_for.pk if acting_for is not None else None, acting_for_username,
+        org.pk if org is not None else None, org_name,
+        *fields[3:], ip, ctx.user_agent, details_text,
+        c, _signer(settings.AUDIT_HMAC_KEY)(c),
     )
 
 
 _APPEND_SQL = (
-    "SELECT entry_created_at, entry_prev_hash, entry_hash, entry_signature, entry_details, entry_ip "
+    "SELECT entry_created_at, entry_prev_hash, entry_hash "
     "FROM audit_chain_append(" + ", ".join(f"%s::{t}" for t in APPEND_ARG_TYPES) + ")"
 )
 
 
 def run_bound(sql: str, params) -> tuple | None:
     """Run one statement on a server-side-binding psycopg cursor, in the
-    connection's current transaction; returns its first row. Statements
-    whose parameters include the HMAC key blocks must run this way (see
-    _append); psycopg also prepares a statement it runs often."""
+    connection's current transaction; returns its first row. psycopg
+    prepares a statement it runs often, which saves the server planning it
+    on every call (the append and chat's post are each one such statement).
+    This bypasses Django's execute wrappers (and so its query log)."""
     connection.ensure_connection()
     connection.validate_no_broken_transaction()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
@@ -152,15 +175,4 @@ def run_bound(sql: str, params) -> tuple | None:
 
 
 def _append(params) -> tuple:
-    """Run audit_chain_append on a server-side-binding psycopg cursor.
-
-    The parameters include the HMAC key blocks. Django's own cursor binds on
-    the client, which would put them in the statement text, where
-    pg_stat_activity, the server's error log (log_min_error_statement) and
-    Django's query log (DEBUG, CaptureQueriesContext) all show it. Bound
-    separately they appear in none of those; the server logs bind parameters
-    only with statement logging on (log_statement, log_min_duration_statement)
-    and log_parameter_max_length not 0, so set that to 0 where statements
-    are logged. This is also why the call bypasses Django's execute wrappers.
-    """
     return run_bound(_APPEND_SQL, params)

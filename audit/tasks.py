@@ -6,9 +6,8 @@ import logging
 
 from celery import shared_task
 
-from audit import anchors
 from audit.partitioning import maintain
-from audit.verification import latest_anchor_time, report_break, verify, verify_recent
+from audit.verification import anchor_head, report_break, verify_recent
 
 logger = logging.getLogger(__name__)
 
@@ -27,16 +26,6 @@ def audit_verify_recent() -> dict:
     return result.as_dict()
 
 
-def anchor_chain_head() -> dict:
-    """Verify since the previous anchor, then anchor the head. A broken chain
-    is not anchored: signing a tampered head would vouch for it."""
-    result = verify(since=latest_anchor_time())
-    if not result.ok:
-        report_break(result)
-        return {**result.as_dict(), "anchor": None}
-    return {**result.as_dict(), "anchor": anchors.write_anchor()}
-
-
 @shared_task(name="audit.tasks.audit_anchor")
 def audit_anchor() -> dict:
-    return anchor_chain_head()
+    return anchor_head()

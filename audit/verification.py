@@ -1,21 +1,29 @@
-"""Verify the audit chain: hashes, signatures, links and anchors.
+"""Verify the audit chain: links, hashes, every signature, repeats, anchors.
 
-Entries are read in chain order (created_at, id) and each one is checked:
+Entries are read in chain order (created_at, id) and every one is checked
+(``audit.chain`` defines the formats and why together they are sound):
 
 1. link: its ``prev_hash`` is the previous entry's ``hash`` ("broken link":
    an entry was deleted or the order was changed). The first entry of the
    whole log links to GENESIS, or to the last hash of the segment that
    retention dropped, as recorded in the digest file;
 2. its ``hash`` is recomputed from its fields ("hash mismatch": a field was
-   changed);
-3. its ``signature`` is the HMAC of the hash ("bad signature": the hash was
-   recomputed by someone without AUDIT_HMAC_KEY). Checked on the newest of
-   every 64 entries and searched backwards only when one fails: a forged
-   entry changes every later hash, so the first bad signature is still named.
+   changed and the hash not recomputed);
+3. its ``signature`` is recomputed with AUDIT_HMAC_KEY ("bad signature": a
+   field or the signature was changed by someone without the key, whatever
+   they did to the unkeyed hashes). Every entry's, so the first bad one is
+   named exactly;
 
-Then every signed anchor in the range must still be in the log with its hash
-("truncated": the newest entries were deleted). The first problem is
-reported and checking stops there.
+then, over the whole range:
+
+4. every signed anchor in the range is still in the log with its hash
+   ("truncated": an anchored head is gone, e.g. the newest entries were
+   deleted; "anchor mismatch": something before the head was rewritten);
+5. no entry after the newest anchor repeats an id ("duplicate entry": a
+   signed entry copied back in; before an anchor, step 4 covers that, since
+   the anchoring run checked this before signing).
+
+The first problem is reported and checking stops there.
 """
 
 from __future__ import annotations
@@ -27,20 +35,18 @@ from datetime import datetime
 from django.db import connections, transaction
 
 from audit import anchors
-from audit.chain import (
-    GENESIS, HASHED_SELECT, entry_hash, format_timestamp, hmac_key, parse_timestamp, signer,
-)
+from audit.chain import GENESIS, ROW_SELECT, format_timestamp, hmac_key, parse_timestamp, row_checker, timestamp_sql
 
 _BATCH = 5_000
-SIGNATURE_BATCH = 64
 
 HASH_MISMATCH = "hash mismatch"
 BAD_SIGNATURE = "bad signature"
 BROKEN_LINK = "broken link"
+UNKNOWN_FORMAT = "unknown chain version"
+DUPLICATE = "duplicate entry"
 TRUNCATED = "truncated"
 ANCHOR_MISMATCH = "anchor mismatch"
 BAD_DIGEST = "bad digest record"
-
 
 
 @dataclass
@@ -56,6 +62,8 @@ class VerifyResult:
     ok: bool
     checked: int
     first_broken: Broken | None
+    # (id, hash, created_at text) of the newest entry checked, None if none.
+    last: tuple[str, str, str] | None = None
 
     def as_dict(self) -> dict:
         broken = None
@@ -64,18 +72,21 @@ class VerifyResult:
         return {"ok": self.ok, "checked": self.checked, "first_broken": broken}
 
 
+def _bad_record(record: anchors.DigestRecord) -> VerifyResult:
+    data = record.data
+    return VerifyResult(False, 0, Broken(data.get("head_id") or data.get("last_id"),
+                                         data.get("head_created_at") or data.get("last_created_at"),
+                                         BAD_DIGEST, "a digest record fails its signature"))
+
+
 def verify(*, since: datetime | None = None, until: datetime | None = None, using: str = "default") -> VerifyResult:
-    key = hmac_key()
     connection = connections[using]
-    records = anchors.load(using=using)
+    since_text = format_timestamp(since) if since else None
+    until_text = format_timestamp(until) if until else None
+    records = anchors.load(using=using, since=since_text)
     for record in records:
         if not record.valid:
-            return VerifyResult(False, 0, Broken(record.data.get("head_id") or record.data.get("last_id"),
-                                                 record.data.get("head_created_at") or record.data.get("last_created_at"),
-                                                 BAD_DIGEST, "a digest record fails its signature"))
-    retentions = [r.data for r in records if r.kind == "retention"]
-    floor = retentions[-1] if retentions else None  # the newest dropped segment
-    anchor_list = [r.data for r in records if r.kind == "anchor"]
+            return _bad_record(record)
 
     where, params = [], []
     if since is not None:
@@ -90,7 +101,7 @@ def verify(*, since: datetime | None = None, until: datetime | None = None, usin
     with transaction.atomic(using=using):
         with connection.cursor() as cursor:
             if outermost:
-                # One snapshot for the predecessor lookup and the scan.
+                # One snapshot for the predecessor lookup, the scan and the repeat check.
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             expected = None
             if since is not None:
@@ -100,80 +111,134 @@ def verify(*, since: datetime | None = None, until: datetime | None = None, usin
                 )
                 row = cursor.fetchone()
                 expected = row[0] if row else None
-        # No predecessor: this is the start of what the log still holds.
+        floor = None  # the newest dropped segment
+        if expected is None:
+            # No predecessor: this is the start of what the log still holds,
+            # which links to GENESIS or to the last segment retention dropped.
+            every = records if since is None else anchors.load(using=using)
+            retentions = [r for r in every if r.kind == "retention"]
+            if retentions:
+                if not retentions[-1].valid:
+                    return _bad_record(retentions[-1])
+                floor = retentions[-1].data
         starts = {GENESIS} | ({floor["last_hash"]} if floor and floor.get("last_hash") else set())
 
+        floor_text = floor["until"] if floor else None
+        in_range = [
+            r.data for r in records
+            if r.kind == "anchor" and (not since_text or r.moment >= since_text)
+            and (not until_text or r.moment <= until_text) and (not floor_text or r.moment >= floor_text)
+        ]
+        anchored = {a["head_id"] for a in in_range}
         seen: dict[str, str] = {}
-        anchored = {a["head_id"]: a for a in anchor_list}
         checked = 0
-        sign_one = signer(key)
+        last = None
+        check = row_checker(hmac_key())
         compare = hmac.compare_digest
-        # Entries whose link and hash passed but whose signature is not yet
-        # checked. Signatures are checked on the newest of every
-        # SIGNATURE_BATCH entries: a forged entry changes every later hash (or
-        # breaks a link), so a good signature on a later entry vouches for all
-        # before it. When one fails, the window is searched for the first.
-        pending: list[tuple[str, str, str, str]] = []
 
-        def settle() -> VerifyResult | None:
-            if not pending:
-                return None
-            if compare(sign_one(pending[-1][2]), pending[-1][3]):
-                pending.clear()
-                return None
-            for index, (entry_id, created_at, stored_hash, signature) in enumerate(pending):
-                if not compare(sign_one(stored_hash), signature):
-                    return VerifyResult(False, checked - len(pending) + index, Broken(
-                        entry_id, created_at, BAD_SIGNATURE, "the signature does not match the hash"))
-            raise AssertionError("unreachable: the newest signature failed")
-
-        query = f"SELECT {HASHED_SELECT}, hash, signature FROM audit_logs {where_sql} ORDER BY created_at, id"
+        query = f"SELECT {ROW_SELECT} FROM audit_logs {where_sql} ORDER BY created_at, id"
         # A server-side cursor: constant memory on any size of log. Every
-        # column arrives as text, already in the rendering that is hashed.
+        # column arrives as text, already in the rendering that is checked.
         with connection.chunked_cursor() as cursor:
             cursor.execute(query, params)
             while batch := cursor.fetchmany(_BATCH):
                 for row in batch:
-                    entry_id, created_at, prev_hash, stored_hash, signature = row[0], row[1], row[14], row[15], row[16]
+                    entry_id, created_at, prev_hash, stored_hash, signature = row[1], row[2], row[15], row[16], row[17]
                     link_ok = prev_hash in starts if expected is None else prev_hash == expected
                     if not link_ok:
-                        return settle() or VerifyResult(False, checked, Broken(
+                        return VerifyResult(False, checked, Broken(
                             entry_id, created_at, BROKEN_LINK,
                             "prev_hash does not match the preceding entry: an entry before it was deleted or reordered",
-                        ))
-                    if entry_hash(row[:15]) != stored_hash:
-                        return settle() or VerifyResult(False, checked, Broken(
-                            entry_id, created_at, HASH_MISMATCH, "the entry's fields do not match its hash"))
-                    pending.append((entry_id, created_at, stored_hash, signature))
+                        ), last)
+                    computed = check(row)
+                    if computed is None:
+                        return VerifyResult(False, checked, Broken(
+                            entry_id, created_at, UNKNOWN_FORMAT, f"chain_version {row[0]!r} is not one this code knows"
+                        ), last)
+                    if computed[0] != stored_hash:
+                        return VerifyResult(False, checked, Broken(
+                            entry_id, created_at, HASH_MISMATCH, "the entry's fields do not match its hash"), last)
+                    if not compare(computed[1], signature):
+                        return VerifyResult(False, checked, Broken(
+                            entry_id, created_at, BAD_SIGNATURE,
+                            "the signature does not match the entry: changed without the key"), last)
                     if entry_id in anchored:
                         seen[entry_id] = stored_hash
                     expected = stored_hash
+                    last = (entry_id, stored_hash, created_at)
                     checked += 1
-                    if len(pending) >= SIGNATURE_BATCH and (broken := settle()):
-                        return broken
-        if broken := settle():
-            return broken
 
-    # Anchored heads in range must still be there, unchanged.
-    since_text = format_timestamp(since) if since else None
-    until_text = format_timestamp(until) if until else None
-    floor_text = floor["until"] if floor else None
-    for anchor in anchor_list:
-        at = anchor["head_created_at"]
-        if (since_text and at < since_text) or (until_text and at > until_text) or (floor_text and at < floor_text):
-            continue
-        if anchor["head_id"] not in seen:
-            return VerifyResult(False, checked, Broken(anchor["head_id"], at, TRUNCATED,
-                                                       "an anchored chain head is missing from the log"))
-        if seen[anchor["head_id"]] != anchor["head_hash"]:
-            return VerifyResult(False, checked, Broken(anchor["head_id"], at, ANCHOR_MISMATCH,
-                                                       "an anchored chain head has a different hash"))
-    return VerifyResult(True, checked, None)
+        # Anchored heads in range must still be there, unchanged.
+        for anchor in in_range:
+            at = anchor["head_created_at"]
+            if anchor["head_id"] not in seen:
+                return VerifyResult(False, checked, Broken(anchor["head_id"], at, TRUNCATED,
+                                                           "an anchored chain head is missing from the log"), last)
+            if seen[anchor["head_id"]] != anchor["head_hash"]:
+                return VerifyResult(False, checked, Broken(anchor["head_id"], at, ANCHOR_MISMATCH,
+                                                           "an anchored chain head has a different hash"), last)
+
+        # After the newest anchor, nothing vouches for uniqueness yet.
+        after = max((a["head_created_at"] for a in in_range), default=None)
+        if repeat := _repeated_id(connection, after=after, since=since, until=until):
+            return VerifyResult(False, checked, Broken(repeat[0], repeat[1], DUPLICATE,
+                                                       "an entry id occurs twice: a signed entry was copied"), last)
+    return VerifyResult(True, checked, None, last)
 
 
-def latest_anchor_time(*, using: str = "default") -> datetime | None:
-    anchor_list = [r.data for r in anchors.load(using=using) if r.kind == "anchor" and r.valid]
-    return parse_timestamp(anchor_list[-1]["head_created_at"]) if anchor_list else None
+def _repeated_id(connection, *, after: str | None, since, until) -> tuple[str, str] | None:
+    """(id, created_at of its later copy) of the earliest repeated id among
+    the entries after ``after`` (an anchored head's time) or else in the
+    range, looked up against the whole table (the primary key is (id,
+    created_at), so one id can be stored twice)."""
+    where, params = [], []
+    if after is not None:
+        where.append("t.created_at > %s::timestamptz")
+        params.append(after)
+    elif since is not None:
+        where.append("t.created_at >= %s")
+        params.append(since)
+    if until is not None:
+        where.append("t.created_at <= %s")
+        params.append(until)
+    where_sql = f"WHERE {' AND '.join(where)}" if where else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT a.id::text, {timestamp_sql('max(a.created_at)')} FROM audit_logs a "
+            f"WHERE a.id IN (SELECT t.id FROM audit_logs t {where_sql}) "
+            "GROUP BY a.id HAVING count(*) > 1 ORDER BY max(a.created_at) LIMIT 1",
+            params,
+        )
+        return cursor.fetchone()
+
+
+def anchor_head(*, using: str = "default", wait: bool = False) -> dict:
+    """Verify the entries since the latest anchor, then sign the newest one
+    checked and append it to the digest file: the periodic anchor. Holds the
+    digest file's writer lock throughout, so concurrent runs (several
+    workers, hosts) anchor once; with ``wait=False`` a run that finds the
+    lock taken does nothing. Nothing is written when the head is still the
+    one last anchored, and a broken chain is reported, never anchored:
+    signing a tampered head would vouch for it."""
+    with anchors.exclusive(using=using, wait=wait) as held:
+        if not held:
+            return {"ok": None, "checked": 0, "first_broken": None, "anchor": None, "skipped": "locked"}
+        latest = anchors.latest_anchor(using=using)
+        head = anchors.chain_head(using=using)
+        if head is None:
+            return {"ok": True, "checked": 0, "first_broken": None, "anchor": None, "skipped": "empty"}
+        if latest is not None and latest.valid and (latest.data["head_id"], latest.data["head_hash"]) == head[:2]:
+            return {"ok": True, "checked": 0, "first_broken": None, "anchor": None, "skipped": "unchanged"}
+        since = None
+        if latest is not None and latest.valid:
+            since = parse_timestamp(latest.data["head_created_at"])
+        result = verify(since=since, using=using)
+        if not result.ok:
+            report_break(result)
+            return {**result.as_dict(), "anchor": None}
+        # The newest entry the check saw, not a head read afresh: one that
+        # committed since is not verified yet.
+        return {**result.as_dict(), "anchor": anchors.write_locked(anchors.anchor_record(result.last), using=using)}
 
 
 def parse_when(text: str | None, *, end_of_day: bool = False) -> datetime | None:
@@ -193,20 +258,17 @@ def parse_when(text: str | None, *, end_of_day: bool = False) -> datetime | None
 
 
 def verify_recent(*, using: str = "default") -> VerifyResult:
-    """The hourly check: everything since the latest anchor (which is itself
-    checked), or the newest AUDIT_VERIFY_RECENT_LIMIT entries without one."""
+    """The hourly check: the newest AUDIT_VERIFY_RECENT_LIMIT entries, with
+    the link into them and the anchors among them."""
     from django.conf import settings
 
-    since = latest_anchor_time(using=using)
-    if since is None:
-        with connections[using].cursor() as cursor:
-            cursor.execute(
-                "SELECT created_at FROM audit_logs ORDER BY created_at DESC, id DESC OFFSET %s LIMIT 1",
-                [max(settings.AUDIT_VERIFY_RECENT_LIMIT - 1, 0)],
-            )
-            row = cursor.fetchone()
-            since = row[0] if row else None
-    return verify(since=since, using=using)
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT created_at FROM audit_logs ORDER BY created_at DESC, id DESC OFFSET %s LIMIT 1",
+            [max(settings.AUDIT_VERIFY_RECENT_LIMIT - 1, 0)],
+        )
+        row = cursor.fetchone()
+    return verify(since=row[0] if row else None, using=using)
 
 
 def report_break(result: VerifyResult) -> None:

@@ -404,9 +404,16 @@ if AUDIT_HMAC_KEY == SECRET_KEY:
     raise ImproperlyConfigured("AUDIT_HMAC_KEY must differ from SECRET_KEY")
 # Reverse proxies (IPs or CIDRs) whose X-Forwarded-For is believed for the client IP.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
-# The daily chain-head digests (append-only JSON lines), one file per database.
+# The signed chain-head anchors and retention records (append-only JSON
+# lines), one file per database, outside the database (audit/anchors.py).
 AUDIT_DIGEST_DIR = Path(os.environ.get("AUDIT_DIGEST_DIR") or VAR_DIR / "audit-digests").resolve()
-# The hourly check verifies the entries since the latest digest, or at most this many newest.
+# How often the chain head is verified and anchored while entries are written:
+# the window in which a database superuser could still drop or reorder the
+# newest entries unseen (audit/chain.py).
+AUDIT_ANCHOR_INTERVAL_SECONDS = env_int("AUDIT_ANCHOR_INTERVAL_SECONDS", 60)
+if not 1 <= AUDIT_ANCHOR_INTERVAL_SECONDS <= 60:
+    raise ImproperlyConfigured("AUDIT_ANCHOR_INTERVAL_SECONDS must be between 1 and 60")
+# The hourly check verifies this many newest entries (and the anchors among them).
 AUDIT_VERIFY_RECENT_LIMIT = env_int("AUDIT_VERIFY_RECENT_LIMIT", 200_000)
 
 # Every range-partitioned table (monthly on created_at) and its retention; the
@@ -431,7 +438,9 @@ from celery.schedules import crontab  # noqa: E402
 
 CELERY_BEAT_SCHEDULE.update({
     "partitions-maintain": {"task": "audit.tasks.partitions_maintain", "schedule": crontab(minute=10, hour=2)},
-    "audit-anchor": {"task": "audit.tasks.audit_anchor", "schedule": crontab(minute=5, hour=0)},
+    # Runs that wait past the next one are dropped: the next anchors it all.
+    "audit-anchor": {"task": "audit.tasks.audit_anchor", "schedule": float(AUDIT_ANCHOR_INTERVAL_SECONDS),
+                     "options": {"expires": float(AUDIT_ANCHOR_INTERVAL_SECONDS)}},
     "audit-verify-recent": {"task": "audit.tasks.audit_verify_recent", "schedule": crontab(minute=17)},
 })
 

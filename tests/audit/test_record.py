@@ -5,12 +5,13 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from audit.chain import GENESIS, HASHED_SELECT, entry_hash, sign
+from audit.chain import GENESIS, row_checker, row_hash
 from audit.context import AuditContext, use_context
 from audit.models import AuditLog
 from audit.services import audit_record
 from audit.verification import verify
 from orgs.models import Organization
+from tests.audit.conftest import stored_row
 
 pytestmark = pytest.mark.django_db
 
@@ -38,11 +39,9 @@ def test_records_every_field_and_links_to_genesis(make_user):
     assert stored.details == {"old": {"role": "member"}, "new": None}
     # Creating the users and the org recorded entries first: this one links to them.
     assert stored.prev_hash == AuditLog.objects.exclude(pk=entry.pk).latest("created_at").hash
-    assert stored.hash == entry.hash and stored.signature == sign(stored.hash)
-    # The stored hash is what the fields hash to, read back from the database.
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {HASHED_SELECT} FROM audit_logs WHERE id = %s", [entry.pk])
-        assert entry_hash(cursor.fetchone()) == stored.hash
+    assert (stored.hash, stored.signature, stored.chain_version) == (entry.hash, entry.signature, 2)
+    # Hash and signature are what the fields give, read back from the database.
+    assert row_checker()(stored_row(entry.pk)) == (stored.hash, stored.signature)
 
 
 def test_the_first_entry_links_to_genesis():
@@ -65,11 +64,27 @@ def test_entries_form_one_chain_in_created_at_order():
     assert verify().ok and verify().checked == 5
 
 
-def test_details_that_jsonb_normalizes_still_verify():
-    # JSONB rewrites 1e20, key order and duplicate whitespace; the hash is over
-    # the database's rendering, so it still verifies.
-    audit_record(action="test.json", details={"z": 1e20, "a": [1.50, "ü", {"b": None}], "big": 2**70})
+@pytest.mark.parametrize("details", [
+    # JSONB keeps the value but not the text: key order, spacing, numbers.
+    {"z": 1e20, "a": [1.50, "ü", {"b": None}], "big": 2**70},
+    {"neg_zero": -0.0, "e16": 1e16, "e_plus": -1.2345678901234567e+20, "tiny": 1e-7, "subnormal": 5e-324},
+    {"huge": 1.5e300, "exact": 12345678901234567890, "float": 1234567890123456.0, "ints": [0, -1, 10**40]},
+    {1: "int key", "1": "same key as text, last wins", "tuple": (1, 2), "nested": {"b": {"a": [{}]}}},
+    {"uuid": __import__("uuid").UUID(int=7), "when": __import__("datetime").date(2026, 1, 2)},
+])
+def test_details_that_jsonb_normalizes_still_verify(details):
+    # Signed before the INSERT, so what Python signs must be what the
+    # verifier derives from what JSONB gives back.
+    entry = audit_record(action="test.json", details=details)
+    assert AuditLog.objects.get(pk=entry.pk).details == entry.details
     assert verify().ok
+
+
+def test_details_jsonb_cannot_hold_are_refused_before_anything_is_written():
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError):
+            audit_record(action="test.json", details={"x": bad})
+    assert not AuditLog.objects.filter(action="test.json").exists()
 
 
 def test_rolled_back_change_leaves_no_entry_and_no_gap(make_user):
@@ -146,21 +161,29 @@ def test_the_request_user_is_the_default_actor(rf, make_user):
     assert entry.actor == user and entry.actor_username == "carol"
 
 
-def test_the_canonical_encoding_is_compact_json_of_the_database_renderings():
-    # Pinned, so exports can be re-verified offline with any JSON library.
+def test_the_encoding_is_pinned_so_exports_can_be_reverified_with_any_json_library(settings):
+    # Format 2 (audit/chain.py) spelled out with the standard library only.
     import hashlib
+    import hmac
+    import ipaddress
     import json
 
-    from audit.chain import canonical
-
-    entry = audit_record(action="test.enc", details={"q": 'a"b\\c\nd\x01é', "n": 1.50})
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {HASHED_SELECT} FROM audit_logs WHERE id = %s", [entry.pk])
-        values = cursor.fetchone()
-    text = canonical(values)
-    assert text == json.dumps(["v1", *values], ensure_ascii=False, separators=(",", ":"))
-    assert json.loads(values[13]) == {"q": 'a"b\\c\nd\x01é', "n": 1.5}
-    assert hashlib.sha256(text.encode()).hexdigest() == entry.hash
+    with use_context(AuditContext(request_id="req-9", ip="::ffff:10.1.2.3", user_agent="ua")):
+        entry = audit_record(action="test.enc", resource_type="thing", resource_id="7",
+                             details={"q": 'a"b\\c\nd\x01é', "n": 1.50, "a": [2]})
+    row = stored_row(entry.pk)
+    (_, entry_id, created_at, actor_username, acting_for_username, org_name, action, resource_type, resource_id,
+     result, level, request_id, ip, user_agent, details, prev_hash, stored_hash, signature) = row
+    assert ip == "::ffff:10.1.2.3"
+    content = json.dumps(
+        ["v2", entry_id, actor_username, acting_for_username, org_name, action, resource_type, resource_id,
+         result, level, request_id, ipaddress.ip_address(ip).packed.hex(), user_agent,
+         json.dumps(json.loads(details), sort_keys=True, separators=(",", ":"), ensure_ascii=False)],
+        separators=(",", ":"), ensure_ascii=False,
+    ).encode()
+    assert content.startswith(b'["v2","') and b'"00000000000000000000ffff0a010203"' in content
+    assert signature == hmac.new(settings.AUDIT_HMAC_KEY.encode(), content, "sha256").hexdigest()
+    assert stored_hash == hashlib.sha256(f"{prev_hash}\n{created_at}\n".encode() + content).hexdigest()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -185,33 +208,51 @@ AWKWARD = 'q"b\\s/' + "".join(map(chr, range(1, 32))) + "\x7f é 中 \u2028 \U00
     "longer-than-one-block-" * 5,  # hashed down to 32 bytes first (RFC 2104)
     "ключ-не-ascii-" * 3,
 ])
-def test_the_database_writer_and_the_python_verifier_agree_byte_for_byte(make_user, settings, key):
-    # audit_chain_append hashes and signs in SQL; verification does it in
-    # Python. Both must produce the same canonical bytes and signature.
+@pytest.mark.parametrize("ip", ["2001:DB8::0:1", "::1.2.3.4", "fe80::1%eth0", "192.168.0.1"])
+def test_the_python_signer_the_database_chainer_and_the_verifier_agree(make_user, settings, key, ip):
+    # The content is signed in Python before the INSERT, hashed into the
+    # chain by audit_chain_append in SQL, and both are recomputed by the
+    # verifier from the stored row: all three must see the same bytes.
+    import hmac
+
     settings.AUDIT_HMAC_KEY = key
     actor = make_user("awkward")
     org = Organization.objects.create(owner=actor, name="acme")
-    with use_context(AuditContext(request_id=AWKWARD[:100], ip="2001:DB8::0:1", user_agent=AWKWARD)):
+    with use_context(AuditContext(request_id=AWKWARD[:100], ip=ip, user_agent=AWKWARD)):
         entry = audit_record(
             action="test.awkward", actor=actor, org=org, resource_type=AWKWARD, resource_id=AWKWARD,
             details={AWKWARD: [AWKWARD, 1.0, 1e-7, 2**70, None, True]},
         )
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {HASHED_SELECT} FROM audit_logs WHERE id = %s", [entry.pk])
-        values = cursor.fetchone()
-    assert values[7] == AWKWARD[:255] and values[11] == "2001:db8::1"
-    assert entry_hash(values) == entry.hash
-    assert sign(entry.hash) == entry.signature
+    row = stored_row(entry.pk)
+    assert row[8] == AWKWARD[:255]
+    assert row_checker(key.encode())(row) == (entry.hash, entry.signature)
+    assert row_hash(row) == AuditLog.objects.get(pk=entry.pk).hash
+    assert entry.signature == hmac.new(key.encode(), row_content(row), "sha256").hexdigest()
     assert verify().ok
 
 
-def test_a_missing_ip_is_hashed_as_null():
+def row_content(row):
+    from audit.chain import content, details_from_db, packed_ip
+
+    return content((row[1], *row[3:12], packed_ip(row[12]), row[13], details_from_db(row[14])))
+
+
+def test_the_fast_signer_is_rfc_2104_hmac():
+    import hmac
+
+    from audit.chain import signer
+
+    for key in (b"k" * 32, b"k" * 64, b"x" * 65, "ключ".encode() * 20):
+        for message in (b"", b"m", b"m" * 1000):
+            assert signer(key)(message) == hmac.digest(key, message, "sha256")
+
+
+def test_a_missing_ip_is_signed_as_null():
     entry = audit_record(action="test.no_ip")
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {HASHED_SELECT} FROM audit_logs WHERE id = %s", [entry.pk])
-        values = cursor.fetchone()
-    assert values[11] is None and entry.ip is None
-    assert entry_hash(values) == entry.hash
+    row = stored_row(entry.pk)
+    assert row[12] is None and entry.ip is None
+    assert b',null,' in row_content(row)
+    assert row_checker()(row) == (entry.hash, entry.signature)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -236,25 +277,38 @@ def test_an_entry_outside_a_transaction_commits_at_once_and_releases_the_chain()
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_hmac_key_never_enters_statement_text():
-    # The database signs with key blocks passed as bound parameters; in the
-    # statement text they would show in pg_stat_activity, the server's error
-    # log and Django's query log.
+def test_the_signing_key_never_reaches_the_database(settings):
+    # Nothing derived from the key but the signature itself goes to
+    # PostgreSQL: not the key, nor the HMAC key blocks format 1 sent (in its
+    # bound parameters, where statement logging captured them).
     from django.test.utils import CaptureQueriesContext
 
     from audit.chain import hmac_key, hmac_pads
+    from audit.services import entry_params
 
-    secrets = [block.hex() for block in hmac_pads(hmac_key())]
+    key = hmac_key()
+    secrets = [key, key.hex().encode(), *hmac_pads(key), *(block.hex().encode() for block in hmac_pads(key))]
+
+    def leaks(value) -> bool:
+        data = value if isinstance(value, bytes) else str(value).encode()
+        return any(secret in data for secret in secrets)
+
+    params = entry_params(action="test.secret", details={"note": "hello"})
+    assert not any(leaks(p) for p in params)
     with CaptureQueriesContext(connection) as captured:
-        audit_record(action="test.secret")
-    assert not any(s in q["sql"] for q in captured.captured_queries for s in secrets)
+        entry = audit_record(action="test.secret")
+    assert not any(leaks(q["sql"]) for q in captured.captured_queries)
     other = connection.copy()
     try:
         with other.cursor() as cursor:
             cursor.execute("SELECT query FROM pg_stat_activity WHERE pid = %s",
                            [connection.connection.info.backend_pid])
             last_statement = cursor.fetchone()[0]
+            # Nor does any function in the database hold it.
+            cursor.execute("SELECT count(*) FROM pg_proc WHERE strpos(prosrc, %s) > 0", [settings.AUDIT_HMAC_KEY])
+            functions_with_key = cursor.fetchone()[0]
     finally:
         other.close()
-    assert "audit_chain_append" in last_statement
-    assert not any(s in last_statement for s in secrets)
+    assert "audit_chain_append" in last_statement and not leaks(last_statement)
+    assert functions_with_key == 0
+    assert AuditLog.objects.get(pk=entry.pk).chain_version == 2
