@@ -22,7 +22,7 @@ from audit.verification import parse_when, verify
 EXPORT_FIELDS = [
     "id", "created_at", "actor_id", "actor_username", "acting_for_id", "acting_for_username", "org_id", "org_name",
     "action", "resource_type", "resource_id", "result", "level", "request_id", "ip", "user_agent", "details",
-    "prev_hash", "hash", "signature",
+    "prev_hash", "hash", "signature", "chain_version",
 ]
 
 

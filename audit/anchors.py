@@ -83,8 +83,13 @@ def write_locked(record: dict, *, using: str = "default") -> dict:
     record["signature"] = sign(_digest_hash(record))
     line = (json.dumps(record, sort_keys=True) + "\n").encode()
     # O_APPEND and one write per record: never rewriting what is there.
-    fd = os.open(digest_path(using), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    fd = os.open(digest_path(using), os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
     try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            # A record torn by a crash stays a line of its own (reported as
+            # unreadable), rather than swallowing this one.
+            line = b"\n" + line
         os.write(fd, line)
         os.fsync(fd)
     finally:

@@ -88,14 +88,7 @@ def verify(*, since: datetime | None = None, until: datetime | None = None, usin
         if not record.valid:
             return _bad_record(record)
 
-    where, params = [], []
-    if since is not None:
-        where.append("created_at >= %s")
-        params.append(since)
-    if until is not None:
-        where.append("created_at <= %s")
-        params.append(until)
-    where_sql = f"WHERE {' AND '.join(where)}" if where else ""
+    where_sql, params = _range_sql(since=since, until=until)
 
     outermost = not connection.in_atomic_block
     with transaction.atomic(using=using):
@@ -186,22 +179,28 @@ def verify(*, since: datetime | None = None, until: datetime | None = None, usin
     return VerifyResult(True, checked, None, last)
 
 
+def _range_sql(*, since, until, after: str | None = None, column: str = "created_at") -> tuple[str, list]:
+    """The WHERE clause of a verified range: from ``since`` (inclusive) or,
+    given, strictly after ``after`` (UTC text), up to ``until`` (inclusive)."""
+    where, params = [], []
+    if after is not None:
+        where.append(f"{column} > %s::timestamptz")
+        params.append(after)
+    elif since is not None:
+        where.append(f"{column} >= %s")
+        params.append(since)
+    if until is not None:
+        where.append(f"{column} <= %s")
+        params.append(until)
+    return (f"WHERE {' AND '.join(where)}" if where else ""), params
+
+
 def _repeated_id(connection, *, after: str | None, since, until) -> tuple[str, str] | None:
     """(id, created_at of its later copy) of the earliest repeated id among
     the entries after ``after`` (an anchored head's time) or else in the
     range, looked up against the whole table (the primary key is (id,
     created_at), so one id can be stored twice)."""
-    where, params = [], []
-    if after is not None:
-        where.append("t.created_at > %s::timestamptz")
-        params.append(after)
-    elif since is not None:
-        where.append("t.created_at >= %s")
-        params.append(since)
-    if until is not None:
-        where.append("t.created_at <= %s")
-        params.append(until)
-    where_sql = f"WHERE {' AND '.join(where)}" if where else ""
+    where_sql, params = _range_sql(since=since, until=until, after=after, column="t.created_at")
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT a.id::text, {timestamp_sql('max(a.created_at)')} FROM audit_logs a "

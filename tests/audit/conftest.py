@@ -42,3 +42,30 @@ def rehash(entries, prev_hash):
         prev_hash = row_hash(stored_row(entry.pk, entry.created_at))
         tamper(f"UPDATE audit_logs SET hash = %s {where}", [prev_hash, entry.pk, entry.created_at])
     return prev_hash
+
+
+def run_concurrently(target, count):
+    """Run ``target(n)`` for n in range(count) in threads started together,
+    each with its own database connection. Returns (results, errors)."""
+    import threading
+
+    from django.db import connections
+
+    barrier = threading.Barrier(count)
+    results, errors = [], []
+
+    def run(n):
+        try:
+            barrier.wait()
+            results.append(target(n))
+        except Exception as exc:  # surfaced to the caller
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results, errors

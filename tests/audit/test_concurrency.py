@@ -1,13 +1,12 @@
 """Concurrent writers, each on its own connection, leave one linear chain."""
 
-import threading
-
 import pytest
-from django.db import connections, transaction
+from django.db import transaction
 
 from audit.models import AuditLog
 from audit.services import audit_record
 from audit.verification import verify
+from tests.audit.conftest import run_concurrently
 
 
 @pytest.mark.django_db(transaction=True)
@@ -16,30 +15,18 @@ def test_concurrent_writers_leave_one_linear_chain(in_transaction):
     # Both ways an entry is written: alone (one autocommit statement) and as
     # services do, several inside the caller's transaction.
     writers, per_writer = 6, 15
-    errors = []
-    barrier = threading.Barrier(writers)
 
     def write(n):
-        try:
-            barrier.wait()
-            for i in range(0, per_writer, 3):
-                if in_transaction:
-                    with transaction.atomic():
-                        for j in range(i, i + 3):
-                            audit_record(action="test.concurrent", details={"writer": n, "i": j})
-                else:
+        for i in range(0, per_writer, 3):
+            if in_transaction:
+                with transaction.atomic():
                     for j in range(i, i + 3):
                         audit_record(action="test.concurrent", details={"writer": n, "i": j})
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+            else:
+                for j in range(i, i + 3):
+                    audit_record(action="test.concurrent", details={"writer": n, "i": j})
 
-    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _, errors = run_concurrently(write, writers)
     assert errors == []
     entries = list(AuditLog.objects.filter(action="test.concurrent").order_by("created_at", "id"))
     assert len(entries) == writers * per_writer
