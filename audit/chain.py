@@ -32,12 +32,21 @@ what the application signs, in Python, with the key:
    created_at "\\n" C)``, computed by audit_chain_append (migration 0004) from
    the C the application sends. It is unkeyed: on its own it catches changes
    made without rehashing ("hash mismatch") and deletions or reordering
-   without relinking ("broken link"), but a forger can recompute it.
+   without relinking ("broken link"), but a forger can recompute it. The
+   signature is left out of it on purpose: it is a function of C and the
+   key, so the chain commits to it anyway, and an edited signature is named
+   as what it is ("bad signature") rather than as a hash mismatch.
+
+   The write path is therefore still one round trip: Python validates,
+   renders C and signs it; one call of audit_chain_append takes the chain
+   lock, reads the head, stamps the time, hashes and inserts, and returns
+   created_at, prev_hash and hash.
 
 3. **Signed anchors over the chain head** (``audit.anchors``). At least once a
    minute while entries are written, the application verifies the entries
    since the previous anchor (links, hashes, every signature, no repeated
-   id), then HMAC-signs the head it verified (id, hash, created_at) and
+   id), then HMAC-signs the newest entry that check saw (id, hash,
+   created_at; not a head read afresh, which might not be checked yet) and
    appends it to the digest file, outside the database. Because each hash
    covers the previous one, an anchored head hash commits to every entry
    before it: its content (C), its time and its position. After that, a
@@ -56,7 +65,11 @@ them. A repeat of an entry still in the table is caught ("duplicate entry").
 Forging content stays impossible at every moment. Closing that window
 entirely would take a second round trip per entry (to sign what the
 database assigned), which the recording budget (at most 3x a plain INSERT)
-does not allow; the anchor interval is the trade-off, and a setting.
+does not allow; the anchor interval is the trade-off, and a setting. Signing
+an application clock reading with each entry, to bound created_at, was left
+out: the order must come from the database's clock alone, and rows that
+follow a stray future-dated entry (or a host whose clock drifts) would show
+as tampering.
 
 Encodings. Values that the database normalizes are rendered in Python the
 same way at write and at verification time, so what is signed before the
