@@ -75,17 +75,18 @@ Encodings. Values that the database normalizes are rendered in Python the
 same way at write and at verification time, so what is signed before the
 INSERT is exactly what verification derives from the stored row:
 
-- ``details``: the JSON value, re-encoded compactly with sorted keys
-  (``canonical_details``). JSONB keeps the value but not the text (key order,
-  spacing, ``1e20`` becomes ``100000000000000000000``), so the writer first
-  brings numbers to the form JSONB will give back (``jsonb_value``).
+- ``details``: JSONB keeps the value but not the text (key order, spacing,
+  ``1e20`` comes back as ``100000000000000000000``), so the writer renders
+  the value as PostgreSQL will print it back (``jsonb_text``), sends that
+  text and signs it; the verifier uses ``details::text`` as it comes, and
+  the database refuses an entry whose details would print otherwise.
 - ``ip``: the address's packed bytes in hex (``packed_ip``), the same
   whatever text form (``2001:DB8::0:1``, ``::ffff:1.2.3.4``) either side uses.
 - ``created_at``: a fixed UTC format with microseconds (``TIMESTAMP_SQL_FORMAT``).
 
     C         = compact JSON ["v2", id, actor_username, acting_for_username,
                 org_name, action, resource_type, resource_id, result, level,
-                request_id, packed_ip | null, user_agent, canonical_details], UTF-8
+                request_id, packed_ip | null, user_agent, details::text], UTF-8
     signature = HMAC-SHA256(AUDIT_HMAC_KEY, C)                    (Python)
     hash      = SHA-256(prev_hash "\\n" created_at "\\n" C)       (database)
 
@@ -141,55 +142,56 @@ def timestamp_sql(expr: str) -> str:
 
 # ----------------------------------------------------------------- encodings
 
-def _c_encoder(sort_keys: bool):
-    """json's C encoder, built once (JSONEncoder.encode rebuilds it on every
-    call), compact and with ensure_ascii off; None where the C part is absent."""
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:
-        return None
-    return make(None, json.JSONEncoder().default, json.encoder.encode_basestring, None, ":", ",", sort_keys, False,
-                False)
+# json's C encoder, compact and without ensure_ascii, built once:
+# JSONEncoder.encode rebuilds it on every call, and verification encodes
+# every entry. (CPython always has it.)
+_compact = json.encoder.c_make_encoder(
+    None, json.JSONEncoder().default, json.encoder.encode_basestring, None, ":", ",", False, False, False)
 
 
-_compact = _c_encoder(False)
-_sorted = _c_encoder(True)
+def _encode(value) -> str:
+    return "".join(_compact(value, 0))
 
 
-def _encode(value, *, sort_keys: bool) -> str:
-    encoder = _sorted if sort_keys else _compact
-    if encoder is not None:
-        return "".join(encoder(value, 0))
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys, allow_nan=False)
+_quote = json.encoder.encode_basestring
 
 
-def jsonb_value(value):
-    """``value`` (parsed JSON) as JSONB will give it back: JSONB stores
-    numbers as numeric, so -0.0 comes back as 0.0 and a float whose shortest
-    form has a positive exponent (1e+16 and up) comes back as an integer.
-    Other floats come back as the same float. NaN and infinities are refused
-    (JSONB has none)."""
+def _key_order(item):
+    # JSONB's order of object keys: shorter (in UTF-8 bytes) first, then bytewise.
+    key = item[0].encode()
+    return len(key), key
+
+
+def jsonb_text(value) -> str:
+    """``value`` (plain JSON types) rendered exactly as PostgreSQL renders
+    it stored as JSONB (``details::text``): keys in JSONB's order, ", " and
+    ": " separators, strings escaped as escape_json does (the same escapes
+    as Python's json), numbers as numeric prints them (plain decimal, no
+    exponent; zero without a sign). The writer signs this text, so the
+    verifier can use the stored rendering as it comes; audit_chain_append
+    refuses details whose stored rendering differs (migration 0004)."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return _quote(value)
+    if isinstance(value, int):
+        return str(int(value))
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError("audit details cannot hold NaN or infinity")
+            raise ValueError("audit details cannot hold NaN or infinity (JSONB has none)")
         if value == 0:
-            return 0.0
-        text = repr(value)
-        return int(Decimal(text)) if "e+" in text else value
+            return "0.0"
+        return format(Decimal(repr(value)), "f")
     if isinstance(value, dict):
-        return {key: jsonb_value(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [jsonb_value(item) for item in value]
-    return value
-
-
-def canonical_details(value) -> str:
-    """The signed rendering of a details value: compact JSON, keys sorted."""
-    return _encode(value, sort_keys=True)
-
-
-def details_from_db(text: str) -> str:
-    """canonical_details of a stored ``details::text``."""
-    return _encode(json.loads(text), sort_keys=True)
+        items = sorted(((str(k), v) for k, v in value.items()), key=_key_order)
+        return "{" + ", ".join(f"{_quote(k)}: {jsonb_text(v)}" for k, v in items) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(jsonb_text(v) for v in value) + "]"
+    raise TypeError(f"audit details cannot hold {type(value).__name__}")
 
 
 @lru_cache(maxsize=4096)
@@ -223,8 +225,8 @@ CONTENT_FIELDS = (
 
 def content(values: Sequence[str | None]) -> bytes:
     """C: the canonical bytes of one entry's content, ``values`` in
-    CONTENT_FIELDS order, ip as packed_ip and details as canonical_details."""
-    return _encode(["v2", *values], sort_keys=False).encode()
+    CONTENT_FIELDS order, ip as packed_ip and details as jsonb_text."""
+    return _encode(["v2", *values]).encode()
 
 
 def link_hash(prev_hash: str, created_at: str, content_bytes: bytes) -> str:
@@ -300,7 +302,7 @@ HASHED_SELECT = ", ".join(sql for _, sql in HASHED_COLUMNS)
 
 def canonical_v1(values: Sequence[str | None]) -> str:
     """Format 1's encoding: a compact JSON array ["v1", values...]."""
-    return _encode(["v1", *values], sort_keys=False)
+    return _encode(["v1", *values])
 
 
 def entry_hash_v1(values: Sequence[str | None]) -> str:
@@ -313,17 +315,20 @@ def entry_hash_v1(values: Sequence[str | None]) -> str:
 # The verifier's row: the version, format 1's hashed columns (a superset of
 # format 2's content and link), then the stored hash and signature.
 ROW_SELECT = f"chain_version, {HASHED_SELECT}, hash, signature"
+sha256 = hashlib.sha256
 
 
 def _hash_and_signed(row: tuple) -> tuple[str, bytes] | None:
     """(hash, the message its signature signs) of a ROW_SELECT row, by its
-    chain version; None for a version this code does not know."""
+    chain version; None for a version this code does not know. Format 2
+    inlines content() and link_hash(): verification runs this for every
+    entry (tests pin the two spellings together)."""
     version = row[0]
     if version == 2:
         # row: 1 id, 2 created_at, 3..11 actor_username..request_id,
         # 12 ip, 13 user_agent, 14 details, 15 prev_hash.
-        c = content((row[1], *row[3:12], packed_ip(row[12]), row[13], details_from_db(row[14])))
-        return link_hash(row[15], row[2], c), c
+        c = "".join(_compact(["v2", row[1], *row[3:12], packed_ip(row[12]), row[13], row[14]], 0)).encode()
+        return sha256(f"{row[15]}\n{row[2]}\n".encode() + c).hexdigest(), c
     if version == 1:
         stored = entry_hash_v1(row[1:16])
         return stored, stored.encode("ascii")

@@ -18,7 +18,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 
 from audit import context
-from audit.chain import canonical_details, content, ip_for_entry, jsonb_value, signer
+from audit.chain import content, ip_for_entry, jsonb_text, signer
 from audit.models import AuditLog
 
 # One round trip per entry. Python validates the entry, renders its content
@@ -128,10 +128,9 @@ def entry_params(
     ctx = context.current()
     if actor is None:
         actor = ctx.user()
-    # What JSONB will store, rendered as it is signed: the value the
-    # verifier reads back renders to the same text.
-    value = jsonb_value(json.loads(json.dumps(details or {}, cls=DjangoJSONEncoder, ensure_ascii=False)))
-    details_text = canonical_details(value)
+    # Plain JSON types first (DjangoJSONEncoder: dates, UUIDs, decimals),
+    # then the text PostgreSQL will print for them, which is what is signed.
+    details_text = jsonb_text(json.loads(json.dumps(details or {}, cls=DjangoJSONEncoder, ensure_ascii=False)))
     ip, ip_packed = ip_for_entry(ctx.ip)
     entry_id = uuid.uuid4()
     fields = (

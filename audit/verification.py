@@ -29,6 +29,9 @@ The first problem is reported and checking stops there.
 from __future__ import annotations
 
 import hmac
+import queue
+import threading
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -132,9 +135,9 @@ def verify(*, since: datetime | None = None, until: datetime | None = None, usin
         query = f"SELECT {ROW_SELECT} FROM audit_logs {where_sql} ORDER BY created_at, id"
         # A server-side cursor: constant memory on any size of log. Every
         # column arrives as text, already in the rendering that is checked.
-        with connection.chunked_cursor() as cursor:
+        with connection.chunked_cursor() as cursor, connection.wrap_database_errors:
             cursor.execute(query, params)
-            while batch := cursor.fetchmany(_BATCH):
+            for batch in _read_ahead(cursor.cursor, _BATCH):
                 for row in batch:
                     entry_id, created_at, prev_hash, stored_hash, signature = row[1], row[2], row[15], row[16], row[17]
                     link_ok = prev_hash in starts if expected is None else prev_hash == expected
@@ -177,6 +180,43 @@ def verify(*, since: datetime | None = None, until: datetime | None = None, usin
             return VerifyResult(False, checked, Broken(repeat[0], repeat[1], DUPLICATE,
                                                        "an entry id occurs twice: a signed entry was copied"), last)
     return VerifyResult(True, checked, None, last)
+
+
+def _read_ahead(cursor, size: int) -> Iterator[list]:
+    """``cursor.fetchmany(size)`` batches, the next one fetched by a thread
+    while the caller checks this one: the server's work (rendering, sending)
+    and the checking then overlap instead of taking turns. ``cursor`` is
+    the psycopg cursor itself; nothing else uses its connection meanwhile."""
+    batches: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                batch = cursor.fetchmany(size)
+                batches.put(batch)
+                if not batch:
+                    return
+        except BaseException as exc:  # raised in the caller's thread
+            batches.put(exc)
+
+    reader = threading.Thread(target=read, name="audit-verify-read", daemon=True)
+    reader.start()
+    try:
+        while (batch := batches.get()):
+            if isinstance(batch, BaseException):
+                raise batch
+            yield batch
+    finally:
+        # Stopped early (a break was found) or done: let the reader finish
+        # its fetch before the cursor closes.
+        stop.set()
+        while reader.is_alive():
+            try:
+                batches.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        reader.join()
 
 
 def _range_sql(*, since, until, after: str | None = None, column: str = "created_at") -> tuple[str, list]:

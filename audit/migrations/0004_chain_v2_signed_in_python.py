@@ -75,6 +75,13 @@ BEGIN
     r.ip := p_ip::inet;
     r.user_agent := p_user_agent;
     r.details := p_details::jsonb;
+    -- The content was signed with the details as the application predicted
+    -- PostgreSQL prints them (chain.jsonb_text); an entry whose stored
+    -- rendering differs could never verify, so it is refused here.
+    IF r.details::text IS DISTINCT FROM p_details THEN
+        RAISE EXCEPTION 'audit details are not in their JSONB rendering: %', left(p_details, 200)
+            USING ERRCODE = 'data_exception';
+    END IF;
     r.prev_hash := COALESCE(head_hash, repeat('0', 64));  -- chain.GENESIS
     r.chain_version := 2;
     -- chain.link_hash(): the link and time only the database knows, then C.

@@ -80,6 +80,57 @@ def test_details_that_jsonb_normalizes_still_verify(details):
     assert verify().ok
 
 
+def random_json(rng, depth=0):
+    """A random JSON value of every kind, numbers at every scale."""
+    kind = rng.randrange(9 if depth < 3 else 6)
+    if kind == 0:
+        return rng.choice([None, True, False])
+    if kind == 1:
+        return rng.randrange(-10**rng.randrange(1, 40), 10**rng.randrange(1, 40))
+    if kind == 2:
+        return rng.uniform(-1, 1) * 10.0 ** rng.randrange(-320, 300)
+    if kind == 3:
+        return rng.choice([0.0, -0.0, 1.0, 1e16, 1e15, 0.1, 5e-324, 1.7976931348623157e308, 2.5e-5])
+    if kind in (4, 5):
+        return "".join(chr(rng.choice([rng.randrange(1, 128), rng.randrange(128, 0xD800),
+                                       rng.randrange(0xE000, 0x110000)])) for _ in range(rng.randrange(8)))
+    if kind in (6, 7):
+        return {"".join(chr(rng.randrange(1, 0x3000)) for _ in range(rng.randrange(5))): random_json(rng, depth + 1)
+                for _ in range(rng.randrange(5))}
+    return [random_json(rng, depth + 1) for _ in range(rng.randrange(5))]
+
+
+def test_jsonb_text_is_what_postgresql_prints():
+    # The writer signs its prediction of details::text; it must be exact.
+    import json
+    import random
+
+    from audit.chain import jsonb_text
+
+    rng = random.Random(14)
+    values = [random_json(rng) for _ in range(400)] + [
+        {"": 1, "a": 2, "aa": 3, "b": 4, "é": 5, "z": 6, "zz": {"y": [], "x": {}}},  # JSONB's key order
+        {"ctrl": "".join(map(chr, range(1, 32))) + '"\\/\x7f\u2028'},
+    ]
+    with connection.cursor() as cursor:
+        for value in values:
+            # What the writer sends is plain JSON: through json, as entry_params does.
+            plain = json.loads(json.dumps(value))
+            cursor.execute("SELECT %s::jsonb::text", [json.dumps(plain)])
+            assert jsonb_text(plain) == cursor.fetchone()[0], plain
+
+
+def test_the_database_refuses_details_not_in_their_jsonb_rendering():
+    from audit.services import _append, entry_params
+
+    params = list(entry_params(action="test.json", details={"b": 1, "a": 2}))
+    assert params[16] == '{"a": 2, "b": 1}'
+    params[16] = '{"b": 1, "a": 2}'  # the same value, another text: it could never verify
+    with pytest.raises(DatabaseError, match="JSONB rendering"), transaction.atomic():
+        _append(params)
+    assert not AuditLog.objects.filter(action="test.json").exists()
+
+
 def test_details_jsonb_cannot_hold_are_refused_before_anything_is_written():
     for bad in (float("nan"), float("inf")):
         with pytest.raises(ValueError):
@@ -175,10 +226,11 @@ def test_the_encoding_is_pinned_so_exports_can_be_reverified_with_any_json_libra
     (_, entry_id, created_at, actor_username, acting_for_username, org_name, action, resource_type, resource_id,
      result, level, request_id, ip, user_agent, details, prev_hash, stored_hash, signature) = row
     assert ip == "::ffff:10.1.2.3"
+    assert details.startswith('{"a": [2], "n": 1.5, "q": ') and json.loads(details)["q"] == 'a"b\\c\nd\x01é'
     content = json.dumps(
         ["v2", entry_id, actor_username, acting_for_username, org_name, action, resource_type, resource_id,
          result, level, request_id, ipaddress.ip_address(ip).packed.hex(), user_agent,
-         json.dumps(json.loads(details), sort_keys=True, separators=(",", ":"), ensure_ascii=False)],
+         details],
         separators=(",", ":"), ensure_ascii=False,
     ).encode()
     assert content.startswith(b'["v2","') and b'"00000000000000000000ffff0a010203"' in content
@@ -232,9 +284,9 @@ def test_the_python_signer_the_database_chainer_and_the_verifier_agree(make_user
 
 
 def row_content(row):
-    from audit.chain import content, details_from_db, packed_ip
+    from audit.chain import content, packed_ip
 
-    return content((row[1], *row[3:12], packed_ip(row[12]), row[13], details_from_db(row[14])))
+    return content((row[1], *row[3:12], packed_ip(row[12]), row[13], row[14]))
 
 
 def test_the_fast_signer_is_rfc_2104_hmac():

@@ -359,3 +359,19 @@ def test_verification_reports_the_change_of_key():
     with override_settings(AUDIT_HMAC_KEY="another-key-of-at-least-thirty-two-chars"):
         result = verify(since=chain[0].created_at)
     assert (result.first_broken.id, result.first_broken.reason) == (str(chain[0].pk), BAD_SIGNATURE)
+
+
+def test_a_break_found_while_the_next_batch_is_being_read_stops_cleanly(monkeypatch):
+    # Batches are read ahead by a thread; stopping at a break in an early
+    # batch must name the right entry and leave the connection usable.
+    import audit.verification
+
+    monkeypatch.setattr(audit.verification, "_BATCH", 7)
+    chain = entries(60)
+    assert verify().ok and verify().checked == 60
+    tamper("UPDATE audit_logs SET signature = repeat('c', 64) WHERE id = %s", [chain[20].pk])
+    for _ in range(3):
+        result = verify()
+        assert (result.first_broken.id, result.first_broken.reason, result.checked) == (
+            str(chain[20].pk), BAD_SIGNATURE, 20)
+    assert AuditLog.objects.count() == 60
