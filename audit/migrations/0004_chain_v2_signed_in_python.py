@@ -7,7 +7,8 @@ chain exists to catch. From here on the application signs each entry's
 content in Python before the INSERT and sends the content C and its
 signature; the database only chains: it stamps created_at under the chain
 lock and stores hash = SHA-256(prev_hash "\\n" created_at "\\n" C), as it
-alone knows both.
+alone knows both. It also refuses details sent in any other text than
+PostgreSQL's own rendering of them, which is what was signed.
 
 Existing entries stay as they are and are marked ``chain_version = 1``; the
 verifier checks them by format 1's rules (audit/chain.py), and the chain runs
