@@ -491,9 +491,9 @@ JOBS_RUNNER_GIVE_UP_SECONDS = env_int("JOBS_RUNNER_GIVE_UP_SECONDS", 12)
 JOBS_STALE_SECONDS = env_int("JOBS_STALE_SECONDS", 20)
 JOBS_STALE_SWEEP_SECONDS = env_int("JOBS_STALE_SWEEP_SECONDS", 5)
 # The sweep must never re-queue a job whose rclone may still run: the runner's
-# give-up, plus the SIGTERM grace, plus slack for a slow host, stays below the
-# stale threshold.
-JOBS_STALE_MARGIN_SECONDS = 2
+# give-up, plus the SIGTERM grace, plus slack (one Redis cancel poll blocked
+# for its 2 s socket timeout, a slow host) stays below the stale threshold.
+JOBS_STALE_MARGIN_SECONDS = 4
 if not 0 < JOBS_HEARTBEAT_SECONDS < JOBS_RUNNER_GIVE_UP_SECONDS:
     raise ImproperlyConfigured("JOBS_HEARTBEAT_SECONDS must be above 0 and below JOBS_RUNNER_GIVE_UP_SECONDS.")
 if JOBS_RUNNER_GIVE_UP_SECONDS + JOBS_CANCEL_GRACE_MS / 1000 + JOBS_STALE_MARGIN_SECONDS > JOBS_STALE_SECONDS:

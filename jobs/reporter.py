@@ -106,7 +106,7 @@ class RunReporter(threading.Thread):
         self.closing = False
         self.done = threading.Event()
         self._tagged = None
-        self._outage_since: float | None = None
+        self._outage_since: tuple[float, object] | None = None  # (monotonic, wall clock)
 
     # ------------------------------------------------------------ the runner's side (never blocks)
 
@@ -191,7 +191,7 @@ class RunReporter(threading.Thread):
                     drop_connection()
                     retry_at = time.monotonic() + backoff.failed()
                     if self._outage_since is None:
-                        self._outage_since = now
+                        self._outage_since = (now, timezone.now())
                         logger.warning("job %s: database unreachable (%s); reconnecting", self.job.id, exc)
                     if final is not None and time.monotonic() >= self.finish_by:
                         return
@@ -209,18 +209,20 @@ class RunReporter(threading.Thread):
     def _write(self, logs: list[dict], progress, final: dict | None) -> None:
         self._tag()
         if self._outage_since is not None:
-            # Connected again. The line saying so is stored after those of
-            # the outage (the buffer begins with ``logs``: only this thread
-            # takes from its front).
-            away = time.monotonic() - self._outage_since
+            # Connected again. The line saying so goes where the outage was
+            # first noticed, among the lines by the time they were seen (the
+            # buffer begins with ``logs``: only this thread takes from its
+            # front).
+            since, began = self._outage_since
+            away = time.monotonic() - since
             self._outage_since = None
             logger.warning("job %s: database reachable again after %.1f s", self.job.id, away)
             line = {"level": "warning", "message": f"The database was unreachable for {away:.1f} s; the lines "
-                    "and progress of that time were kept and are written now.", "details": None,
-                    "at": timezone.now()}
+                    "and progress of that time were kept and written on reconnect.", "details": None, "at": began}
+            at = next((i for i, e in enumerate(logs) if e.get("at") and e["at"] >= began), len(logs))
             with self.cond:
-                self.logs.insert(len(logs), line)
-            logs = [*logs, line]
+                self.logs.insert(at, line)
+            logs = [*logs[:at], line, *logs[at:]]
         if logs:
             services.job_logs_append(job=self.job, entries=logs, run_token=self.token)
             with self.cond:
