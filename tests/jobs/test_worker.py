@@ -199,6 +199,30 @@ def test_recovery_of_a_job_whose_cancel_was_requested_cancels_it(power, make_loc
     assert job.status == "cancelled" and job.retry_count == 0
 
 
+def test_a_cancel_of_a_job_whose_runner_is_known_gone_takes_effect_at_once(power, make_local):
+    make_local("src")
+    job = services.job_submit(actor=power, type="delete", source={"remote": "src", "path": "/"})
+    services.job_claim(job_id=job.id, worker="ghost:3")
+    Job.objects.filter(id=job.id).update(heartbeat_at=job.created_at - timedelta(minutes=5))
+    job = services.job_cancel(actor=power, job=job)
+    assert job.status == "cancelled" and job.run_token is None
+    assert tasks.execute(job.id) == "skipped"
+
+
+def test_recovery_frees_the_slots_the_dead_run_held(power, make_local, settings):
+    from jobs import locks
+
+    settings.JOBS_PER_REMOTE_CONCURRENCY = 1
+    make_local("src")
+    job = services.job_submit(actor=power, type="delete", source={"remote": "src", "path": "/"})
+    claimed = services.job_claim(job_id=job.id, worker="ghost:4")
+    assert locks.RemoteSlots(["src"], token=claimed.run_token.hex).acquire()  # as the dead run did
+    assert not locks.RemoteSlots(["src"]).acquire()
+    Job.objects.filter(id=job.id).update(heartbeat_at=job.created_at - timedelta(minutes=5))
+    assert [j.id for j in services.job_recover_stale()] == [job.id]
+    assert locks.RemoteSlots(["src"]).acquire()  # free at once, not after the slot's TTL
+
+
 @pytest.fixture
 def webdav_server(tmp_path):
     served = tmp_path / "served"
