@@ -170,7 +170,8 @@ class RunReporter(threading.Thread):
         try:
             while True:
                 with self.cond:
-                    self.cond.wait(self.TICK)
+                    if self.final is None and not self.closing:
+                        self.cond.wait(self.TICK)  # a new line, progress or the final status wakes it
                     if self.closing and self.final is None:
                         return
                     logs, progress, final = list(self.logs), self.progress, self.final
@@ -178,8 +179,11 @@ class RunReporter(threading.Thread):
                 if now >= slots_due:
                     slots_due = now + settings.JOBS_HEARTBEAT_SECONDS
                     self._refresh_slots()
+                if now < retry_at:
+                    time.sleep(min(retry_at - now, self.TICK))
+                    continue
                 beat_due = now - self.beat_sent >= settings.JOBS_HEARTBEAT_SECONDS
-                if now < retry_at or not (logs or progress or beat_due or final is not None):
+                if not (logs or progress or beat_due or final is not None):
                     continue
                 try:
                     self._write(logs, progress, final)
