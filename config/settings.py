@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -487,8 +488,32 @@ JOBS_CANCEL_GRACE_MS = env_int("JOBS_CANCEL_GRACE_MS", 1500)
 # Temporary failures retry after JOBS_RETRY_BASE_SECONDS * 2**retry_count.
 JOBS_RETRY_BASE_SECONDS = env_int("JOBS_RETRY_BASE_SECONDS", 10)
 JOBS_DEFAULT_MAX_RETRIES = env_int("JOBS_DEFAULT_MAX_RETRIES", 3)
-# A running job whose heartbeat is older than this is recovered (retried or failed).
-JOBS_STALE_SECONDS = env_int("JOBS_STALE_SECONDS", 60)
+# A job's runner proves it is alive by its heartbeat (heartbeat_at, on the
+# database's clock), written at least every JOBS_HEARTBEAT_SECONDS. A runner
+# that cannot write it for JOBS_RUNNER_GIVE_UP_SECONDS (the database away)
+# stops its rclone and gives up; until then it rides the outage out. A running
+# job whose heartbeat is older than JOBS_STALE_SECONDS therefore has no rclone
+# left, and the sweep (every JOBS_STALE_SWEEP_SECONDS) retries, fails or
+# cancels it: a dead runner is seen at most STALE + SWEEP seconds after it died.
+JOBS_HEARTBEAT_SECONDS = env_int("JOBS_HEARTBEAT_SECONDS", 2)
+JOBS_RUNNER_GIVE_UP_SECONDS = env_int("JOBS_RUNNER_GIVE_UP_SECONDS", 12)
+JOBS_STALE_SECONDS = env_int("JOBS_STALE_SECONDS", 20)
+JOBS_STALE_SWEEP_SECONDS = env_int("JOBS_STALE_SWEEP_SECONDS", 5)
+# The sweep must never re-queue a job whose rclone may still run: the runner's
+# give-up, plus the SIGTERM grace, plus slack (one Redis cancel poll blocked
+# for its 2 s socket timeout, a slow host) stays below the stale threshold.
+JOBS_STALE_MARGIN_SECONDS = 4
+if not 0 < JOBS_HEARTBEAT_SECONDS < JOBS_RUNNER_GIVE_UP_SECONDS:
+    raise ImproperlyConfigured("JOBS_HEARTBEAT_SECONDS must be above 0 and below JOBS_RUNNER_GIVE_UP_SECONDS.")
+if JOBS_RUNNER_GIVE_UP_SECONDS + JOBS_CANCEL_GRACE_MS / 1000 + JOBS_STALE_MARGIN_SECONDS > JOBS_STALE_SECONDS:
+    raise ImproperlyConfigured(
+        f"JOBS_STALE_SECONDS must be at least JOBS_RUNNER_GIVE_UP_SECONDS + JOBS_CANCEL_GRACE_MS/1000 + "
+        f"{JOBS_STALE_MARGIN_SECONDS}, or a job could be re-run while its first rclone still copies.")
+if JOBS_STALE_SWEEP_SECONDS <= 0:
+    raise ImproperlyConfigured("JOBS_STALE_SWEEP_SECONDS must be above 0.")
+# Where each run's private directory (its rclone config and filter file) is
+# made; the system's temporary directory unless set.
+JOBS_RUN_DIR_ROOT = os.environ.get("JOBS_RUN_DIR_ROOT", "").strip() or tempfile.gettempdir()
 # A pending/queued job still unclaimed this long after its task was due lost
 # that task (broker flushed, worker died before claiming): it is re-enqueued.
 JOBS_LOST_QUEUED_SECONDS = env_int("JOBS_LOST_QUEUED_SECONDS", 300)
@@ -501,7 +526,7 @@ RCLONE_LOW_LEVEL_RETRIES = env_int("RCLONE_LOW_LEVEL_RETRIES", 10)
 JOB_LOG_RETENTION_DAYS = env_int("JOB_LOG_RETENTION_DAYS", 30)
 PARTITIONED_TABLES["jobs.JobLog"] = {"retention_months": 1}
 CELERY_BEAT_SCHEDULE.update({
-    "jobs-recover-stale": {"task": "jobs.tasks.recover_stale_jobs", "schedule": 30.0},
+    "jobs-recover-stale": {"task": "jobs.tasks.recover_stale_jobs", "schedule": float(JOBS_STALE_SWEEP_SECONDS)},
     "jobs-requeue-lost": {"task": "jobs.tasks.requeue_lost_jobs", "schedule": 60.0},
     "jobs-schedules-tick": {"task": "jobs.tasks.schedules_tick", "schedule": 30.0},
     "jobs-prune-logs": {"task": "jobs.tasks.prune_job_logs", "schedule": crontab(minute=40, hour=2)},

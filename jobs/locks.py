@@ -30,19 +30,23 @@ def _key(*parts: str) -> str:
 class RemoteSlots:
     """Up to JOBS_PER_REMOTE_CONCURRENCY holders per remote, each a key
     ``lock:remote:<name>:<n>`` with a TTL the heartbeat refreshes, so a dead
-    worker's slot frees itself."""
+    worker's slot frees itself. A job's run holds its slots under its run
+    token, so the sweep that recovers the job can free them at once
+    (``release_run``) instead of the retry waiting out the TTL."""
 
-    def __init__(self, remote_names: list[str]):
+    def __init__(self, remote_names: list[str], token: str | None = None):
         self.names = sorted(set(remote_names))
-        self.token = uuid.uuid4().hex
+        self.token = token or uuid.uuid4().hex
         self.held: list[str] = []
+
+    @staticmethod
+    def _keys(name: str) -> list[str]:
+        return [_key("lock", "remote", name, str(n)) for n in range(max(1, settings.JOBS_PER_REMOTE_CONCURRENCY))]
 
     def acquire(self) -> bool:
         client = _redis()
-        limit = max(1, settings.JOBS_PER_REMOTE_CONCURRENCY)
         for name in self.names:
-            for n in range(limit):
-                key = _key("lock", "remote", name, str(n))
+            for key in self._keys(name):
                 if client.set(key, self.token, nx=True, ex=SLOT_TTL_SECONDS):
                     self.held.append(key)
                     break
@@ -61,6 +65,14 @@ class RemoteSlots:
         for key in self.held:
             client.eval(_RELEASE, 1, key, self.token)
         self.held = []
+
+
+def release_run(remote_names: list[str], token: str) -> None:
+    """Free whatever slots a (dead) run held under its token."""
+    client = _redis()
+    for name in set(remote_names):
+        for key in RemoteSlots._keys(name):
+            client.eval(_RELEASE, 1, key, token)
 
 
 def request_cancel(job_id) -> None:

@@ -8,11 +8,13 @@ Writes go through ``jobs.services``; path and permission rules live in
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 from psqlextra.models import PostgresPartitionedModel
 from psqlextra.types import PostgresPartitioningMethod
 
@@ -115,6 +117,19 @@ class RemotePermission(models.Model):
         ]
 
 
+class JobQuerySet(models.QuerySet):
+    def runner_gone(self, stale_after: timedelta | None = None):
+        """Running jobs whose heartbeat is older than JOBS_STALE_SECONDS (on
+        the database's clock). Their runner is dead, or gave up and stopped
+        its rclone (it does so after JOBS_RUNNER_GIVE_UP_SECONDS without a
+        heartbeat, which settings keep below the threshold): no rclone of
+        theirs can still run."""
+        stale_after = timedelta(seconds=settings.JOBS_STALE_SECONDS) if stale_after is None else stale_after
+        cutoff = Now() - stale_after
+        return self.filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff),
+                           status=Job.Status.RUNNING)
+
+
 class Job(models.Model):
     class Type(models.TextChoices):
         COPY = "copy", "Copy"
@@ -130,6 +145,8 @@ class Job(models.Model):
         COMPLETED = "completed", "Completed"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
+
+    objects = JobQuerySet.as_manager()
 
     ACTIVE = (Status.PENDING, Status.QUEUED, Status.RUNNING)
     STARTABLE = (Status.PENDING, Status.QUEUED)
@@ -154,6 +171,14 @@ class Job(models.Model):
     # Set when a cancel is asked for a running job; the runner stops rclone.
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=255, blank=True, default="")
+    # The fence of the current run: a new token at each claim, cleared when
+    # the job leaves ``running``. Every write of a runner (heartbeat,
+    # progress, logs, final status) is conditional on its token, so a runner
+    # whose job was recovered and handed to another run can change nothing,
+    # and learns from the refusal that it must kill its rclone.
+    run_token = models.UUIDField(null=True, blank=True, editable=False)
+    # The runner's last sign of life, on the database's clock (the sweep
+    # compares it with the same clock).
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     # When the job's latest Celery task becomes deliverable: the enqueue time,
     # or its countdown/eta. A startable job still unclaimed well after this

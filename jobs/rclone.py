@@ -11,6 +11,7 @@ clear message).
 from __future__ import annotations
 
 import base64
+import fcntl
 import importlib.metadata
 import os
 import re
@@ -21,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from django.conf import settings
 
 from config.errors import ValidationFailed
 
@@ -185,44 +187,70 @@ def secret_values(remotes) -> list[str]:
 
 
 RUN_DIR_PREFIX = "teamhub-rclone-"
+# A run directory is made under a name the sweep ignores, locked, then renamed
+# to RUN_DIR_PREFIX...: the sweep never sees one whose owner has not locked it.
+_STAGING_PREFIX = ".teamhub-rclone-new-"
+LOCK_NAME = ".owner.lock"
 
 
-def sweep_orphan_run_dirs() -> None:
-    """Remove run directories left by a process that was killed before it
-    could clean up (their name carries the creating pid)."""
-    root = Path(tempfile.gettempdir())
-    for path in root.glob(f"{RUN_DIR_PREFIX}*-*"):
-        pid = path.name[len(RUN_DIR_PREFIX):].split("-", 1)[0]
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        if not _alive(int(pid)):
+def run_root() -> Path:
+    """settings.JOBS_RUN_DIR_ROOT, made (0700) if missing."""
+    root = Path(settings.JOBS_RUN_DIR_ROOT)
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return root
+
+
+def sweep_orphan_run_dirs(root: Path | None = None) -> list[Path]:
+    """Remove the run directories whose owner died before it could clean up
+    (killed mid-job); returns them.
+
+    An owner holds an exclusive flock on the directory's lock file for the
+    whole run, and the kernel drops it when the process dies, however it
+    dies. So a lock the sweep can take is an orphan's, whatever the pid in
+    the name: a recycled pid, a pid from another host or PID namespace
+    sharing the directory, or another workload's folder under the same
+    prefix (no lock file: not ours) can neither hide an orphan nor be
+    mistaken for one."""
+    removed = []
+    for path in (root or run_root()).glob(f"{RUN_DIR_PREFIX}*"):
+        try:
+            fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except OSError:
+            continue  # not a run directory of ours (or already gone)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue  # its owner is alive
+        try:
             shutil.rmtree(path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # alive, someone else's
-    try:  # a zombie (killed, not yet reaped) is dead for this purpose
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
+            removed.append(path)
+        finally:
+            os.close(fd)
+    return removed
 
 
 class RunDir:
     """A private temporary directory (0700) holding the run's config file
-    (0600) and filter file; removed on exit (and by the next run on the host
-    if this process is killed first)."""
+    (0600) and filter file, under ``settings.JOBS_RUN_DIR_ROOT``; removed on
+    exit, or by the next run's sweep if this process is killed first."""
 
     def __init__(self, remotes):
         self.remotes = list({r.name: r for r in remotes}.values())
 
     def __enter__(self) -> "RunDir":
-        sweep_orphan_run_dirs()
-        self.path = Path(tempfile.mkdtemp(prefix=f"{RUN_DIR_PREFIX}{os.getpid()}-"))
+        root = run_root()
+        sweep_orphan_run_dirs(root)
+        staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{os.getpid()}-", dir=root))
+        try:
+            # O_CLOEXEC: rclone must not inherit (and so outlive us holding) the lock.
+            self._lock_fd = os.open(staging / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            self.path = root / f"{RUN_DIR_PREFIX}{staging.name[len(_STAGING_PREFIX):]}"
+            os.rename(staging, self.path)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         self.config = self.path / "rclone.conf"
         text = "\n\n".join("\n".join(config_section(r)) for r in self.remotes) + "\n"
         fd = os.open(self.config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -242,4 +270,7 @@ class RunDir:
         return {"PATH": "/usr/bin:/bin", "HOME": str(self.path), "TMPDIR": str(self.path), "LANG": "C.UTF-8"}
 
     def __exit__(self, *exc) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
+        try:
+            shutil.rmtree(self.path, ignore_errors=True)
+        finally:
+            os.close(self._lock_fd)

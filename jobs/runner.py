@@ -3,8 +3,12 @@
 The runner knows nothing of Celery or the database: ``jobs.tasks`` gives it
 callbacks. It builds the argument list (never a shell), writes the per-run
 config (0600, removed afterwards) and filter file, starts rclone in a clean
-environment, turns its JSON log into stats and log lines, and stops it on
-cancel (SIGTERM, then SIGKILL after ``JOBS_CANCEL_GRACE_MS``).
+environment, turns its JSON log into stats and log lines (with a first line
+naming the command and a last one summing the run up), and stops it when its
+``check`` says so (SIGTERM, then SIGKILL after ``JOBS_CANCEL_GRACE_MS``; at
+once when another run took the job over). rclone never outlives the runner:
+any exception stops it first, and the kernel kills it if the thread that
+started it dies (PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import json
 import os
 import re
 import selectors
+import shlex
 import signal
 import subprocess
 import time
@@ -22,6 +27,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
 
 from jobs import rclone
 from jobs.access import Side, job_deny_globs
@@ -188,14 +195,19 @@ def rclone_join(remote_str: str, folder: str) -> str:
 @dataclass
 class Outcome:
     exit_code: int | None
-    cancelled: bool = False
+    stopped: str = ""  # one of STOP_REASONS when the runner stopped rclone
     stats: dict = field(default_factory=dict)
     error: str = ""
     temporary: bool = False
+    duration: float = 0.0  # seconds rclone ran
+
+    @property
+    def cancelled(self) -> bool:
+        return self.stopped == CANCEL
 
     @property
     def ok(self) -> bool:
-        return self.exit_code == 0 and not self.cancelled
+        return self.exit_code == 0 and not self.stopped
 
 
 class LineReader:
@@ -255,6 +267,8 @@ class LineReader:
 
 
 class Redactor:
+    """Replaces every secret a run could leak with ``***``."""
+
     def __init__(self, secrets: list[str]):
         self.secrets = sorted(set(secrets), key=len, reverse=True)
 
@@ -305,16 +319,60 @@ def progress_of(stats: dict) -> int:
     return 0
 
 
-def _parent_death_signal():  # runs in the child before exec
-    # If the worker dies, the kernel kills rclone: no orphan keeps copying.
+try:
+    _prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+except OSError:  # pragma: no cover - not glibc Linux
+    _prctl = None
+_PR_SET_PDEATHSIG = 1
+
+
+def _parent_death_signal(parent_pid: int) -> Callable[[], None]:
+    """The child's step before exec: the kernel sends it SIGKILL when the
+    thread that started it dies (the signal follows the creating thread, not
+    the process: the runner's thread, which waits for rclone to the end; in
+    Celery's prefork pool, the pool process, which Celery in turn makes die
+    with the worker). libc is looked up before the fork: the child of a
+    threaded process must not take the loader's locks."""
+
+    def preexec():
+        if _prctl is not None:
+            _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent_pid:
+            os._exit(1)  # the runner died before the signal was armed
+
+    return preexec
+
+
+def start(argv: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """rclone, started as the runner's child: stderr piped, nothing else
+    inherited, its own session (a signal meant for the worker's group does
+    not reach it; its stop is the runner's to decide)."""
+    return subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        close_fds=True,
+        start_new_session=True,
+        preexec_fn=_parent_death_signal(os.getpid()),
+    )
+
+
+def storable(text: str) -> str:
+    """Text PostgreSQL accepts: no NUL, no lone surrogate (rclone's JSON can
+    carry both, from a file name on a remote that allows them)."""
+    text = text.replace("\x00", "\ufffd")
     try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 def parse_line(raw: str, redact: Redactor) -> tuple[dict | None, dict | None]:
-    """One stderr line -> (stats or None, log entry or None)."""
+    """One stderr line -> (stats or None, log entry or None). A line about
+    one file names it, as rclone's own text log does (``a.txt: Copied (new)``)."""
     raw = raw.rstrip("\n")
     if not raw.strip():
         return None, None
@@ -323,15 +381,85 @@ def parse_line(raw: str, redact: Redactor) -> tuple[dict | None, dict | None]:
         if not isinstance(data, dict):
             raise ValueError
     except ValueError:
-        return None, {"level": "error", "message": redact(raw[:MAX_LINE_LENGTH]), "details": None}
+        return None, _entry("error", raw, None, redact)
     if isinstance(data.get("stats"), dict):
         return data["stats"], None
     details = {k: data[k] for k in ("object", "size") if k in data}
-    return None, {
-        "level": LEVELS.get(str(data.get("level", "info")).lower(), "info"),
-        "message": redact(str(data.get("msg", ""))[:MAX_LINE_LENGTH]),
-        "details": redact.value(details) or None,
-    }
+    message = str(data.get("msg", ""))
+    if details.get("object") not in (None, "") and not message.startswith(f"{details['object']}:"):
+        message = f"{details['object']}: {message}"
+    return None, _entry(LEVELS.get(str(data.get("level", "info")).lower(), "info"), message, details or None, redact)
+
+
+def _entry(level: str, message: str, details: dict | None, redact: Redactor) -> dict:
+    """A log line as stored: redacted, storable, and stamped when it was seen
+    (it may be stored later: the database can be away for a while)."""
+    details = json.loads(storable(json.dumps(redact.value(details)))) if details else None
+    return {"level": level, "message": storable(redact(message[:MAX_LINE_LENGTH])), "details": details,
+            "at": timezone.now()}
+
+
+# --------------------------------------------------------------------------- start and end lines
+
+# Stop reasons a run's ``check`` may give.
+CANCEL = "cancel"
+SUPERSEDED = "superseded"  # another run holds the job now: kill at once
+GIVE_UP = "give_up"  # the runner cannot report (database away too long)
+STOP_REASONS = (CANCEL, SUPERSEDED, GIVE_UP)
+
+
+def command_shape(argv: list[str]) -> list[str]:
+    """The argument list as the log shows it: the binary as ``rclone``, the
+    per-run config file left out (it holds the remotes' secrets; the command
+    names only remotes and paths), the filter file by name."""
+    shape, args = ["rclone"], iter(argv[1:])
+    for arg in args:
+        if arg == "--config":
+            next(args, None)
+        elif arg == "--filter-from":
+            next(args, None)
+            shape += [arg, "<filter file>"]
+        else:
+            shape.append(arg)
+    return shape
+
+
+def start_entry(argv: list[str], redact: Redactor, note: str = "") -> dict:
+    shape = command_shape(argv)
+    return _entry("info", f"Started{f' ({note})' if note else ''}: {shlex.join(shape)}", {"command": shape}, redact)
+
+
+def _size(n) -> str:
+    return filesizeformat(n).replace("\xa0", " ")
+
+
+def summary_entry(outcome: "Outcome", redact: Redactor) -> dict:
+    """The run's last line: how it ended, files, bytes, duration, average
+    speed, errors (also in ``details``, as numbers)."""
+    stats = outcome.stats or {}
+    files, size, errors = stats.get("transfers", 0), stats.get("bytes", 0), stats.get("errors", 0)
+    duration = max(outcome.duration, 0.0)
+    speed = size / duration if duration > 0 else 0
+    if outcome.stopped == CANCEL:
+        how, level = "Cancelled", "info"
+    elif outcome.stopped == GIVE_UP:
+        how, level = "Stopped: the database could not be reached", "warning"
+    elif outcome.stopped == SUPERSEDED:
+        how, level = "Stopped: another run took the job over", "warning"
+    elif outcome.exit_code == 0:
+        how, level = "Completed", "info"
+    else:
+        how, level = f"Failed ({outcome.error or f'exit code {outcome.exit_code}'})", "error"
+    parts = [f"{files} file{'s' if files != 1 else ''}", _size(size), f"{_size(speed)}/s average",
+             f"{errors} error{'s' if errors != 1 else ''}"]
+    for key, label in (("checks", "checked"), ("deletes", "deleted")):
+        if stats.get(key):
+            parts.append(f"{stats[key]} {label}")
+    details = {"outcome": outcome.stopped or ("completed" if outcome.exit_code == 0 else "failed"),
+               "exit_code": outcome.exit_code, "files": files, "bytes": size, "duration_seconds": round(duration, 3),
+               "average_bytes_per_second": round(speed), "errors": errors,
+               "checks": stats.get("checks", 0), "deletes": stats.get("deletes", 0)}
+    return _entry(level, f"{how} after {duration:.1f} s: {', '.join(parts)}", details, redact)
 
 
 def run(
@@ -341,38 +469,25 @@ def run(
     redact: Redactor,
     on_progress: Callable[[int, dict], None],
     on_logs: Callable[[list[dict]], None],
-    should_cancel: Callable[[], bool],
+    check: Callable[[], str | None],
     on_start: Callable[[int], None] | None = None,
+    start_note: str = "",
     flush_interval: float = 1.0,
     poll_interval: float = 0.1,
 ) -> Outcome:
-    """Run rclone to the end (or to a cancel). ``on_progress`` is called at
-    most once per ``flush_interval``; ``on_logs`` with batches of log lines."""
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=env,
-        close_fds=True,
-        start_new_session=True,
-        preexec_fn=_parent_death_signal,
-    )
-    if on_start:
-        on_start(proc.pid)
-    # With the verbose option rclone writes a log line per file: read its
-    # stderr in chunks, in this thread (no reader thread and queue per line),
-    # so a copy of many small files leaves the CPU to rclone.
-    lines = LineReader(proc.stderr)
-
+    """Run rclone to its end, or until ``check`` (called every
+    ``poll_interval``) returns one of STOP_REASONS. ``on_progress`` is called
+    at most once per ``flush_interval``; ``on_logs`` with batches of log
+    lines, the first naming the command and the last summing the run up.
+    Any exception stops rclone before it propagates."""
     stats: dict = {}
-    pending_logs: list[dict] = []
+    pending_logs: list[dict] = [start_entry(argv, redact, start_note)]
     error_messages: deque[str] = deque(maxlen=50)
     stored = dropped = 0
     last_flush = 0.0
     dirty = False
-    cancelled = False
-    last_cancel_check = 0.0
+    stopped = ""
+    last_check = 0.0
 
     def flush(force=False):
         nonlocal last_flush, pending_logs, dirty
@@ -401,52 +516,74 @@ def run(
             else:
                 dropped += 1
 
-    while not lines.eof:
-        for line in lines.read(timeout=poll_interval):
-            take(line)
-        now = time.monotonic()
-        # After EOF rclone has finished on its own: its result stands.
-        if not lines.eof and now - last_cancel_check >= poll_interval:
-            last_cancel_check = now
-            if should_cancel():
-                cancelled = True
-                _stop(proc)
-                break
-        flush()
-    # After a cancel: what rclone wrote before it went (it is gone, so this
-    # reaches EOF without waiting).
-    while not lines.eof:
-        for line in lines.read(timeout=poll_interval):
-            take(line)
-    lines.close()
-    exit_code = proc.wait()
+    started = time.monotonic()
+    proc = start(argv, env)
+    lines = None
+    try:
+        if on_start:
+            on_start(proc.pid)
+        # With the verbose option rclone writes a log line per file: read its
+        # stderr in chunks, in this thread (no reader thread and queue per line),
+        # so a copy of many small files leaves the CPU to rclone.
+        lines = LineReader(proc.stderr)
+        while not lines.eof:
+            for line in lines.read(timeout=poll_interval):
+                take(line)
+            now = time.monotonic()
+            # After EOF rclone has finished on its own: its result stands.
+            if not lines.eof and now - last_check >= poll_interval:
+                last_check = now
+                reason = check()
+                if reason:
+                    stopped = reason
+                    _stop(proc, at_once=reason == SUPERSEDED)
+                    break
+            flush()
+        # After a stop: what rclone wrote before it went (it is gone, so this
+        # reaches EOF without waiting).
+        while not lines.eof:
+            for line in lines.read(timeout=poll_interval):
+                take(line)
+        exit_code = proc.wait()
+    finally:
+        _stop(proc)  # a no-op unless an exception got here first
+        if lines is not None:
+            lines.close()
+        else:
+            proc.stderr.close()
+    duration = time.monotonic() - started
+
+    outcome = Outcome(exit_code=exit_code, stopped=stopped, stats=summarize_stats(stats) if stats else {},
+                      duration=duration)
+    if not stopped and exit_code != 0:
+        last_error = error_messages[-1] if error_messages else ""
+        meaning = EXIT_MEANINGS.get(exit_code, "error")
+        outcome.error = f"rclone exited with code {exit_code} ({meaning})" + (f": {last_error}" if last_error else "")
+        if exit_code in TEMPORARY_EXIT_CODES:
+            outcome.temporary = True
+        elif exit_code == 1 and any(NETWORK_ERROR_RE.search(m) for m in error_messages):
+            outcome.temporary = True
     if dropped:
-        pending_logs.append({"level": "warning", "message": f"{dropped} further log lines were not stored.", "details": None})
+        pending_logs.append(_entry("warning", f"{dropped} further log lines were not stored.", None, redact))
+    pending_logs.append(summary_entry(outcome, redact))
     dirty = bool(stats)
     flush(force=True)
-
-    outcome = Outcome(exit_code=exit_code, cancelled=cancelled, stats=summarize_stats(stats) if stats else {})
-    if cancelled or exit_code == 0:
-        return outcome
-    last_error = error_messages[-1] if error_messages else ""
-    meaning = EXIT_MEANINGS.get(exit_code, "error")
-    outcome.error = f"rclone exited with code {exit_code} ({meaning})" + (f": {last_error}" if last_error else "")
-    if exit_code in TEMPORARY_EXIT_CODES:
-        outcome.temporary = True
-    elif exit_code == 1 and any(NETWORK_ERROR_RE.search(m) for m in error_messages):
-        outcome.temporary = True
     return outcome
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    """SIGTERM, then SIGKILL after the grace period; returns once it is gone."""
+def _stop(proc: subprocess.Popen, *, at_once: bool = False) -> None:
+    """SIGTERM, then SIGKILL after the grace period (``at_once``: SIGKILL
+    now); returns once it is gone."""
     if proc.poll() is not None:
         return
     try:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=settings.JOBS_CANCEL_GRACE_MS / 1000)
+        if at_once:
+            proc.kill()
+        else:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=settings.JOBS_CANCEL_GRACE_MS / 1000)
     except subprocess.TimeoutExpired:
         proc.kill()
-        proc.wait()
     except ProcessLookupError:
         pass
+    proc.wait()

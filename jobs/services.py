@@ -11,13 +11,16 @@ Job states::
 
 A job is *pending* while it waits for ``scheduled_for``, *queued* once it is
 due and in the broker. The worker claims it with one conditional UPDATE, so a
-duplicate delivery finds nothing to claim.
+duplicate delivery finds nothing to claim. The claim gives the run a token
+(``run_token``); every later write of that run is conditional on it and
+raises ``RunSuperseded`` once the job has been handed to another run.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -337,9 +340,13 @@ def _can_manage(actor, job: Job) -> bool:
 
 @transaction.atomic
 def job_cancel(*, actor, job: Job) -> Job:
-    """A pending or queued job is cancelled at once and never starts; a
-    running one is signalled and the worker stops rclone (SIGTERM, then
-    SIGKILL) and records ``cancelled``."""
+    """A pending or queued job is cancelled at once and never starts. A
+    running one is signalled (a Redis flag its runner polls, and
+    ``cancel_requested_at``, which its heartbeat reads, for when Redis is
+    away); the runner stops rclone (SIGTERM, then SIGKILL) and only then
+    records ``cancelled``, so the status never says cancelled while an rclone
+    still copies. A running job whose runner is gone (stale heartbeat: no
+    rclone of it can run) is cancelled at once."""
     job = _locked_job(job.id)
     if not _can_manage(actor, job):
         raise NotFound("No such job.")
@@ -356,6 +363,8 @@ def job_cancel(*, actor, job: Job) -> Job:
             job.cancel_requested_at = now
             job.save(update_fields=["cancel_requested_at"])
             audit_record(action="job.cancel_requested", actor=actor, resource_type="job", resource_id=str(job.id))
+        if Job.objects.runner_gone().filter(pk=job.pk).exists():
+            return _recover(job)
         job_id = job.id
         transaction.on_commit(lambda: locks.request_cancel(job_id))
     else:
@@ -375,7 +384,7 @@ def job_retry(*, actor, job: Job) -> Job:
     previous = job.status
     job.status, job.error, job.progress, job.retry_count = Job.Status.QUEUED, "", 0, 0
     job.started_at = job.completed_at = job.cancelled_at = job.cancel_requested_at = None
-    job.scheduled_for, job.worker, job.heartbeat_at = None, "", None
+    job.scheduled_for, job.worker, job.heartbeat_at, job.run_token = None, "", None, None
     job.save()
     audit_record(action="job.retried", actor=actor, resource_type="job", resource_id=str(job.id),
                  details={"from": previous})
@@ -389,19 +398,26 @@ def job_retry(*, actor, job: Job) -> Job:
 # ---- worker-side transitions (actor: the system)
 
 
+class RunSuperseded(Exception):
+    """A runner's write was refused: its run token is no longer the job's
+    (the job was recovered from a stale heartbeat and may run elsewhere)."""
+
+
 @transaction.atomic
-def job_claim(*, job_id, worker: str) -> Job | None:
+def job_claim(*, job_id, worker: str, run_token: uuid.UUID | None = None) -> Job | None:
     """Take a due pending/queued job for this worker, or None when another
     delivery already took it (or it was cancelled). One UPDATE ... WHERE
-    status IN (pending, queued) RETURNING: exactly one claimant wins."""
+    status IN (pending, queued) RETURNING: exactly one claimant wins. The
+    run gets ``run_token`` (a new one if not given); the returned job carries
+    it, and the first heartbeat is the claim's, on the database's clock."""
     now = timezone.now()
     rows = list(
         Job.objects.raw(
-            "UPDATE jobs SET status = 'running', started_at = %s, worker = %s, heartbeat_at = %s, "
-            "cancel_requested_at = NULL, progress = 0 "
+            "UPDATE jobs SET status = 'running', started_at = %s, worker = %s, heartbeat_at = now(), "
+            "run_token = %s, cancel_requested_at = NULL, progress = 0 "
             "WHERE id = %s AND status IN ('pending', 'queued') AND (scheduled_for IS NULL OR scheduled_for <= %s) "
             "RETURNING *",
-            [now, worker[:255], now, job_id, now],
+            [now, worker[:255], run_token or uuid.uuid4(), job_id, now],
         )
     )
     if not rows:
@@ -413,58 +429,91 @@ def job_claim(*, job_id, worker: str) -> Job | None:
     return job
 
 
-def job_progress(*, job: Job, progress: int, stats: dict) -> None:
-    """Live progress (not a state change: no audit entry). Also the heartbeat."""
-    now = timezone.now()
-    Job.objects.filter(id=job.id, status=Job.Status.RUNNING).update(progress=progress, result=stats, heartbeat_at=now)
-    job.progress, job.result, job.heartbeat_at = progress, stats, now
-    realtime.job_progress(job)
+_HEARTBEAT_SQL = """
+UPDATE jobs SET heartbeat_at = now() {progress}
+WHERE id = %s AND run_token = %s AND status = 'running'
+RETURNING cancel_requested_at IS NOT NULL
+"""
 
 
+@transaction.atomic
+def job_heartbeat(*, job: Job, run_token, progress: int | None = None, stats: dict | None = None) -> bool:
+    """The runner's sign of life (on the database's clock), with its latest
+    progress when it has one (broadcast live; not a state change: no audit
+    entry). Returns whether a cancel was asked for (the runner's way to learn
+    of it when Redis is away). Raises RunSuperseded if the run lost the job."""
+    params: list = []
+    sets = ""
+    if progress is not None:
+        sets, params = ", progress = %s, result = %s::jsonb", [progress, json.dumps(stats)]
+    with connection.cursor() as cursor:
+        cursor.execute(_HEARTBEAT_SQL.format(progress=sets), [*params, job.id, run_token])
+        row = cursor.fetchone()
+    if row is None:
+        raise RunSuperseded(str(job.id))
+    if progress is not None:
+        job.progress, job.result = progress, stats
+        realtime.job_progress(job)
+    return bool(row[0])
+
+
+# The fence: with a run token, lines are stored only while the run holds the job.
 _LOG_INSERT_SQL = """
 INSERT INTO job_logs (created_at, job_id, level, message, details)
-SELECT %s, %s, level, message, details
-FROM unnest(%s::text[], %s::text[], %s::text[]::jsonb[]) WITH ORDINALITY AS t(level, message, details, n)
+SELECT t.created_at, %s, level, message, details
+FROM unnest(%s::timestamptz[], %s::text[], %s::text[], %s::text[]::jsonb[])
+    WITH ORDINALITY AS t(created_at, level, message, details, n)
+WHERE %s::uuid IS NULL OR EXISTS (SELECT 1 FROM jobs WHERE id = %s AND run_token = %s::uuid)
 ORDER BY n
 RETURNING id
 """
 
 
-def job_logs_append(*, job: Job, entries: list[dict]) -> None:
+def job_logs_append(*, job: Job, entries: list[dict], run_token=None) -> None:
     """Store a batch of log lines and broadcast them. One statement with the
     lines as arrays: rclone logs a line per file, and the ORM's bulk insert
-    spent more CPU per batch than the lines are worth (time rclone needs)."""
+    spent more CPU per batch than the lines are worth (time rclone needs).
+    Each line keeps the time it was seen (``at``; it may be stored after an
+    outage). With ``run_token`` (the runner's), raises RunSuperseded instead
+    of storing lines for a job another run holds."""
     from jobs.presenters import log_line_dict
 
     if not entries:
         return
     now = timezone.now()
+    times = [e.get("at") or now for e in entries]
     levels = [e["level"] for e in entries]
     messages = [e["message"] for e in entries]
     details = [json.dumps(e["details"]) if e.get("details") is not None else None for e in entries]
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_LOG_INSERT_SQL, [now, job.id, levels, messages, details])
+        cursor.execute(_LOG_INSERT_SQL, [job.id, times, levels, messages, details, run_token, job.id, run_token])
         # Ids come from the sequence in insertion order (ORDER BY n).
         ids = sorted(row[0] for row in cursor.fetchall())
+        if not ids:
+            raise RunSuperseded(str(job.id))
         # With their ids, as the API lists them, so a page that also reads the
         # API after a reconnect can tell which lines it already shows.
         realtime.job_log(job, [
-            log_line_dict(id=i, level=e["level"], message=e["message"], details=e.get("details"), created_at=now)
-            for i, e in zip(ids, entries)])
+            log_line_dict(id=i, level=e["level"], message=e["message"], details=e.get("details"), created_at=at)
+            for i, e, at in zip(ids, entries, times)])
 
 
 @transaction.atomic
 def job_finish(*, job: Job, ok: bool, cancelled: bool = False, stats: dict | None = None, error: str = "",
-               temporary: bool = False) -> Job:
+               temporary: bool = False, run_token=None) -> Job:
     """Record how a run ended: completed, cancelled, retried later (a
-    temporary failure with retries left) or failed."""
+    temporary failure with retries left) or failed. With ``run_token`` (the
+    runner's) nothing changes unless the run still holds the job; without
+    one, a running job is finished whoever runs it. Idempotent: a job no
+    longer running (finished already, or recovered) is returned as it is."""
     job = _locked_job(job.id)
-    if job.status != Job.Status.RUNNING:
+    if job.status != Job.Status.RUNNING or (run_token is not None and job.run_token != run_token):
         return job  # recovered or finished by someone else meanwhile
     now = timezone.now()
     if stats:
         job.result = stats
     countdown = None
+    job.run_token = None
     if cancelled:
         job.status, job.cancelled_at = Job.Status.CANCELLED, now
         action, level, details = "job.cancelled", "info", {"from": "running"}
@@ -531,35 +580,41 @@ def _after_finish(job_id, status, job_type) -> None:
 
 @transaction.atomic
 def job_recover_stale(*, stale_after: timedelta | None = None) -> list[Job]:
-    """Beat task body: running jobs whose heartbeat stopped (the worker died)
-    are retried while retries are left, else failed. Never left running."""
-    stale_after = stale_after or timedelta(seconds=settings.JOBS_STALE_SECONDS)
-    cutoff = timezone.now() - stale_after
-    recovered = []
-    for job in Job.objects.select_for_update(skip_locked=True).filter(
-        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff), status=Job.Status.RUNNING
-    ):
-        error = f"The worker {job.worker or '?'} stopped sending heartbeats."
-        if job.cancel_requested_at is not None:
-            # Its owner asked to stop it: the worker's death finished the job.
-            job.status, job.cancelled_at = Job.Status.CANCELLED, timezone.now()
-            action = "job.cancelled"
-        elif job.retry_count < job.max_retries:
-            job.status, job.retry_count, job.error = Job.Status.QUEUED, job.retry_count + 1, error
-            job.started_at, job.worker, job.heartbeat_at = None, "", None
-            action = "job.recovered"
-            _enqueue_on_commit(job)
-        else:
-            job.status, job.completed_at, job.error = Job.Status.FAILED, timezone.now(), error
-            action = "job.failed"
-        job.save()
-        _notify_owner(job)
-        audit_record(action=action, actor=None, resource_type="job", resource_id=str(job.id), level="warning",
-                     result="failure" if job.status == Job.Status.FAILED else "success",
-                     details={"error": error, "retry_count": job.retry_count})
-        realtime.job_progress(job)
-        recovered.append(job)
-    return recovered
+    """Beat task body (every JOBS_STALE_SWEEP_SECONDS): running jobs whose
+    runner is gone (``Job.objects.runner_gone``) are retried while retries
+    are left, else failed; cancelled if a cancel was asked for. Never left
+    running."""
+    return [_recover(job) for job in Job.objects.select_for_update(skip_locked=True).runner_gone(stale_after)]
+
+
+def _recover(job: Job) -> Job:
+    """End the run of a (locked) job whose runner is gone: its token is
+    cleared, so that runner, should it still write, is refused; the slots it
+    held are freed for the retry."""
+    error = f"The worker {job.worker or '?'} stopped sending heartbeats."
+    if job.cancel_requested_at is not None:
+        # Its owner asked to stop it: the runner's death finished the job.
+        job.status, job.cancelled_at = Job.Status.CANCELLED, timezone.now()
+        action = "job.cancelled"
+    elif job.retry_count < job.max_retries:
+        job.status, job.retry_count, job.error = Job.Status.QUEUED, job.retry_count + 1, error
+        job.started_at, job.worker, job.heartbeat_at = None, "", None
+        action = "job.recovered"
+        _enqueue_on_commit(job)
+    else:
+        job.status, job.completed_at, job.error = Job.Status.FAILED, timezone.now(), error
+        action = "job.failed"
+    token, names = job.run_token, [n for n in (job.source.get("remote"), (job.destination or {}).get("remote")) if n]
+    job.run_token = None
+    job.save()
+    if token is not None:
+        transaction.on_commit(lambda: locks.release_run(names, token.hex))
+    _notify_owner(job)
+    audit_record(action=action, actor=None, resource_type="job", resource_id=str(job.id), level="warning",
+                 result="failure" if job.status == Job.Status.FAILED else "success",
+                 details={"error": error, "retry_count": job.retry_count})
+    realtime.job_progress(job)
+    return job
 
 
 def job_redispatch(*, job: Job, countdown: float | None = None) -> None:

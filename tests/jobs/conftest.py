@@ -1,8 +1,20 @@
 import os
 
 import pytest
+from django.test import override_settings
 
 from jobs import services
+
+
+@pytest.fixture(scope="session", autouse=True)
+def run_dir_root(tmp_path_factory):
+    """This test run's own root for rclone run directories (each xdist
+    worker has its own base temp): whatever other workloads keep in the
+    system's temporary directory, a test sees only this run's directories.
+    Workers the tests start get it through their environment."""
+    root = tmp_path_factory.mktemp("rclone-runs")
+    with override_settings(JOBS_RUN_DIR_ROOT=str(root)):
+        yield root
 
 
 @pytest.fixture

@@ -104,7 +104,7 @@ def test_secret_options_encrypted_at_rest_and_never_presented(power, roots):
 def test_redactor_removes_secrets_from_log_lines():
     redact = runner.Redactor(["s3cret-value"])
     _, entry = runner.parse_line('{"level":"error","msg":"auth s3cret-value failed","object":"s3cret-value/x"}', redact)
-    assert "s3cret" not in json.dumps(entry)
+    assert "s3cret" not in json.dumps(entry, default=str)
     assert entry["level"] == "error"
 
 

@@ -44,6 +44,9 @@ def test_remote_validation_errors_use_the_contract_shape(power, roots, tmp_path)
     assert response.json()["error"]["code"] == "validation_error"
 
 
+# Transactional: the run's reporter writes from a thread of its own, on its
+# own connection, which must see the claim committed (as in a worker).
+@pytest.mark.django_db(transaction=True)
 def test_job_submit_detail_logs_and_cancel(power, make_local):
     make_local("src", {"a.txt": "x"})
     make_local("dst")

@@ -62,11 +62,82 @@ def test_a_log_line_per_file_only_with_the_verbose_option(power, make_local):
 
     assert copied(quiet) == []
     assert copied(verbose) == sorted(FILES)
+    # Each per-file line names its file, as the page shows the message alone.
+    assert sorted(JobLog.objects.filter(job=verbose, message__contains="Copied").values_list("message", flat=True)) \
+        == [f"{name}: Copied (new)" for name in sorted(FILES)]
     # A dry run lists what it would do without the option (rclone's notices).
     dry = submit(power, "copy", "src", "dst", dst_path="/dry", options={"dry_run": True})
     assert tasks.execute(dry.id) == "completed"
     skipped = {line.details.get("object") for line in JobLog.objects.filter(job=dry, message__contains="dry-run")}
     assert skipped >= set(FILES)
+
+
+def test_every_run_logs_its_command_and_ends_with_a_summary(power, make_local):
+    make_local("src", FILES)
+    make_local("dst")
+    job = submit(power, "copy", "src", "dst", dst_path="/out", options={"bwlimit": "1M"})
+    assert tasks.execute(job.id) == "completed"
+    lines = list(JobLog.objects.filter(job=job).order_by("id"))
+    start, end = lines[0], lines[-1]
+    assert start.level == "info" and start.message.startswith("Started (attempt 1 of 4, worker ")
+    assert start.message.endswith("rclone copy src: dst:out --use-json-log --stats 1s --stats-log-level NOTICE "
+                                  "--retries 1 --low-level-retries 1 --ask-password=false --bwlimit 1M")
+    assert "--config" not in start.message and "rclone.conf" not in str(start.details)
+    size = sum(len(v) for v in FILES.values())
+    assert end.level == "info" and end.message.startswith("Completed after ")
+    assert f"3 files, {size} bytes" in end.message and "/s average, 0 errors" in end.message
+    assert end.details["outcome"] == "completed" and end.details["exit_code"] == 0
+    assert (end.details["files"], end.details["bytes"], end.details["errors"]) == (3, size, 0)
+    assert end.details["duration_seconds"] > 0
+    assert end.details["average_bytes_per_second"] == round(size / end.details["duration_seconds"])
+
+    failed = submit(power, "copy", "src", "dst", src_path="/missing")
+    assert tasks.execute(failed.id) == "failed"
+    end = JobLog.objects.filter(job=failed).order_by("id").last()
+    assert end.level == "error" and end.message.startswith("Failed (rclone exited with code 3 (directory not found)")
+    assert end.details["outcome"] == "failed" and end.details["errors"] >= 1
+
+    deleted = submit(power, "delete", "src", src_path="/sub")
+    assert tasks.execute(deleted.id) == "completed"
+    end = JobLog.objects.filter(job=deleted).order_by("id").last()
+    assert "2 deleted" in end.message and end.details["deletes"] == 2
+
+
+def test_the_run_dir_sweep_removes_only_dead_owners_directories(settings):
+    """Whether a run directory is an orphan is decided by its owner's flock
+    (released by the kernel however the owner dies), not by the pid in its
+    name: another workload's folder under the same prefix, or one whose
+    owner lives, is left alone."""
+    from pathlib import Path
+
+    from jobs import rclone
+
+    root = Path(settings.JOBS_RUN_DIR_ROOT)
+    foreign = root / f"{rclone.RUN_DIR_PREFIX}1-foreign"  # no lock file: not one of ours
+    foreign.mkdir()
+    holder = ("import fcntl, os, sys, time; d = sys.argv[1]; os.mkdir(d); "
+              "fd = os.open(os.path.join(d, '.owner.lock'), os.O_RDWR | os.O_CREAT); fcntl.flock(fd, fcntl.LOCK_EX); "
+              "print('locked', flush=True); time.sleep(60)")
+    owners = {}
+    for name in ("alive", "killed"):
+        path = root / f"{rclone.RUN_DIR_PREFIX}{name}"
+        owners[name] = subprocess.Popen([sys.executable, "-c", holder, str(path)], stdout=subprocess.PIPE, text=True)
+        assert owners[name].stdout.readline().strip() == "locked"
+    try:
+        owners["killed"].kill()
+        owners["killed"].wait()
+        removed = rclone.sweep_orphan_run_dirs()
+        assert removed == [root / f"{rclone.RUN_DIR_PREFIX}killed"]
+        assert foreign.exists() and (root / f"{rclone.RUN_DIR_PREFIX}alive").exists()
+    finally:
+        owners["alive"].kill()
+        owners["alive"].wait()
+    assert rclone.sweep_orphan_run_dirs() == [root / f"{rclone.RUN_DIR_PREFIX}alive"]
+    # A run makes its directory under the root, locked, and removes it afterwards.
+    with rclone.RunDir([]) as run_dir:
+        assert run_dir.path.parent == root and rclone.sweep_orphan_run_dirs() == []
+        assert oct(run_dir.path.stat().st_mode & 0o777) == "0o700"
+    assert not run_dir.path.exists() and foreign.exists()
 
 
 def test_move_empties_the_source(power, make_local):
