@@ -144,6 +144,10 @@ def run_bound(sql: str, params) -> tuple | None:
     connection's current transaction; returns its first row. Statements
     whose parameters include the HMAC key blocks must run this way (see
     _append); psycopg also prepares a statement it runs often."""
+    # Django's own cursors run the CONN_HEALTH_CHECKS check first; without it
+    # a connection the server dropped (pg_terminate_backend, a restart) is
+    # reused here and the statement fails, where Django would reconnect.
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
     connection.validate_no_broken_transaction()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
