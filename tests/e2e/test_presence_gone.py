@@ -66,3 +66,30 @@ def test_a_killed_servers_sockets_and_a_vanished_client_go_offline(make_user, tm
         asyncio.run(scenario())
     print(f"offline after: killed server's socket {gone_after['gone-bob']:.1f} s, "
           f"vanished client {gone_after['gone-carol']:.1f} s")
+
+
+def test_a_restarting_servers_sockets_go_offline_at_once(make_user, tmp_path):
+    """SIGTERM (a deploy's restart): uvicorn closes its sockets with 1012 and
+    each one's end runs before the process exits."""
+    from tests.processes import stop
+
+    alice, bob = make_user("restart-alice"), make_user("restart-bob")
+    room = room_create(owner=alice, name="restart")
+    room_join(user=bob, room=room)
+    alice_cookie, bob_cookie = cookie(alice), cookie(bob)
+
+    with asgi_servers(2, tmp_path) as servers:
+        restarting, staying = servers
+
+        async def scenario():
+            async with Socket(ws_url(staying), alice_cookie) as a, Socket(ws_url(restarting), bob_cookie) as b:
+                for sock in (a, b):
+                    await sock.wait(lambda: sock.of("ready"))
+                await asyncio.to_thread(stop, servers.procs[0])
+                assert b.close_code == 1012
+                # Already offline when the process has exited: no sweep needed.
+                assert await asyncio.to_thread(presence.status_of, [bob.id]) == {str(bob.id): "offline"}
+                await a.wait(lambda: any(f["user_id"] == str(bob.id) and f["status"] == "offline"
+                                         for f in a.of("presence")), timeout=10)
+
+        asyncio.run(scenario())
