@@ -202,6 +202,7 @@ class ClientConsumer(AsyncWebsocketConsumer):
         self._auth_timer: asyncio.Task | None = None
         self._beat: asyncio.Task | None = None
         self._start_timer: asyncio.Task | None = None
+        self._presence_update: asyncio.Future | None = None  # the newest presence write, maybe in flight
 
     async def __call__(self, scope, receive, send):
         async def send_unless_gone(message):
@@ -459,9 +460,11 @@ class ClientConsumer(AsyncWebsocketConsumer):
                                  + [realtime.room_group(r) for r in self.rooms])
         except REDIS_DOWN as exc:
             logger.warning("socket end: Redis unavailable: %s", exc)
-        in_flight = getattr(self, "_presence_update", None)
+        in_flight = self._presence_update
         if in_flight is not None:
             await asyncio.wait([in_flight])
+            if not in_flight.cancelled():
+                in_flight.exception()  # seen: a beat that failed is the sweep's to clean up
         try:
             await self._presence(presence.GONE)
         except Exception as exc:  # noqa: BLE001 - the sweep ends the session from its last heartbeat
