@@ -1,13 +1,17 @@
-"""Presence and online time (seed 000: online status in Redis with a 5-minute
-TTL, an online count per room, and the online_time_stats table).
+"""Presence and online time (seed 000: online status in Redis with a TTL, an
+online count per room, and the online_time_stats table). Seed 000's TTL is
+5 minutes; here it is PRESENCE_TTL_SECONDS (45 s), because a socket that is
+gone must be gone from presence within about a minute, however it went.
 
 Each open socket is a *connection* in the user's Redis hash
 ``presence:conns:<user>`` (field: the socket's channel name, value: its status
 and last heartbeat). The user's status is the best of their live connections:
 online if any is online, away if all are away, offline when none is left. A
 connection that misses heartbeats for PRESENCE_TTL_SECONDS no longer counts,
-so a crashed server cannot leave anyone online forever: the next update for
-that user, or the periodic sweep, finds it stale.
+so a killed server cannot leave anyone online: status_of reads it as offline
+at once, and the periodic sweep (every server process, and Celery beat) ends
+the session and tells the rooms. A socket that closes, however it closes,
+removes its connection at once (chatroom.consumers).
 
 A *session* runs from the moment a user has a first live connection to the
 moment the last one goes (or, after a crash, its last heartbeat); tabs that
@@ -135,8 +139,11 @@ def update(user_id, conn: str, op: str, *, now: float | None = None) -> str:
 
 
 def sweep(*, now: float | None = None) -> int:
-    """Beat task body: end the sessions of users whose every connection went
-    stale (a crashed server). Returns how many users went offline."""
+    """End the sessions of users whose every connection went stale (their
+    server was killed), and tell their rooms they are offline. Run every
+    PRESENCE_SWEEP_SECONDS by each server process and by Celery beat; the
+    update script decides each user once, so sweeps may overlap. Returns
+    how many users went offline."""
     now = time.time() if now is None else now
     stale = _redis().zrangebyscore(_key("users"), "-inf", now)
     ended = 0
@@ -147,15 +154,23 @@ def sweep(*, now: float | None = None) -> int:
     return ended
 
 
-def status_of(user_ids) -> dict:
-    """{user_id: online/away/offline}, one MGET."""
+def status_of(user_ids, *, now: float | None = None) -> dict:
+    """{user_id: online/away/offline}, one round trip. A user whose every
+    connection stopped beating counts as offline at once, before the sweep
+    has ended the session (its server was killed, and no sweep ran yet)."""
     user_ids = [str(u) for u in user_ids]
     if not user_ids:
         return {}
-    values = _redis().mget([_key("state", u) for u in user_ids])
+    now = time.time() if now is None else now
+    pipe = _redis().pipeline(transaction=False)
+    pipe.mget([_key("state", u) for u in user_ids])
+    for user_id in user_ids:
+        pipe.zscore(_key("users"), user_id)  # the newest heartbeat + TTL
+    values, *expiries = pipe.execute()
     out = {}
-    for user_id, value in zip(user_ids, values):
-        out[user_id] = value.decode().split(":", 1)[0] if value else OFFLINE
+    for user_id, value, expiry in zip(user_ids, values, expiries):
+        live = value and expiry is not None and expiry >= now
+        out[user_id] = value.decode().split(":", 1)[0] if live else OFFLINE
     return out
 
 

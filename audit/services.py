@@ -166,6 +166,10 @@ def run_bound(sql: str, params) -> tuple | None:
     prepares a statement it runs often, which saves the server planning it
     on every call (the append and chat's post are each one such statement).
     This bypasses Django's execute wrappers (and so its query log)."""
+    # Django's own cursors run the CONN_HEALTH_CHECKS check first; without it
+    # a connection the server dropped (pg_terminate_backend, a restart) is
+    # reused here and the statement fails, where Django would reconnect.
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
     connection.validate_no_broken_transaction()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:

@@ -19,7 +19,6 @@ sys.setswitchinterval(float(os.environ.get("ASGI_SWITCH_INTERVAL", "0.002")))
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
 from config.socket_auth import SessionUserMiddleware  # noqa: E402
@@ -27,7 +26,9 @@ from config.socket_auth import SessionUserMiddleware  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(SessionUserMiddleware(URLRouter(websocket_urlpatterns))),
+        # The Host and Origin checks live in SessionUserMiddleware: an origin
+        # only decides whether the session cookie counts (config/socket_auth.py).
+        "websocket": SessionUserMiddleware(URLRouter(websocket_urlpatterns)),
     }
 )
 

@@ -374,14 +374,19 @@ WS_FRAME_RATE = env_int("WS_FRAME_RATE", 20)
 # Refused frames (rate limits) in a row before the socket is closed with 4429.
 WS_ABUSE_STRIKES = env_int("WS_ABUSE_STRIKES", 5)
 # Presence: a connection counts as gone when it missed heartbeats for this
-# long (seed 000: 5 minutes), heartbeats every PRESENCE_HEARTBEAT_SECONDS.
-PRESENCE_TTL_SECONDS = env_int("PRESENCE_TTL_SECONDS", 300)
-PRESENCE_HEARTBEAT_SECONDS = env_int("PRESENCE_HEARTBEAT_SECONDS", 60)
+# long, heartbeats every PRESENCE_HEARTBEAT_SECONDS, and stale connections
+# are swept (their users shown offline) every PRESENCE_SWEEP_SECONDS by each
+# server process and by beat. A killed server's sockets are offline 30-55 s
+# later. (Seed 000 says 5 minutes; a gone socket must be gone within a minute.)
+PRESENCE_TTL_SECONDS = env_int("PRESENCE_TTL_SECONDS", 45)
+PRESENCE_HEARTBEAT_SECONDS = env_int("PRESENCE_HEARTBEAT_SECONDS", 15)
+PRESENCE_SWEEP_SECONDS = env_int("PRESENCE_SWEEP_SECONDS", 10)
 # A typing indicator lapses this long after its last refresh.
 TYPING_TTL_SECONDS = env_int("TYPING_TTL_SECONDS", 6)
 # A socket whose frames wait longer than this is told to resume instead.
 WS_MAX_LAG_SECONDS = env_int("WS_MAX_LAG_SECONDS", 30)
-CELERY_BEAT_SCHEDULE["accounts-presence-sweep"] = {"task": "accounts.presence_sweep", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["accounts-presence-sweep"] = {"task": "accounts.presence_sweep",
+                                                   "schedule": float(PRESENCE_SWEEP_SECONDS or 10)}
 
 # --------------------------------------------------------------------------- audit and partitions
 

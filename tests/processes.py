@@ -75,10 +75,18 @@ def _healthy(port: int) -> bool:
         return False
 
 
+class Servers(list):
+    """The servers' base URLs, with their processes (``procs``, in the same
+    order) for tests that kill one."""
+
+    procs: list[subprocess.Popen]
+
+
 @contextlib.contextmanager
 def asgi_servers(count: int, log_dir: Path, **env):
     """``count`` uvicorn processes serving config.asgi; yields their base URLs."""
-    procs, urls = [], []
+    procs, urls = [], Servers()
+    urls.procs = procs
     try:
         for i in range(count):
             port = free_port()

@@ -509,8 +509,19 @@ live.on("ack", (frame) => {
   upsert(frame.message);
 });
 
+// A send the server could not take just now (its database was not
+// answering, or the socket sent too fast) is tried again after retry_after;
+// its client_id makes sure it is stored once. Any other error drops it.
+const RETRIED = new Set(["service_unavailable", "throttled"]);
+
 live.on("error", (frame) => {
-  if (frame.ref && state.pending.has(frame.ref)) state.pending.delete(frame.ref);
+  const pending = frame.ref ? state.pending.get(frame.ref) : undefined;
+  if (pending && RETRIED.has(frame.code) && typeof frame.retry_after === "number") {
+    setTimeout(() => { if (state.pending.has(pending.client_id)) live.send(pending); }, frame.retry_after * 1000);
+    showError(frame.message);
+    return;
+  }
+  if (pending) state.pending.delete(frame.ref);
   if (frame.code === "resume_required" && frame.ref === ROOM) {
     const newest = newestCursor();
     live.send({ type: "resume", rooms: { [ROOM]: newest ? newest.cursor : null } });

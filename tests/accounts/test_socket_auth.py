@@ -7,13 +7,13 @@ from django.test import override_settings
 
 from accounts.services import session_revoke, user_ban
 from config.asgi import application
-from tests.chatroom.live_helpers import ORIGIN, assert_closed_unauthenticated
+from tests.chatroom.live_helpers import HOST, ORIGIN, assert_closed_unauthenticated
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("close_async_db_connections")]
 
 
 async def _connect():
-    comm = WebsocketCommunicator(application, "/ws/", headers=[ORIGIN])
+    comm = WebsocketCommunicator(application, "/ws/", headers=[HOST, ORIGIN])
     connected, _ = await comm.connect()
     assert connected
     return comm

@@ -13,6 +13,9 @@ from django.conf import settings
 from config.asgi import application
 from tests.browser import session_for
 
+# A browser's handshake on http://localhost: the Host the socket is served
+# on (checked against ALLOWED_HOSTS) and the page's origin, the same one.
+HOST = (b"host", b"localhost")
 ORIGIN = (b"origin", b"http://localhost")
 
 
@@ -22,7 +25,7 @@ def cookie_header(user):
 
 async def connect(user) -> tuple[WebsocketCommunicator, dict]:
     cookie = await sync_to_async(cookie_header)(user)
-    comm = WebsocketCommunicator(application, "/ws/", headers=[ORIGIN, cookie])
+    comm = WebsocketCommunicator(application, "/ws/", headers=[HOST, ORIGIN, cookie])
     connected, _ = await comm.connect()
     assert connected
     ready = await comm.receive_json_from(timeout=5)
@@ -33,7 +36,7 @@ async def connect(user) -> tuple[WebsocketCommunicator, dict]:
 async def assert_closed_unauthenticated(cookie) -> None:
     """A socket with this cookie is accepted (mobile clients authenticate by
     frame), but is no session user: its first frame gets a 4401 close."""
-    comm = WebsocketCommunicator(application, "/ws/", headers=[ORIGIN, cookie])
+    comm = WebsocketCommunicator(application, "/ws/", headers=[HOST, ORIGIN, cookie])
     connected, _ = await comm.connect()
     assert connected
     await comm.send_json_to({"type": "ping"})

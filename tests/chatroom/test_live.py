@@ -2,6 +2,7 @@
 channel layer and PostgreSQL: delivery, ack and dedupe, membership enforced
 live, resume, gap filling, typing, abuse limits."""
 
+import asyncio
 import json
 
 import pytest
@@ -218,7 +219,7 @@ async def test_typing_reaches_others_not_the_typist_and_expires(pair):
 async def test_message_rate_limit_errors_then_closes_4429(pair):
     room, alice, _ = pair
     a, _ = await connect(alice)
-    codes = []
+    codes, refusals = [], []
     for i in range(6):
         await a.send_json_to({"type": "message.send", "room_id": str(room.id), "content": f"spam {i}",
                               "client_id": f"s{i}"})
@@ -230,10 +231,38 @@ async def test_message_rate_limit_errors_then_closes_4429(pair):
         frame = json.loads(out["text"])
         if frame["type"] in ("ack", "error"):
             codes.append(frame.get("code", "ack"))
+        if frame["type"] == "error":
+            refusals.append(frame)
     assert codes[:3] == ["ack", "ack", "ack"]
     assert codes[3:] == ["throttled", "throttled", "throttled"]
+    # Each says when to try again (seconds, a number), and whose send it was.
+    for refusal, client_id in zip(refusals, ["s3", "s4", "s5"]):
+        assert refusal["ref"] == client_id
+        assert isinstance(refusal["retry_after"], (int, float)) and 0 < refusal["retry_after"] <= 60
     assert close == 4429
     assert await sync_to_async(Message.objects.filter(room=room, message_type="text").count)() == 3
+
+
+@override_settings(WS_FRAME_RATE=5, WS_ABUSE_STRIKES=1000)
+async def test_a_frame_over_the_socket_rate_is_refused_with_retry_after_and_waiting_helps(pair):
+    room, alice, _ = pair
+    a, _ = await connect(alice)
+    for _ in range(30):  # the bucket holds 10 (twice the rate)
+        await a.send_json_to({"type": "ping"})
+    pongs, refusals = 0, []
+    while pongs + len(refusals) < 30:
+        frame = await next_frame(a)
+        if frame["type"] == "pong":
+            pongs += 1
+        else:
+            refusals.append(frame)
+    assert refusals and all(f["code"] == "throttled" and f["ref"] == "ping" for f in refusals)
+    wait = refusals[-1]["retry_after"]
+    assert isinstance(wait, float) and 0 < wait <= 1.0
+    await asyncio.sleep(wait)
+    await a.send_json_to({"type": "ping"})
+    assert await next_frame(a) == {"type": "pong"}
+    await a.disconnect()
 
 
 async def test_malformed_frames_get_error_frames_and_the_socket_lives(pair):

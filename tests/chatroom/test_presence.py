@@ -1,6 +1,7 @@
 """Presence (online/away/offline in Redis with a TTL), room online counts,
 and online time per user per day, across tabs and after a crash."""
 
+import asyncio
 from datetime import date, datetime, timezone
 
 import pytest
@@ -9,7 +10,7 @@ from django.test import override_settings
 
 from accounts import presence
 from accounts.models import OnlineTimeStat
-from tests.chatroom.live_helpers import connect, frames_for, until
+from tests.chatroom.live_helpers import HOST, ORIGIN, connect, cookie_header, frames_for, until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("close_async_db_connections")]
 
@@ -67,6 +68,45 @@ async def test_two_tabs_are_one_session_and_status_goes_to_shared_rooms_only(tri
     await e.disconnect()
 
 
+async def test_a_socket_whose_client_hung_up_as_a_frame_went_out_still_goes_offline(trio):
+    """The closed-tab bug: a tab that closes sends "away", and the presence
+    frame it causes comes back to its own socket just as the client is gone.
+    The server's send then raises (uvicorn's ClientDisconnected); that must
+    not end the consumer before its disconnect runs, or the tab stays away."""
+    from channels.testing import WebsocketCommunicator
+    from uvicorn.protocols.utils import ClientDisconnected
+
+    from config.asgi import application
+
+    room, alice, bob, _ = trio
+    hung_up = asyncio.Event()
+
+    async def server(scope, receive, send):
+        async def send_to_client(message):
+            if hung_up.is_set():
+                raise ClientDisconnected()
+            await send(message)
+
+        await application(scope, receive, send_to_client)
+
+    b, _ = await connect(bob)
+    cookie = await sync_to_async(cookie_header)(alice)
+    a = WebsocketCommunicator(server, "/ws/", headers=[HOST, ORIGIN, cookie])
+    assert (await a.connect())[0]
+    assert (await a.receive_json_from(timeout=5))["type"] == "ready"
+    assert (await presence_of(b, alice))["status"] == "online"
+    await a.send_json_to({"type": "presence", "status": "away"})
+    assert (await presence_of(b, alice))["status"] == "away"
+    hung_up.set()
+    # Any frame for alice now meets a client that is gone (here: bob's typing).
+    await b.send_json_to({"type": "typing", "room_id": str(room.id), "state": "start"})
+    await asyncio.sleep(0.3)
+    await a.disconnect(code=1001)
+    assert (await presence_of(b, alice))["status"] == "offline"
+    assert await sync_to_async(presence.status_of)([alice.id]) == {str(alice.id): "offline"}
+    await b.disconnect()
+
+
 def _ts(text):
     return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()
 
@@ -78,10 +118,13 @@ def test_a_crashed_server_leaves_no_one_online_and_counts_to_the_last_heartbeat(
     assert presence.update(alice.id, "conn-1", presence.ONLINE, now=t0) == "online"
     presence.update(alice.id, "conn-1", presence.ONLINE, now=t0 + 60)  # a heartbeat, then the server dies
     assert presence.sweep(now=t0 + 200) == 0  # within the TTL: still online
-    assert presence.status_of([alice.id])[str(alice.id)] == "online"
+    assert presence.status_of([alice.id], now=t0 + 200)[str(alice.id)] == "online"
     assert presence.online_counts([room.id])[str(room.id)] == 1
+    # Past the TTL she reads as offline even before a sweep ran...
+    assert presence.status_of([alice.id], now=t0 + 60 + 301)[str(alice.id)] == "offline"
+    # ...and the sweep ends her session and empties the room's count.
     assert presence.sweep(now=t0 + 60 + 301) == 1
-    assert presence.status_of([alice.id])[str(alice.id)] == "offline"
+    assert presence.status_of([alice.id], now=t0 + 60 + 301)[str(alice.id)] == "offline"
     assert presence.online_counts([room.id])[str(room.id)] == 0
     assert _stats(alice) == [{"date": date(2026, 3, 10), "total_seconds": 60, "sessions_count": 1}]
 
@@ -98,13 +141,14 @@ def test_reconnecting_after_a_crash_closes_the_old_session_first(trio):
     assert _stats(alice) == [{"date": date(2026, 3, 10), "total_seconds": 150, "sessions_count": 2}]
 
 
+@override_settings(PRESENCE_TTL_SECONDS=300)
 def test_a_session_over_midnight_is_split_between_the_days(trio):
     _, alice, _, _ = trio
     t0 = _ts("2026-03-10T23:59:30")
     presence.update(alice.id, "tab-a", presence.ONLINE, now=t0)
     presence.update(alice.id, "tab-b", presence.AWAY, now=t0 + 10)
     presence.update(alice.id, "tab-a", presence.GONE, now=t0 + 20)
-    assert presence.status_of([alice.id])[str(alice.id)] == "away"
+    assert presence.status_of([alice.id], now=t0 + 20)[str(alice.id)] == "away"
     presence.update(alice.id, "tab-b", presence.GONE, now=t0 + 60)
     assert _stats(alice) == [
         {"date": date(2026, 3, 10), "total_seconds": 30, "sessions_count": 1},

@@ -5,75 +5,17 @@ messages keep arriving, a kicked member going deaf at once, and the auth
 timeout and bad-token closes."""
 
 import asyncio
-import json
 
 import pytest
-from django.conf import settings
 from django.db import connection
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
 
 from chatroom.services import member_kick, room_create, room_join
-from tests.browser import session_for
+from tests.e2e.live_client import Socket
+from tests.e2e.live_client import cookie as _cookie
+from tests.e2e.live_client import ws_url as _ws
 from tests.processes import asgi_servers
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
-
-
-def _cookie(user) -> str:
-    return f"{settings.SESSION_COOKIE_NAME}={session_for(user)}"
-
-
-class Socket:
-    """A client socket that keeps every frame it receives, by type."""
-
-    def __init__(self, url: str, cookie: str | None = None):
-        self.url, self.cookie = url, cookie
-        self.frames: list[dict] = []
-        self.arrived = asyncio.Event()
-
-    async def __aenter__(self):
-        headers = {"Origin": self.url.replace("ws://", "http://").rsplit("/ws/", 1)[0]}
-        if self.cookie:
-            headers["Cookie"] = self.cookie
-        self.ws = await connect(self.url, additional_headers=headers)
-        self.reader = asyncio.create_task(self._read())
-        return self
-
-    async def __aexit__(self, *exc):
-        self.reader.cancel()
-        await self.ws.close()
-
-    async def _read(self):
-        try:
-            async for text in self.ws:
-                self.frames.append(json.loads(text))
-                self.arrived.set()
-        except ConnectionClosed:
-            self.arrived.set()
-
-    async def send(self, frame: dict):
-        await self.ws.send(json.dumps(frame))
-
-    def of(self, kind: str) -> list[dict]:
-        return [f for f in self.frames if f["type"] == kind]
-
-    async def wait(self, predicate, timeout: float = 10):
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not predicate():
-            self.arrived.clear()
-            left = deadline - loop.time()
-            if left <= 0:
-                raise AssertionError(f"timed out; frames: {[f['type'] for f in self.frames][-20:]}")
-            try:
-                await asyncio.wait_for(self.arrived.wait(), left)
-            except asyncio.TimeoutError:
-                pass
-
-
-def _ws(url: str) -> str:
-    return url.replace("http://", "ws://") + "/ws/"
 
 
 def test_two_processes_deliver_resume_and_enforce_membership(make_user, tmp_path):
