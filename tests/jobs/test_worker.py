@@ -199,6 +199,18 @@ def test_recovery_of_a_job_whose_cancel_was_requested_cancels_it(power, make_loc
     assert job.status == "cancelled" and job.retry_count == 0
 
 
+@pytest.mark.parametrize("env, refused", [
+    ({"JOBS_STALE_SECONDS": "15"}, True),  # 12 s give-up + 1.5 s grace + 4 s slack > 15
+    ({"JOBS_STALE_SECONDS": "15", "JOBS_RUNNER_GIVE_UP_SECONDS": "9"}, False),
+    ({"JOBS_HEARTBEAT_SECONDS": "12"}, True),
+])
+def test_settings_refuse_a_stale_threshold_a_runner_could_outlive(env, refused):
+    result = subprocess.run([sys.executable, "-c", "import django; django.setup()"], cwd=ROOT,
+                            env=child_env(DJANGO_SETTINGS_MODULE="config.settings", **env),
+                            capture_output=True, text=True, timeout=60)
+    assert (result.returncode != 0 and "ImproperlyConfigured" in result.stderr) == refused, result.stderr[-2000:]
+
+
 def test_a_cancel_of_a_job_whose_runner_is_known_gone_takes_effect_at_once(power, make_local):
     make_local("src")
     job = services.job_submit(actor=power, type="delete", source={"remote": "src", "path": "/"})
