@@ -76,12 +76,16 @@ def _healthy(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def asgi_servers(count: int, log_dir: Path, **env):
-    """``count`` uvicorn processes serving config.asgi; yields their base URLs."""
+def asgi_servers(count: int, log_dir: Path, *, application_name: str | None = None, **env):
+    """``count`` uvicorn processes serving config.asgi; yields their base URLs.
+    With ``application_name``, process i names its database connections
+    ``<application_name>-<i>`` (to find its backends in pg_stat_activity)."""
     procs, urls = [], []
     try:
         for i in range(count):
             port = free_port()
+            if application_name:
+                env["DB_APPLICATION_NAME"] = f"{application_name}-{i}"
             log = open(log_dir / f"asgi-{i}.log", "w")
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
