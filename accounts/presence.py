@@ -31,6 +31,8 @@ from django.conf import settings
 from django.db import connection
 from django_redis import get_redis_connection
 
+from config.faults import OPEN, redis_policy
+
 logger = logging.getLogger(__name__)
 
 ONLINE, AWAY, OFFLINE = "online", "away", "offline"
@@ -147,6 +149,8 @@ def sweep(*, now: float | None = None) -> int:
     return ended
 
 
+@redis_policy("presence_read", fails=OPEN, fallback=lambda user_ids: {},
+              means="users' statuses read as offline (the response's X-Unavailable says they are unknown)")
 def status_of(user_ids) -> dict:
     """{user_id: online/away/offline}, one MGET."""
     user_ids = [str(u) for u in user_ids]

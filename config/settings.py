@@ -90,6 +90,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a 503 (never a 500) when the database or Redis is down, and an
+    # X-Unavailable header naming what a request found down (config/faults.py).
+    "config.middleware.FaultsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Request id (X-Request-ID), client IP and user agent for audit entries.
     "audit.context.AuditContextMiddleware",
@@ -119,6 +122,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 # The nav bar's unread notification badge.
                 "accounts.context_processors.notifications",
+                # The notice a page shows while a part it uses is down.
+                "config.middleware.parts_down",
             ],
         },
     },
@@ -311,6 +316,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 
 
 # --------------------------------------------------------------------------- security
 
+# Browser sessions live in PostgreSQL, not Redis (the cache): pages keep
+# working, logged in, while Redis is down (README, "Faults").
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

@@ -4,6 +4,7 @@ connection-bound test and bench/db_connections.py."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import threading
 import time
@@ -53,8 +54,8 @@ class BackendSampler:
 
 
 def call(base: str, path: str, *, token: str | None = None, method: str = "GET", body: dict | None = None,
-         timeout: float = 30) -> tuple[int, dict, dict]:
-    """One HTTP request: (status, headers, JSON body or {})."""
+         timeout: float = 30) -> tuple[int, "http.client.HTTPMessage", dict]:
+    """One HTTP request: (status, headers (case-insensitive), JSON body or {})."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(base + path, data=data, method=method)
     if data is not None:
@@ -63,9 +64,9 @@ def call(base: str, path: str, *, token: str | None = None, method: str = "GET",
         request.add_header("Authorization", f"Token {token}")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            status, headers, raw = response.status, dict(response.headers), response.read()
+            status, headers, raw = response.status, response.headers, response.read()
     except urllib.error.HTTPError as err:
-        status, headers, raw = err.code, dict(err.headers), err.read()
+        status, headers, raw = err.code, err.headers, err.read()
     try:
         payload = json.loads(raw) if raw else {}
     except ValueError:

@@ -44,7 +44,10 @@ def child_env(**extra) -> dict:
     db = connection.settings_dict
     env = {
         # Not PYTEST_XDIST_WORKER: settings would append it to the key prefix a second time.
-        **{k: v for k, v in os.environ.items() if not k.startswith(("RCLONE_", "PYTEST_"))},
+        # Nor the test process's own database settings (no pool, pytest.ini):
+        # child processes run with the production defaults unless told otherwise.
+        **{k: v for k, v in os.environ.items()
+           if not k.startswith(("RCLONE_", "PYTEST_")) and k not in ("DB_POOL_MAX_SIZE", "DB_CONN_MAX_AGE")},
         "DATABASE_URL": postgres_url(host=db["HOST"], port=db["PORT"], name=db["NAME"], user=db["USER"],
                                      password=db.get("PASSWORD") or ""),
         "REDIS_URL": settings.REDIS_URL,
