@@ -195,8 +195,9 @@ DATABASES["default"].setdefault("OPTIONS", {}).update(
     application_name=os.environ.get("DB_APPLICATION_NAME", "teamhub"),
 )
 if DB_POOL_MAX_SIZE:
-    # With CONN_HEALTH_CHECKS, Django has the pool check a connection before
-    # lending it, so one whose backend was terminated is replaced, not lent.
+    # With CONN_HEALTH_CHECKS the pool checks a connection before lending
+    # it, so one whose backend was terminated is replaced, not lent; the
+    # first dead one makes it check all its idle ones (config/dbpool.py).
     DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": DB_POOL_MIN_SIZE, "max_size": DB_POOL_MAX_SIZE, "timeout": DB_POOL_TIMEOUT,
         # psycopg_pool retries a failed connect with doubling delays (1, 2,
