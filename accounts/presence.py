@@ -35,6 +35,8 @@ from django.conf import settings
 from django.db import connection
 from django_redis import get_redis_connection
 
+from config.faults import OPEN, redis_policy
+
 logger = logging.getLogger(__name__)
 
 ONLINE, AWAY, OFFLINE = "online", "away", "offline"
@@ -154,6 +156,8 @@ def sweep(*, now: float | None = None) -> int:
     return ended
 
 
+@redis_policy("presence_read", fails=OPEN, fallback=lambda user_ids, **kwargs: {},
+              means="users' statuses read as offline (the response's X-Unavailable says they are unknown)")
 def status_of(user_ids, *, now: float | None = None) -> dict:
     """{user_id: online/away/offline}, one round trip. A user whose every
     connection stopped beating counts as offline at once, before the sweep

@@ -3,6 +3,11 @@
 Keys go through the cache's make_key, so they carry the deployment's
 REDIS_KEY_PREFIX like every other cache key. Each check is one Lua script, so
 concurrent requests cannot race past a limit.
+
+While Redis is down the lockout fails closed (a login answers 503: counting
+failures is what keeps password guessing slow), clearing a login's failures
+and the activity gate fail open (config.faults policies). The sliding
+window's callers choose their own policy.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import uuid
 from django.conf import settings
 from django.core.cache import cache
 from django_redis import get_redis_connection
+
+from config.faults import CLOSED, OPEN, redis_policy
 
 _SLIDING_WINDOW = """
 local key, now, window, limit = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -45,11 +52,13 @@ def _redis():
     return get_redis_connection("default")
 
 
-def _script(source: str):
+def _run_script(source: str, *, keys: list, args: list):
     script = _scripts.get(source)
     if script is None:
         script = _scripts[source] = _redis().register_script(source)
-    return script
+    # On the current client, not the one the script was first registered
+    # with (settings can point the cache at another Redis, as tests do).
+    return script(keys=keys, args=args, client=_redis())
 
 
 def _key(*parts: str) -> str:
@@ -59,8 +68,19 @@ def _key(*parts: str) -> str:
 def sliding_window_hit(ident: str, *, limit: int, window: float = 60.0) -> tuple[bool, float]:
     """Record one request for ``ident``. Returns (allowed, seconds to wait)."""
     now = time.time()
-    allowed, wait = _script(_SLIDING_WINDOW)(keys=[_key("win", ident)], args=[now, window, limit, f"{now}:{uuid.uuid4().hex}"])
+    allowed, wait = _run_script(_SLIDING_WINDOW, keys=[_key("win", ident)],
+                                args=[now, window, limit, f"{now}:{uuid.uuid4().hex}"])
     return bool(int(allowed)), max(0.0, float(wait))
+
+
+@redis_policy("password_reset_mail_limit", fails=CLOSED,
+              means="the password reset page answers 503: its mails could not be limited")
+def password_reset_allowed(*, ip: str | None, email: str) -> bool:
+    """Against mail bombing: a few reset mails per address and per IP an hour."""
+    return all(
+        sliding_window_hit(ident, limit=limit, window=3600)[0]
+        for ident, limit in ((f"pwreset:ip:{ip}", 10), (f"pwreset:email:{hashed(email)}", 3))
+    )
 
 
 # --------------------------------------------------------------------------- login lockout
@@ -82,6 +102,13 @@ def _login_keys(ip: str | None, login: str) -> list[tuple[str, int]]:
     return keys
 
 
+_LOGIN_LOCKOUT = redis_policy(
+    "login_lockout", fails=CLOSED,
+    means="logging in (page and API) answers 503: failures could not be counted, so guessing would be unlimited",
+)
+
+
+@_LOGIN_LOCKOUT
 def login_locked_for(*, ip: str | None, login: str) -> int | None:
     """Seconds until this login or IP may try again, or None when not locked."""
     conn = _redis()
@@ -95,17 +122,22 @@ def login_locked_for(*, ip: str | None, login: str) -> int | None:
     return worst
 
 
+@_LOGIN_LOCKOUT
 def login_failure_record(*, ip: str | None, login: str) -> None:
-    script = _script(_FAILURE)
     for key, limit in _login_keys(ip, login):
-        script(keys=[key], args=[settings.LOGIN_FAILURE_WINDOW_SECONDS, limit, settings.LOGIN_LOCKOUT_SECONDS])
+        _run_script(_FAILURE, keys=[key],
+                    args=[settings.LOGIN_FAILURE_WINDOW_SECONDS, limit, settings.LOGIN_LOCKOUT_SECONDS])
 
 
+@redis_policy("login_lockout_clear", fails=OPEN, fallback=None,
+              means="a good password does not clear its login's earlier failures; they expire on their own")
 def login_success_record(*, login: str) -> None:
     """A good password clears that login's failures (not the IP's)."""
     _redis().delete(_login_keys(None, login)[0][0])
 
 
+@redis_policy("activity_gate", fails=OPEN, fallback=False,
+              means="last_active_at is not written (rather than written on every request)")
 def gate(name: str, *, seconds: int) -> bool:
     """True at most once per ``seconds`` for ``name`` (SET NX EX): used to write
     bookkeeping like last_active_at rarely instead of on every request."""

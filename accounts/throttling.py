@@ -8,6 +8,13 @@ from rest_framework.throttling import BaseThrottle
 from accounts import ratelimit
 from accounts.authentication import client_ip
 from accounts.models import ApiKey
+from config.faults import OPEN, redis_policy
+
+
+@redis_policy("api_throttle", fails=OPEN, fallback=(True, 0.0),
+              means="API requests are not rate-limited (the lockout still guards logins)")
+def _hit(ident: str, *, limit: int, window: float) -> tuple[bool, float]:
+    return ratelimit.sliding_window_hit(ident, limit=limit, window=window)
 
 
 class SlidingWindowThrottle(BaseThrottle):
@@ -28,7 +35,7 @@ class SlidingWindowThrottle(BaseThrottle):
             checks.append((f"ip:{client_ip(request)}", settings.API_ANON_RATE_LIMIT_PER_MINUTE))
         self._wait = 0.0
         for ident, limit in checks:
-            allowed, wait = ratelimit.sliding_window_hit(ident, limit=limit, window=self.window)
+            allowed, wait = _hit(ident, limit=limit, window=self.window)
             if not allowed:
                 self._wait = wait
                 return False

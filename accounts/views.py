@@ -69,11 +69,7 @@ class PasswordResetView(auth_views.PasswordResetView):
         # Against mail bombing: a few reset mails per address and per IP an
         # hour. The page answers the same either way, so it reveals nothing.
         email = form.cleaned_data["email"].strip().lower()
-        allowed = all(
-            ratelimit.sliding_window_hit(ident, limit=limit, window=3600)[0]
-            for ident, limit in ((f"pwreset:ip:{client_ip(self.request)}", 10), (f"pwreset:email:{ratelimit.hashed(email)}", 3))
-        )
-        if not allowed:
+        if not ratelimit.password_reset_allowed(ip=client_ip(self.request), email=email):
             return redirect(self.success_url)
         return super().form_valid(form)
 

@@ -51,9 +51,14 @@ from chatroom import cursors, frames, realtime, selectors, unread
 from chatroom.presenters import user_dict
 from config import safejson
 from config.errors import ApplicationError, ServiceUnavailable, Throttled, ValidationFailed
-from config.outages import DATABASE_DOWN, REDIS_DOWN
+from config.faults import DATABASE_ERRORS as DATABASE_DOWN
+from config.faults import REDIS_ERRORS
 
 logger = logging.getLogger(__name__)
+
+# The channel layer's redis-py calls also surface a refused or vanished
+# socket as a bare OSError; nothing else in a consumer raises one.
+REDIS_DOWN = REDIS_ERRORS + (OSError,)
 
 # Close codes from the contract.
 CLOSE_NOT_AUTHENTICATED = 4401

@@ -4,15 +4,20 @@ sockets and API calls on every server process share one budget."""
 
 from __future__ import annotations
 
-import logging
 import time
 
 from django.conf import settings
 from django.core.cache import cache
 
 from config.errors import Throttled
+from config.faults import OPEN, redis_policy
 
-logger = logging.getLogger(__name__)
+
+@redis_policy("message_rate", fails=OPEN, fallback=0,
+              means="chat messages are not rate-limited (chat goes on; a missing counter refuses nobody)")
+def _count(key: str, window: int) -> int:
+    cache.add(key, 0, timeout=window * 2)
+    return cache.incr(key)
 
 
 def check_message_rate(user) -> None:
@@ -23,13 +28,7 @@ def check_message_rate(user) -> None:
         return
     now = time.time()
     slot = int(now // window)
-    key = f"chat:rate:{user.id}:{slot}"
-    try:
-        cache.add(key, 0, timeout=window * 2)
-        count = cache.incr(key)
-    except Exception:  # noqa: BLE001 - Redis down: do not refuse chat over a missing counter
-        logger.warning("message rate counter unavailable", exc_info=True)
-        return
+    count = _count(f"chat:rate:{user.id}:{slot}", window)
     if count > limit:
         retry_after = max(1, int((slot + 1) * window - now))
         raise Throttled(f"At most {limit} messages every {window} seconds; try again in {retry_after} s.",

@@ -14,19 +14,19 @@ rooms whose entry does not match. Versions are replaced only after commit,
 and an entry is stored under the version read before counting, so a count is
 never kept under a version newer than its data. A room without a version
 (Redis was flushed, or nothing changed since) gets one on first read. Entries expire after ENTRY_TTL, which also bounds staleness if Redis missed a
-version change. If Redis is down, everything is counted from the database."""
+version change. If Redis is down, everything is counted from the database
+(the unread_counts policy fails open), and a version that could not be
+replaced leaves entries to expire after ENTRY_TTL."""
 
 from __future__ import annotations
 
-import logging
 import uuid
 
 from django.core.cache import cache
 from django.db import connection, transaction
 
 from chatroom.models import RoomMember
-
-logger = logging.getLogger(__name__)
+from config.faults import OPEN, redis_policy
 
 ENTRY_TTL = 10 * 60
 
@@ -45,11 +45,10 @@ def room_changed(room_id) -> None:
     transaction.on_commit(lambda: _bump(room_id))
 
 
+@redis_policy("unread_invalidation", fails=OPEN, fallback=None,
+              means="the room's cached counts are not invalidated; they expire after ENTRY_TTL (10 minutes)")
 def _bump(room_id) -> None:
-    try:
-        cache.set(_version_key(room_id), uuid.uuid4().hex, timeout=None)
-    except Exception:  # noqa: BLE001 - entries expire after ENTRY_TTL anyway
-        logger.exception("could not replace the unread version of room %s", room_id)
+    cache.set(_version_key(room_id), uuid.uuid4().hex, timeout=None)
 
 
 UNREAD_SQL = """
@@ -79,19 +78,25 @@ def counts(user) -> dict:
     memberships = list(RoomMember.objects.filter(user=user).values_list("room_id", "last_read_message_id"))
     if not memberships:
         return {}
-    try:
-        versions = cache.get_many([_version_key(r) for r, _ in memberships])
-        entries = cache.get_many([_entry_key(user.id, r) for r, _ in memberships])
-        # A room without a version yet gets one; add() keeps a newer one that
-        # a writer set meanwhile, and the stored entries follow whichever won.
-        unversioned = [_version_key(r) for r, _ in memberships if _version_key(r) not in versions]
-        if unversioned:
-            for key in unversioned:
-                cache.add(key, uuid.uuid4().hex, timeout=None)
-            versions.update(cache.get_many(unversioned))
-    except Exception:  # noqa: BLE001 - Redis down: count everything
-        logger.warning("unread cache unavailable; counting from the database", exc_info=True)
-        return _count(user, [r for r, _ in memberships])
+    return _cached_counts(user, memberships)
+
+
+def _count_all(user, memberships) -> dict:
+    return _count(user, [r for r, _ in memberships])
+
+
+@redis_policy("unread_counts", fails=OPEN, fallback=_count_all,
+              means="unread and mention counts are all counted from the database")
+def _cached_counts(user, memberships) -> dict:
+    versions = cache.get_many([_version_key(r) for r, _ in memberships])
+    entries = cache.get_many([_entry_key(user.id, r) for r, _ in memberships])
+    # A room without a version yet gets one; add() keeps a newer one that
+    # a writer set meanwhile, and the stored entries follow whichever won.
+    unversioned = [_version_key(r) for r, _ in memberships if _version_key(r) not in versions]
+    if unversioned:
+        for key in unversioned:
+            cache.add(key, uuid.uuid4().hex, timeout=None)
+        versions.update(cache.get_many(unversioned))
 
     result, missing = {}, {}
     for room_id, cursor_id in memberships:
@@ -109,8 +114,5 @@ def counts(user) -> dict:
             for room_id, value in fresh.items() if missing[room_id][0] is not None
         }
         if store:
-            try:
-                cache.set_many(store, timeout=ENTRY_TTL)
-            except Exception:  # noqa: BLE001
-                logger.warning("could not store unread counts", exc_info=True)
+            cache.set_many(store, timeout=ENTRY_TTL)
     return result

@@ -13,7 +13,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from config import safejson
+from config import faults, safejson
 from config.errors import ApplicationError, django_validation_fields
 
 logger = logging.getLogger(__name__)
@@ -61,12 +61,17 @@ def _flatten_fields(detail) -> dict:
 def exception_handler(exc, context):
     """DRF EXCEPTION_HANDLER: every error leaves in the contract's shape."""
     headers = {}
+    exc = faults.unavailable(exc, where=_view_name(context)) or exc
     if isinstance(exc, ApplicationError):
         set_rollback()
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
             headers["Retry-After"] = str(int(retry_after))
-        return Response({"error": exc.as_dict()}, status=exc.status, headers=headers)
+        response = Response({"error": exc.as_dict()}, status=exc.status, headers=headers)
+        # faults.unavailable logged a part that is down as a warning (and
+        # named it in exc.part); Django would log each such 503 as an error.
+        response._has_been_logged = getattr(exc, "part", None) is not None
+        return response
 
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
@@ -96,8 +101,12 @@ def exception_handler(exc, context):
 
     # Anything else is a bug: log it with the traceback, answer without one.
     set_rollback()
-    logger.exception("Unhandled error in %s", context.get("view").__class__.__name__ if context else "API")
+    logger.exception("Unhandled error in %s", _view_name(context))
     return Response(error_body("server_error", "An unexpected error occurred."), status=500)
+
+
+def _view_name(context) -> str:
+    return context["view"].__class__.__name__ if context and context.get("view") else "API"
 
 
 class BoundedJSONParser(JSONParser):

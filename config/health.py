@@ -99,5 +99,9 @@ def readyz(request):
 
     if failing:
         result["failing"] = failing
-        return JsonResponse(result, status=503)
+        response = JsonResponse(result, status=503)
+        # Each failing check was logged above as a warning; a probe polled
+        # every few seconds would otherwise log an error per poll.
+        response._has_been_logged = True
+        return response
     return JsonResponse(result)

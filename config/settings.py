@@ -91,6 +91,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a 503 (never a 500) when the database or Redis is down, and an
+    # X-Unavailable header naming what a request found down (config/faults.py).
+    "config.middleware.FaultsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Request id (X-Request-ID), client IP and user agent for audit entries.
     "audit.context.AuditContextMiddleware",
@@ -120,6 +123,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 # The nav bar's unread notification badge.
                 "accounts.context_processors.notifications",
+                # The notice a page shows while a part it uses is down.
+                "config.middleware.parts_down",
             ],
         },
     },
@@ -164,13 +169,44 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --------------------------------------------------------------------------- database
 
 DATABASE_URL = os.environ.get("DATABASE_URL") or embedded.ensure_postgres()
-# Seconds a database connection is kept for reuse (0: one per request or
-# socket frame). Tests use 0, so worker threads leave no connection behind.
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
-                                              conn_health_checks=True)}
+# Each process borrows connections from a pool of its own (psycopg_pool),
+# of at most DB_POOL_MAX_SIZE, and gives them back when a request, a socket
+# frame or a task is done. Without it, a connection belongs to a thread, and
+# under ASGI every request runs in a thread of its own: with connections
+# kept DB_CONN_MAX_AGE seconds each finished request left one idle until
+# garbage collection (bench/db_connections.py). A request that waits longer
+# than DB_POOL_TIMEOUT for a free connection answers 503 service_unavailable.
+# DB_POOL_MAX_SIZE=0 turns the pool off (a connection per thread, kept
+# DB_CONN_MAX_AGE seconds).
+DB_POOL_MIN_SIZE = env_int("DB_POOL_MIN_SIZE", 1)
+DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 10)
+DB_POOL_TIMEOUT = env_int("DB_POOL_TIMEOUT", 5)
+DB_CONN_MAX_AGE = env_int("DB_CONN_MAX_AGE", 0)
+if DB_POOL_MAX_SIZE and DB_CONN_MAX_AGE:
+    raise ImproperlyConfigured("DB_CONN_MAX_AGE applies only without the pool (DB_POOL_MAX_SIZE=0)")
+if DB_POOL_MAX_SIZE and not 0 <= DB_POOL_MIN_SIZE <= DB_POOL_MAX_SIZE:
+    raise ImproperlyConfigured("DB_POOL_MIN_SIZE must be between 0 and DB_POOL_MAX_SIZE")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=DB_CONN_MAX_AGE, conn_health_checks=True)}
 # django-postgres-extra's backend (partitioned tables) wraps Django's PostgreSQL backend.
 DATABASES["default"]["ENGINE"] = "psqlextra.backend"
-DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
+DATABASES["default"].setdefault("OPTIONS", {}).update(
+    connect_timeout=5,
+    # Names this deployment's connections in pg_stat_activity (tests and
+    # benchmarks give each process its own name to count its backends).
+    application_name=os.environ.get("DB_APPLICATION_NAME", "teamhub"),
+)
+if DB_POOL_MAX_SIZE:
+    # With CONN_HEALTH_CHECKS the pool checks a connection before lending
+    # it, so one whose backend was terminated is replaced, not lent; the
+    # first dead one makes it check all its idle ones (config/dbpool.py).
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": DB_POOL_MIN_SIZE, "max_size": DB_POOL_MAX_SIZE, "timeout": DB_POOL_TIMEOUT,
+        # psycopg_pool retries a failed connect with doubling delays (1, 2,
+        # 4, ... s) until it gives up; the next request then starts afresh.
+        # Giving up soon keeps the wait after the database comes back short.
+        "reconnect_timeout": max(DB_POOL_TIMEOUT, 3),
+        "name": "default",
+    }
 # The embedded server (pgserver) has no hstore; create extensions in migrations instead.
 POSTGRES_EXTRA_AUTO_EXTENSION_SET_UP = False
 
@@ -282,6 +318,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 
 
 # --------------------------------------------------------------------------- security
 
+# Browser sessions live in PostgreSQL, not Redis (the cache): pages keep
+# working, logged in, while Redis is down (README, "Faults").
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

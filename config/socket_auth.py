@@ -36,7 +36,7 @@ from django.http import HttpRequest
 from django.middleware.csrf import CsrfViewMiddleware
 
 from accounts.selectors import session_store
-from config.outages import DATABASE_DOWN
+from config.faults import DATABASE_ERRORS as DATABASE_DOWN
 
 logger = logging.getLogger(__name__)
 

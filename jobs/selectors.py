@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.db.models import QuerySet
 
 from config.errors import NotFound, ValidationFailed
+from config.faults import OPEN, redis_policy
 from jobs import access, rclone
 from jobs.models import Job, JobLog, Remote, RemotePermission, ScheduleRule
 
@@ -99,6 +100,20 @@ def _lsjson(remote: Remote, path: str) -> list[dict]:
     return json.loads(proc.stdout or "[]")
 
 
+_BROWSE_CACHE = redis_policy("remote_browse_cache", fails=OPEN, fallback=None,
+                             means="every directory listing runs rclone; nothing is cached")
+
+
+@_BROWSE_CACHE
+def _browse_cache_get(key: str):
+    return cache.get(key)
+
+
+@_BROWSE_CACHE
+def _browse_cache_set(key: str, listing) -> None:
+    cache.set(key, listing, BROWSE_CACHE_SECONDS)
+
+
 def remote_browse(user, name: str, path: str) -> list[dict]:
     """The entries of one directory the user may read, each filtered by the
     path rules. The raw listing is cached in Redis for 60 s."""
@@ -106,10 +121,10 @@ def remote_browse(user, name: str, path: str) -> list[dict]:
     path = access.canonical_path(path)
     access.require(acc, "read", path)
     key = f"cache:files:{remote.id}:{hashlib.sha256(path.encode()).hexdigest()}"
-    listing = cache.get(key)
+    listing = _browse_cache_get(key)
     if listing is None:
         listing = _lsjson(remote, path)
-        cache.set(key, listing, BROWSE_CACHE_SECONDS)
+        _browse_cache_set(key, listing)
     entries = []
     for item in listing:
         name_ = item.get("Name", "")

@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from config.errors import Conflict, NotFound, PermissionDenied, ValidationFailed, validate_model
+from config.faults import OPEN, redis_policy
 from jobs import access, locks, realtime, rclone
 from jobs.models import Job, Remote, RemotePermission, ScheduleRule
 from jobs.runner import validate_options
@@ -74,11 +75,17 @@ def _has_active_jobs(remote_name: str) -> bool:
     ).exists()
 
 
-def _drop_browse_cache_on_commit(remote: Remote) -> None:
+@redis_policy("remote_browse_invalidation", fails=OPEN, fallback=None,
+              means="a changed remote's cached listings are not dropped; they expire after 60 s")
+def _drop_browse_cache(pattern: str) -> None:
     from django.core.cache import cache
 
+    cache.delete_pattern(pattern)
+
+
+def _drop_browse_cache_on_commit(remote: Remote) -> None:
     pattern = f"cache:files:{remote.id}:*"  # selectors.remote_browse's keys
-    transaction.on_commit(lambda: cache.delete_pattern(pattern))
+    transaction.on_commit(lambda: _drop_browse_cache(pattern))
 
 
 @transaction.atomic

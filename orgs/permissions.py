@@ -17,6 +17,10 @@ Cache (seed 000's key plan: org:{org_id}:permissions:{user_id}, 15 minutes)
 - Every change that can affect a grant (membership, role, proxy, org) bumps
   the org's version (bump_version), so older entries are never used again.
   The version key and the entry are read with one GET_MANY round trip.
+- While Redis is down (config.faults policies): checks are computed from the
+  database (permission_cache fails open), and a change that cannot bump the
+  version answers 503 (permission_invalidation fails closed), since Redis may
+  come back with the entries cached before it.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+
+from config.faults import CLOSED, OPEN, redis_policy
 
 PERMISSIONS_TTL = 15 * 60  # seconds; seed 000: "permissions 15 min"
 WILDCARD = "*"
@@ -102,11 +108,23 @@ def _current_version(org_id, raw) -> int:
     return cache.get(_version_key(org_id)) or fresh
 
 
-def _bump_now(org_id) -> None:
+def _incr_version(org_id) -> None:
     try:
         cache.incr(_version_key(org_id))
     except ValueError:  # no version yet: any start value invalidates old entries
         cache.add(_version_key(org_id), time.time_ns(), timeout=None)
+
+
+_bump_now = redis_policy(
+    "permission_invalidation", fails=CLOSED,
+    means="a change to memberships, roles, proxies or an org answers 503: its entries could not be invalidated",
+)(_incr_version)
+# The change has committed by then and the first bump already keeps older
+# entries from being used; the second one only narrows a race (see below).
+_bump_after_commit = redis_policy(
+    "permission_invalidation_after_commit", fails=OPEN, fallback=None,
+    means="skipped; the bump made inside the transaction stands",
+)(_incr_version)
 
 
 def bump_version(org_id) -> None:
@@ -118,7 +136,7 @@ def bump_version(org_id) -> None:
     transaction both happen at once; inside the test's transaction the first
     one keeps the tests honest.)"""
     _bump_now(org_id)
-    transaction.on_commit(lambda: _bump_now(org_id))
+    transaction.on_commit(lambda: _bump_after_commit(org_id))
 
 
 # --------------------------------------------------------------------------- computing grants
@@ -213,21 +231,37 @@ def effective_grant(user, org, *, acting_for=None, at: datetime | None = None) -
         return Grant(None, None, -FOREVER, FOREVER)
     acting_for_id = acting_for.pk if acting_for is not None and acting_for.pk != user.pk else None
     key = _entry_key(org.pk, user.pk, acting_for_id)
-    vkey = _version_key(org.pk)
-    found = cache.get_many([vkey, key])
-    version = _current_version(org.pk, found.get(vkey))
-    entry = found.get(key)
+    version, entry = _cached(org.pk, key)
     if entry is not None and entry[0] == version:
         grant = Grant(*entry[1:])
         if grant.holds_at(ts):
             return grant
     grant = _compute(user.pk, org.pk, acting_for_id, ts)
-    if grant.holds_at(now):
+    if version is not None and grant.holds_at(now):
         # Never keep an entry past the moment it stops being true.
         ttl = min(PERMISSIONS_TTL, grant.valid_until - now)
         if ttl >= 1:
-            cache.set(key, (version, grant.permissions, grant.via, grant.valid_from, grant.valid_until), int(ttl))
+            _store(key, (version, grant.permissions, grant.via, grant.valid_from, grant.valid_until), int(ttl))
     return grant
+
+
+_PERMISSION_CACHE = redis_policy(
+    "permission_cache", fails=OPEN, fallback=(None, None),
+    means="each check is computed from the database, and nothing is cached",
+)
+
+
+@_PERMISSION_CACHE
+def _cached(org_id, key) -> tuple:
+    """(the org's version, the cached entry or None) in one round trip."""
+    vkey = _version_key(org_id)
+    found = cache.get_many([vkey, key])
+    return _current_version(org_id, found.get(vkey)), found.get(key)
+
+
+@_PERMISSION_CACHE
+def _store(key, entry, ttl: int) -> None:
+    cache.set(key, entry, ttl)
 
 
 def has_permission(user, org, resource: str, action: str, acting_for=None, at: datetime | None = None) -> bool:

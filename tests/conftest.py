@@ -1,3 +1,5 @@
+import asyncio
+
 import pytest
 from django.core.cache import cache
 
@@ -43,3 +45,17 @@ async def close_async_db_connections():
 
     yield
     await sync_to_async(connections.close_all)()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_shared_thread_connections(django_db_setup):
+    """Code reached from an event loop through sync_to_async (the socket's
+    session lookup) runs in asgiref's one shared thread, whose database
+    connection outlives the test that opened it; a connection still lent
+    out of the pool keeps the test database from being dropped. Torn down
+    before the database (it depends on django_db_setup)."""
+    from asgiref.sync import sync_to_async
+    from django.db import connections
+
+    yield
+    asyncio.run(sync_to_async(connections.close_all)())

@@ -44,7 +44,10 @@ def child_env(**extra) -> dict:
     db = connection.settings_dict
     env = {
         # Not PYTEST_XDIST_WORKER: settings would append it to the key prefix a second time.
-        **{k: v for k, v in os.environ.items() if not k.startswith(("RCLONE_", "PYTEST_"))},
+        # Nor the test process's own database settings (no pool, pytest.ini):
+        # child processes run with the production defaults unless told otherwise.
+        **{k: v for k, v in os.environ.items()
+           if not k.startswith(("RCLONE_", "PYTEST_")) and k not in ("DB_POOL_MAX_SIZE", "DB_CONN_MAX_AGE")},
         "DATABASE_URL": postgres_url(host=db["HOST"], port=db["PORT"], name=db["NAME"], user=db["USER"],
                                      password=db.get("PASSWORD") or ""),
         "REDIS_URL": settings.REDIS_URL,
@@ -83,13 +86,18 @@ class Servers(list):
 
 
 @contextlib.contextmanager
-def asgi_servers(count: int, log_dir: Path, **env):
-    """``count`` uvicorn processes serving config.asgi; yields their base URLs."""
+def asgi_servers(count: int, log_dir: Path, *, application_name: str | None = None, **env):
+    """``count`` uvicorn processes serving config.asgi; yields their base URLs
+    (a ``Servers`` list, with the processes as ``procs``). With
+    ``application_name``, process i names its database connections
+    ``<application_name>-<i>`` (to find its backends in pg_stat_activity)."""
     procs, urls = [], Servers()
     urls.procs = procs
     try:
         for i in range(count):
             port = free_port()
+            if application_name:
+                env["DB_APPLICATION_NAME"] = f"{application_name}-{i}"
             log = open(log_dir / f"asgi-{i}.log", "w")
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),

@@ -64,15 +64,18 @@ def _closed_port() -> int:
 
 @pytest.mark.django_db(transaction=True)
 def test_readyz_names_the_database_when_it_is_unreachable(client):
-    """Point the real connection at a port where nothing listens."""
+    """Point the real connection at a port where nothing listens (the pool
+    is closed around it: it keeps the address it was opened with)."""
     conn = connections["default"]
     saved = dict(conn.settings_dict)
     conn.close()
+    conn.close_pool()
     conn.settings_dict.update(HOST="127.0.0.1", PORT=_closed_port())
     try:
         response = client.get("/readyz")
     finally:
         conn.close()
+        conn.close_pool()
         conn.settings_dict.clear()
         conn.settings_dict.update(saved)
     assert response.status_code == 503
