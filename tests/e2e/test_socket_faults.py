@@ -69,9 +69,9 @@ def test_the_socket_rides_out_its_database_connections_being_dropped(make_user, 
     app = f"teamhub-test-{uuid.uuid4().hex[:12]}"
     user_cookie = cookie(user)
 
-    # DB_CONN_MAX_AGE=60 (the default; the test process runs with 0): the
-    # server's threads keep their connections between frames, as in production.
-    env = {"DB_CONN_MAX_AGE": 60, "PGAPPNAME": app, "CHAT_MESSAGE_RATE": 1000, "WS_FRAME_RATE": 1000}
+    # The server runs with the default connection pool (the test process runs
+    # without one): its connections outlive each frame, as in production.
+    env = {"DB_APPLICATION_NAME": app, "CHAT_MESSAGE_RATE": 1000, "WS_FRAME_RATE": 1000}
     with asgi_servers(1, tmp_path, **env) as (base,):
         async def scenario():
             async with Socket(ws_url(base), user_cookie) as s:

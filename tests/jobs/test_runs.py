@@ -114,7 +114,7 @@ def test_the_run_dir_sweep_removes_only_dead_owners_directories(settings):
 
     root = Path(settings.JOBS_RUN_DIR_ROOT)
     foreign = root / f"{rclone.RUN_DIR_PREFIX}1-foreign"  # no lock file: not one of ours
-    foreign.mkdir()
+    foreign.mkdir(exist_ok=True)  # the run root is shared by this worker's tests
     holder = ("import fcntl, os, sys, time; d = sys.argv[1]; os.mkdir(d); "
               "fd = os.open(os.path.join(d, '.owner.lock'), os.O_RDWR | os.O_CREAT); fcntl.flock(fd, fcntl.LOCK_EX); "
               "print('locked', flush=True); time.sleep(60)")

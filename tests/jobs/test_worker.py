@@ -69,7 +69,7 @@ def test_worker_runs_job_and_recovers_after_being_killed_mid_job(power, make_loc
     # Another workload's folder under the same prefix (today's /tmp case):
     # it must neither be taken for an orphan nor keep a real one alive.
     foreign = root / f"{rclone.RUN_DIR_PREFIX}1-foreign"
-    foreign.mkdir()
+    foreign.mkdir(exist_ok=True)  # the run root is shared by this worker's tests
     worker = start_worker(tmp_path, "w1")
     try:
         job = services.job_submit(actor=power, type="copy", source={"remote": "crashsrc", "path": "/"},
