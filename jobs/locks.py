@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 from django.conf import settings
 from django_redis import get_redis_connection
 
+from config.faults import OPEN, redis_policy
+
 SLOT_TTL_SECONDS = 30  # refreshed by the running job's heartbeat
 CANCEL_TTL_SECONDS = 24 * 3600
 COUNTER_TTL_SECONDS = 400 * 24 * 3600
@@ -75,6 +77,8 @@ def release_run(remote_names: list[str], token: str) -> None:
             client.eval(_RELEASE, 1, key, token)
 
 
+@redis_policy("job_cancel_flag", fails=OPEN, fallback=None,
+              means="a running job's cancel reaches its runner through its next heartbeat (2 s) instead of the flag")
 def request_cancel(job_id) -> None:
     _redis().set(_key("jobs", "cancel", str(job_id)), "1", ex=CANCEL_TTL_SECONDS)
 

@@ -24,6 +24,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from config.errors import ApplicationError
+from config.faults import OPEN, redis_policy
 from jobs import access, locks, rclone, runner, services
 from jobs.models import Job, JobLog
 from jobs.reporter import DB_ERRORS, RunReporter, reconnecting
@@ -41,7 +42,11 @@ def celery_priority(priority: int) -> int:
     return max(0, min(9, 10 - int(priority)))
 
 
+@redis_policy("job_enqueue", fails=OPEN, fallback=None,
+              means="a job is saved but its task is not sent; the lost-job sweep sends it once the broker is back")
 def enqueue(job_id, *, priority: int = 5, eta=None, countdown: float | None = None) -> None:
+    # Runs after the job's transaction committed: failing here would answer
+    # 503 for a job that exists, and a client's retry would submit it twice.
     kwargs = {"args": [str(job_id)], "priority": celery_priority(priority)}
     if countdown:
         kwargs["countdown"] = countdown
