@@ -41,7 +41,7 @@ from chatroom.models import (
 )
 from chatroom.permissions import OWNER_ONLY, POWERS, assignable_roles, can_invite, has_power, outranks
 from chatroom.presenters import message_dicts, new_message_dict, reactions_for, user_dict
-from config.errors import Conflict, NotFound, PermissionDenied, TooLarge, ValidationFailed, validate_model
+from config.errors import Conflict, NotFound, PermissionDenied, TooLarge, ValidationFailed, parse_uuid, validate_model
 from orgs.models import Organization
 
 Role = RoomMember.Role
@@ -718,11 +718,11 @@ def _notify_message(*, message: Message, actor: User, mentioned: list[uuid.UUID]
     notifications.notify_many(drafts=drafts)
 
 
-def _find_in_room(room: Room, message_id, *, field: str) -> Message:
-    try:
-        found = Message.objects.filter(room=room, id=message_id, is_deleted=False).select_related("user").first()
-    except ValueError:  # not a UUID
-        found = None
+def _find_in_room(room: Room, message_id, *, field: str, include_deleted: bool = False) -> Message:
+    qs = Message.objects.filter(room=room, id=parse_uuid(message_id, field))
+    if not include_deleted:
+        qs = qs.filter(is_deleted=False)
+    found = qs.select_related("user").first()
     if found is None:
         raise ValidationFailed(fields={field: ["No such message in this room."]})
     return found
@@ -1025,10 +1025,14 @@ def reaction_remove(*, actor: User, message_id, emoji: str) -> Message:
 @transaction.atomic
 def read_mark(*, actor: User, room: Room, message_id) -> RoomMember:
     """Move the member's read cursor forward to ``message_id`` (never back).
-    A read receipt is personal state, not a change to shared data, so it is
-    not audited (it would put every glance at a room into the audit chain)."""
+    A deleted message is a valid place to read up to: it still holds its
+    place in the room's order (unread counts skip deleted messages), and a
+    client whose newest message was just deleted must still be able to say
+    it has read that far. A read receipt is personal state, not a change to
+    shared data, so it is not audited (it would put every glance at a room
+    into the audit chain)."""
     member = _require_member(room, actor, lock=True)
-    message = _find_in_room(room, message_id, field="message_id")
+    message = _find_in_room(room, message_id, field="message_id", include_deleted=True)
     if member.last_read_at is not None and (message.created_at, str(message.id)) <= (
             member.last_read_at, str(member.last_read_message_id)):
         return member
