@@ -220,3 +220,27 @@ def test_the_api_download_takes_chat_read_and_any_accept_header(make_room, membe
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "permission_denied"
     anonymous = APIClient().get(path)
     assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "not_authenticated"
+
+
+def test_attachment_delete_takes_the_uploaders_unlinked_upload_or_staff(make_room, member_of, make_user, api_as,
+                                                                        django_capture_on_commit_callbacks):
+    from audit.models import AuditLog
+    from config.errors import PermissionDenied
+
+    room = make_room()
+    uploader = member_of(room)
+    draft = _upload(api_as(uploader), "draft.txt", b"draft").json()
+    sent = _upload(api_as(uploader), "sent.txt", b"sent").json()
+    services.message_post(actor=uploader, room=room, content="", attachment_ids=[sent["id"]])
+    for actor, attachment in ((make_user(), draft), (room.owner, draft), (uploader, sent)):
+        with pytest.raises(NotFound):  # someone else's, or already part of a message
+            services.attachment_delete(actor=actor, attachment_id=attachment["id"])
+    with pytest.raises(PermissionDenied):
+        services.attachment_delete(actor=uploader, attachment_id=sent["id"], staff_override=True)
+    stored = Attachment.objects.get(id=draft["id"])
+    with django_capture_on_commit_callbacks(execute=True):
+        services.attachment_delete(actor=uploader, attachment_id=draft["id"])
+    assert not Attachment.objects.filter(id=draft["id"]).exists()
+    assert not stored.file.storage.exists(stored.file.name)
+    assert AuditLog.objects.get(action="attachment.deleted", resource_id=draft["id"]).actor == uploader
+    assert Attachment.objects.filter(id=sent["id"]).exists()
