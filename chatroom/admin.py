@@ -1,34 +1,240 @@
-"""Staff views of chat. Changes go through the services (the audited admin
-site records each admin action too); messages are read-only here apart from
-the soft-delete action."""
+"""Staff views of chat. Every change goes through chatroom.services with
+``staff_override`` (staff act with the owner's powers in any room, see
+services._acting_member), so the admin applies the same rules and writes the
+same audit entries as the pages, the API and the socket; the audited admin
+site records each admin action on top.
 
+A service's refusal rolls the whole save back (the admin view runs in one
+transaction) and the page comes back with the error on the form or inline
+row it belongs to, as a validation error would. Messages, invites, join
+requests and attachments are read-only here, changed only by actions."""
+
+from __future__ import annotations
+
+from django import forms
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 
 from chatroom import services
 from chatroom.models import Attachment, Invite, JoinRequest, Message, Room, RoomMember
-from config.errors import ApplicationError
+from config.admin_actions import ServiceErrorsAsMessages, refusal_text, run_service_action
+from config.errors import ApplicationError, ValidationFailed
+
+STAFF = {"staff_override": True}
 
 
-class RoomMemberInline(admin.TabularInline):
+# --------------------------------------------------------------------------- service errors on the form
+
+
+class _Refused(Exception):
+    """A service refused part of an admin save: which form it belongs to
+    (``prefix`` and ``index`` name an inline row; None is the main form)."""
+
+    def __init__(self, error: ApplicationError, *, prefix: str | None = None, index: int | None = None,
+                 field_names: dict | None = None):
+        super().__init__(error.message)
+        self.error, self.prefix, self.index = error, prefix, index
+        self.field_names = field_names or {}
+
+    def __str__(self) -> str:
+        return refusal_text(self.error)
+
+    def add_to(self, form: forms.BaseForm) -> None:
+        for field, errors in (self.error.fields or {None: [self.error.message]}).items():
+            name = self.field_names.get(field, field)
+            if name in form.fields:
+                form.add_error(name, errors)
+            elif field in (None, "non_field_errors"):
+                form.add_error(None, errors)
+            else:  # a field this form does not show: say which
+                form.add_error(None, [f"{field}: {e}" for e in errors])
+
+
+def _changed(form, fields) -> dict:
+    return {f: form.cleaned_data[f] for f in fields if f in form.changed_data}
+
+
+class ServiceFormErrors(ServiceErrorsAsMessages):
+    """Shows a service's refusal of a save on the form it concerns. The first
+    pass raises _Refused out of the admin's transaction (so nothing of the
+    save is kept); the second validates the same input with that error
+    added, and renders the form as for any invalid input. A refusal no form
+    shows (and a delete's) becomes a message (ServiceErrorsAsMessages)."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except _Refused as refused:
+            request._service_refusal = refused
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except _Refused as refused:
+            self.message_user(request, str(refused), level=messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        refused = getattr(request, "_service_refusal", None)
+        if refused is None or refused.prefix is not None:
+            return form
+
+        class RefusedForm(form):
+            def clean(self):
+                cleaned = super().clean()
+                refused.add_to(self)
+                return cleaned
+
+        return RefusedForm
+
+
+class ServiceFormErrorsInline:
+    """The inline half of ServiceFormErrors: the refused row gets the error."""
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        refused = getattr(request, "_service_refusal", None)
+        if refused is None or refused.prefix is None:
+            return formset
+
+        class RefusedFormSet(formset):
+            def clean(self):
+                super().clean()
+                if self.prefix != refused.prefix or refused.index >= len(self.forms):
+                    return
+                row = self.forms[refused.index]
+                refused.add_to(row)
+                if self.can_delete and self._should_delete_form(row):
+                    # A row marked for deletion is not validated: say it above the rows.
+                    raise forms.ValidationError(f"{row.instance.user}: {refused}")
+
+        return RefusedFormSet
+
+
+# --------------------------------------------------------------------------- rooms
+
+
+class RoomMemberInline(ServiceFormErrorsInline, admin.TabularInline):
     model = RoomMember
     extra = 0
     raw_id_fields = ["user"]
-    fields = ["user", "role", "is_muted", "notifications_enabled", "permissions", "joined_at"]
-    readonly_fields = ["joined_at"]
+    fields = ["user", "role", "is_muted", "permissions", "notifications_enabled", "joined_at"]
+    # The member's own switch, and history: not staff's to change.
+    readonly_fields = ["notifications_enabled", "joined_at"]
+
+
+class RoomAdminForm(forms.ModelForm):
+    password = forms.CharField(
+        required=False, strip=False, widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="A private room's password: needed when making a room private, otherwise blank keeps it.",
+    )
+
+    class Meta:
+        model = Room
+        fields = ["name", "description", "owner", "org", "is_private", "password", "max_members", "allow_invites",
+                  "require_approval", "archived", "settings"]
+
+
+ROOM_ADD_FIELDS = ["name", "description", "owner", "org", "is_private", "password", "max_members", "allow_invites",
+                   "require_approval"]
+ROOM_CHANGE_FIELDS = ["name", "description", "owner", "org", "is_private", "password", "max_members",
+                      "allow_invites", "require_approval", "archived", "settings"]
+# Service argument names that are form fields by another name.
+ROOM_FIELD_NAMES = {"user_id": "owner", "settings_": "settings"}
+MEMBER_FIELD_NAMES = {"user_id": "user"}
 
 
 @admin.register(Room)
-class RoomAdmin(admin.ModelAdmin):
+class RoomAdmin(ServiceFormErrors, admin.ModelAdmin):
+    form = RoomAdminForm
     list_display = ["name", "owner", "org", "is_private", "require_approval", "archived", "created_at"]
     list_filter = ["is_private", "require_approval", "archived"]
     search_fields = ["name", "description", "owner__username"]
     raw_id_fields = ["owner", "org"]
-    exclude = ["password_hash"]
     inlines = [RoomMemberInline]
+
+    def get_fields(self, request, obj=None):
+        return ROOM_CHANGE_FIELDS if obj else ROOM_ADD_FIELDS
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["org"] if obj else []  # no service moves a room to another org
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        try:
+            if not change:
+                created = services.room_create(
+                    actor=request.user, owner=data["owner"], name=data["name"], description=data["description"],
+                    is_private=data["is_private"], password=data["password"] or None, org=data.get("org"),
+                    max_members=data["max_members"], allow_invites=data["allow_invites"],
+                    require_approval=data["require_approval"],
+                )
+                obj.pk, obj.created_at, obj.updated_at = created.pk, created.created_at, created.updated_at
+                obj.password_hash = created.password_hash
+                obj._state.adding = False
+                return
+            current = Room.objects.get(pk=obj.pk)
+            fields = _changed(form, ["name", "description", "is_private", "max_members", "allow_invites",
+                                     "require_approval", "archived", "settings"])
+            if "settings" in fields:
+                fields["settings_"] = fields.pop("settings")
+            if fields or data["password"]:
+                services.room_update(actor=request.user, room=current, password=data["password"] or None,
+                                     **fields, **STAFF)
+            if "owner" in form.changed_data:
+                services.room_transfer_ownership(actor=request.user, room=current, new_owner=data["owner"], **STAFF)
+        except ApplicationError as exc:
+            raise _Refused(exc, field_names=ROOM_FIELD_NAMES) from exc
+
+    def save_formset(self, request, form, formset, change):
+        room = form.instance
+        formset.save(commit=False)  # sorts the rows into new, changed and deleted
+        deleted = set(formset.deleted_forms)
+        for index, row in enumerate(formset.forms):
+            if row not in deleted and not row.has_changed():
+                continue
+            member, data = row.instance, row.cleaned_data
+            try:
+                if row in deleted:
+                    if member.pk is not None:
+                        services.member_kick(actor=request.user, room=room, user=member.user, **STAFF)
+                elif member._state.adding:
+                    services.member_add(actor=request.user, room=room, user=data["user"], role=data["role"], **STAFF)
+                    services.member_update(actor=request.user, room=room, user=data["user"],
+                                           **_changed(row, ["is_muted", "permissions"]), **STAFF)
+                else:
+                    if "user" in row.changed_data:
+                        raise ValidationFailed(fields={"user": ["Remove this member and add the other user instead."]})
+                    services.member_update(actor=request.user, room=room, user=member.user,
+                                           **_changed(row, ["role", "is_muted", "permissions"]), **STAFF)
+            except ApplicationError as exc:
+                raise _Refused(exc, prefix=formset.prefix, index=index, field_names=MEMBER_FIELD_NAMES) from exc
+
+    def delete_model(self, request, obj):
+        services.room_delete(actor=request.user, room=obj, **STAFF)
+
+    def delete_queryset(self, request, queryset):
+        run_service_action(self, request, queryset, lambda room: services.room_delete(actor=request.user, room=room, **STAFF),
+                    "Deleted through the service")
+
+
+# --------------------------------------------------------------------------- read-only, with actions
+
+
+class ReadOnly:
+    """Seen here, changed only by the actions (which call the services)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ["created_at", "room", "user", "message_type", "short_content", "is_edited", "is_deleted", "is_pinned"]
     list_filter = ["message_type", "is_deleted", "is_pinned", ("room", admin.RelatedFieldListFilter),
                    ("user", admin.RelatedOnlyFieldListFilter)]
@@ -38,48 +244,60 @@ class MessageAdmin(admin.ModelAdmin):
     list_select_related = ["room", "user"]
     show_full_result_count = False  # no count(*) over the whole partitioned table
     actions = ["soft_delete"]
-    readonly_fields = [f.name for f in Message._meta.fields]
 
     @admin.display(description="content")
     def short_content(self, obj):
         return obj.content[:80]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # soft delete only, through the action
-
     @admin.action(description="Soft-delete the selected messages")
     def soft_delete(self, request, queryset):
-        done = 0
-        for message in queryset:
-            try:
-                services.message_delete(actor=request.user, message_id=message.id, staff_override=True)
-                done += 1
-            except ApplicationError as exc:
-                self.message_user(request, f"{message.id}: {exc.message}", messages.ERROR)
-        self.message_user(request, f"Soft-deleted {done} message(s).", messages.SUCCESS)
+        run_service_action(self, request, queryset,
+                    lambda m: services.message_delete(actor=request.user, message_id=m.id, **STAFF), "Soft-deleted")
 
 
 @admin.register(Invite)
-class InviteAdmin(admin.ModelAdmin):
-    list_display = ["code", "room", "inviter", "uses", "max_uses", "expires_at", "revoked_at", "created_at"]
+class InviteAdmin(ReadOnly, admin.ModelAdmin):
+    list_display = ["code", "room", "inviter", "invitee", "uses", "max_uses", "expires_at", "revoked_at", "created_at"]
     list_filter = ["revoked_at"]
     search_fields = ["code", "room__name", "inviter__username"]
-    raw_id_fields = ["room", "inviter"]
+    list_select_related = ["room", "inviter", "invitee"]
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke the selected invites")
+    def revoke(self, request, queryset):
+        run_service_action(self, request, queryset,
+                    lambda invite: services.invite_revoke(actor=request.user, invite=invite, **STAFF), "Revoked")
 
 
 @admin.register(JoinRequest)
-class JoinRequestAdmin(admin.ModelAdmin):
+class JoinRequestAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ["room", "user", "status", "created_at", "decided_by", "decided_at"]
     list_filter = ["status"]
-    raw_id_fields = ["room", "user", "decided_by"]
+    search_fields = ["room__name", "user__username"]
+    list_select_related = ["room", "user", "decided_by"]
+    actions = ["approve", "reject"]
+
+    def _decide(self, request, queryset, approve: bool, label: str):
+        run_service_action(self, request, queryset, lambda r: services.join_request_decide(
+            actor=request.user, request=r, approve=approve, **STAFF), label)
+
+    @admin.action(description="Approve the selected requests (adds the members)")
+    def approve(self, request, queryset):
+        self._decide(request, queryset, True, "Approved")
+
+    @admin.action(description="Reject the selected requests")
+    def reject(self, request, queryset):
+        self._decide(request, queryset, False, "Rejected")
 
 
 @admin.register(Attachment)
-class AttachmentAdmin(admin.ModelAdmin):
-    list_display = ["filename", "mime_type", "size", "uploader", "room", "created_at"]
+class AttachmentAdmin(ReadOnly, admin.ModelAdmin):
+    list_display = ["filename", "mime_type", "size", "uploader", "room", "message_id", "created_at"]
     search_fields = ["filename", "checksum", "uploader__username"]
-    raw_id_fields = ["uploader", "room"]
-    readonly_fields = ["message_id", "message_created_at", "checksum", "size", "mime_type", "width", "height"]
+    list_select_related = ["uploader", "room"]
+    actions = ["delete_files"]
+
+    @admin.action(description="Delete the selected files")
+    def delete_files(self, request, queryset):
+        run_service_action(self, request, queryset, lambda a: services.attachment_delete(
+            actor=request.user, attachment_id=a.id, **STAFF), "Deleted")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,7 +16,7 @@ from accounts import presence
 from accounts.models import User
 from chatroom import ratelimit, selectors, services
 from chatroom.models import Invite, JoinRequest, Room, RoomMember
-from chatroom.presenters import attachment_dict, message_dicts, user_dict
+from chatroom.presenters import attachment_dict, attachment_response, message_dicts, user_dict
 from config.api import CursorPage
 from config.errors import NotFound, ValidationFailed, parse_uuid
 
@@ -508,3 +509,29 @@ class UploadView(APIView):
             raise ValidationFailed(fields={"file": ["Attach a file in the multipart field `file`."]})
         attachment = services.attachment_upload(actor=request.user, file=upload)
         return Response(attachment_dict(attachment), status=201)
+
+
+class _AnyAccept(BaseContentNegotiation):
+    """A download answers with the file's own type whatever the client's
+    Accept says; its errors are the contract's JSON (the only renderer)."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0]
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class AttachmentView(APIView):
+    """Addition to api.md: an attachment's content for clients that sign in
+    with a token or an API key (the pages use the same file's ``url``). The
+    same access rule as the page download (chatroom.selectors.attachment_for_download):
+    404 not_found for a missing file, someone else's upload, a room the
+    caller is not a member of, or a deleted message."""
+
+    required_scopes = {"GET": READ}
+    content_negotiation_class = _AnyAccept
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: OBJ})
+    def get(self, request, attachment_id):
+        return attachment_response(selectors.attachment_for_download(user=request.user, attachment_id=attachment_id))

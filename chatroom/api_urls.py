@@ -29,4 +29,5 @@ urlpatterns = [
     path("unread", api.UnreadView.as_view(), name="chat-unread"),
     path("search/messages", api.SearchView.as_view(), name="chat-search"),
     path("uploads", api.UploadView.as_view(), name="chat-uploads"),
+    path("attachments/<uuid:attachment_id>", api.AttachmentView.as_view(), name="chat-attachment"),
 ]

@@ -11,7 +11,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from psqlextra.manager import PostgresManager
 from psqlextra.models import PostgresPartitionedModel
@@ -336,6 +336,17 @@ def attachment_path(instance, filename: str) -> str:
     return f"chat/{now:%Y/%m}/{instance.id.hex}"
 
 
+class AttachmentQuerySet(models.QuerySet):
+    def available(self):
+        """Attachments whose file still exists for anyone: an upload not yet
+        linked, or one linked to a message that is not deleted. The one rule
+        the download selector and the message presenter both apply, so a
+        deleted message's files are neither listed nor served on any face."""
+        live = Message.objects.filter(id=OuterRef("message_id"), created_at=OuterRef("message_created_at"),
+                                      is_deleted=False)
+        return self.filter(Q(message__isnull=True) | Exists(live))
+
+
 class Attachment(models.Model):
     """An uploaded file (seed 000 file_uploads, seed 003 attachments): uploaded
     first, then linked to one message by the composite key."""
@@ -355,6 +366,8 @@ class Attachment(models.Model):
     )
     message_created_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AttachmentQuerySet.as_manager()
 
     class Meta:
         db_table = "attachments"

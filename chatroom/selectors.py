@@ -20,7 +20,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from chatroom import cursors, unread
-from chatroom.models import Invite, JoinRequest, Message, MessageEdit, Room, RoomMember
+from chatroom.models import Attachment, Invite, JoinRequest, Message, MessageEdit, Room, RoomMember
 from chatroom.permissions import has_power
 from chatroom.presenters import message_dicts
 from config.errors import NotFound, PermissionDenied, ValidationFailed, parse_uuid
@@ -218,6 +218,28 @@ def pinned_messages(*, user, room: Room) -> list[Message]:
         raise PermissionDenied("You are not a member of this room.")
     return list(Message.objects.filter(room=room, is_pinned=True, is_deleted=False).select_related("user")
                 .order_by("-created_at")[:50])
+
+
+# --------------------------------------------------------------------------- attachments
+
+
+def attachment_for_download(*, user, attachment_id) -> Attachment:
+    """The attachment ``user`` may fetch: their own upload before it is
+    linked, or a file of a message that is not deleted in a room they are a
+    member of now. The one access rule for a file, used by the download page
+    and the API alike; everything else (missing, not yours, a room you left
+    or were kicked from, a deleted message) is the same NotFound, so no face
+    confirms that a file exists."""
+    item = (Attachment.objects.available().filter(id=parse_uuid(attachment_id, "attachment_id"))
+            .select_related("room").first())
+    if item is None or not getattr(user, "is_authenticated", False):
+        raise NotFound("No such attachment.")
+    if item.message_id is None:
+        if item.uploader_id != user.id:
+            raise NotFound("No such attachment.")
+    elif item.room is None or member_of(item.room, user) is None:
+        raise NotFound("No such attachment.")
+    return item
 
 
 # --------------------------------------------------------------------------- unread

@@ -41,7 +41,7 @@ from chatroom.models import (
 )
 from chatroom.permissions import OWNER_ONLY, POWERS, assignable_roles, can_invite, has_power, outranks
 from chatroom.presenters import message_dicts, new_message_dict, reactions_for, user_dict
-from config.errors import Conflict, NotFound, PermissionDenied, TooLarge, ValidationFailed, validate_model
+from config.errors import Conflict, NotFound, PermissionDenied, TooLarge, ValidationFailed, parse_uuid, validate_model
 from orgs.models import Organization
 
 Role = RoomMember.Role
@@ -70,6 +70,20 @@ def _require_member(room: Room, user: User, *, lock: bool = False) -> RoomMember
     return member
 
 
+def _acting_member(room: Room, actor: User, *, staff_override: bool = False, lock: bool = False) -> RoomMember:
+    """Whose powers an action in ``room`` runs with: the actor's membership,
+    or, with ``staff_override`` (passed only by the Django admin), a stand-in
+    with the owner's powers for active site staff, who moderate rooms they
+    are not members of. The stand-in is never saved, so the rules that
+    compare members (moderation only goes downwards, one owner) still hold:
+    staff cannot demote or kick the owner, only transfer ownership."""
+    if staff_override:
+        if not (actor.is_staff and actor.is_active):
+            raise PermissionDenied("Only staff moderate from the admin.")
+        return RoomMember(room=room, user=actor, role=Role.OWNER)
+    return _require_member(room, actor, lock=lock)
+
+
 def _require_power(member: RoomMember, power: str, message: str) -> None:
     if not has_power(member, power):
         raise PermissionDenied(message)
@@ -92,9 +106,12 @@ def _message_for_update(message_id) -> Message:
 
 
 def _audit_fields(action: str, *, actor, room: Room, resource_type: str = "room", resource_id=None,
-                  details=None) -> dict:
+                  details=None, staff: bool = False) -> dict:
+    details = {"room_id": str(room.id), **(details or {})}
+    if staff:
+        details["staff"] = True  # done from the admin by site staff
     return {"action": action, "actor": actor, "org": room.org, "resource_type": resource_type,
-            "resource_id": str(resource_id or room.id), "details": {"room_id": str(room.id), **(details or {})}}
+            "resource_id": str(resource_id or room.id), "details": details}
 
 
 def _audit(action: str, **fields):
@@ -121,7 +138,10 @@ def room_create(
     max_members: int = 1000,
     allow_invites: bool = True,
     require_approval: bool = False,
+    actor: User | None = None,
 ) -> Room:
+    """A room owned by ``owner``; ``actor`` is who made it when that is
+    someone else (staff in the admin), for the audit entry."""
     if is_private and not password:
         raise ValidationFailed(fields={"password": ["A private room needs a password."]})
     if not is_private and password:
@@ -144,7 +164,7 @@ def room_create(
     validate_model(room)
     room.save()
     RoomMember.objects.create(room=room, user=owner, role=Role.OWNER)
-    _audit("room.created", actor=owner, room=room,
+    _audit("room.created", actor=actor or owner, room=room, staff=actor is not None and actor != owner,
            details={"name": room.name, "is_private": is_private, "require_approval": require_approval})
     return room
 
@@ -166,9 +186,10 @@ def room_update(
     require_approval: bool | None = None,
     archived: bool | None = None,
     settings_: dict | None = None,
+    staff_override: bool = False,
 ) -> Room:
     room = _lock_room(room)
-    member = _require_member(room, actor)
+    member = _acting_member(room, actor, staff_override=staff_override)
     _require_power(member, "manage_settings", "Only admins change room settings.")
     changes = {
         "name": name, "description": description, "max_members": max_members, "allow_invites": allow_invites,
@@ -205,39 +226,42 @@ def room_update(
     if "name" in changed:
         _system_message(room=room, user=actor, event="renamed", content=f"{actor.username} renamed the room to {room.name}",
                         extra={"old_name": old_name, "new_name": room.name})
-    _audit("room.updated", actor=actor, room=room, details={"fields": sorted(changed)})
+    _audit("room.updated", actor=actor, room=room, details={"fields": sorted(changed)}, staff=staff_override)
     return room
 
 
 @transaction.atomic
-def room_delete(*, actor: User, room: Room) -> None:
+def room_delete(*, actor: User, room: Room, staff_override: bool = False) -> None:
     room = _lock_room(room)
-    member = _require_member(room, actor)
+    member = _acting_member(room, actor, staff_override=staff_override)
     _require_power(member, "delete_room", "Only the owner deletes a room.")
-    _audit("room.deleted", actor=actor, room=room, details={"name": room.name})
+    _audit("room.deleted", actor=actor, room=room, details={"name": room.name}, staff=staff_override)
     room_id = room.id
     room.delete()
     realtime.room_event(room_id, {"type": "room.deleted", "room_id": str(room_id)})
 
 
 @transaction.atomic
-def room_transfer_ownership(*, actor: User, room: Room, new_owner: User) -> Room:
+def room_transfer_ownership(*, actor: User, room: Room, new_owner: User, staff_override: bool = False) -> Room:
     room = _lock_room(room)
-    member = _require_member(room, actor, lock=True)
+    member = _acting_member(room, actor, staff_override=staff_override, lock=True)
     _require_power(member, "transfer_ownership", "Only the owner transfers ownership.")
     target = _member(room, new_owner, lock=True)
     if target is None:
         raise ValidationFailed(fields={"user_id": ["The new owner must be a member of the room."]})
-    if target.pk == member.pk:
+    current = RoomMember.objects.select_for_update().filter(room=room, role=Role.OWNER).first()
+    if current is not None and target.pk == current.pk:
         return room
-    member.role = Role.ADMIN
-    member.save(update_fields=["role"])  # first: one owner per room at any moment
+    previous = room.owner_id
+    if current is not None:
+        current.role = Role.ADMIN
+        current.save(update_fields=["role"])  # first: one owner per room at any moment
     target.role = Role.OWNER
     target.save(update_fields=["role"])
     room.owner = new_owner
     room.save(update_fields=["owner", "updated_at"])
-    _audit("room.ownership.transferred", actor=actor, room=room,
-           details={"from_user_id": str(actor.id), "to_user_id": str(new_owner.id)})
+    _audit("room.ownership.transferred", actor=actor, room=room, staff=staff_override,
+           details={"from_user_id": str(previous), "to_user_id": str(new_owner.id)})
     return room
 
 
@@ -335,9 +359,30 @@ def _member_gone(room: Room, user: User) -> None:
 
 
 @transaction.atomic
-def member_kick(*, actor: User, room: Room, user: User) -> None:
+def member_add(*, actor: User, room: Room, user: User, role: str = Role.MEMBER,
+               staff_override: bool = False) -> RoomMember:
+    """Add ``user`` to the room directly (no password, invite or approval):
+    for admins of the room, and staff in the admin. A role other than member
+    is then given as member_update gives it, with its rules and audit entry."""
     room = _lock_room(room)
-    member = _require_member(room, actor)
+    member = _acting_member(room, actor, staff_override=staff_override)
+    _require_power(member, "manage_members", "Only admins add members directly.")
+    if role == Role.OWNER:
+        raise ValidationFailed(fields={"role": ["Ownership is transferred, not assigned."]})
+    if role not in Role.values:
+        raise ValidationFailed(fields={"role": [f"One of {', '.join(Role.values)}."]})
+    if _member(room, user) is not None:
+        raise Conflict("This user is already a member of the room.")
+    added = _add_member(room=room, user=user, actor=actor, via="staff" if staff_override else "added")
+    if role != Role.MEMBER:
+        added = member_update(actor=actor, room=room, user=user, role=role, staff_override=staff_override)
+    return added
+
+
+@transaction.atomic
+def member_kick(*, actor: User, room: Room, user: User, staff_override: bool = False) -> None:
+    room = _lock_room(room)
+    member = _acting_member(room, actor, staff_override=staff_override)
     _require_power(member, "kick", "Only moderators and above kick members.")
     target = _member(room, user, lock=True)
     if target is None:
@@ -348,16 +393,16 @@ def member_kick(*, actor: User, room: Room, user: User) -> None:
     _system_message(room=room, user=user, event="kicked", content=f"{user.username} was removed by {actor.username}",
                     extra={"by_user_id": str(actor.id)})
     _audit("room.member.kicked", actor=actor, room=room, resource_type="room_member", resource_id=target.id,
-           details={"user_id": str(user.id)})
+           details={"user_id": str(user.id)}, staff=staff_override)
     _member_gone(room, user)
 
 
 @transaction.atomic
 def member_update(
     *, actor: User, room: Room, user: User, role: str | None = None, is_muted: bool | None = None,
-    notifications_enabled: bool | None = None, permissions: dict | None = None,
+    notifications_enabled: bool | None = None, permissions: dict | None = None, staff_override: bool = False,
 ) -> RoomMember:
-    member = _require_member(room, actor)
+    member = _acting_member(room, actor, staff_override=staff_override)
     target = _member(room, user, lock=True)
     if target is None:
         raise NotFound("That user is not a member of this room.")
@@ -399,15 +444,16 @@ def member_update(
         return target
     target.save(update_fields=fields)
     _audit("room.member.updated", actor=actor, room=room, resource_type="room_member", resource_id=target.id,
-           details={**details, "fields": fields})
+           details={**details, "fields": fields}, staff=staff_override)
     return target
 
 
 @transaction.atomic
-def join_request_decide(*, actor: User, request: JoinRequest, approve: bool) -> JoinRequest:
+def join_request_decide(*, actor: User, request: JoinRequest, approve: bool,
+                        staff_override: bool = False) -> JoinRequest:
     request = JoinRequest.objects.select_for_update().select_related("room", "user").get(pk=request.pk)
     room = _lock_room(request.room)
-    member = _require_member(room, actor)
+    member = _acting_member(room, actor, staff_override=staff_override)
     _require_power(member, "approve", "Only moderators and above decide join requests.")
     if request.status != JoinRequest.Status.PENDING:
         raise Conflict("This request was already decided.")
@@ -418,7 +464,7 @@ def join_request_decide(*, actor: User, request: JoinRequest, approve: bool) -> 
     if approve and _member(room, request.user) is None:
         _add_member(room=room, user=request.user, actor=actor, via="approval")
     _audit(f"room.join_request.{request.status}", actor=actor, room=room, resource_type="join_request",
-           resource_id=request.id, details={"user_id": str(request.user_id)})
+           resource_id=request.id, details={"user_id": str(request.user_id)}, staff=staff_override)
     return request
 
 
@@ -490,16 +536,16 @@ def invite_user(*, actor: User, room: Room, user: User, max_age_seconds: int = I
 
 
 @transaction.atomic
-def invite_revoke(*, actor: User, invite: Invite) -> Invite:
+def invite_revoke(*, actor: User, invite: Invite, staff_override: bool = False) -> Invite:
     invite = Invite.objects.select_for_update().select_related("room").get(pk=invite.pk)
-    member = _require_member(invite.room, actor)
+    member = _acting_member(invite.room, actor, staff_override=staff_override)
     if invite.inviter_id != actor.id:
         _require_power(member, "manage_members", "Only the inviter or an admin revokes an invite.")
     if invite.revoked_at is None:
         invite.revoked_at = timezone.now()
         invite.save(update_fields=["revoked_at"])
         _audit("room.invite.revoked", actor=actor, room=invite.room, resource_type="invite",
-               resource_id=invite.code[:6] + "…")
+               resource_id=invite.code[:6] + "…", staff=staff_override)
     return invite
 
 
@@ -718,11 +764,11 @@ def _notify_message(*, message: Message, actor: User, mentioned: list[uuid.UUID]
     notifications.notify_many(drafts=drafts)
 
 
-def _find_in_room(room: Room, message_id, *, field: str) -> Message:
-    try:
-        found = Message.objects.filter(room=room, id=message_id, is_deleted=False).select_related("user").first()
-    except ValueError:  # not a UUID
-        found = None
+def _find_in_room(room: Room, message_id, *, field: str, include_deleted: bool = False) -> Message:
+    qs = Message.objects.filter(room=room, id=parse_uuid(message_id, field))
+    if not include_deleted:
+        qs = qs.filter(is_deleted=False)
+    found = qs.select_related("user").first()
     if found is None:
         raise ValidationFailed(fields={field: ["No such message in this room."]})
     return found
@@ -933,12 +979,10 @@ def message_delete(*, actor: User, message_id, staff_override: bool = False) -> 
     every face hides its text, files and reactions. ``staff_override`` (the
     admin's action) lets site staff moderate rooms they are not members of."""
     message = _message_for_update(message_id)
-    if staff_override and not actor.is_staff:
-        raise PermissionDenied("Only staff moderate from the admin.")
+    member = _acting_member(message.room, actor, staff_override=staff_override)
     if message.is_deleted:
         return message
     if not staff_override:
-        member = _require_member(message.room, actor)
         if message.user_id == actor.id and message.message_type != Message.Type.SYSTEM:
             _require_power(member, "delete_own", "You may not delete messages in this room.")
         else:
@@ -1025,10 +1069,14 @@ def reaction_remove(*, actor: User, message_id, emoji: str) -> Message:
 @transaction.atomic
 def read_mark(*, actor: User, room: Room, message_id) -> RoomMember:
     """Move the member's read cursor forward to ``message_id`` (never back).
-    A read receipt is personal state, not a change to shared data, so it is
-    not audited (it would put every glance at a room into the audit chain)."""
+    A deleted message is a valid place to read up to: it still holds its
+    place in the room's order (unread counts skip deleted messages), and a
+    client whose newest message was just deleted must still be able to say
+    it has read that far. A read receipt is personal state, not a change to
+    shared data, so it is not audited (it would put every glance at a room
+    into the audit chain)."""
     member = _require_member(room, actor, lock=True)
-    message = _find_in_room(room, message_id, field="message_id")
+    message = _find_in_room(room, message_id, field="message_id", include_deleted=True)
     if member.last_read_at is not None and (message.created_at, str(message.id)) <= (
             member.last_read_at, str(member.last_read_message_id)):
         return member
@@ -1116,3 +1164,34 @@ def attachment_upload(*, actor: User, file) -> Attachment:
     audit_record(action="attachment.uploaded", actor=actor, resource_type="attachment", resource_id=str(attachment.id),
                  details={"mime_type": mime, "size": attachment.size, "sha256": attachment.checksum})
     return attachment
+
+
+@transaction.atomic
+def attachment_delete(*, actor: User, attachment_id, staff_override: bool = False) -> None:
+    """Remove a file: its uploader's own upload not yet linked to a message,
+    or, for staff in the admin (``staff_override``), any file. The stored
+    file goes once the row's removal commits; a message that showed it is
+    broadcast again without it."""
+    if staff_override:
+        if not (actor.is_staff and actor.is_active):
+            raise PermissionDenied("Only staff moderate from the admin.")
+        attachment = Attachment.objects.select_for_update().filter(id=parse_uuid(attachment_id, "attachment_id")).first()
+    else:
+        attachment = Attachment.objects.select_for_update().filter(
+            id=parse_uuid(attachment_id, "attachment_id"), uploader=actor, message__isnull=True).first()
+    if attachment is None:
+        raise NotFound("No such attachment.")
+    details = {"filename": attachment.filename, "sha256": attachment.checksum, "size": attachment.size,
+               "message_id": str(attachment.message_id) if attachment.message_id else None}
+    if staff_override:
+        details["staff"] = True
+    audit_record(action="attachment.deleted", actor=actor, org=attachment.room.org if attachment.room else None,
+                 resource_type="attachment", resource_id=str(attachment.id), details=details)
+    storage, name = attachment.file.storage, attachment.file.name
+    message_id, room_id = attachment.message_id, attachment.room_id
+    attachment.delete()
+    transaction.on_commit(lambda: storage.delete(name))
+    if message_id is not None:
+        message = Message.objects.select_related("user").filter(id=message_id, room_id=room_id).first()
+        if message is not None and not message.is_deleted:
+            realtime.room_event(room_id, {"type": "message.updated", "message": message_dicts([message])[0]})

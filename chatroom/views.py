@@ -9,14 +9,15 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import user_for_login
 from chatroom import selectors, services
-from chatroom.models import Attachment, JoinRequest
+from chatroom.models import JoinRequest
 from chatroom.permissions import can_invite, has_power
+from chatroom.presenters import attachment_response
 from config.errors import ApplicationError, NotFound, ValidationFailed
 
 
@@ -182,24 +183,11 @@ def search(request):
                                                      "room_id": room_id})
 
 
-# Served inline only for raster images; anything else downloads.
-INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
-
-
 @login_required
 def attachment(request, attachment_id):
-    """An attachment for members of its message's room (its uploader before
-    it is linked). The stored type was sniffed from the content at upload."""
-    item = Attachment.objects.filter(id=attachment_id).select_related("room").first()
-    allowed = item is not None and (
-        (item.message_id is None and item.uploader_id == request.user.id)
-        or (item.room is not None and selectors.member_of(item.room, request.user) is not None)
-    )
-    if not allowed:
-        raise Http404  # the same answer for "missing" and "not yours"
-    response = FileResponse(item.file.open("rb"), content_type=item.mime_type,
-                            as_attachment=item.mime_type not in INLINE_TYPES, filename=item.filename)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    """An attachment, if chatroom.selectors.attachment_for_download allows it."""
+    try:
+        item = selectors.attachment_for_download(user=request.user, attachment_id=attachment_id)
+    except NotFound:
+        raise Http404 from None  # the same answer for "missing" and "not yours"
+    return attachment_response(item)

@@ -14,22 +14,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 
+from config.admin_actions import refusal_text, run_service_action
 from config.errors import ApplicationError
 from jobs import rclone, services
 from jobs.models import Job, JobLog, Remote, RemotePermission, ScheduleRule
 from jobs.secrets import decrypt_options
-
-
-def _run_action(modeladmin, request, queryset, func, label):
-    done = 0
-    for obj in queryset:
-        try:
-            func(obj)
-            done += 1
-        except ApplicationError as exc:
-            modeladmin.message_user(request, f"{obj}: {exc.message}", level=messages.ERROR)
-    if done:
-        modeladmin.message_user(request, f"{label}: {done}.")
 
 
 class OptionsJsonMixin:
@@ -106,8 +95,7 @@ class ServiceRefused(Exception):
 
 
 def _refusal(exc: ApplicationError) -> ServiceRefused:
-    detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in (exc.fields or {}).items())
-    return ServiceRefused(f"{exc.message} {detail}".strip())
+    return ServiceRefused(refusal_text(exc))
 
 
 @admin.register(Remote)
@@ -165,7 +153,7 @@ class RemoteAdmin(admin.ModelAdmin):
             raise _refusal(exc) from exc
 
     def delete_queryset(self, request, queryset):
-        _run_action(self, request, queryset, lambda r: services.remote_delete(actor=request.user, remote=r),
+        run_service_action(self, request, queryset, lambda r: services.remote_delete(actor=request.user, remote=r),
                     "Deleted through the service")
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
@@ -201,7 +189,7 @@ class RemotePermissionAdmin(admin.ModelAdmin):
         services.permission_revoke(actor=request.user, grant=obj)
 
     def delete_queryset(self, request, queryset):
-        _run_action(self, request, queryset, lambda g: services.permission_revoke(actor=request.user, grant=g),
+        run_service_action(self, request, queryset, lambda g: services.permission_revoke(actor=request.user, grant=g),
                     "Revoked")
 
 
@@ -221,11 +209,11 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel the selected jobs")
     def cancel_jobs(self, request, queryset):
-        _run_action(self, request, queryset, lambda job: services.job_cancel(actor=request.user, job=job), "Cancelled")
+        run_service_action(self, request, queryset, lambda job: services.job_cancel(actor=request.user, job=job), "Cancelled")
 
     @admin.action(description="Retry the selected jobs")
     def retry_jobs(self, request, queryset):
-        _run_action(self, request, queryset, lambda job: services.job_retry(actor=request.user, job=job), "Retried")
+        run_service_action(self, request, queryset, lambda job: services.job_retry(actor=request.user, job=job), "Retried")
 
     @admin.action(description="Re-enqueue the selected pending/queued jobs (their task was lost)")
     def requeue_jobs(self, request, queryset):
@@ -269,14 +257,14 @@ class ScheduleRuleAdmin(admin.ModelAdmin):
 
     @admin.action(description="Run the selected schedules now")
     def run_now(self, request, queryset):
-        _run_action(self, request, queryset, lambda r: services.schedule_run_now(actor=request.user, rule=r), "Started")
+        run_service_action(self, request, queryset, lambda r: services.schedule_run_now(actor=request.user, rule=r), "Started")
 
     @admin.action(description="Pause the selected schedules")
     def pause(self, request, queryset):
-        _run_action(self, request, queryset,
+        run_service_action(self, request, queryset,
                     lambda r: services.schedule_update(actor=request.user, rule=r, is_active=False), "Paused")
 
     @admin.action(description="Resume the selected schedules")
     def resume(self, request, queryset):
-        _run_action(self, request, queryset,
+        run_service_action(self, request, queryset,
                     lambda r: services.schedule_update(actor=request.user, rule=r, is_active=True), "Resumed")

@@ -5,34 +5,13 @@ as an error message on the form page, with nothing saved."""
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import Q
-from django.http import HttpResponseRedirect
 from django.utils import timezone
 
-from config.errors import ApplicationError
+from config.admin_actions import ServiceErrorsAsMessages
 from orgs import services
 from orgs.models import Department, Membership, Organization, Position, Proxy, Role
-
-
-class ServiceErrorsAsMessages:
-    """A service's ApplicationError rolls the admin's transaction back and is
-    shown as a message on the same page instead of a server error."""
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except ApplicationError as exc:
-            detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in (exc.fields or {}).items())
-            self.message_user(request, f"{exc.message} {detail}".strip(), level=messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-
-    def delete_view(self, request, object_id, extra_context=None):
-        try:
-            return super().delete_view(request, object_id, extra_context)
-        except ApplicationError as exc:
-            self.message_user(request, exc.message, level=messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
 
 
 def _changed(form, fields) -> dict:

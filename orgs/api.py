@@ -111,8 +111,11 @@ class OrgsAPIView(APIView):
         self.org = None
         self.acting_for = None
         if "org_id" in kwargs:
-            self.org = selectors.org_get(actor=request.user, org_id=kwargs["org_id"])
+            self.org = self.resolve_org(request, kwargs["org_id"])
             self.acting_for = resolve_acting_for(request, self.org)
+
+    def resolve_org(self, request, org_id):
+        return selectors.org_get(actor=request.user, org_id=org_id)
 
     @property
     def who(self) -> dict:
@@ -405,15 +408,22 @@ class ProxyDetailView(OrgsAPIView):
 
 
 class PermissionCheckView(OrgsAPIView):
-    """`as_user` (or X-Act-As) asks whether the caller may do it acting for
-    that principal; `via` says whether a role or a proxy allows it."""
+    """About the caller; with X-Act-As about what the caller may do for that
+    principal through their proxy (via "proxy"); with `as_user` about that
+    user's own grant, which takes the members.write power
+    (orgs.permissions.check_permission). Any active member may ask; a
+    non-member gets 404 as on every org endpoint."""
+
+    def resolve_org(self, request, org_id):
+        return selectors.org_for_member(actor=request.user, org_id=org_id)
 
     @extend_schema(
         parameters=[
             ACT_AS_PARAM,
             OpenApiParameter("resource", str, required=True),
             OpenApiParameter("action", str, required=True),
-            OpenApiParameter("as_user", OpenApiTypes.UUID, description="check acting for this principal"),
+            OpenApiParameter("as_user", OpenApiTypes.UUID,
+                             description="ask about this user's own grant (needs members.write)"),
         ],
         responses=s.PermissionCheckSerializer,
     )
@@ -421,9 +431,10 @@ class PermissionCheckView(OrgsAPIView):
         serializer = s.PermissionCheckInput(data=request.query_params)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        acting_for = self.acting_for
-        if data.get("as_user") and data["as_user"] != request.user.pk:
-            acting_for = User.objects.filter(pk=data["as_user"]).first()
-            if acting_for is None:
-                raise serializers.ValidationError({"as_user": ["No such user."]})
-        return Response(check_permission(request.user, self.org, data["resource"], data["action"], acting_for))
+        about = None
+        if data.get("as_user"):
+            about = User.objects.filter(pk=data["as_user"]).first()
+            if about is None:
+                raise ValidationFailed(fields={"as_user": ["No such user."]})
+        return Response(check_permission(request.user, self.org, data["resource"], data["action"], self.acting_for,
+                                         about=about))

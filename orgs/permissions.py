@@ -270,9 +270,24 @@ def has_permission(user, org, resource: str, action: str, acting_for=None, at: d
     return effective_grant(user, org, acting_for=acting_for, at=at).check(resource, action)
 
 
-def check_permission(user, org, resource: str, action: str, acting_for=None) -> dict:
-    """The permissions/check answer: {allowed, via}."""
-    grant = effective_grant(user, org, acting_for=acting_for)
+# Asking what another user may do (permissions/check?as_user=) reveals that
+# user's grants, so it takes a manager's power, not just membership.
+CHECK_OTHERS = ("members", "write")
+
+
+def check_permission(user, org, resource: str, action: str, acting_for=None, *, about=None) -> dict:
+    """The permissions/check answer: {allowed, via}.
+
+    About the caller themselves (any active member may ask, whatever their
+    role holds), or, with ``acting_for``, about what the caller may do for
+    that principal through their proxy (via "proxy"). With ``about`` another
+    user, about that user's own grant: the caller (as acting_for, when
+    given) needs CHECK_OTHERS, or gets PermissionDenied."""
+    if about is not None and about.pk != user.pk:
+        authorize(user, org, *CHECK_OTHERS, acting_for=acting_for)
+        grant = effective_grant(about, org)
+    else:
+        grant = effective_grant(user, org, acting_for=acting_for)
     allowed = grant.check(resource, action)
     return {"allowed": allowed, "via": grant.via if allowed else None}
 

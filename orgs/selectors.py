@@ -24,14 +24,28 @@ def orgs_for_user(*, user: User) -> QuerySet[Organization]:
     return Organization.objects.filter(is_active=True, id__in=member_of).select_related("owner")
 
 
+def _org(org_id) -> Organization:
+    try:
+        return Organization.objects.select_related("owner").get(pk=parse_uuid(org_id, "org_id"))
+    except (Organization.DoesNotExist, ValidationFailed):
+        raise NotFound("Organization not found.") from None
+
+
 def org_get(*, actor: User, org_id, acting_for: User | None = None) -> Organization:
     """The org if the actor (as acting_for) may read it; NotFound otherwise,
     so non-members cannot tell a hidden org from a missing one."""
-    try:
-        org = Organization.objects.select_related("owner").get(pk=parse_uuid(org_id, "org_id"))
-    except (Organization.DoesNotExist, ValidationFailed):
-        raise NotFound("Organization not found.") from None
+    org = _org(org_id)
     _authorize(actor, org, "org", "read", acting_for=acting_for)
+    return org
+
+
+def org_for_member(*, actor: User, org_id) -> Organization:
+    """The org if the actor is an active member of it, whatever their role
+    holds (the permission check answers any member about themselves);
+    NotFound otherwise, the same answer org_get gives a non-member."""
+    org = _org(org_id)
+    if effective_grant(actor, org).permissions is None:
+        raise NotFound("Organization not found.")
     return org
 
 

@@ -173,7 +173,12 @@ async function markRead() {
   const newest = newestCursor();
   if (!newest || newest.id === state.lastRead) return;
   state.lastRead = newest.id;
-  try { await api("POST", `rooms/${ROOM}/read`, { message_id: newest.id }); } catch (e) { /* the next poll retries */ }
+  try {
+    await api("POST", `rooms/${ROOM}/read`, { message_id: newest.id });
+  } catch (e) {
+    // Not marked: let the next call (a new message, the next poll) try again.
+    if (state.lastRead === newest.id) state.lastRead = null;
+  }
 }
 
 async function loadInitial() {

@@ -3,6 +3,7 @@ and downloads only for members of the room, with safe headers."""
 
 import hashlib
 import io
+import uuid
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -10,6 +11,7 @@ from PIL import Image
 
 from chatroom import services
 from chatroom.models import Attachment
+from config.errors import NotFound
 
 pytestmark = pytest.mark.django_db
 
@@ -111,3 +113,134 @@ def test_an_attachment_links_once_and_only_by_its_uploader(make_room, member_of,
     services.message_post(actor=alice, room=room, content="here", attachment_ids=[upload["id"]])
     with pytest.raises(ValidationFailed):
         services.message_post(actor=alice, room=room, content="again", attachment_ids=[upload["id"]])
+
+
+# --------------------------------------------------------------------------- who may fetch a file, on every face
+
+
+def _api_download(user, attachment_id, **headers):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user)
+    return client.get(f"/api/v1/attachments/{attachment_id}", **headers)
+
+
+def _page_download(client, user, url):
+    client.force_login(user)
+    return client.get(url)
+
+
+def _assert_gone(client, user, upload):
+    """404 on the page and in the API, in the contract's shape there."""
+    assert _page_download(client, user, upload["url"]).status_code == 404
+    response = _api_download(user, upload["id"])
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+
+
+def _assert_served(client, user, upload, data):
+    page = _page_download(client, user, upload["url"])
+    assert page.status_code == 200 and b"".join(page.streaming_content) == data
+    api = _api_download(user, upload["id"])
+    assert api.status_code == 200 and b"".join(api.streaming_content) == data
+    assert api["Content-Type"] == upload["mime_type"] and api["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_deleted_messages_files_no_longer_download_or_list_anywhere(make_room, member_of, api_as, client):
+    from chatroom import selectors
+
+    room = make_room()
+    owner, author = room.owner, member_of(room)
+    data = _png()
+    upload = _upload(api_as(author), "pic.png", data).json()
+    message = services.message_post(actor=author, room=room, content="look", attachment_ids=[upload["id"]])
+    _assert_served(client, owner, upload, data)
+    history = api_as(owner).get(f"/api/v1/rooms/{room.id}/messages/").json()["results"]
+    assert [a["id"] for a in history[-1]["attachments"]] == [upload["id"]]
+
+    services.message_delete(actor=author, message_id=message.id)
+    for user in (author, owner):  # the uploader and a moderator who still sees the placeholder: both 404
+        _assert_gone(client, user, upload)
+    # Not listed: the moderator's history shows the placeholder without files,
+    # and so do the message itself, the socket's catch-up and the author's history.
+    placeholder = api_as(owner).get(f"/api/v1/rooms/{room.id}/messages/").json()["results"][-1]
+    assert placeholder["id"] == str(message.id) and placeholder["is_deleted"] and placeholder["attachments"] == []
+    assert api_as(owner).get(f"/api/v1/messages/{message.id}/").json()["attachments"] == []
+    caught_up, _ = selectors.messages_after(user=owner, room_id=room.id, cursor=None, limit=50)
+    assert [m["attachments"] for m in caught_up if m["id"] == str(message.id)] == [[]]
+    assert all(m["id"] != str(message.id)
+               for m in api_as(author).get(f"/api/v1/rooms/{room.id}/messages/").json()["results"])
+    assert Attachment.objects.available().filter(id=upload["id"]).count() == 0
+    with pytest.raises(NotFound):
+        selectors.attachment_for_download(user=owner, attachment_id=upload["id"])
+
+
+def test_an_unlinked_upload_downloads_for_its_uploader_only(make_room, member_of, make_user, api_as, client):
+    room = make_room()
+    uploader, roommate = member_of(room), member_of(room)
+    data = b"draft notes"
+    upload = _upload(api_as(uploader), "notes.txt", data).json()
+    _assert_served(client, uploader, upload, data)
+    for other in (roommate, room.owner, make_user()):
+        _assert_gone(client, other, upload)
+
+
+def test_a_kicked_member_a_leaver_and_a_stranger_get_404_on_every_face(make_room, member_of, make_user, api_as,
+                                                                      client):
+    room = make_room()
+    poster, kicked, leaver = member_of(room), member_of(room), member_of(room)
+    data = _png()
+    upload = _upload(api_as(poster), "pic.png", data).json()
+    services.message_post(actor=poster, room=room, content="", attachment_ids=[upload["id"]])
+    for user in (kicked, leaver):
+        _assert_served(client, user, upload, data)
+    services.member_kick(actor=room.owner, room=room, user=kicked)
+    services.room_leave(user=leaver, room=room)
+    for user in (kicked, leaver, make_user()):
+        _assert_gone(client, user, upload)
+    _assert_gone(client, poster, {"id": str(uuid.uuid4()), "url": f"/chat/attachments/{uuid.uuid4()}/"})
+
+
+def test_the_api_download_takes_chat_read_and_any_accept_header(make_room, member_of, api_as):
+    from rest_framework.test import APIClient
+
+    from accounts.services import api_key_create
+
+    room = make_room()
+    member = member_of(room)
+    data = _png()
+    upload = _upload(api_as(member), "pic.png", data).json()
+    services.message_post(actor=member, room=room, content="", attachment_ids=[upload["id"]])
+    _, read_key = api_key_create(user=member, name="reader", scopes=["chat:read"])
+    _, write_key = api_key_create(user=member, name="writer", scopes=["chat:write"])
+    path = f"/api/v1/attachments/{upload['id']}"
+    ok = APIClient(HTTP_AUTHORIZATION=f"Api-Key {read_key}").get(path, HTTP_ACCEPT="image/png")
+    assert ok.status_code == 200 and b"".join(ok.streaming_content) == data and ok["Content-Type"] == "image/png"
+    refused = APIClient(HTTP_AUTHORIZATION=f"Api-Key {write_key}").get(path)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "permission_denied"
+    anonymous = APIClient().get(path)
+    assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "not_authenticated"
+
+
+def test_attachment_delete_takes_the_uploaders_unlinked_upload_or_staff(make_room, member_of, make_user, api_as,
+                                                                        django_capture_on_commit_callbacks):
+    from audit.models import AuditLog
+    from config.errors import PermissionDenied
+
+    room = make_room()
+    uploader = member_of(room)
+    draft = _upload(api_as(uploader), "draft.txt", b"draft").json()
+    sent = _upload(api_as(uploader), "sent.txt", b"sent").json()
+    services.message_post(actor=uploader, room=room, content="", attachment_ids=[sent["id"]])
+    for actor, attachment in ((make_user(), draft), (room.owner, draft), (uploader, sent)):
+        with pytest.raises(NotFound):  # someone else's, or already part of a message
+            services.attachment_delete(actor=actor, attachment_id=attachment["id"])
+    with pytest.raises(PermissionDenied):
+        services.attachment_delete(actor=uploader, attachment_id=sent["id"], staff_override=True)
+    stored = Attachment.objects.get(id=draft["id"])
+    with django_capture_on_commit_callbacks(execute=True):
+        services.attachment_delete(actor=uploader, attachment_id=draft["id"])
+    assert not Attachment.objects.filter(id=draft["id"]).exists()
+    assert not stored.file.storage.exists(stored.file.name)
+    assert AuditLog.objects.get(action="attachment.deleted", resource_id=draft["id"]).actor == uploader
+    assert Attachment.objects.filter(id=sent["id"]).exists()

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from audit.models import AuditLog
 from orgs import services
 from orgs.models import Department, Membership, Organization, Position, Proxy, Role
+from tests.orgs.conftest import make_membership
 
 pytestmark = pytest.mark.django_db
 
@@ -228,24 +229,109 @@ def test_x_act_as_runs_the_request_as_the_principal_and_audits_both(world):
     assert not Position.objects.exists()
 
 
-def test_permissions_check(world):
-    services.proxy_create(
-        actor=world.admin, org=world.org, principal=world.admin, agent=world.member, permissions={"docs": ["write"]}
-    )
-    c = client_for(world.member)
-    check = url(world.org, "permissions/check")
-    assert c.get(check, {"resource": "docs", "action": "read"}).json() == {"allowed": True, "via": "role"}
-    assert c.get(check, {"resource": "docs", "action": "write"}).json() == {"allowed": False, "via": None}
-    r = c.get(check, {"resource": "docs", "action": "write", "as_user": str(world.admin.pk)})
-    assert r.json() == {"allowed": True, "via": "proxy"}
-    r = c.get(check, {"resource": "docs", "action": "write"}, HTTP_X_ACT_AS=str(world.admin.pk))
-    assert r.json() == {"allowed": True, "via": "proxy"}
-    r = c.get(check, {"resource": "docs", "action": "delete", "as_user": str(world.admin.pk)})
-    assert r.json() == {"allowed": False, "via": None}
-    r = c.get(check, {"resource": "docs", "action": "write", "as_user": str(world.owner.pk)})
-    assert r.json() == {"allowed": False, "via": None}
-    r = c.get(check, {"resource": "docs"})
+def _check(client, org, resource, action, **params):
+    return client.get(url(org, "permissions/check"), {"resource": resource, "action": action, **params})
+
+
+def _bump(org):
+    """After arranging rows directly (not through a service): drop cached grants."""
+    from orgs.permissions import bump_version
+
+    bump_version(org.pk)
+
+
+@pytest.fixture
+def narrow(world, make_user):
+    """A member whose role holds neither org.read nor members.write, and a
+    proxy from the admin that lets them write docs for the admin."""
+    role = services.role_create(actor=world.owner, org=world.org, name="docs-only", permissions={"docs": ["read"]})
+    agent = make_user("nadia")
+    make_membership(world.org, agent, role)
+    services.proxy_create(actor=world.admin, org=world.org, principal=world.admin, agent=agent,
+                          permissions={"docs": ["write"]})
+    return agent
+
+
+def test_permissions_check_answers_any_member_about_themselves(world, narrow):
+    c = client_for(narrow)  # no org.read: every other org endpoint refuses them
+    assert c.get(url(world.org)).status_code == 403
+    r = _check(c, world.org, "docs", "read")
+    assert r.status_code == 200 and r.json() == {"allowed": True, "via": "role"}
+    assert _check(c, world.org, "docs", "write").json() == {"allowed": False, "via": None}
+    assert _check(c, world.org, "org", "read").json() == {"allowed": False, "via": None}
+    # Naming oneself in as_user is asking about oneself: no extra power needed.
+    assert _check(c, world.org, "docs", "read", as_user=str(narrow.pk)).json() == {"allowed": True, "via": "role"}
+    member = client_for(world.member)
+    assert _check(member, world.org, "docs", "read").json() == {"allowed": True, "via": "role"}
+    assert _check(member, world.org, "docs", "write").json() == {"allowed": False, "via": None}
+    r = member.get(url(world.org, "permissions/check"), {"resource": "docs"})
     assert r.status_code == 400 and "action" in r.json()["error"]["fields"]
+
+
+def test_permissions_check_for_a_proxy_agent_answers_what_they_may_do_for_the_principal(world, narrow):
+    c = client_for(narrow)
+    act_as = {"HTTP_X_ACT_AS": str(world.admin.pk)}
+    check = url(world.org, "permissions/check")
+    r = c.get(check, {"resource": "docs", "action": "write"}, **act_as)
+    assert r.status_code == 200 and r.json() == {"allowed": True, "via": "proxy"}
+    # Only what both the principal's role and the proxy allow.
+    assert c.get(check, {"resource": "docs", "action": "delete"}, **act_as).json() == {"allowed": False, "via": None}
+    # Acting for someone without a proxy for them: refused, as on every org endpoint.
+    r = c.get(check, {"resource": "docs", "action": "write"}, HTTP_X_ACT_AS=str(world.owner.pk))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "permission_denied"
+    # Once the proxy's window has closed: refused too.
+    Proxy.objects.filter(agent=narrow).update(expires_at=timezone.now() - timedelta(seconds=1))
+    _bump(world.org)
+    assert c.get(check, {"resource": "docs", "action": "write"}, **act_as).status_code == 403
+    assert c.get(check, {"resource": "docs", "action": "read"}).json() == {"allowed": True, "via": "role"}
+
+
+def test_permissions_check_about_another_user_takes_a_managers_power(world, narrow):
+    check = url(world.org, "permissions/check")
+    # Members without members.write (the default member role, a narrow role) may not ask about others.
+    for asker in (world.member, narrow):
+        r = client_for(asker).get(check, {"resource": "docs", "action": "write", "as_user": str(world.admin.pk)})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "permission_denied"
+    # An admin (members.write) may; the answer is about that user's own grant.
+    admin = client_for(world.admin)
+    r = admin.get(check, {"resource": "docs", "action": "read", "as_user": str(world.member.pk)})
+    assert r.status_code == 200 and r.json() == {"allowed": True, "via": "role"}
+    r = admin.get(check, {"resource": "docs", "action": "write", "as_user": str(world.member.pk)})
+    assert r.json() == {"allowed": False, "via": None}
+    r = admin.get(check, {"resource": "docs", "action": "read", "as_user": str(world.outsider.pk)})
+    assert r.json() == {"allowed": False, "via": None}  # not a member: holds nothing here
+    r = admin.get(check, {"resource": "docs", "action": "read", "as_user": str(uuid.uuid4())})
+    assert r.status_code == 400 and "as_user" in r.json()["error"]["fields"]
+    r = admin.get(check, {"resource": "docs", "action": "read", "as_user": "not-a-uuid"})
+    assert r.status_code == 400 and "as_user" in r.json()["error"]["fields"]
+    # Through a proxy, the power is judged as the principal and the proxy together.
+    act_as = {"HTTP_X_ACT_AS": str(world.admin.pk)}
+    r = client_for(narrow).get(check, {"resource": "docs", "action": "read", "as_user": str(world.member.pk)}, **act_as)
+    assert r.status_code == 403  # the proxy grants docs.write only
+    services.proxy_create(actor=world.admin, org=world.org, principal=world.admin, agent=world.member,
+                          permissions={"members": ["write"]})
+    r = client_for(world.member).get(check, {"resource": "docs", "action": "read", "as_user": str(narrow.pk)},
+                                     **act_as)
+    assert r.status_code == 200 and r.json() == {"allowed": True, "via": "role"}
+
+
+def test_permissions_check_for_a_non_member_is_404_like_every_org_endpoint(world, narrow):
+    check = {"resource": "docs", "action": "read"}
+    stranger = client_for(world.outsider)
+    r = stranger.get(url(world.org, "permissions/check"), check)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    r = stranger.get(url(world.org, "permissions/check"), {**check, "as_user": str(world.owner.pk)})
+    assert r.status_code == 404
+    # An expired or switched-off membership counts as none.
+    Membership.objects.filter(user=narrow).update(expires_at=timezone.now() - timedelta(seconds=1))
+    Membership.objects.filter(user=world.member).update(is_active=False)
+    _bump(world.org)
+    for former in (narrow, world.member):
+        r = client_for(former).get(url(world.org, "permissions/check"), check)
+        assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+        assert client_for(former).get(url(world.org)).status_code == 404  # the same as elsewhere
+    r = client_for(world.owner).get(f"/api/v1/orgs/{uuid.uuid4()}/permissions/check", check)
+    assert r.status_code == 404
 
 
 # --------------------------------------------------------------------------- a non-member reads nothing
