@@ -20,20 +20,21 @@ from tests.redis_server import ThrowawayRedis
 
 @contextlib.contextmanager
 def broker_and_cache(url):
-    """Point Celery's broker and the cache (cancel flags) at ``url``."""
-    old = celery_app.conf.broker_url
+    """Point Celery's broker and the cache (cancel flags) at ``url``. The
+    app's own connection and producer pools are set aside, not closed, and
+    put back afterwards, so later tests send through them as before."""
+    saved = celery_app.conf.broker_url, celery_app._pool, celery_app.amqp._producer_pool
     cache = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": url, "KEY_PREFIX": "jobs-down",
                          "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1}}}
-    celery_app.pool.force_close_all()
-    celery_app._pool = None
     celery_app.conf.broker_url = celery_redis_url(url)
+    celery_app._pool = celery_app.amqp._producer_pool = None
     try:
         with override_settings(CACHES=cache):
             yield
     finally:
-        celery_app.pool.force_close_all()
-        celery_app._pool = None
-        celery_app.conf.broker_url = old
+        if celery_app._pool is not None:
+            celery_app._pool.force_close_all()
+        celery_app.conf.broker_url, celery_app._pool, celery_app.amqp._producer_pool = saved
 
 
 def queued_tasks(server) -> int:
