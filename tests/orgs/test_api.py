@@ -280,7 +280,8 @@ def test_permissions_check_for_a_proxy_agent_answers_what_they_may_do_for_the_pr
     r = c.get(check, {"resource": "docs", "action": "write"}, HTTP_X_ACT_AS=str(world.owner.pk))
     assert r.status_code == 403 and r.json()["error"]["code"] == "permission_denied"
     # Once the proxy's window has closed: refused too.
-    Proxy.objects.filter(agent=narrow).update(starts_at=timezone.now() - timedelta(hours=1), expires_at=timezone.now() - timedelta(seconds=1))
+    now = timezone.now()
+    Proxy.objects.filter(agent=narrow).update(starts_at=now - timedelta(hours=1), expires_at=now - timedelta(seconds=1))
     _bump(world.org)
     assert c.get(check, {"resource": "docs", "action": "write"}, **act_as).status_code == 403
     assert c.get(check, {"resource": "docs", "action": "read"}).json() == {"allowed": True, "via": "role"}
