@@ -90,6 +90,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # NUL, non-UTF-8 paths and query strings: 400 before anything reads them.
+    "config.middleware.RequestValidationMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Request id (X-Request-ID), client IP and user agent for audit entries.
     "audit.context.AuditContextMiddleware",
@@ -274,6 +276,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The contract's error responses, documented once for every operation.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "config.openapi.document_errors"],
 }
 
 # Largest request body Django will read into memory (bytes).

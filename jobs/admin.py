@@ -14,6 +14,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 
+from config import forms as json_form
 from config.errors import ApplicationError
 from jobs import rclone, services
 from jobs.models import Job, JobLog, Remote, RemotePermission, ScheduleRule
@@ -34,13 +35,7 @@ def _run_action(modeladmin, request, queryset, func, label):
 
 class OptionsJsonMixin:
     def clean_options_json(self):
-        try:
-            value = json.loads(self.cleaned_data["options_json"] or "{}")
-        except ValueError:
-            raise forms.ValidationError("Not valid JSON.") from None
-        if not isinstance(value, dict):
-            raise forms.ValidationError("Must be a JSON object.")
-        return value
+        return json_form.loads(self.cleaned_data["options_json"] or "{}", expect=dict)
 
 
 class RemoteAddForm(OptionsJsonMixin, forms.ModelForm):
