@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from config import safejson
-from config.errors import ApplicationError, django_validation_fields, error_body
+from config.errors import ApplicationError, ValidationFailed, django_validation_fields, error_body
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +111,13 @@ class CursorPage(CursorPagination):
     page_size = 50
     max_page_size = 100
     ordering = ("-created_at", "-id")
+
+    def decode_cursor(self, request):
+        # DRF answers a cursor it cannot read with 404; it is bad input.
+        try:
+            return super().decode_cursor(request)
+        except drf_exceptions.NotFound:
+            raise ValidationFailed(fields={self.cursor_query_param: ["Not a cursor of this list."]}) from None
 
     def encode_cursor(self, cursor):
         # The bare cursor, not a URL: clients pass it back as ?cursor=.
