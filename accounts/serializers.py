@@ -13,7 +13,19 @@ class ProfileSerializer(serializers.ModelSerializer):
         fields = ["bio", "location", "website", "timezone", "language", "theme", "preferences", "notifications"]
 
 
+class AvatarUrlField(serializers.URLField):
+    """A user's avatar: a URL, or null when the user has none (never "",
+    which is no URL)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**{"read_only": True, "allow_null": True, **kwargs})
+
+    def to_representation(self, value):
+        return value or None
+
+
 class UserSerializer(serializers.ModelSerializer):
+    avatar_url = AvatarUrlField()
     profile = serializers.SerializerMethodField()
 
     class Meta:

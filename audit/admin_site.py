@@ -15,10 +15,11 @@ import functools
 import re
 
 from django.contrib.admin import AdminSite, ModelAdmin
-from django.db import router, transaction
+from django.db import models, router, transaction
 from django.template.response import TemplateResponse
 
 from audit.services import audit_record
+from config.forms import JSONFormField
 
 # Field values never copied into the audit trail.
 SENSITIVE_FIELD_RE = re.compile(r"password|secret|token|key_hash|digest|otp", re.IGNORECASE)
@@ -67,6 +68,12 @@ def _org_of(obj):
 
 
 class AuditedModelAdminMixin:
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        # JSON typed into the admin is read within bounds (config.safejson).
+        if isinstance(db_field, models.JSONField):
+            kwargs.setdefault("form_class", JSONFormField)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     def _audit(self, request, code: str, obj=None, **details):
         audit_record(
             action=code,

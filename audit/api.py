@@ -55,7 +55,8 @@ class AuditListView(APIView):
             OpenApiParameter("until", str, description="ISO 8601, inclusive"),
             OpenApiParameter("cursor", str), OpenApiParameter("limit", int),
         ],
-        responses=AuditLogSerializer(many=True),
+        responses=inline_serializer("AuditLogPage", fields={
+            "results": AuditLogSerializer(many=True), "next": serializers.CharField(allow_null=True)}),
     )
     def get(self, request):
         params = request.query_params

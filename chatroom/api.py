@@ -442,7 +442,7 @@ class ReactionsView(APIView):
 class ReactionDetailView(APIView):
     required_scopes = RW
 
-    @extend_schema(responses=OBJ)
+    @extend_schema(responses={200: OBJ})  # the updated message, as POST answers
     def delete(self, request, message_id, emoji):
         selectors.message_get(user=request.user, message_id=message_id)
         message = services.reaction_remove(actor=request.user, message_id=message_id, emoji=emoji)
@@ -458,7 +458,7 @@ class PinView(APIView):
         message = services.message_pin(actor=request.user, message_id=message_id, pinned=True)
         return Response(message_dicts([message], request.user)[0])
 
-    @extend_schema(responses=OBJ)
+    @extend_schema(responses={200: OBJ})  # the updated message, as POST answers
     def delete(self, request, message_id):
         selectors.message_get(user=request.user, message_id=message_id)
         message = services.message_pin(actor=request.user, message_id=message_id, pinned=False)

@@ -6,7 +6,7 @@ import logging
 from urllib.parse import parse_qs, urlparse
 
 from django.core import exceptions as django_exceptions
-from django.http import Http404, JsonResponse
+from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser
@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from config import faults, safejson
-from config.errors import ApplicationError, django_validation_fields
+from config.errors import ApplicationError, ValidationFailed, django_validation_fields, error_body
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +31,6 @@ _DRF_CODES: list[tuple[type[Exception], str]] = [
     (drf_exceptions.NotAcceptable, "not_acceptable"),
     (drf_exceptions.Throttled, "throttled"),
 ]
-
-
-def error_body(code: str, message: str, fields: dict | None = None) -> dict:
-    error = {"code": code, "message": message}
-    if fields:
-        error["fields"] = fields
-    return {"error": error}
 
 
 def _flatten_fields(detail) -> dict:
@@ -117,10 +110,6 @@ class BoundedJSONParser(JSONParser):
         return safejson.loads(stream.read() if stream is not None else b"")
 
 
-def json_error_response(code: str, message: str, status: int) -> JsonResponse:
-    return JsonResponse(error_body(code, message), status=status)
-
-
 class CursorPage(CursorPagination):
     """The contract's list shape: ``?cursor=&limit=`` (at most 100) and
     ``{"results": [...], "next": <opaque cursor or null>}``. Views set
@@ -131,6 +120,13 @@ class CursorPage(CursorPagination):
     page_size = 50
     max_page_size = 100
     ordering = ("-created_at", "-id")
+
+    def decode_cursor(self, request):
+        # DRF answers a cursor it cannot read with 404; it is bad input.
+        try:
+            return super().decode_cursor(request)
+        except drf_exceptions.NotFound:
+            raise ValidationFailed(fields={self.cursor_query_param: ["Not a cursor of this list."]}) from None
 
     def encode_cursor(self, cursor):
         # The bare cursor, not a URL: clients pass it back as ?cursor=.

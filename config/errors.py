@@ -7,6 +7,8 @@ and statuses are the v1 contract's (shared/design/api.md).
 
 from __future__ import annotations
 
+from django.http import JsonResponse
+
 
 class ApplicationError(Exception):
     status = 400
@@ -100,6 +102,19 @@ class ServiceUnavailable(ApplicationError):
     def __init__(self, message: str | None = None, *, retry_after: int = 5, **kwargs):
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+
+
+def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+    """The contract's error body, for every face that answers HTTP."""
+    error = {"code": code, "message": message}
+    if fields:
+        error["fields"] = fields
+    return {"error": error}
+
+
+def json_error_response(code: str, message: str, status: int, fields: dict | None = None):
+    """An error answered outside DRF (Django's handlers, middleware)."""
+    return JsonResponse(error_body(code, message, fields), status=status)
 
 
 def django_validation_fields(exc) -> dict:

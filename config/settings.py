@@ -94,6 +94,8 @@ MIDDLEWARE = [
     # First: a 503 (never a 500) when the database or Redis is down, and an
     # X-Unavailable header naming what a request found down (config/faults.py).
     "config.middleware.FaultsMiddleware",
+    # NUL, non-UTF-8 paths and query strings: 400 before anything reads them.
+    "config.request_validation.RequestValidationMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Request id (X-Request-ID), client IP and user agent for audit entries.
     "audit.context.AuditContextMiddleware",
@@ -311,6 +313,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The contract's error responses, documented once for every operation.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "config.openapi.document_errors"],
 }
 
 # Largest request body Django will read into memory (bytes).

@@ -1,14 +1,19 @@
-"""Site-wide pages and error handlers."""
+"""Site-wide pages and error handlers.
+
+Django's own error paths (no URL matched, a SuspiciousOperation such as a
+disallowed Host header, a PermissionDenied outside DRF, a crash) end here:
+under ``/api/`` they answer in the contract's JSON error shape, elsewhere
+with Django's HTML pages."""
 
 import sys
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import DisallowedHost, RequestDataTooBig
 from django.shortcuts import render
-from django.views.defaults import page_not_found
-from django.views.defaults import server_error as html_server_error
+from django.views import defaults
 
 from config import faults
-from config.api import json_error_response
+from config.errors import ValidationFailed, json_error_response
 from config.middleware import is_api, service_unavailable
 
 
@@ -17,10 +22,35 @@ def home(request):
     return render(request, "home.html")
 
 
+def _bad_request_error(exception) -> ValidationFailed:
+    if isinstance(exception, ValidationFailed):
+        return exception
+    if isinstance(exception, DisallowedHost):
+        return ValidationFailed("The Host header names a host this server does not serve.",
+                               fields={"host": ["Not an allowed host."]})
+    if isinstance(exception, RequestDataTooBig):
+        return ValidationFailed(fields={"non_field_errors": ["The request body is too large."]})
+    return ValidationFailed("The request is malformed.")
+
+
+def bad_request(request, exception=None):
+    """handler400, and the answer of config.middleware's refusals."""
+    if is_api(request):
+        error = _bad_request_error(exception)
+        return json_error_response(error.code, error.message, 400, error.fields)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception=None):
+    if is_api(request):
+        return json_error_response("permission_denied", "You are not allowed to do this.", 403)
+    return defaults.permission_denied(request, exception)
+
+
 def not_found(request, exception=None):
     if is_api(request):
         return json_error_response("not_found", "Not found.", 404)
-    return page_not_found(request, exception)
+    return defaults.page_not_found(request, exception)
 
 
 def server_error(request):
@@ -34,4 +64,4 @@ def server_error(request):
     # API clients get the contract's shape, never a traceback.
     if is_api(request):
         return json_error_response("server_error", "An unexpected error occurred.", 500)
-    return html_server_error(request)
+    return defaults.server_error(request)

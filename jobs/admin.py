@@ -14,6 +14,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 
+from config import forms as json_form
 from config.admin_actions import refusal_text, run_service_action
 from config.errors import ApplicationError
 from jobs import rclone, services
@@ -23,13 +24,7 @@ from jobs.secrets import decrypt_options
 
 class OptionsJsonMixin:
     def clean_options_json(self):
-        try:
-            value = json.loads(self.cleaned_data["options_json"] or "{}")
-        except ValueError:
-            raise forms.ValidationError("Not valid JSON.") from None
-        if not isinstance(value, dict):
-            raise forms.ValidationError("Must be a JSON object.")
-        return value
+        return json_form.loads(self.cleaned_data["options_json"] or "{}", expect=dict)
 
 
 class RemoteAddForm(OptionsJsonMixin, forms.ModelForm):

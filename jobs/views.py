@@ -15,7 +15,8 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
-from config.errors import ApplicationError, NotFound
+from config import safejson
+from config.errors import ApplicationError, NotFound, ValidationFailed
 from jobs import access, rclone, selectors, services
 from jobs.models import Job, Remote, RemotePermission
 from jobs.presenters import job_dict
@@ -25,6 +26,15 @@ from jobs.secrets import decrypt_options
 def _error(request, exc: ApplicationError) -> None:
     detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in (exc.fields or {}).items())
     messages.error(request, f"{exc.message} {detail}".strip())
+
+
+def _json_post(value: str, field: str, message: str):
+    """A JSON field of a form post, read within bounds (config.safejson); its
+    refusal is shown in the page's own words, with safejson's reason."""
+    try:
+        return safejson.loads(value, field=field)
+    except ValidationFailed as exc:
+        raise ValidationFailed(message, fields=exc.fields) from None
 
 
 def _job_or_404(request, pk) -> Job:
@@ -113,7 +123,7 @@ def job_action(request, pk, action):
 def remote_list(request):
     if request.method == "POST":
         try:
-            options = json.loads(request.POST.get("options") or "{}")
+            options = _json_post(request.POST.get("options") or "{}", "options", "Options must be a JSON object.")
             services.remote_create(actor=request.user, name=request.POST.get("name", ""),
                                    type=request.POST.get("type", ""), options=options,
                                    description=request.POST.get("description", ""))
@@ -149,7 +159,7 @@ def remote_edit(request, name):
     if request.method == "POST":
         form = {key: request.POST.get(key, "") for key in ("name", "description", "options")}
         try:
-            options = json.loads(form["options"] or "{}")
+            options = _json_post(form["options"] or "{}", "options", "Options must be a JSON object.")
             if not isinstance(options, dict):
                 raise ValueError
             for key in sorted(backend.secrets):
@@ -209,7 +219,8 @@ def remote_permissions(request, name):
                 raise ApplicationError("No such user.")
             services.permission_grant(
                 actor=request.user, remote=remote, user=user, permissions=request.POST.getlist("permissions"),
-                path_rules=json.loads(request.POST.get("path_rules") or "[]"),
+                path_rules=_json_post(request.POST.get("path_rules") or "[]", "path_rules",
+                                      "Path rules must be a JSON list."),
             )
         except ValueError:
             messages.error(request, "Path rules must be a JSON list.")
@@ -233,7 +244,8 @@ def schedule_list(request):
                 interval_seconds=int(request.POST["interval_seconds"]) if request.POST.get("interval_seconds") else None,
                 run_at=parse_datetime(run_at) if run_at else None,
                 timezone_name=request.POST.get("timezone") or "UTC",
-                job_template=json.loads(request.POST.get("job_template") or "{}"),
+                job_template=_json_post(request.POST.get("job_template") or "{}", "job_template",
+                                        "The job template must be a JSON object."),
             )
         except ValueError:
             messages.error(request, "Check the numbers, the time and the job template JSON.")

@@ -8,6 +8,7 @@ import json
 from django import forms
 
 from accounts.models import User
+from config import forms as json_form
 from orgs.models import Department, Organization, Position, Role
 
 
@@ -66,14 +67,8 @@ class PermissionsField(forms.CharField):
         return json.dumps(value) if isinstance(value, dict) else value
 
     def to_python(self, value):
-        value = super().to_python(value)
-        try:
-            parsed = json.loads(value or "{}")
-        except json.JSONDecodeError:
-            raise forms.ValidationError('Enter JSON like {"docs": ["read", "write"]}.') from None
-        if not isinstance(parsed, dict):
-            raise forms.ValidationError('Enter a JSON object like {"docs": ["read"]}.')
-        return parsed
+        return json_form.loads(super().to_python(value) or "{}", expect=dict,
+                               expect_message='Enter a JSON object like {"docs": ["read"]}.')
 
 
 class RoleForm(forms.Form):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from accounts.serializers import AvatarUrlField
 from orgs.models import Department, Membership, Organization, Position, Proxy, Role
 
 # ---------------------------------------------------------------- output
@@ -57,7 +58,7 @@ class RoleSerializer(serializers.ModelSerializer):
 class MemberUserSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     username = serializers.CharField()
-    avatar_url = serializers.CharField()
+    avatar_url = AvatarUrlField()
 
 
 class MemberSerializer(serializers.ModelSerializer):

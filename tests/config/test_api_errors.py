@@ -30,7 +30,7 @@ def test_me_returns_the_user(client, make_user):
     assert response.status_code == 200
     assert response.json() == {
         "id": str(user.id), "username": "alice", "email": "alice@example.com",
-        "status": "active", "role": "power_user", "avatar_url": "",
+        "status": "active", "role": "power_user", "avatar_url": None,
         "profile": {
             "bio": "", "location": "", "website": "", "timezone": "UTC", "language": "en",
             "theme": "system", "preferences": {}, "notifications": {},

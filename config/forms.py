@@ -1,0 +1,58 @@
+"""Untrusted JSON typed into a form (pages and the admin), read through
+config.safejson: nested too deep, holding NUL (which a jsonb column refuses)
+or lone surrogates, it is a form error, never a RecursionError or a
+DataError and a 500."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+
+from config import safejson
+from config.errors import ValidationFailed
+
+
+def form_error(exc: ValidationFailed) -> forms.ValidationError:
+    """safejson's refusal as a form field's error."""
+    messages = [message for field_messages in (exc.fields or {}).values() for message in field_messages]
+    return forms.ValidationError(messages or [exc.message], code="invalid")
+
+
+def loads(text: str, *, expect: type | None = None, expect_message: str = ""):
+    """``text`` parsed by safejson, optionally required to be an ``expect``
+    (dict, list); raises forms.ValidationError otherwise."""
+    try:
+        value = safejson.loads(text)
+    except ValidationFailed as exc:
+        raise form_error(exc) from None
+    if expect is not None and not isinstance(value, expect):
+        raise forms.ValidationError(expect_message or f"Must be a JSON {'object' if expect is dict else 'list'}.",
+                                    code="invalid")
+    return value
+
+
+class _BoundedDecoder(json.JSONDecoder):
+    """forms.JSONField parses with ``json.loads(value, cls=decoder)`` in both
+    clean and bound_data (which redisplays an invalid value); this routes
+    both through safejson, its refusal surfacing as the JSONDecodeError
+    Django already turns into a form error."""
+
+    def decode(self, s, *args, **kwargs):
+        try:
+            return safejson.loads(s)
+        except ValidationFailed as exc:
+            raise json.JSONDecodeError(" ".join(form_error(exc).messages), s, 0) from None
+
+
+class JSONFormField(forms.JSONField):
+    """The admin's field for every model JSONField (audit.admin_site's mixin)."""
+
+    def __init__(self, **kwargs):
+        kwargs["decoder"] = _BoundedDecoder
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        if isinstance(value, str) and not self.disabled and value not in self.empty_values:
+            loads(value)  # safejson's specific message, not only "Enter a valid JSON."
+        return super().to_python(value)
