@@ -1,7 +1,10 @@
 """How the browser tests launch Debian's chromium through Playwright (never
 `playwright install`): one path, one set of flags, one skip-or-fail rule."""
 
+import contextlib
 import os
+import shutil
+import tempfile
 
 import pytest
 
@@ -34,3 +37,33 @@ def session_for(user) -> str:
     client = Client()
     client.force_login(user)
     return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+@contextlib.contextmanager
+def room_pages(playwright, base: str, room, sessions: dict, *, profile_prefix: str = "teamhub-chromium-"):
+    """One chromium per ``sessions`` entry ({name: session_for(user)}, made
+    before Playwright's loop runs, which Django's ORM refuses), each with a
+    fresh profile, on ``room``'s page with its socket live; yields {name: page}."""
+    from django.conf import settings
+    from playwright.sync_api import expect
+
+    profiles = [tempfile.mkdtemp(prefix=profile_prefix) for _ in sessions]
+    contexts = []
+    try:
+        pages = {}
+        for (who, session), profile in zip(sessions.items(), profiles):
+            context = playwright.chromium.launch_persistent_context(profile, executable_path=CHROMIUM,
+                                                                    headless=True, args=ARGS)
+            contexts.append(context)
+            context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": base}])
+            page = context.pages[0] if context.pages else context.new_page()
+            page.set_default_timeout(15_000)
+            page.goto(f"{base}/chat/rooms/{room.id}/")
+            expect(page.locator("[data-testid=live-status]")).to_have_text("live")
+            pages[who] = page
+        yield pages
+    finally:
+        for context in contexts:
+            context.close()
+        for profile in profiles:
+            shutil.rmtree(profile, ignore_errors=True)

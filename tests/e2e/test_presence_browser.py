@@ -2,15 +2,11 @@
 uvicorn process: when one of two people closes the room page, the other sees
 them go offline, live, and the room's online count drops."""
 
-import shutil
-import tempfile
-
 import pytest
-from django.conf import settings
 
 from accounts import presence
 from chatroom.services import room_create, room_join
-from tests.browser import ARGS, CHROMIUM, require_chromium, session_for
+from tests.browser import require_chromium, room_pages, session_for
 from tests.processes import asgi_servers, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -25,32 +21,16 @@ def test_closing_the_room_page_shows_the_user_offline_to_the_other(make_user, tm
     room_join(user=bob, room=room)
     sessions = {"alice": session_for(alice), "bob": session_for(bob)}
 
-    profiles = [tempfile.mkdtemp(prefix="teamhub-presence-chromium-") for _ in range(2)]
-    try:
-        with asgi_servers(1, tmp_path) as (base,), sync_playwright() as p:
-            pages = {}
-            for (who, session), profile in zip(sessions.items(), profiles):
-                context = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True,
-                                                               args=ARGS)
-                context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": base}])
-                page = context.pages[0] if context.pages else context.new_page()
-                page.set_default_timeout(15_000)
-                page.goto(f"{base}/chat/rooms/{room.id}/")
-                expect(page.locator("[data-testid=live-status]")).to_have_text("live")
-                pages[who] = page
-            a, b = pages["alice"], pages["bob"]
-            bob_on_alice = a.locator(f"#members li[data-user-id='{bob.id}']")
-            expect(a.locator("[data-testid=online-count]")).to_have_text("2 online")
-            expect(bob_on_alice).to_have_attribute("data-status", "online")
+    with asgi_servers(1, tmp_path) as (base,), sync_playwright() as p, \
+            room_pages(p, base, room, sessions, profile_prefix="teamhub-presence-chromium-") as pages:
+        a, b = pages["alice"], pages["bob"]
+        bob_on_alice = a.locator(f"#members li[data-user-id='{bob.id}']")
+        expect(a.locator("[data-testid=online-count]")).to_have_text("2 online")
+        expect(bob_on_alice).to_have_attribute("data-status", "online")
 
-            # Bob closes his tab (the page goes hidden first, as in a real close).
-            b.close(run_before_unload=True)
-            expect(bob_on_alice).to_have_attribute("data-status", "offline", timeout=20_000)
-            expect(a.locator("[data-testid=online-count]")).to_have_text("1 online")
-            assert presence.status_of([bob.id]) == {str(bob.id): "offline"}
-            assert wait_for(lambda: presence.status_of([alice.id])[str(alice.id)] == "online", 5)
-            for context in {page.context for page in pages.values()}:
-                context.close()
-    finally:
-        for profile in profiles:
-            shutil.rmtree(profile, ignore_errors=True)
+        # Bob closes his tab (the page goes hidden first, as in a real close).
+        b.close(run_before_unload=True)
+        expect(bob_on_alice).to_have_attribute("data-status", "offline", timeout=20_000)
+        expect(a.locator("[data-testid=online-count]")).to_have_text("1 online")
+        assert presence.status_of([bob.id]) == {str(bob.id): "offline"}
+        assert wait_for(lambda: presence.status_of([alice.id])[str(alice.id)] == "online", 5)
