@@ -148,9 +148,7 @@ NOTIFICATION_ACTIONS = {
 def notification_list(request):
     """The inbox (``?show=unread`` for unread only, ``?show=archived`` for
     the archive), newest first, paged by the same cursor as the API."""
-    from rest_framework.exceptions import NotFound as DRFNotFound
-
-    from config.api import CursorPage
+    from config.api import CursorPage, InvalidCursor
 
     show = request.GET.get("show", "all")
     if show not in ("all", "unread", "archived"):
@@ -162,7 +160,7 @@ def notification_list(request):
     drf_request = _drf_request(request)
     try:
         items = paginator.paginate_queryset(qs, drf_request)
-    except DRFNotFound:  # a stale or mangled ?cursor=: start over rather than fail
+    except InvalidCursor:  # a stale or mangled ?cursor=: start over rather than fail
         return redirect(f"{request.path}?show={show}")
     return render(request, "accounts/notifications.html", {
         "items": items, "show": show, "next_cursor": paginator.get_next_link(),
