@@ -221,7 +221,8 @@ def test_unknown_api_paths_are_json_404(user_client, path):
     assert_api_error(user_client.get(path), 404, "not_found")
 
 
-@pytest.mark.parametrize("method, path", [("put", "/api/v1/me"), ("post", "/api/v1/unread"), ("delete", "/api/schema/")])
+@pytest.mark.parametrize("method, path", [("put", "/api/v1/me"), ("post", "/api/v1/unread"), ("delete", "/api/schema/"),
+                                          ("post", "/api/docs/")])
 def test_wrong_methods_are_json_405(user_client, method, path):
     assert_api_error(getattr(user_client, method)(path), 405, "method_not_allowed")
 
