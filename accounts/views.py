@@ -16,7 +16,7 @@ from accounts import notifications, ratelimit, selectors, services
 from accounts.authentication import client_ip
 from accounts.forms import BACKEND, LoginForm, PasswordChangeForm, ProfileForm, ResetSetPasswordForm, SignupForm
 from accounts.middleware import current_device_session
-from config.errors import ApplicationError, NotFound, ValidationFailed
+from config.errors import ApplicationError, NotFound
 
 
 class LoginView(auth_views.LoginView):
@@ -144,7 +144,7 @@ NOTIFICATION_ACTIONS = {
 def notification_list(request):
     """The inbox (``?show=unread`` for unread only, ``?show=archived`` for
     the archive), newest first, paged by the same cursor as the API."""
-    from config.api import CursorPage
+    from config.api import CursorPage, InvalidCursor
 
     show = request.GET.get("show", "all")
     if show not in ("all", "unread", "archived"):
@@ -156,7 +156,7 @@ def notification_list(request):
     drf_request = _drf_request(request)
     try:
         items = paginator.paginate_queryset(qs, drf_request)
-    except ValidationFailed:  # a stale or mangled ?cursor=: start over rather than fail
+    except InvalidCursor:  # a stale or mangled ?cursor=: start over rather than fail
         return redirect(f"{request.path}?show={show}")
     return render(request, "accounts/notifications.html", {
         "items": items, "show": show, "next_cursor": paginator.get_next_link(),

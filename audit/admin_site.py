@@ -67,12 +67,22 @@ def _org_of(obj):
     return org if isinstance(org, Organization) else None
 
 
+def _bounded_json(admin_or_inline) -> None:
+    # JSON typed into the admin is read within bounds (config.safejson).
+    # formfield_overrides is the instance's own copy (BaseModelAdmin.__init__).
+    admin_or_inline.formfield_overrides.setdefault(models.JSONField, {}).setdefault("form_class", JSONFormField)
+
+
 class AuditedModelAdminMixin:
-    def formfield_for_dbfield(self, db_field, request, **kwargs):
-        # JSON typed into the admin is read within bounds (config.safejson).
-        if isinstance(db_field, models.JSONField):
-            kwargs.setdefault("form_class", JSONFormField)
-        return super().formfield_for_dbfield(db_field, request, **kwargs)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _bounded_json(self)
+
+    def get_inline_instances(self, request, obj=None):
+        inlines = super().get_inline_instances(request, obj)
+        for inline in inlines:
+            _bounded_json(inline)
+        return inlines
 
     def _audit(self, request, code: str, obj=None, **details):
         audit_record(

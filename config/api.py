@@ -110,6 +110,10 @@ class BoundedJSONParser(JSONParser):
         return safejson.loads(stream.read() if stream is not None else b"")
 
 
+class InvalidCursor(ValidationFailed):
+    """A ``?cursor=`` the list did not issue (stale, mangled, another list's)."""
+
+
 class CursorPage(CursorPagination):
     """The contract's list shape: ``?cursor=&limit=`` (at most 100) and
     ``{"results": [...], "next": <opaque cursor or null>}``. Views set
@@ -126,7 +130,7 @@ class CursorPage(CursorPagination):
         try:
             return super().decode_cursor(request)
         except drf_exceptions.NotFound:
-            raise ValidationFailed(fields={self.cursor_query_param: ["Not a cursor of this list."]}) from None
+            raise InvalidCursor(fields={self.cursor_query_param: ["Not a cursor of this list."]}) from None
 
     def encode_cursor(self, cursor):
         # The bare cursor, not a URL: clients pass it back as ?cursor=.

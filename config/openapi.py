@@ -4,7 +4,7 @@ itself answering its own errors in the contract's JSON."""
 
 from __future__ import annotations
 
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.renderers import JSONRenderer
 
 ERROR_SCHEMA = {
@@ -91,11 +91,19 @@ def document_errors(result, generator, request, public):
     return result
 
 
-class SchemaView(SpectacularAPIView):
-    """/api/schema/: its errors (405, an unknown ?format=) in the contract's
-    JSON, not rendered as a YAML or JSON OpenAPI document."""
+class _JSONErrors:
+    """Errors (405, an unknown ?format=) in the contract's JSON, not in the
+    view's own format (an OpenAPI document, a Swagger page)."""
 
     def handle_exception(self, exc):
         self.request.accepted_renderer = JSONRenderer()
         self.request.accepted_media_type = JSONRenderer.media_type
         return super().handle_exception(exc)
+
+
+class SchemaView(_JSONErrors, SpectacularAPIView):
+    """/api/schema/"""
+
+
+class DocsView(_JSONErrors, SpectacularSwaggerView):
+    """/api/docs/"""

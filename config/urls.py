@@ -1,6 +1,5 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularSwaggerView
 
 from config import health, openapi, views
 
@@ -24,7 +23,7 @@ urlpatterns = [
     path("jobs/", include("jobs.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", openapi.SchemaView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", openapi.DocsView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
 handler400 = "config.views.bad_request"

@@ -3,15 +3,17 @@
 The OpenAPI document is the one /api/schema/ serves; requests go through
 Django's WSGI handler in the test's own thread, so they see the test's
 database transaction (real PostgreSQL, real Redis). Each operation is one
-pytest test with a bounded number of examples, checked for no 5xx and for
-conformance to the schema: documented status codes, content types and
-response bodies.
+pytest test with a bounded number of valid and invalid examples, checked for
+no 5xx and for conformance to the schema: documented status codes, content
+types and response bodies.
 
-Random UUIDs in paths only ever reach 404s, so each test builds a small
-world (an org with a department, a position, a role, a member and a proxy;
-a room with a message, a reaction, an invite and a join request; a remote
-with a grant, a job, a schedule; an API key, a second session, a
-notification) and about half the examples address its objects instead."""
+Random UUIDs in paths only ever reach 404s, so each test module builds a
+small world once (an org with a department, a position, a role, a member and
+a proxy; a room with a message, a reaction, an invite and a join request; a
+remote with a grant, a job, a schedule; an API key, a second session, a
+notification) and about half the examples address its objects instead.
+Nothing is excluded: see ``token_for`` and ``shared_world`` for how
+destructive operations are kept from spoiling the ones after them."""
 
 from __future__ import annotations
 

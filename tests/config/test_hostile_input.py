@@ -221,6 +221,29 @@ def test_unknown_api_paths_are_json_404(user_client, path):
     assert_api_error(user_client.get(path), 404, "not_found")
 
 
-@pytest.mark.parametrize("method, path", [("put", "/api/v1/me"), ("post", "/api/v1/unread"), ("delete", "/api/schema/")])
+@pytest.mark.parametrize("method, path", [("put", "/api/v1/me"), ("post", "/api/v1/unread"), ("delete", "/api/schema/"),
+                                          ("post", "/api/docs/")])
 def test_wrong_methods_are_json_405(user_client, method, path):
     assert_api_error(getattr(user_client, method)(path), 405, "method_not_allowed")
+
+
+def test_every_json_field_of_the_admin_reads_through_safejson(rf, make_user):
+    """Every registered admin and its inlines, whatever their fields: a JSON
+    model field is edited through config.forms.JSONFormField."""
+    from django import forms
+    from django.contrib import admin
+
+    from config.forms import JSONFormField
+
+    request = rf.get("/admin/")
+    request.user = make_user("root", is_staff=True, is_superuser=True)
+    seen = []
+    for model_admin in admin.site._registry.values():
+        form_classes = [model_admin.get_form(request)]
+        form_classes += [inline.get_formset(request).form for inline in model_admin.get_inline_instances(request)]
+        for form_class in form_classes:
+            for name, field in form_class.base_fields.items():
+                if isinstance(field, forms.JSONField):
+                    seen.append(name)
+                    assert isinstance(field, JSONFormField), (model_admin, name)
+    assert "settings" in seen  # the admin edits JSON somewhere (org settings, at least)
