@@ -24,18 +24,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import percentile, pg_connect, scratch_database  # noqa: E402
+from bench.common import created_scratch_database, percentile  # noqa: E402
 
 
 def main() -> int:
@@ -45,24 +45,15 @@ def main() -> int:
     parser.add_argument("--verify-entries", type=int, default=100_000, help="entries in the verified chain")
     args = parser.parse_args()
 
-    admin_url, scratch_url = scratch_database(f"teamhub_bench_audit_{os.getpid()}")
-    name = urlparse(scratch_url).path.lstrip("/")
-    with pg_connect(admin_url) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+    name = f"teamhub_bench_audit_{os.getpid()}"
     digest_dir = tempfile.mkdtemp(prefix="bench-audit-digests-")
     # DEBUG off: production's cursor (no query log), as deployed.
-    os.environ.update(DATABASE_URL=scratch_url, AUDIT_DIGEST_DIR=digest_dir, DEBUG="0",
-                      DJANGO_SETTINGS_MODULE="config.settings", LOG_LEVEL="WARNING")
+    os.environ.update(AUDIT_DIGEST_DIR=digest_dir, DEBUG="0", DJANGO_SETTINGS_MODULE="config.settings",
+                      LOG_LEVEL="WARNING")
     try:
-        return run(args, name)
+        with created_scratch_database(name):
+            return run(args, name)
     finally:
-        from django.db import connections
-
-        connections.close_all()
-        with pg_connect(admin_url) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        import shutil
-
         shutil.rmtree(digest_dir, ignore_errors=True)
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from urllib.parse import unquote, urlparse, urlunparse
 
@@ -17,6 +18,24 @@ def scratch_database(name: str) -> tuple[str, str]:
         url = embedded.ensure_postgres()
     parsed = urlparse(url)
     return urlunparse(parsed._replace(path="/postgres")), urlunparse(parsed._replace(path=f"/{name}"))
+
+
+@contextlib.contextmanager
+def created_scratch_database(name: str):
+    """Create the scratch database ``name``, point DATABASE_URL at it and
+    yield its URL; afterwards close Django's connections and drop it."""
+    admin_url, url = scratch_database(name)
+    with pg_connect(admin_url) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    os.environ["DATABASE_URL"] = url
+    try:
+        yield url
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        with pg_connect(admin_url) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def pg_connect(url: str):

@@ -23,12 +23,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import percentile, pg_connect, scratch_database  # noqa: E402
+from bench.common import created_scratch_database, percentile, pg_connect  # noqa: E402
 
 MODES = {
     "pool": {},
@@ -46,22 +45,11 @@ def main() -> int:
 
     os.environ.update(DJANGO_SETTINGS_MODULE="config.settings", LOG_LEVEL="WARNING",
                       REDIS_KEY_PREFIX=f"bench-dbconn-{os.getpid()}")
-    admin_url, url = scratch_database(f"teamhub_bench_dbconn_{os.getpid()}")
-    name = urlparse(url).path.lstrip("/")
-    with pg_connect(admin_url) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    os.environ["DATABASE_URL"] = url
-    try:
+    with created_scratch_database(f"teamhub_bench_dbconn_{os.getpid()}") as url:
         import django
 
         django.setup()
         return run(args, url)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        with pg_connect(admin_url) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def run(args, url: str) -> int:
