@@ -83,6 +83,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    # The bottom layer: shared parts, and the only code on the channel layer.
+    "core",
+    "realtime",
     "accounts",
     "orgs",
     "chatroom",
