@@ -3,7 +3,7 @@
 Writes (``notify``, ``notify_many``, ``notification_mark_read``,
 ``notification_mark_all_read``, ``notification_archive``,
 ``notifications_purge_expired``) run in one transaction and push their frame
-to the user's sockets only after commit (chatroom.realtime), so a socket never
+to the user's sockets only after commit (realtime.broadcast), so a socket never
 shows a notification that rolled back; a client that missed the frame finds
 it in the list. Callers (message_post, invite_user, job_finish, alert_staff)
 call them inside their own transaction, so a notification exists exactly when
@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from accounts.models import Notification, User
 from config.errors import NotFound, ValidationFailed
+from realtime import broadcast
 
 Type = Notification.Type
 Priority = Notification.Priority
@@ -168,9 +169,7 @@ def _opted_out(preferences, type_: str) -> bool:
 
 
 def _push(notification: Notification) -> None:
-    from chatroom import realtime
-
-    realtime.user_event(notification.user_id, {"type": FRAME_NEW, "notification": notification_dict(notification)})
+    broadcast.user_event(notification.user_id, {"type": FRAME_NEW, "notification": notification_dict(notification)})
 
 
 @transaction.atomic
@@ -229,10 +228,8 @@ def notify(
 
 
 def _push_unread(user: User) -> None:
-    from chatroom import realtime
-
     count = unread_count(user=user)
-    realtime.user_event(user.pk, {"type": FRAME_UNREAD, "unread": count, "badge": badge_text(count)})
+    broadcast.user_event(user.pk, {"type": FRAME_UNREAD, "unread": count, "badge": badge_text(count)})
 
 
 @transaction.atomic

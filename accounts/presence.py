@@ -36,6 +36,7 @@ from django.db import connection
 from django_redis import get_redis_connection
 
 from config.faults import OPEN, redis_policy
+from realtime import broadcast as realtime
 
 logger = logging.getLogger(__name__)
 
@@ -198,8 +199,6 @@ def room_membership_changed(user_id, room_id, *, member: bool) -> None:
 
 
 def _broadcast(user_id, status: str, rooms: list[str]) -> None:
-    from chatroom import realtime
-
     counts = online_counts(rooms)
     for room_id in rooms:
         realtime.room_event(room_id, {"type": "presence", "user_id": str(user_id), "status": status,

@@ -30,6 +30,7 @@ from config.errors import (
     ValidationFailed,
     validate_model,
 )
+from realtime import broadcast
 
 API_KEY_PREFIX = "thk_"
 PROFILE_FIELDS = ("bio", "location", "website", "timezone", "language", "theme", "preferences", "notifications")
@@ -131,9 +132,7 @@ def user_set_status(*, actor: User | None, user: User, status: str) -> User:
     if status != User.Status.ACTIVE:
         ended = _end_sessions(user=user)
         # Open sockets were authenticated once, at connect: close them too.
-        from chatroom.realtime import end_user_sockets
-
-        end_user_sockets(user.id)
+        broadcast.end_user_sockets(user.id)
     if status == User.Status.BANNED:
         action = "user.banned"
     elif old == User.Status.BANNED:
@@ -317,16 +316,14 @@ def device_session_touch(*, session: DeviceSession, session_key: str | None = No
 def _delete_sessions(sessions) -> int:
     """Delete device sessions; browsers lose their Django session too, so the
     cookie stops working on its very next request."""
-    from chatroom.realtime import end_login_sockets, login_group
-
     store = selectors.session_store()
     keys = [s.session_key for s in sessions if s.session_key]
     count = DeviceSession.objects.filter(pk__in=[s.pk for s in sessions]).delete()[0]
     for key in keys:
         store(session_key=key).delete()
     # Sockets opened with these logins end too, not only the next request.
-    end_login_sockets([login_group(device_session_id=s.pk) for s in sessions]
-                      + [login_group(session_key=key) for key in keys])
+    broadcast.end_login_sockets([broadcast.login_group(device_session_id=s.pk) for s in sessions]
+                                + [broadcast.login_group(session_key=key) for key in keys])
     return count
 
 

@@ -47,12 +47,13 @@ from django.conf import settings
 
 from accounts import presence
 from accounts.selectors import login_alive, user_for_token
-from chatroom import cursors, frames, realtime, selectors, unread
+from chatroom import cursors, frames, selectors, unread
 from chatroom.presenters import user_dict
 from config import safejson
 from config.errors import ApplicationError, ServiceUnavailable, Throttled, ValidationFailed
 from config.faults import DATABASE_ERRORS as DATABASE_DOWN
 from config.faults import REDIS_ERRORS
+from realtime import broadcast as realtime
 
 logger = logging.getLogger(__name__)
 

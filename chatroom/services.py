@@ -26,7 +26,7 @@ from django.utils import timezone
 from accounts import notifications
 from accounts.models import User
 from audit.services import APPEND_ARG_TYPES, audit_record, entry_params, run_bound
-from chatroom import cursors, realtime, unread
+from chatroom import cursors, unread
 from chatroom.models import (
     Attachment,
     Invite,
@@ -43,6 +43,7 @@ from chatroom.permissions import OWNER_ONLY, POWERS, assignable_roles, can_invit
 from chatroom.presenters import message_dicts, new_message_dict, reactions_for, user_dict
 from config.errors import Conflict, NotFound, PermissionDenied, TooLarge, ValidationFailed, parse_uuid, validate_model
 from orgs.models import Organization
+from realtime import broadcast as realtime
 
 Role = RoomMember.Role
 

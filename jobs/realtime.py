@@ -1,11 +1,12 @@
 """Job frames for the socket (api.md): ``job.progress`` ``{job}`` and
 ``job.log`` ``{job_id, lines}``. Each goes to the job owner's sockets and to
 sockets subscribed to the job, after commit, through the one broadcasting
-module (chatroom.realtime)."""
+module (realtime.broadcast)."""
 
 from __future__ import annotations
 
-from chatroom.realtime import broadcast, job_group, user_group
+from jobs.presenters import job_dict
+from realtime.broadcast import broadcast, job_group, user_group
 
 
 def _groups(job) -> list[str]:
@@ -13,8 +14,6 @@ def _groups(job) -> list[str]:
 
 
 def job_progress(job) -> None:
-    from jobs.presenters import job_dict
-
     broadcast(_groups(job), {"type": "job.progress", "job": job_dict(job)})
 
 

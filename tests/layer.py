@@ -14,7 +14,7 @@ import time
 
 from channels.layers import get_channel_layer
 
-from chatroom import realtime
+from realtime import broadcast
 
 _PING = "listener.ping"
 
@@ -67,7 +67,7 @@ class GroupListener:
         """The client frames received so far, after ``settle`` seconds for
         late arrivals."""
         time.sleep(settle)
-        return [realtime.frame_of(e) for e in list(self.events)]
+        return [broadcast.frame_of(e) for e in list(self.events)]
 
     def clear(self) -> None:
         self.events.clear()

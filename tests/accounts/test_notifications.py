@@ -16,8 +16,8 @@ from accounts.models import Notification, User
 from accounts.services import api_key_create, profile_update, user_ban
 from accounts.tasks import purge_expired_notifications
 from audit.alerts import alert_staff
-from chatroom import realtime
 from config.errors import NotFound, ValidationFailed
+from realtime import broadcast
 from tests.accounts.conftest import assert_error, key_client
 from tests.layer import GroupListener
 
@@ -407,7 +407,7 @@ def test_a_stale_job_failed_by_recovery_notifies_its_owner(local_remote):
 @pytest.mark.django_db(transaction=True)
 def test_notifications_and_read_state_are_pushed_to_the_users_group_after_commit(make_user):
     alice, bob = make_user("livealice", password=None), make_user("livebob", password=None)
-    with GroupListener(realtime.user_group(alice.id)) as listener:
+    with GroupListener(broadcast.user_group(alice.id)) as listener:
         n = note(alice, type="mention", title="ping", data={"room_id": "r1"})
         note(bob, title="not for alice")
         with pytest.raises(RuntimeError), transaction.atomic():

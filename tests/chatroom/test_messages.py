@@ -179,7 +179,7 @@ def test_read_cursor_only_moves_forward_and_drives_unread_counts(make_room, memb
 
 
 def test_broadcasts_go_out_only_after_commit(make_room, member_of, django_capture_on_commit_callbacks):
-    from chatroom.realtime import room_group
+    from realtime.broadcast import room_group
     from tests.layer import GroupListener
 
     room = make_room()

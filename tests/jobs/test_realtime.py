@@ -3,8 +3,8 @@ group through the real Redis channel layer, after commit."""
 
 import pytest
 
-from chatroom import realtime
 from jobs import services, tasks
+from realtime import broadcast
 from tests.layer import GroupListener
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -13,10 +13,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_progress_and_log_frames_go_to_owner_and_job_groups(power, make_local):
     make_local("src", {"a.txt": "alpha"})
     make_local("dst")
-    with GroupListener(realtime.user_group(power.id)) as owner:
+    with GroupListener(broadcast.user_group(power.id)) as owner:
         job = services.job_submit(actor=power, type="copy", source={"remote": "src", "path": "/"},
                                   destination={"remote": "dst", "path": "/"}, options={"verbose": True})
-        with GroupListener(realtime.job_group(job.id)) as subscriber:
+        with GroupListener(broadcast.job_group(job.id)) as subscriber:
             assert tasks.execute(job.id) == "completed"
             seen = [owner.frames(), subscriber.frames(settle=0)]
 
@@ -36,7 +36,7 @@ def test_log_batch_is_stored_in_order_and_broadcast_with_the_stored_ids(power, m
     entries = [{"level": "info", "message": f"file {i}: Copied (new)", "details": {"object": f"f{i}", "size": i}}
                for i in range(300)]
     entries[7] = {"level": "error", "message": "it's \"quoted\", {braces}, and ünïcode", "details": None}
-    with GroupListener(realtime.job_group(job.id)) as subscriber:
+    with GroupListener(broadcast.job_group(job.id)) as subscriber:
         services.job_logs_append(job=job, entries=entries)
         frames = [f for f in subscriber.frames() if f["type"] == "job.log"]
 

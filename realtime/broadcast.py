@@ -1,10 +1,12 @@
-"""The one module that talks to the channel layer (architecture.md).
+"""Broadcasting: the group names, and sending frames to them on commit
+(architecture.md: the realtime app is the only code that touches the
+channel layer).
 
 Services call ``room_event``/``user_event``/``broadcast`` inside their
 transaction; frames go out only after commit (``transaction.on_commit``), so a
 client never sees something that rolled back, and one that reconnects catches
 up from the database by its cursor. Frames use api.md's shapes; the socket
-consumer (chatroom.consumers) relays ``event["frame"]`` to the client and
+consumer (realtime.consumers) relays ``event["frame"]`` to the client and
 reads the routing facts beside it:
 
 - ``room``: the room a frame belongs to, so a socket that has just left the
