@@ -1,9 +1,19 @@
 from django.apps import AppConfig
 
+from realtime import registry
+
 
 class AccountsConfig(AppConfig):
     name = "accounts"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from accounts import schema, signals  # noqa: F401  (OpenAPI schemes; login/logout receivers)
+        # Imported here, once models are loaded (Django's rule for ready()).
+        from accounts import online_time, schema, selectors, signals  # noqa: F401  (OpenAPI schemes; login/logout receivers)
+
+        # realtime sits below accounts: the socket learns device-session
+        # logins, and presence whom to tell about online time, from here.
+        registry.register_logins(registry.Logins(user_for_token=selectors.user_for_token,
+                                                 login_alive=selectors.login_alive))
+        registry.register_online_time(registry.OnlineTime(session_started=online_time.session_started,
+                                                          session_ended=online_time.session_ended))

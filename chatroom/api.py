@@ -12,13 +12,13 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import presence
 from accounts.models import User
 from chatroom import ratelimit, selectors, services
 from chatroom.models import Invite, JoinRequest, Room, RoomMember
 from chatroom.presenters import attachment_dict, attachment_response, message_dicts, user_dict
 from config.api import CursorPage
 from config.errors import NotFound, ValidationFailed, parse_uuid
+from realtime import presence
 
 READ = "chat:read"
 WRITE = "chat:write"

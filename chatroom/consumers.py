@@ -45,7 +45,6 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from accounts import presence
 from accounts.selectors import login_alive, user_for_token
 from chatroom import cursors, frames, selectors, unread
 from chatroom.presenters import user_dict
@@ -54,6 +53,7 @@ from config.errors import ApplicationError, ServiceUnavailable, Throttled, Valid
 from config.faults import DATABASE_ERRORS as DATABASE_DOWN
 from config.faults import REDIS_ERRORS
 from realtime import broadcast as realtime
+from realtime import presence
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ def refused_frame_ref(text_data: str | None) -> str | None:
 
 
 # One presence sweep per event loop (server process): a socket whose server
-# died stops beating, and some live process must notice (accounts.presence.sweep).
+# died stops beating, and some live process must notice (realtime.presence.sweep).
 _sweepers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 

@@ -431,7 +431,7 @@ PRESENCE_SWEEP_SECONDS = env_int("PRESENCE_SWEEP_SECONDS", 10)
 TYPING_TTL_SECONDS = env_int("TYPING_TTL_SECONDS", 6)
 # A socket whose frames wait longer than this is told to resume instead.
 WS_MAX_LAG_SECONDS = env_int("WS_MAX_LAG_SECONDS", 30)
-CELERY_BEAT_SCHEDULE["accounts-presence-sweep"] = {"task": "accounts.presence_sweep",
+CELERY_BEAT_SCHEDULE["realtime-presence-sweep"] = {"task": "realtime.presence_sweep",
                                                    "schedule": float(PRESENCE_SWEEP_SECONDS or 10)}
 
 # --------------------------------------------------------------------------- audit and partitions

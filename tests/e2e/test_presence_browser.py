@@ -4,8 +4,8 @@ them go offline, live, and the room's online count drops."""
 
 import pytest
 
-from accounts import presence
 from chatroom.services import room_create, room_join
+from realtime import presence
 from tests.browser import require_chromium, room_pages, session_for
 from tests.processes import asgi_servers, wait_for
 

@@ -14,9 +14,9 @@ import time
 
 import pytest
 
-from accounts import presence
 from accounts.services import api_login
 from chatroom.services import room_create, room_join
+from realtime import presence
 from tests.e2e.live_client import Socket, cookie, ws_url
 from tests.processes import asgi_servers
 

@@ -1,5 +1,5 @@
-"""Presence and online time (seed 000: online status in Redis with a TTL, an
-online count per room, and the online_time_stats table). Seed 000's TTL is
+"""Presence (seed 000: online status in Redis with a TTL, and an online count
+per room). Seed 000's TTL is
 5 minutes; here it is PRESENCE_TTL_SECONDS (45 s), because a socket that is
 gone must be gone from presence within about a minute, however it went.
 
@@ -11,34 +11,34 @@ connection that misses heartbeats for PRESENCE_TTL_SECONDS no longer counts,
 so a killed server cannot leave anyone online: status_of reads it as offline
 at once, and the periodic sweep (every server process, and Celery beat) ends
 the session and tells the rooms. A socket that closes, however it closes,
-removes its connection at once (chatroom.consumers).
+removes its connection at once (realtime.consumers).
 
 A *session* runs from the moment a user has a first live connection to the
 moment the last one goes (or, after a crash, its last heartbeat); tabs that
-overlap are one session. When it ends its seconds are added to
-``OnlineTimeStat`` for each UTC day it spans. All of this is decided inside
-one Lua script, so two tabs connecting at once on two server processes cannot
-both start a session.
+overlap are one session. Its start and end are told to the online-time
+keeper that accounts registers (realtime.registry.OnlineTime), which adds
+its seconds to each UTC day it spans. All of this is decided inside one Lua
+script, so two tabs connecting at once on two server processes cannot both
+start a session.
 
 Status changes are sent as ``presence`` frames to the rooms the user is a
 member of (so only people who share a room see them), each with that room's
-online count."""
+online count. Which rooms those are comes from the rooms chatroom registers
+(realtime.registry.Rooms.user_room_ids), read from the database at each
+change: the membership table is the truth, and a copy of it in Redis would
+have to be kept in step by every face that changes membership, and would go
+stale (and tell non-members) whenever a change committed while Redis was
+down."""
 
 from __future__ import annotations
 
-import logging
 import time
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
 
 from django.conf import settings
-from django.db import connection
 from django_redis import get_redis_connection
 
 from config.faults import OPEN, redis_policy
-from realtime import broadcast as realtime
-
-logger = logging.getLogger(__name__)
+from realtime import broadcast, registry
 
 ONLINE, AWAY, OFFLINE = "online", "away", "offline"
 GONE, SWEEP = "gone", "sweep"
@@ -108,12 +108,6 @@ def _room_key(room_id) -> str:
     return _key("room", room_id)
 
 
-def _user_rooms(user_id) -> list[str]:
-    from chatroom.models import RoomMember
-
-    return [str(r) for r in RoomMember.objects.filter(user_id=user_id).values_list("room_id", flat=True)]
-
-
 def update(user_id, conn: str, op: str, *, now: float | None = None) -> str:
     """Record a connection's status (online/away), its heartbeat (the same),
     or its end (``gone``); returns the user's status afterwards."""
@@ -124,12 +118,13 @@ def update(user_id, conn: str, op: str, *, now: float | None = None) -> str:
         for v in r.eval(_UPDATE, 3, _key("conns", user_id), _key("state", user_id), _key("users"),
                         str(user_id), conn, op, repr(now), settings.PRESENCE_TTL_SECONDS)
     ]
+    online_time = registry.online_time()
     if ended_since:
-        _record_session_end(user_id, float(ended_since), float(ended_at))
+        online_time.session_ended(user_id, float(ended_since), float(ended_at))
     if started:
-        _record_session_start(user_id, float(started))
+        online_time.session_started(user_id, float(started))
     if before != after:
-        rooms = _user_rooms(user_id)
+        rooms = [str(r) for r in registry.rooms().user_room_ids(user_id)]
         pipe = r.pipeline()
         for room_id in rooms:
             if after == OFFLINE:
@@ -201,47 +196,5 @@ def room_membership_changed(user_id, room_id, *, member: bool) -> None:
 def _broadcast(user_id, status: str, rooms: list[str]) -> None:
     counts = online_counts(rooms)
     for room_id in rooms:
-        realtime.room_event(room_id, {"type": "presence", "user_id": str(user_id), "status": status,
+        broadcast.room_event(room_id, {"type": "presence", "user_id": str(user_id), "status": status,
                                       "room_id": room_id, "online_count": counts.get(room_id, 0)})
-
-
-# --------------------------------------------------------------------------- online time
-
-_UPSERT = """
-INSERT INTO online_time_stats (id, user_id, date, total_seconds, sessions_count, first_session_at,
-                               last_session_at, created_at, updated_at)
-VALUES (gen_random_uuid(), %(user)s, %(date)s, %(seconds)s, %(sessions)s, %(first)s, %(last)s, now(), now())
-ON CONFLICT (user_id, date) DO UPDATE SET
-    total_seconds = online_time_stats.total_seconds + EXCLUDED.total_seconds,
-    sessions_count = online_time_stats.sessions_count + EXCLUDED.sessions_count,
-    first_session_at = LEAST(online_time_stats.first_session_at, EXCLUDED.first_session_at),
-    last_session_at = GREATEST(online_time_stats.last_session_at, EXCLUDED.last_session_at),
-    updated_at = now()
-"""
-
-
-def _at(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=dt_timezone.utc)
-
-
-def _upsert(user_id, day, *, seconds: int, sessions: int, first: datetime | None, last: datetime | None) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(_UPSERT, {"user": user_id, "date": day, "seconds": seconds, "sessions": sessions,
-                                 "first": first, "last": last})
-
-
-def _record_session_start(user_id, started: float) -> None:
-    """A session counts on the (UTC) day it starts."""
-    at = _at(started)
-    _upsert(user_id, at.date(), seconds=0, sessions=1, first=at, last=at)
-
-
-def _record_session_end(user_id, since: float, until: float) -> None:
-    """Add the session's seconds to each UTC day it spans."""
-    start, end = _at(since), _at(max(since, until))
-    while start < end:
-        midnight = datetime.combine(start.date() + timedelta(days=1), datetime.min.time(), tzinfo=dt_timezone.utc)
-        piece_end = min(end, midnight)
-        _upsert(user_id, start.date(), seconds=round((piece_end - start).total_seconds()), sessions=0,
-                first=None, last=piece_end)
-        start = piece_end

@@ -6,10 +6,12 @@ from datetime import date, datetime, timezone
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.test import override_settings
 
-from accounts import presence
 from accounts.models import OnlineTimeStat
+from config.celery import app as celery_app
+from realtime import presence
 from tests.chatroom.live_helpers import HOST, ORIGIN, connect, cookie_header, frames_for, until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("close_async_db_connections")]
@@ -154,3 +156,10 @@ def test_a_session_over_midnight_is_split_between_the_days(trio):
         {"date": date(2026, 3, 10), "total_seconds": 30, "sessions_count": 1},
         {"date": date(2026, 3, 11), "total_seconds": 30, "sessions_count": 0},
     ]
+
+
+def test_the_sweep_is_a_beat_task():
+    entry = settings.CELERY_BEAT_SCHEDULE["realtime-presence-sweep"]
+    assert entry["task"] == "realtime.presence_sweep"
+    celery_app.loader.import_default_modules()  # what a worker does at start: autodiscovery
+    assert entry["task"] in celery_app.tasks

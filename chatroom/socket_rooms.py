@@ -1,0 +1,37 @@
+"""The chat rooms as the socket's delivery and presence read them
+(realtime.registry.Rooms, registered by ChatroomConfig.ready): realtime sits
+below chatroom and reaches rooms only through this."""
+
+from __future__ import annotations
+
+from chatroom import cursors, selectors, unread
+from chatroom.models import RoomMember
+from chatroom.presenters import user_dict
+from realtime import registry
+
+
+def ready_rooms(*, user) -> list[dict]:
+    """``ready``'s rooms: selectors.socket_rooms, each with its ``unread``
+    and ``mentions`` counts."""
+    rooms = selectors.socket_rooms(user=user)
+    counts = {str(room_id): pair for room_id, pair in unread.counts(user).items()}
+    for room in rooms:
+        room["unread"], room["mentions"] = counts.get(room["id"], (0, 0))
+    return rooms
+
+
+def user_room_ids(user_id) -> list[str]:
+    """The rooms whose members see the user's presence."""
+    return [str(r) for r in RoomMember.objects.filter(user_id=user_id).values_list("room_id", flat=True)]
+
+
+def register() -> None:
+    registry.register_rooms(registry.Rooms(
+        member_room_ids=selectors.member_room_ids,
+        ready_rooms=ready_rooms,
+        heads=selectors.room_heads,
+        messages_after=selectors.messages_after,
+        cursor_key=cursors.decode,
+        user_room_ids=user_room_ids,
+        present_user=user_dict,
+    ))

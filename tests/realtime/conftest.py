@@ -1,0 +1,2 @@
+# The socket tests here use the chat tests' users and rooms.
+from tests.chatroom.conftest import make_room, make_user, member_of  # noqa: F401
