@@ -5,16 +5,9 @@ frame type is one entry of the dispatch table, which calls the chat services
 through chatroom.frames. Everything the services broadcast arrives as a
 ``client.frame`` group event (chatroom.realtime) and is relayed here.
 
-Delivery without loss. The socket remembers, per room, the cursor of the last
-message it delivered. Every ``message.new`` event carries the cursor of the
-room's previous message: when that is not the one this socket delivered last,
-a message went missing on the way (the channel was full, or the message
-expired while the client was slow), and the socket fetches the gap from the
-database before going on. A message at or before the remembered cursor is a
-duplicate and is dropped. So is anything for a room the socket has left. A
-periodic check against the rooms' newest messages catches a missing *last*
-message, which no later event would reveal. A client that fell too far
-behind is told to ``resume`` instead of being flooded.
+Delivery without loss, in order and without duplicates, is
+realtime.delivery.Delivery's: the socket hands it the live ``message.new``
+events, its timers' wake-ups and the client's ``resume``.
 
 Faults and bad input never end a socket by accident. Every client frame is
 answered: its reply, or an ``error`` frame (``ref`` names the frame), however
@@ -38,7 +31,6 @@ import math
 import random
 import time
 import weakref
-from datetime import datetime, timedelta, timezone
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
@@ -54,6 +46,7 @@ from config.faults import DATABASE_ERRORS as DATABASE_DOWN
 from config.faults import REDIS_ERRORS
 from realtime import broadcast as realtime
 from realtime import presence
+from realtime.delivery import Delivery
 
 logger = logging.getLogger(__name__)
 
@@ -71,17 +64,10 @@ CLOSE_TRY_AGAIN_LATER = 1013
 
 MAX_FRAME_BYTES = 64 * 1024
 MAX_REF_LENGTH = 200
-PAGE = 200  # messages per database read while catching up
-CATCH_UP_MAX = 2000  # beyond this many missed messages, the client resumes by itself
 TYPING_RELAY_SECONDS = 2.0  # a typist's "start" is relayed at most this often per room
 HEADS_CHECK_SECONDS = 60.0
-# A room's newest message younger than this is probably still on its way as
-# an event: the heads check leaves it to that.
-HEADS_GRACE_SECONDS = 10.0
 # After ready, how long live messages wait for the client's resume.
 RESUME_GRACE_SECONDS = 2.0
-GAP_WAIT_SECONDS = 1.5  # how long an out-of-order message waits for its predecessor
-HELD_MAX = 100
 # retry_after of service_unavailable: Django reconnects to the database on
 # the next frame; a socket closed for Redis comes back through the client's
 # reconnect, which backs off by itself.
@@ -188,18 +174,10 @@ class ClientConsumer(AsyncWebsocketConsumer):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.rooms: dict[str, str | None] = {}  # room id -> cursor of the last message delivered
-        self.behind: set[str] = set()  # rooms waiting for the client's resume
-        # Rooms whose live messages wait for the client's first resume (or
-        # RESUME_GRACE_SECONDS) after ready, so a resume never repeats one.
-        self.starting: set[str] = set()
-        # room id -> the cursor this socket started delivering after: every
-        # message after it, up to self.rooms[room], has been sent.
-        self.sent_from: dict[str, str | None] = {}
+        self.delivery = Delivery(key=_key, fetch=self._messages_after, heads=self._heads, send=self._send_text,
+                                 send_error=self.send_error, wake=self._wake, spawn=self._background)
         self.typing: dict[str, asyncio.Task] = {}  # room id -> the expiry of our typing state
         self.typing_relayed: dict[str, float] = {}
-        self.held: dict[str, dict] = {}  # room id -> {previous cursor: (cursor, text)} waiting for a late one
-        self.gap_timers: dict[str, asyncio.Task] = {}
         self.tokens, self.tokens_at, self.strikes = float(settings.WS_FRAME_RATE * 2), time.monotonic(), 0
         self.status = presence.ONLINE
         self.client_gone = False  # the client hung up: nothing more is written to it
@@ -386,12 +364,11 @@ class ClientConsumer(AsyncWebsocketConsumer):
         rooms = await db(selectors.socket_rooms)(user=user)
         late = [r["id"] for r in rooms if r["id"] not in room_ids]  # joined meanwhile
         await realtime.join(self.channel_name, [realtime.room_group(r) for r in late])
-        self.rooms = {r["id"]: r["cursor"] for r in rooms}
-        info = await db(self._ready_info)(list(self.rooms))
+        self.delivery.ready({r["id"]: r["cursor"] for r in rooms})
+        info = await db(self._ready_info)(self.delivery.room_ids())
         for room in rooms:
             room.update(info.get(room["id"], {}))
         await self.send_frame({"type": "ready", "user": user_dict(user), "rooms": rooms})
-        self.starting = set(self.rooms)
         self._beat = asyncio.create_task(self._heartbeat())
         self._start_timer = self._background(self._start_after_grace())
 
@@ -454,16 +431,17 @@ class ClientConsumer(AsyncWebsocketConsumer):
         if self.ended:
             return
         self.ended = True
-        for task in (self._auth_timer, self._beat, self._start_timer, *self.gap_timers.values()):
+        for task in (self._auth_timer, self._beat, self._start_timer):
             if task is not None:
                 task.cancel()
+        self.delivery.close()
         if self.user is None:
             return
         try:
             for room_id in list(self.typing):
                 await self._typing_stop(room_id)
             await realtime.leave(self.channel_name, [self.login, realtime.user_group(self.user.id)]
-                                 + [realtime.room_group(r) for r in self.rooms])
+                                 + [realtime.room_group(r) for r in self.delivery.room_ids()])
         except REDIS_DOWN as exc:
             logger.warning("socket end: Redis unavailable: %s", exc)
         in_flight = self._presence_update
@@ -587,52 +565,15 @@ class ClientConsumer(AsyncWebsocketConsumer):
             await self._presence(status)
 
     async def on_resume(self, frame: dict) -> None:
-        rooms = await db(frames.resume_rooms)(self.user, frame)
-        for room_id, cursor in rooms.items():
-            if room_id not in self.rooms:
-                await self.send_error("permission_denied", "You are not a member of this room.", ref=room_id)
-                continue
-            paused = room_id in self.starting or room_id in self.behind
-            self.starting.discard(room_id)
-            self.behind.discard(room_id)
-            if paused:
-                # No live message was sent since: everything after the
-                # client's cursor, from the database, then live.
-                self.rooms[room_id] = self.sent_from[room_id] = cursor
-                await self._catch_up(room_id)
-            else:
-                await self._resend_before(room_id, cursor)
+        await self.delivery.resume(await db(frames.resume_rooms)(self.user, frame))
 
     async def _start_after_grace(self) -> None:
         await asyncio.sleep(RESUME_GRACE_SECONDS)
         await self._self_send({"type": "rooms.start"})
 
     async def rooms_start(self, event: dict) -> None:
-        """No resume came for these rooms: deliver from the newest message
-        at ready (what arrived since, from the database), then live."""
-        for room_id in list(self.starting):
-            self.starting.discard(room_id)
-            self.sent_from[room_id] = self.rooms.get(room_id)
-            if room_id in self.rooms:
-                await self._catch_up(room_id)
-
-    async def _resend_before(self, room_id: str, cursor: str | None) -> None:
-        """A resume after live delivery began: send what the client missed
-        before this socket's first delivery; what came after, it has."""
-        upto = self.sent_from.get(room_id)
-        if upto is None or (cursor is not None and _key(cursor) >= _key(upto)):
-            return
-        after = cursor
-        while True:
-            messages, more = await db(selectors.messages_after)(
-                user=self.user, room_id=room_id, cursor=after, limit=PAGE)
-            for message in messages:
-                if _key(message["cursor"]) > _key(upto):
-                    return
-                await self.send_frame({"type": "message.new", "message": message})
-                after = message["cursor"]
-            if not more:
-                return
+        """No resume came within RESUME_GRACE_SECONDS of ready."""
+        await self.delivery.start()
 
     async def on_job_subscribe(self, frame: dict) -> None:
         start = await db(frames.job_subscribe)(self.user, frame)
@@ -664,10 +605,10 @@ class ClientConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_NOT_AUTHENTICATED)
             return
         if kind == "member.joined" and event.get("subject") == self.user_id:
-            if room_id in self.rooms:
+            if room_id in self.delivery:
                 return  # another copy of our own join
             await self._room_joined(room_id)
-        elif room_id is not None and (room_id not in self.rooms or room_id in self.behind):
+        elif room_id is not None and not self.delivery.live(room_id):
             return  # a room we left (frames queued before we left), or one waiting for resume
         elif kind == "member.left" and event.get("subject") == self.user_id:
             await self._room_left(room_id)
@@ -676,71 +617,21 @@ class ClientConsumer(AsyncWebsocketConsumer):
         elif kind == "typing" and event.get("sender") == self.user_id:
             return  # never back to the typist, on any of their sockets
         elif kind == "message.new":
-            await self._deliver_new(room_id, event["text"], event["cursor"], event.get("prev"))
+            await self.delivery.message_new(room_id, event["text"], event["cursor"], event.get("prev"))
             return
         await self.send(text_data=event["text"])
 
     async def _room_joined(self, room_id: str) -> None:
         await realtime.join(self.channel_name, [realtime.room_group(room_id)])
         heads = await db(selectors.room_heads)([room_id])
-        self.rooms[room_id] = self.sent_from[room_id] = next(iter(heads.values()), None)
+        self.delivery.joined(room_id, next(iter(heads.values()), None))
         await db(presence.room_membership_changed)(self.user.id, room_id, member=True)
 
     async def _room_left(self, room_id: str) -> None:
-        self.rooms.pop(room_id, None)
-        self.behind.discard(room_id)
-        self.starting.discard(room_id)
-        self._drop_held(room_id)
+        self.delivery.left(room_id)
         await self._typing_stop(room_id)
         await realtime.leave(self.channel_name, [realtime.room_group(room_id)])
         await db(presence.room_membership_changed)(self.user.id, room_id, member=False)
-
-    async def _deliver_new(self, room_id: str, text: str, cursor: str, prev: str | None) -> None:
-        if room_id in self.starting:
-            return  # sent from the database when the room starts
-        last = self.rooms[room_id]
-        if last is not None and _key(cursor) <= _key(last):
-            return  # delivered already (by a catch-up, or a second copy)
-        if prev == last or (prev is not None and last is not None and _key(prev) < _key(last)):
-            await self._send_new(room_id, text, cursor)
-            await self._release_held(room_id)
-            return
-        # Out of order: its predecessor is missing. Usually it is only late
-        # (two commits in a row whose broadcasts overtook each other); hold
-        # this one for GAP_WAIT_SECONDS, then fetch the gap from the database.
-        held = self.held.setdefault(room_id, {})
-        held[prev] = (cursor, text)
-        if len(held) > HELD_MAX:
-            await self._catch_up(room_id)
-        elif room_id not in self.gap_timers:
-            self.gap_timers[room_id] = self._background(self._gap_timer(room_id))
-
-    async def _send_new(self, room_id: str, text: str, cursor: str) -> None:
-        self.rooms[room_id] = cursor
-        await self.send(text_data=text)
-
-    async def _release_held(self, room_id: str) -> None:
-        """Send held messages that now follow in order."""
-        held = self.held.get(room_id)
-        while held and self.rooms[room_id] in held:
-            cursor, text = held.pop(self.rooms[room_id])
-            await self._send_new(room_id, text, cursor)
-        if held:
-            last = _key(self.rooms[room_id])
-            for prev in [p for p, (c, _) in held.items() if _key(c) <= last]:
-                del held[prev]
-        if not held:
-            self._drop_held(room_id)
-
-    def _drop_held(self, room_id: str) -> None:
-        self.held.pop(room_id, None)
-        timer = self.gap_timers.pop(room_id, None)
-        if timer is not None:
-            timer.cancel()
-
-    async def _gap_timer(self, room_id: str) -> None:
-        await asyncio.sleep(GAP_WAIT_SECONDS)
-        await self._self_send({"type": "gap.fill", "room": room_id})
 
     def _background(self, work) -> asyncio.Task:
         """A timer's task, its faults handled as an event's."""
@@ -751,65 +642,27 @@ class ClientConsumer(AsyncWebsocketConsumer):
         runs in order with the events."""
         await self.channel_layer.send(self.channel_name, event)
 
+    async def _wake(self, room_id: str) -> None:
+        await self._self_send({"type": "gap.fill", "room": room_id})
+
     async def gap_fill(self, event: dict) -> None:
-        room_id = event["room"]
-        self.gap_timers.pop(room_id, None)
-        if self.held.get(room_id) and room_id in self.rooms and room_id not in self.behind:
-            await self._catch_up(room_id)
+        await self.delivery.gap_fill(event["room"])
 
     async def _fell_behind(self) -> None:
-        """Frames reach us long after they were sent: the client reads slower
-        than its rooms talk. Rather than relay a stale backlog (or skip it),
-        every room pauses and the client is told to resume from its cursors;
-        the backlog is then dropped unread."""
-        for room_id in self.rooms:
-            if room_id not in self.behind:
-                await self._ask_resume(room_id)
-
-    async def _ask_resume(self, room_id: str) -> None:
-        """Pause a room's live messages until the client sends resume."""
-        self.behind.add(room_id)
-        self._drop_held(room_id)
-        await self.send_error("resume_required", "Too far behind; send resume with your last cursor.", ref=room_id)
-
-    async def _catch_up(self, room_id: str) -> None:
-        """Send every message after the room's remembered cursor, from the
-        database, in order. Past CATCH_UP_MAX the client is told to resume
-        (its own history reads are paged) and the room pauses until it does."""
-        self._drop_held(room_id)  # the database has them all
-        sent = 0
-        while True:
-            try:
-                messages, more = await db(selectors.messages_after)(
-                    user=self.user, room_id=room_id, cursor=self.rooms[room_id], limit=PAGE)
-            except ApplicationError:  # no longer a member: the member.left event is on its way
-                return
-            for message in messages:
-                await self.send_frame({"type": "message.new", "message": message})
-                self.rooms[room_id] = message["cursor"]
-            sent += len(messages)
-            if not more:
-                return
-            if sent >= CATCH_UP_MAX:
-                await self._ask_resume(room_id)
-                return
+        """Frames reach us long after they were sent (realtime.delivery)."""
+        await self.delivery.pause_all()
 
     async def heads_check(self, event: dict) -> None:
-        rooms = [r for r in self.rooms if r not in self.behind and r not in self.starting]
-        heads = await db(selectors.room_heads)(rooms)
-        settled = datetime.now(timezone.utc) - timedelta(seconds=HEADS_GRACE_SECONDS)
-        for room_id, head in heads.items():
-            room_id = str(room_id)
-            last = self.rooms.get(room_id)
-            if head is None or _key(head)[0] > settled:
-                continue
-            if room_id in self.rooms and (last is None or _key(head) > _key(last)):
-                await self._catch_up(room_id)
-                # The head may be a removed message this user does not see;
-                # everything up to it has been sent either way.
-                last = self.rooms.get(room_id)
-                if room_id in self.rooms and room_id not in self.behind and (last is None or _key(head) > _key(last)):
-                    self.rooms[room_id] = head
+        await self.delivery.check_heads()
+
+    async def _messages_after(self, room_id: str, cursor: str | None, limit: int):
+        return await db(selectors.messages_after)(user=self.user, room_id=room_id, cursor=cursor, limit=limit)
+
+    async def _heads(self, room_ids: list[str]) -> dict:
+        return await db(selectors.room_heads)(room_ids)
+
+    async def _send_text(self, text: str) -> None:
+        await self.send(text_data=text)
 
     async def send_frame(self, frame: dict) -> None:
         await self.send(text_data=json.dumps(frame, default=str))

@@ -9,8 +9,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import override_settings
 
-from chatroom import services
+from chatroom import consumers, services
 from chatroom.models import Message
+from realtime import delivery
 from tests.chatroom.live_helpers import connect, frames_for, next_frame, until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("close_async_db_connections")]
@@ -181,10 +182,8 @@ async def test_a_missed_message_is_fetched_before_the_next_one(pair):
 
 
 async def test_a_missed_last_message_is_found_by_the_periodic_check(pair, monkeypatch):
-    from chatroom import consumers
-
     monkeypatch.setattr(consumers, "HEADS_CHECK_SECONDS", 0.5)
-    monkeypatch.setattr(consumers, "HEADS_GRACE_SECONDS", 0)
+    monkeypatch.setattr(delivery, "HEADS_GRACE_SECONDS", 0)
     room, alice, bob = pair
     b, _ = await connect(bob)
 
