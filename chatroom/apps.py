@@ -7,6 +7,7 @@ class ChatroomConfig(AppConfig):
 
     def ready(self):
         # Imported here, once models are loaded (Django's rule for ready()).
-        from chatroom import socket_rooms
+        from chatroom import frames, socket_rooms
 
+        frames.register()  # the chat frames on the socket
         socket_rooms.register()  # the rooms realtime's socket and presence deliver

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from chatroom.consumers import ClientConsumer
+from realtime.consumers import ClientConsumer
 
 websocket_urlpatterns = [
     path("ws/", ClientConsumer.as_asgi()),

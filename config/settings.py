@@ -244,7 +244,7 @@ CACHES = {
 # list-based layer stores a copy per socket and receives each with four Redis
 # round trips under one lock per process, which bench/ws_fanout.py measured
 # at about 340 deliveries a second with 1,000 sockets. Pub/sub delivers at most
-# once; chatroom.consumers notices a missed message.new by its predecessor's
+# once; realtime.delivery notices a missed message.new by its predecessor's
 # cursor and refetches it, and tells a socket that falls behind to resume.
 CHANNEL_LAYERS = {
     "default": {

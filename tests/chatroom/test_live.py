@@ -9,9 +9,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import override_settings
 
-from chatroom import consumers, services
+from chatroom import services
 from chatroom.models import Message
-from realtime import delivery
+from realtime import consumers, delivery
 from tests.chatroom.live_helpers import connect, frames_for, next_frame, until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("close_async_db_connections")]

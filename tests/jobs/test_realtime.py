@@ -1,10 +1,13 @@
 """job.progress and job.log frames reach the owner's group and the job's
-group through the real Redis channel layer, after commit."""
+group through the real Redis channel layer, after commit, and a socket
+that sent job.subscribe."""
 
 import pytest
+from asgiref.sync import sync_to_async
 
 from jobs import services, tasks
 from realtime import broadcast
+from tests.chatroom.live_helpers import connect, until
 from tests.layer import GroupListener
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -46,3 +49,20 @@ def test_log_batch_is_stored_in_order_and_broadcast_with_the_stored_ids(power, m
     sent = [line for f in frames for line in f["lines"]]
     assert [(line["id"], line["message"], line["details"]) for line in sent] == [
         (s["id"], s["message"], s["details"]) for s in stored]
+
+
+@pytest.mark.usefixtures("close_async_db_connections")
+async def test_job_subscribe_over_the_socket_starts_from_the_job_then_follows_it(power, make_local, make_user):
+    """Staff may follow anyone's job: the live frame reaches the staff
+    socket only through the job's group, which job.subscribe joined."""
+    await sync_to_async(make_local)("src")
+    job = await sync_to_async(services.job_submit)(actor=power, type="delete", source={"remote": "src", "path": "/"})
+    staff = await sync_to_async(make_user)("watcher", is_staff=True)
+    sock, _ = await connect(staff)
+    await sock.send_json_to({"type": "job.subscribe", "job_id": str(job.id)})
+    start = await until(sock, "job.progress")
+    assert start["job"]["id"] == str(job.id) and start["job"]["status"] == job.status
+    await sync_to_async(services.job_cancel)(actor=power, job=job)
+    live = await until(sock, "job.progress")
+    assert live["job"]["id"] == str(job.id) and live["job"]["status"] == "cancelled"
+    await sock.disconnect()
