@@ -62,3 +62,12 @@ def api_as():
         return client
 
     return make
+
+
+@pytest.fixture
+def pair(make_room, member_of, make_user):
+    """A public room with two members, alice (owner) and bob."""
+    alice = make_user("alice")
+    room = make_room(owner=alice, name="live")
+    bob = member_of(room, username="bob")
+    return room, alice, bob

@@ -17,15 +17,6 @@ from tests.chatroom.live_helpers import connect, frames_for, next_frame, until
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("close_async_db_connections")]
 
 
-@pytest.fixture
-def pair(make_room, member_of, make_user):
-    """A public room with two members, alice (owner) and bob."""
-    alice = make_user("alice")
-    room = make_room(owner=alice, name="live")
-    bob = member_of(room, username="bob")
-    return room, alice, bob
-
-
 async def test_send_acks_delivers_once_and_dedupes(pair):
     room, alice, bob = pair
     a, ready = await connect(alice)

@@ -18,14 +18,6 @@ from tests.chatroom.live_helpers import connect, frames_for, until
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("close_async_db_connections")]
 
 
-@pytest.fixture
-def pair(make_room, member_of, make_user):
-    alice = make_user("alice")
-    room = make_room(owner=alice, name="behind")
-    bob = member_of(room, username="bob")
-    return room, alice, bob
-
-
 def _channel_of(user) -> str:
     """The channel of the user's one open socket: its presence connection."""
     (channel,) = get_redis_connection("default").hkeys(presence._key("conns", user.id))
