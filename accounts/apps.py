@@ -9,7 +9,8 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         # Imported here, once models are loaded (Django's rule for ready()).
-        from accounts import online_time, schema, selectors, signals  # noqa: F401  (OpenAPI schemes; login/logout receivers)
+        from accounts import online_time, selectors
+        from accounts import schema, signals  # noqa: F401  (OpenAPI schemes; login/logout receivers)
 
         # realtime sits below accounts: the socket learns device-session
         # logins, and presence whom to tell about online time, from here.

@@ -351,8 +351,8 @@ class Notification(models.Model):
 
 class OnlineTimeStat(models.Model):
     """Seed 000 online_time_stats: time online per user per UTC day, written
-    by accounts.online_time when a presence session (the span with at least one socket
-    open, across tabs) ends, split at midnight."""
+    by accounts.online_time when a presence session (the span with at least
+    one socket open, across tabs) ends, split at midnight."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="online_time_stats")
