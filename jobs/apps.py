@@ -1,6 +1,12 @@
 from django.apps import AppConfig
 
+from core import partitions
+
 
 class JobsConfig(AppConfig):
     name = "jobs"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        # Job logs are monthly partitions, dropped after JOB_LOG_RETENTION_MONTHS whole months.
+        partitions.register("jobs.JobLog", retention_setting="JOB_LOG_RETENTION_MONTHS")
