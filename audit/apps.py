@@ -1,7 +1,7 @@
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
 
-from core import alerts, partitions
+from core import alerts, auditing, partitions
 
 
 class AuditConfig(AppConfig):
@@ -11,10 +11,11 @@ class AuditConfig(AppConfig):
     def ready(self):
         # Imported here, not above: they import the models, which the app
         # registry loads only after every apps.py.
-        from audit import anchors, checks  # noqa: F401  (checks registers the system checks)
+        from audit import anchors, checks, services  # noqa: F401  (checks registers the system checks)
         from audit.alerts import alert_staff
 
-        # The layers below audit raise staff alerts through core's hook.
+        # The layers below audit record entries and raise staff alerts through core's hooks.
+        auditing.recorder.register(services.audit_record)
         alerts.staff_alert.register(alert_staff)
         # Retention keeps the dropped chain segment's last hash (anchors), so
         # verification starts from the first remaining entry.

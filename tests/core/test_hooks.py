@@ -2,10 +2,14 @@
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
 
+from accounts.models import User
+from accounts.services import user_create
 from audit.alerts import alert_staff as audit_alert_staff
 from audit.models import AuditLog
-from core import alerts
+from audit.services import audit_record
+from core import alerts, auditing
 from core.hooks import Hook
 
 
@@ -34,3 +38,23 @@ def test_core_alerts_reach_staff_through_audit():
     alerts.alert_staff(code="test.core_alert", message="from core", details={"n": 1})
     entry = AuditLog.objects.get(action="alert.test.core_alert")
     assert entry.level == "critical" and entry.details == {"message": "from core", "n": 1}
+
+
+@pytest.mark.django_db
+def test_core_auditing_records_through_audit_in_the_callers_transaction():
+    assert auditing.recorder._func is audit_record
+    with pytest.raises(RuntimeError), transaction.atomic():
+        user = user_create(username="gone", email="gone@example.com", password=None)  # records via core.auditing
+        assert AuditLog.objects.filter(action="user.created", resource_id=str(user.pk)).exists()
+        raise RuntimeError("roll back")
+    assert not AuditLog.objects.filter(action="user.created").exists()
+    entry = auditing.record(action="test.from_core", details={"n": 1})
+    assert AuditLog.objects.get(pk=entry.pk).details == {"n": 1}
+
+
+@pytest.mark.django_db
+def test_without_a_recorder_a_change_below_audit_fails_instead_of_going_unrecorded(monkeypatch):
+    monkeypatch.setattr(auditing.recorder, "_func", None)
+    with pytest.raises(ImproperlyConfigured, match="Nothing provides the audit recorder"):
+        user_create(username="unrecorded", email="u@example.com", password=None)
+    assert not User.objects.filter(username="unrecorded").exists()

@@ -129,7 +129,6 @@ def test_a_partition_left_detached_is_finished_next_run(audit_dirs):
 
 
 def test_rows_in_default_are_reported_and_moved(settings):
-    config = config_for("audit.AuditLog")
     stray_month = add_months(month_start(datetime.now(timezone.utc)), 9)
     assert stray_month not in attached_months()
     stray = append_entry(action="test.stray", at=stray_month.replace(day=2))
