@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.utils.functional import cached_property
 
+from accounts.notifications import badge_text, unread_count
+
 
 class NotificationBadge:
     """The nav bar's unread badge. Lazy: the one capped, indexed COUNT
@@ -15,14 +17,10 @@ class NotificationBadge:
 
     @cached_property
     def count(self) -> int:
-        from accounts.notifications import unread_count
-
         return unread_count(user=self._user)
 
     @cached_property
     def text(self) -> str:
-        from accounts.notifications import badge_text
-
         return badge_text(self.count)
 
     def __bool__(self) -> bool:

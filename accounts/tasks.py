@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from accounts.notifications import notifications_purge_expired
+from accounts.presence import sweep
 from accounts.services import sessions_purge_expired
 
 
@@ -18,8 +20,6 @@ def purge_expired_sessions() -> dict:
 def purge_expired_notifications() -> int:
     """Delete notifications past their expiry. Housekeeping only: they left
     the list, the API and the badge at the moment they expired."""
-    from accounts.notifications import notifications_purge_expired
-
     return notifications_purge_expired()
 
 
@@ -27,6 +27,4 @@ def purge_expired_notifications() -> int:
 def presence_sweep() -> int:
     """End the presence sessions whose sockets all stopped sending heartbeats
     (their server died), at their last heartbeat."""
-    from accounts.presence import sweep
-
     return sweep()
