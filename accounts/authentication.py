@@ -7,14 +7,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
 from accounts import selectors, services
-from audit.context import client_ip as audit_client_ip
-
-
-def client_ip(request) -> str | None:
-    # The one rule for the client's address (REMOTE_ADDR, or X-Forwarded-For
-    # only behind TRUSTED_PROXIES), so lockout, sessions and audit agree and a
-    # client cannot pick its own IP to dodge the IP lockout.
-    return audit_client_ip(request)
+from core.client_ip import client_ip  # the one rule for the client's address (accounts' faces import it here)
 
 
 class DeviceTokenAuthentication(TokenAuthentication):

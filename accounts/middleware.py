@@ -6,6 +6,7 @@ from django.contrib import auth
 
 from accounts import selectors, services
 from accounts.authentication import client_ip
+from accounts.models import DeviceSession
 
 DEVICE_SESSION_KEY = "_device_session_id"
 
@@ -50,8 +51,6 @@ class WebSessionMiddleware:
 
 def current_device_session(request):
     """The device row of this request: the API token's, or the browser's."""
-    from accounts.models import DeviceSession
-
     auth_obj = getattr(request, "auth", None)
     if isinstance(auth_obj, DeviceSession):
         return auth_obj

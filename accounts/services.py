@@ -30,16 +30,11 @@ from config.errors import (
     ValidationFailed,
     validate_model,
 )
+from core import auditing
 from realtime import broadcast
 
 API_KEY_PREFIX = "thk_"
 PROFILE_FIELDS = ("bio", "location", "website", "timezone", "language", "theme", "preferences", "notifications")
-
-
-def _audit(**kwargs):
-    from audit.services import audit_record
-
-    return audit_record(**kwargs)
 
 
 def _user_ref(user: User) -> dict:
@@ -95,7 +90,7 @@ def user_create(
         # A concurrent sign-up took the name or address between check and insert.
         raise ValidationFailed(fields={"username": ["This username or email address is already taken."]}) from exc
     Profile.objects.create(user=user)
-    _audit(
+    auditing.record(
         action=audit_action,
         actor=actor or user,
         details={"username": user.username, "role": user.role, "is_staff": user.is_staff},
@@ -139,7 +134,7 @@ def user_set_status(*, actor: User | None, user: User, status: str) -> User:
         action = "user.unbanned"
     else:
         action = "user.status.changed"
-    _audit(action=action, actor=actor, details={"old": {"status": old}, "new": {"status": status}, "sessions_ended": ended}, **_user_ref(user))
+    auditing.record(action=action, actor=actor, details={"old": {"status": old}, "new": {"status": status}, "sessions_ended": ended}, **_user_ref(user))
     return user
 
 
@@ -188,7 +183,7 @@ def profile_update(*, actor: User, user: User, **changes) -> Profile:
     validate_model(profile)
     if new:
         profile.save()
-        _audit(action="user.profile.updated", actor=actor, details={"old": old, "new": new}, **_user_ref(user))
+        auditing.record(action="user.profile.updated", actor=actor, details={"old": old, "new": new}, **_user_ref(user))
     return profile
 
 
@@ -219,7 +214,7 @@ def authenticate_login(*, login: str, password: str, ip: str | None) -> User:
     if not ok:
         ratelimit.login_failure_record(ip=ip, login=login)
         with transaction.atomic():
-            _audit(
+            auditing.record(
                 action="auth.login.failed",
                 actor=None,
                 result="failure",
@@ -240,7 +235,7 @@ def authenticate_login(*, login: str, password: str, ip: str | None) -> User:
 
 def _audit_refused(user: User, reason: str) -> None:
     with transaction.atomic():
-        _audit(action="auth.login.failed", actor=user, result="failure", level="warning", details={"reason": reason}, **_user_ref(user))
+        auditing.record(action="auth.login.failed", actor=user, result="failure", level="warning", details={"reason": reason}, **_user_ref(user))
 
 
 def _in_words(seconds: int) -> str:
@@ -264,7 +259,7 @@ def api_login(*, user: User, device_name: str = "", ip: str | None = None, user_
         user_agent=(user_agent or "")[:500],
     )
     User.objects.filter(pk=user.pk).update(last_login=session.created, last_active_at=session.created)
-    _audit(action="auth.login", actor=user, details={"method": "token", "session_id": str(session.pk), "device_name": session.device_name}, **_session_ref(session))
+    auditing.record(action="auth.login", actor=user, details={"method": "token", "session_id": str(session.pk), "device_name": session.device_name}, **_session_ref(session))
     return session, token
 
 
@@ -287,7 +282,7 @@ def web_session_start(
     )
     session.save()
     if audit:
-        _audit(action="auth.login", actor=user, details={"method": "web", "session_id": str(session.pk)}, **_session_ref(session))
+        auditing.record(action="auth.login", actor=user, details={"method": "web", "session_id": str(session.pk)}, **_session_ref(session))
     return session
 
 
@@ -341,7 +336,7 @@ def _end_sessions(*, user: User, keep: DeviceSession | None = None) -> int:
 def session_revoke(*, actor: User, session: DeviceSession) -> None:
     _require_self_or_staff(actor, session.user)
     _delete_sessions([session])
-    _audit(action="auth.session.revoked", actor=actor, details={"kind": session.kind, "device_name": session.device_name, "owner_id": str(session.user_id)}, **_session_ref(session))
+    auditing.record(action="auth.session.revoked", actor=actor, details={"kind": session.kind, "device_name": session.device_name, "owner_id": str(session.user_id)}, **_session_ref(session))
 
 
 @transaction.atomic
@@ -349,7 +344,7 @@ def sessions_revoke_others(*, actor: User, current: DeviceSession) -> int:
     """End every session of the user except ``current`` ("sign out elsewhere")."""
     _require_self_or_staff(actor, current.user)
     count = _end_sessions(user=current.user, keep=current)
-    _audit(action="auth.session.revoked", actor=actor, details={"scope": "others", "count": count}, **_user_ref(current.user))
+    auditing.record(action="auth.session.revoked", actor=actor, details={"scope": "others", "count": count}, **_user_ref(current.user))
     return count
 
 
@@ -359,7 +354,7 @@ def sessions_revoke_all(*, actor: User, user: User) -> int:
     _require_self_or_staff(actor, user)
     count = _end_sessions(user=user)
     action = "auth.logout.all" if actor.pk == user.pk else "auth.session.revoked"
-    _audit(action=action, actor=actor, details={"scope": "all", "count": count}, **_user_ref(user))
+    auditing.record(action=action, actor=actor, details={"scope": "all", "count": count}, **_user_ref(user))
     return count
 
 
@@ -367,7 +362,7 @@ def sessions_revoke_all(*, actor: User, user: User) -> int:
 def logout(*, session: DeviceSession) -> None:
     """End one's own device session (API logout, or the page's log out)."""
     _delete_sessions([session])
-    _audit(action="auth.logout", actor=session.user, details={"kind": session.kind}, **_session_ref(session))
+    auditing.record(action="auth.logout", actor=session.user, details={"kind": session.kind}, **_session_ref(session))
 
 
 # --------------------------------------------------------------------------- passwords
@@ -382,7 +377,7 @@ def password_change(*, user: User, old_password: str, new_password: str, current
     user.set_password(new_password)
     user.save(update_fields=["password", "updated_at"])
     count = _end_sessions(user=user, keep=current) if current else _end_sessions(user=user)
-    _audit(action="auth.password.changed", actor=user, details={"sessions_ended": count}, **_user_ref(user))
+    auditing.record(action="auth.password.changed", actor=user, details={"sessions_ended": count}, **_user_ref(user))
     return user
 
 
@@ -393,7 +388,7 @@ def password_reset_complete(*, user: User, new_password: str) -> User:
     user.set_password(new_password)
     user.save(update_fields=["password", "updated_at"])
     count = _end_sessions(user=user)
-    _audit(action="auth.password.reset", actor=user, details={"sessions_ended": count}, **_user_ref(user))
+    auditing.record(action="auth.password.reset", actor=user, details={"sessions_ended": count}, **_user_ref(user))
     return user
 
 
@@ -442,7 +437,7 @@ def api_key_create(
     )
     validate_model(api_key)
     api_key.save()
-    _audit(action="auth.apikey.created", actor=user, details={"name": api_key.name, "prefix": api_key.prefix, "scopes": api_key.scopes, "expires_at": expires_at.isoformat() if expires_at else None}, **_key_ref(api_key))
+    auditing.record(action="auth.apikey.created", actor=user, details={"name": api_key.name, "prefix": api_key.prefix, "scopes": api_key.scopes, "expires_at": expires_at.isoformat() if expires_at else None}, **_key_ref(api_key))
     return api_key, secret
 
 
@@ -454,7 +449,7 @@ def api_key_revoke(*, actor: User, api_key: ApiKey) -> ApiKey:
     api_key.is_active = False
     api_key.revoked_at = timezone.now()
     api_key.save(update_fields=["is_active", "revoked_at"])
-    _audit(action="auth.apikey.revoked", actor=actor, details={"name": api_key.name, "prefix": api_key.prefix, "owner_id": str(api_key.user_id)}, **_key_ref(api_key))
+    auditing.record(action="auth.apikey.revoked", actor=actor, details={"name": api_key.name, "prefix": api_key.prefix, "owner_id": str(api_key.user_id)}, **_key_ref(api_key))
     return api_key
 
 

@@ -11,11 +11,13 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_POST
+from rest_framework.request import Request
 
 from accounts import notifications, ratelimit, selectors, services
 from accounts.authentication import client_ip
 from accounts.forms import BACKEND, LoginForm, PasswordChangeForm, ProfileForm, ResetSetPasswordForm, SignupForm
 from accounts.middleware import current_device_session
+from config.api import CursorPage, InvalidCursor
 from config.errors import ApplicationError, NotFound
 
 
@@ -144,8 +146,6 @@ NOTIFICATION_ACTIONS = {
 def notification_list(request):
     """The inbox (``?show=unread`` for unread only, ``?show=archived`` for
     the archive), newest first, paged by the same cursor as the API."""
-    from config.api import CursorPage, InvalidCursor
-
     show = request.GET.get("show", "all")
     if show not in ("all", "unread", "archived"):
         show = "all"
@@ -165,8 +165,6 @@ def notification_list(request):
 
 def _drf_request(request):
     # CursorPage reads ?cursor= and ?limit= through DRF's request wrapper.
-    from rest_framework.request import Request
-
     return Request(request)
 
 

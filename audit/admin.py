@@ -14,10 +14,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from audit import partitioning
 from audit.models import AuditLog
 from audit.services import audit_record
 from audit.verification import parse_when, verify
+from core import partitions
 
 EXPORT_FIELDS = [
     "id", "created_at", "actor_id", "actor_username", "acting_for_id", "acting_for_username", "org_id", "org_name",
@@ -247,7 +247,7 @@ class AuditLogAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": "Partitioned tables",
-            "tables": partitioning.status(),
+            "tables": partitions.status(),
         }
         return TemplateResponse(request, "admin/audit/partitions.html", context)
 

@@ -18,6 +18,7 @@ from django.contrib.admin import AdminSite, ModelAdmin
 from django.db import models, router, transaction
 from django.template.response import TemplateResponse
 
+from audit import org_scope
 from audit.services import audit_record
 from config.forms import JSONFormField
 
@@ -58,15 +59,6 @@ def changes(before: dict, after: dict) -> dict:
     }
 
 
-def _org_of(obj):
-    from orgs.models import Organization
-
-    if isinstance(obj, Organization):
-        return obj
-    org = getattr(obj, "org", None) or getattr(obj, "organization", None)
-    return org if isinstance(org, Organization) else None
-
-
 def _bounded_json(admin_or_inline) -> None:
     # JSON typed into the admin is read within bounds (config.safejson).
     # formfield_overrides is the instance's own copy (BaseModelAdmin.__init__).
@@ -88,7 +80,7 @@ class AuditedModelAdminMixin:
         audit_record(
             action=code,
             actor=request.user,
-            org=_org_of(obj) if obj is not None else None,
+            org=org_scope.org_of(obj) if obj is not None else None,
             resource_type=self.model._meta.label_lower[:50],
             resource_id=str(obj.pk) if obj is not None else "",
             details={"model": self.model._meta.label_lower, **details},

@@ -13,13 +13,16 @@ import json
 import logging
 
 from django.db import transaction
+from django.urls import reverse
+
+from accounts import notifications
+from accounts.models import User
+from audit.services import audit_record
 
 logger = logging.getLogger("audit.alerts")
 
 
 def alert_staff(*, code: str, message: str, details: dict | None = None) -> None:
-    from audit.services import audit_record
-
     logger.critical("%s: %s %s", code, message, details or {})
     with transaction.atomic():
         audit_record(
@@ -40,11 +43,6 @@ def alert_staff(*, code: str, message: str, details: dict | None = None) -> None
 
 
 def _notify_staff(*, code: str, message: str, details: dict | None) -> None:
-    from django.urls import reverse
-
-    from accounts import notifications
-    from accounts.models import User
-
     details = json.loads(json.dumps(details or {}, default=str))  # plain JSON, whatever the caller passed
     url = reverse("admin:audit_auditlog_changelist") + "?level__exact=critical"
     drafts = [

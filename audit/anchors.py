@@ -41,6 +41,7 @@ from django.conf import settings
 from django.db import connections
 
 from audit.chain import format_timestamp, sign, signature_ok, timestamp_sql
+from core.partitions import add_months
 
 _READ_BLOCK = 64 * 1024
 
@@ -205,7 +206,7 @@ def write_anchor(*, using: str = "default") -> dict | None:
 
 
 def record_retention(*, config, table: str, export, using: str = "default") -> None:
-    """PARTITIONED_TABLES before_drop hook for the audit table."""
+    """The audit table's before_drop hook (core.partitions, registered in AuditConfig.ready)."""
     with connections[using].cursor() as cursor:
         cursor.execute(
             f"SELECT id::text, hash, {timestamp_sql('created_at')} FROM {connections[using].ops.quote_name(table)} "
@@ -231,7 +232,5 @@ def record_retention(*, config, table: str, export, using: str = "default") -> N
 
 def export_until(table: str) -> datetime:
     """The exclusive end of a monthly partition, from its name (<table>_YYYY_MM)."""
-    from audit.partitioning import add_months
-
     year, month = table.rsplit("_", 2)[-2:]
     return add_months(datetime(int(year), int(month), 1, tzinfo=timezone.utc), 1)

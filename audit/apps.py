@@ -1,21 +1,26 @@
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
 
+from core import alerts, auditing, partitions
+
 
 class AuditConfig(AppConfig):
     name = "audit"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from django.db.models.signals import post_migrate
+        # Imported here, not above: they import the models, which the app
+        # registry loads only after every apps.py.
+        from audit import anchors, checks, services  # noqa: F401  (checks registers the system checks)
+        from audit.alerts import alert_staff
 
-        from audit import checks  # noqa: F401  (registers the system checks)
-        from audit.partitioning import ensure_partitions_after_migrate
-
-        # Monthly partitions exist as soon as the tables do (fresh installs and
-        # test databases too), instead of rows landing in DEFAULT until the
-        # first daily maintenance run.
-        post_migrate.connect(ensure_partitions_after_migrate, dispatch_uid="audit.ensure_partitions")
+        # The layers below audit record entries and raise staff alerts through core's hooks.
+        auditing.recorder.register(services.audit_record)
+        alerts.staff_alert.register(alert_staff)
+        # Retention keeps the dropped chain segment's last hash (anchors), so
+        # verification starts from the first remaining entry.
+        partitions.register("audit.AuditLog", retention_setting="AUDIT_RETENTION_MONTHS",
+                            before_drop=anchors.record_retention)
 
 
 class AuditedAdminConfig(admin_apps.AdminConfig):

@@ -3,7 +3,7 @@
 Rows are written only by ``audit.services.audit_record``; a database trigger
 refuses UPDATE and DELETE (see migration 0002). The table is range-partitioned
 by month on ``created_at`` (django-postgres-extra 2.0.9, database primary key
-``(id, created_at)``); monthly partitions are kept by ``audit.partitioning``.
+``(id, created_at)``); monthly partitions are kept by ``core.partitions``.
 
 What the chain covers (``audit.chain``, which also says why it is sound):
 every column except the three foreign keys. Those are navigational links that Django sets to NULL when the

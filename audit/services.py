@@ -12,7 +12,6 @@ import json
 import re
 import uuid
 
-import psycopg
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
@@ -20,6 +19,7 @@ from django.db import connection, transaction
 from audit import context
 from audit.chain import content, ip_for_entry, jsonb_text, signer
 from audit.models import AuditLog
+from core.db import run_bound
 
 # One round trip per entry. Python validates the entry, renders its content
 # and signs it (audit/chain.py: the key never leaves this process); then
@@ -158,23 +158,6 @@ _APPEND_SQL = (
     "SELECT entry_created_at, entry_prev_hash, entry_hash "
     "FROM audit_chain_append(" + ", ".join(f"%s::{t}" for t in APPEND_ARG_TYPES) + ")"
 )
-
-
-def run_bound(sql: str, params) -> tuple | None:
-    """Run one statement on a server-side-binding psycopg cursor, in the
-    connection's current transaction; returns its first row. psycopg
-    prepares a statement it runs often, which saves the server planning it
-    on every call (the append and chat's post are each one such statement).
-    This bypasses Django's execute wrappers (and so its query log)."""
-    # Django's own cursors run the CONN_HEALTH_CHECKS check first; without it
-    # a connection the server dropped (pg_terminate_backend, a restart) is
-    # reused here and the statement fails, where Django would reconnect.
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    connection.validate_no_broken_transaction()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()
 
 
 def _append(params) -> tuple:

@@ -1,4 +1,4 @@
-"""Periodic audit and partition work (CELERY_BEAT_SCHEDULE in settings)."""
+"""Periodic audit work (CELERY_BEAT_SCHEDULE in settings)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,9 @@ import logging
 
 from celery import shared_task
 
-from audit.partitioning import maintain
 from audit.verification import anchor_head, report_break, verify_recent
 
 logger = logging.getLogger(__name__)
-
-
-@shared_task(name="audit.tasks.partitions_maintain")
-def partitions_maintain() -> dict:
-    report = maintain()
-    return {"done": report.done, "default_rows": report.default_rows, "errors": report.errors}
 
 
 @shared_task(name="audit.tasks.audit_verify_recent")

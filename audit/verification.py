@@ -33,11 +33,14 @@ import queue
 import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta, timezone
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import connections, transaction
 
 from audit import anchors
+from audit.alerts import alert_staff
 from audit.chain import GENESIS, ROW_SELECT, format_timestamp, hmac_key, parse_timestamp, row_checker, timestamp_sql
 
 _BATCH = 5_000
@@ -283,8 +286,6 @@ def anchor_head(*, using: str = "default", wait: bool = False) -> dict:
 def parse_when(text: str | None, *, end_of_day: bool = False) -> datetime | None:
     """An ISO 8601 date or date-time; naive means UTC. A bare date as an
     upper bound means the end of that day. Raises ValueError."""
-    from datetime import date, time, timedelta, timezone
-
     if not text:
         return None
     text = text.strip()
@@ -299,8 +300,6 @@ def parse_when(text: str | None, *, end_of_day: bool = False) -> datetime | None
 def verify_recent(*, using: str = "default") -> VerifyResult:
     """The hourly check: the newest AUDIT_VERIFY_RECENT_LIMIT entries, with
     the link into them and the anchors among them."""
-    from django.conf import settings
-
     with connections[using].cursor() as cursor:
         cursor.execute(
             "SELECT created_at FROM audit_logs ORDER BY created_at DESC, id DESC OFFSET %s LIMIT 1",
@@ -312,10 +311,6 @@ def verify_recent(*, using: str = "default") -> VerifyResult:
 
 def report_break(result: VerifyResult) -> None:
     """A broken chain is logged and raised to staff (once per broken entry a day)."""
-    from django.core.cache import cache
-
-    from audit.alerts import alert_staff
-
     broken = result.first_broken
     if cache.add(f"audit:break-alerted:{broken.id}:{broken.reason}", 1, timeout=24 * 3600):
         alert_staff(code="chain.broken", message=f"Audit chain broken: {broken.reason} at entry {broken.id}",

@@ -123,20 +123,20 @@ def run_size(url: str, name: str, size: int, args) -> dict:
     from django.db import connection
 
     from accounts.services import user_create
-    from audit import partitioning
+    from core import partitions
     from chatroom.models import RoomMember
     from chatroom.services import room_create
 
     print(f"\n######## {size:,} messages: scratch database {name}", flush=True)
     call_command("migrate", verbosity=0)
-    config = partitioning.config_for("chatroom.Message")
+    config = partitions.config_for("chatroom.Message")
     now = datetime.now(timezone.utc)
-    first_month = partitioning.add_months(partitioning.month_start(now), -(MONTHS - 1))
-    have = {p.start for p in partitioning.partitions(config) if p.start}
+    first_month = partitions.add_months(partitions.month_start(now), -(MONTHS - 1))
+    have = {p.start for p in partitions.partitions(config) if p.start}
     for i in range(MONTHS):
-        month = partitioning.add_months(first_month, i)
+        month = partitions.add_months(first_month, i)
         if month not in have:
-            partitioning.create_month(config, month)
+            partitions.create_month(config, month)
 
     reader = user_create(username="bench-reader", email="reader@example.com", password=None)
     authors = [user_create(username=f"author{i}", email=f"a{i}@example.com", password=None) for i in range(10)]

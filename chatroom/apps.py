@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from core import partitions
+
 
 class ChatroomConfig(AppConfig):
     name = "chatroom"
@@ -11,3 +13,5 @@ class ChatroomConfig(AppConfig):
 
         frames.register()  # the chat frames on the socket
         socket_rooms.register()  # the rooms realtime's socket and presence deliver
+        # Chat history is monthly partitions, kept forever unless CHAT_RETENTION_MONTHS is set.
+        partitions.register("chatroom.Message", retention_setting="CHAT_RETENTION_MONTHS")

@@ -11,6 +11,8 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from config.celery import app as celery_app
+
 logger = logging.getLogger(__name__)
 
 CHECK_TIMEOUT = 2.0
@@ -54,9 +56,7 @@ def _check_channel_layer() -> None:
 
 
 def _celery_status() -> str:
-    from config.celery import app
-
-    replies = app.control.ping(timeout=1.0)
+    replies = celery_app.control.ping(timeout=1.0)
     return "ok" if replies else "no workers"
 
 

@@ -118,6 +118,7 @@ def run() -> int:
         from django.core.management import call_command
         from django.db import connections
 
+        # After django.setup(): the demo seeding imports the apps' models.
         from config.demo import DEMO_ADMIN, seed_demo
 
         call_command("migrate", interactive=False, verbosity=1)

@@ -468,20 +468,14 @@ if not 1 <= AUDIT_ANCHOR_INTERVAL_SECONDS <= 60:
 # The hourly check verifies this many newest entries (and the anchors among them).
 AUDIT_VERIFY_RECENT_LIMIT = env_int("AUDIT_VERIFY_RECENT_LIMIT", 200_000)
 
-# Every range-partitioned table (monthly on created_at) and its retention; the
-# partition maintenance (audit/partitioning.py) reads only this. Later
-# partitioned models join with one line. retention_months=None keeps forever.
-PARTITIONED_TABLES: dict[str, dict] = {
-    "audit.AuditLog": {
-        "retention_months": env_int("AUDIT_RETENTION_MONTHS", 6),
-        # Records the dropped chain segment's last hash so verification can
-        # start from the first remaining entry.
-        "before_drop": "audit.anchors.record_retention",
-    },
-    # Chat history: kept forever unless CHAT_RETENTION_MONTHS is set.
-    "chatroom.Message": {"retention_months": env_int("CHAT_RETENTION_MONTHS", 0) or None},
-}
-# Monthly partitions kept created ahead of the current month.
+# Partition maintenance (core/partitions.py): every range-partitioned table
+# (monthly on created_at) registers itself from its app's AppConfig.ready(),
+# naming the setting that holds its retention in whole months (None keeps
+# forever). Audit partitions:
+AUDIT_RETENTION_MONTHS = env_int("AUDIT_RETENTION_MONTHS", 6)
+# Chat history: kept forever unless CHAT_RETENTION_MONTHS is set.
+CHAT_RETENTION_MONTHS = env_int("CHAT_RETENTION_MONTHS", 0) or None
+# Monthly partitions kept created ahead of the current month, for every table.
 PARTITION_MONTHS_AHEAD = env_int("PARTITION_MONTHS_AHEAD", 3)
 # Where retention writes each dropped partition (gzip JSON lines + .sha256).
 PARTITION_ARCHIVE_DIR = Path(os.environ.get("PARTITION_ARCHIVE_DIR") or VAR_DIR / "partition-archive").resolve()
@@ -489,7 +483,7 @@ PARTITION_ARCHIVE_DIR = Path(os.environ.get("PARTITION_ARCHIVE_DIR") or VAR_DIR 
 from celery.schedules import crontab  # noqa: E402
 
 CELERY_BEAT_SCHEDULE.update({
-    "partitions-maintain": {"task": "audit.tasks.partitions_maintain", "schedule": crontab(minute=10, hour=2)},
+    "partitions-maintain": {"task": "core.tasks.partitions_maintain", "schedule": crontab(minute=10, hour=2)},
     # Runs that wait past the next one are dropped: the next anchors it all.
     "audit-anchor": {"task": "audit.tasks.audit_anchor", "schedule": float(AUDIT_ANCHOR_INTERVAL_SECONDS),
                      "options": {"expires": float(AUDIT_ANCHOR_INTERVAL_SECONDS)}},
@@ -575,7 +569,7 @@ RCLONE_LOW_LEVEL_RETRIES = env_int("RCLONE_LOW_LEVEL_RETRIES", 10)
 # Job logs: monthly partitions dropped after one whole month, rows older than
 # JOB_LOG_RETENTION_DAYS deleted daily (seed 001: 30 days).
 JOB_LOG_RETENTION_DAYS = env_int("JOB_LOG_RETENTION_DAYS", 30)
-PARTITIONED_TABLES["jobs.JobLog"] = {"retention_months": 1}
+JOB_LOG_RETENTION_MONTHS = 1
 CELERY_BEAT_SCHEDULE.update({
     "jobs-recover-stale": {"task": "jobs.tasks.recover_stale_jobs", "schedule": float(JOBS_STALE_SWEEP_SECONDS)},
     "jobs-requeue-lost": {"task": "jobs.tasks.requeue_lost_jobs", "schedule": 60.0},

@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from core import partitions
+
 
 class JobsConfig(AppConfig):
     name = "jobs"
@@ -10,3 +12,5 @@ class JobsConfig(AppConfig):
         from jobs import frames
 
         frames.register()  # job.subscribe on the socket
+        # Job logs are monthly partitions, dropped after JOB_LOG_RETENTION_MONTHS whole months.
+        partitions.register("jobs.JobLog", retention_setting="JOB_LOG_RETENTION_MONTHS")

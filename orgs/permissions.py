@@ -35,6 +35,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from config.errors import NotFound, PermissionDenied
 from config.faults import CLOSED, OPEN, redis_policy
 
 PERMISSIONS_TTL = 15 * 60  # seconds; seed 000: "permissions 15 min"
@@ -296,8 +297,6 @@ def authorize(actor, org, resource: str, action: str, *, acting_for=None, as_sta
     """Allow the actor, or raise. Someone with no access to the org at all
     learns nothing about it (NotFound); a member lacking this right gets
     PermissionDenied. `as_staff` is passed only by the Django admin."""
-    from config.errors import NotFound, PermissionDenied
-
     if as_staff and actor.is_staff and actor.is_active:
         return
     grant = effective_grant(actor, org, acting_for=acting_for)

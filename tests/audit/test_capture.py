@@ -8,10 +8,11 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 
 from audit.admin_site import AuditedModelAdminMixin
-from audit.context import AuditContextMiddleware, client_ip
+from audit.context import AuditContextMiddleware
 from audit.models import AuditLog
 from audit.services import audit_record
 from audit.verification import verify
+from core.client_ip import client_ip
 
 pytestmark = pytest.mark.django_db
 

@@ -65,6 +65,72 @@ def test_org_admin_sees_only_their_orgs_entries(client, make_user):
     assert denied.status_code == 403 and denied.json()["error"]["code"] == "permission_denied"
 
 
+def _org_with_members(make_user, name):
+    """An org, its owner, an admin and a plain member."""
+    from orgs.models import ADMIN, MEMBER, Role
+    from orgs.services import member_add
+
+    org, owner = org_with_admin(make_user, name)
+    admin, member = make_user(f"{name}-admin"), make_user(f"{name}-member")
+    member_add(actor=owner, org=org, user=admin, role=Role.objects.system(ADMIN))
+    member_add(actor=owner, org=org, user=member, role=Role.objects.system(MEMBER))
+    audit_record(action="room.created", org=org)
+    return org, owner, admin, member
+
+
+def _reads(client, user, **headers):
+    client.force_login(user)
+    response = client.get("/api/v1/audit/?action=room.created", headers=headers)
+    return {r["org_id"] for r in response.json()["results"]} if response.status_code == 200 else response.status_code
+
+
+def test_readers_are_decided_by_the_permission_check_not_the_role_name(client, make_user):
+    from orgs.models import Membership, Role
+    from orgs.services import member_update, role_create
+
+    acme, owner, admin, member = _org_with_members(make_user, "acme")
+    assert _reads(client, owner) == _reads(client, admin) == {str(acme.pk)}
+    assert _reads(client, member) == 403
+    # An org role named like a system role (the services refuse the name; the
+    # database does not) grants only what it holds...
+    fake_admin = Role.objects.create(org=acme, name="admin", permissions={"*": ["read"]})
+    member_update(actor=owner, membership=Membership.objects.get(org=acme, user=member), role=fake_admin)
+    assert _reads(client, member) == 403
+    # ...and a role that grants it, whatever its name, reads.
+    auditor = role_create(actor=owner, org=acme, name="auditor", permissions={"audit": ["write"]})
+    member_update(actor=owner, membership=Membership.objects.get(org=acme, user=member), role=auditor)
+    assert _reads(client, member) == {str(acme.pk)}
+
+
+def test_an_expired_membership_reads_nothing(client, make_user):
+    from django.utils import timezone
+
+    from orgs.models import Membership
+
+    acme, owner, admin, member = _org_with_members(make_user, "acme")
+    Membership.objects.filter(org=acme, user=admin).update(expires_at=timezone.now())
+    assert _reads(client, admin) == 403
+
+
+def test_a_proxy_of_an_org_admin_reads_what_the_permission_check_allows(client, make_user):
+    from orgs.services import proxy_create
+
+    acme, owner, admin, member = _org_with_members(make_user, "acme")
+    other, _, other_admin, _ = _org_with_members(make_user, "other")
+    act_as_admin = {"X-Act-As": str(admin.pk)}
+    assert _reads(client, member, **act_as_admin) == 403  # no proxy yet
+    proxy = proxy_create(actor=admin, org=acme, principal=admin, agent=member, permissions={"*": ["read"]})
+    assert _reads(client, member, **act_as_admin) == 403  # the proxy grants only what a member has
+    proxy.delete()
+    proxy_create(actor=admin, org=acme, principal=admin, agent=member, permissions={"audit": ["write"]})
+    assert _reads(client, member, **act_as_admin) == {str(acme.pk)}  # only the proxy's org
+    assert _reads(client, member) == 403  # as themselves, still a plain member
+    response = client.get(f"/api/v1/audit/?org_id={other.pk}", headers=act_as_admin)
+    assert response.status_code == 403
+    garbage = client.get("/api/v1/audit/", headers={"X-Act-As": "not-a-uuid"})
+    assert garbage.status_code == 400 and garbage.json()["error"]["code"] == "validation_error"
+
+
 def test_a_plain_user_is_refused(client, make_user):
     client.force_login(make_user("nobody"))
     response = client.get("/api/v1/audit/")

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from audit import partitioning
+from core import partitions
 from chatroom import cursors, selectors, services
 from chatroom.models import Message
 from config.errors import ValidationFailed
@@ -19,13 +19,13 @@ pytestmark = pytest.mark.django_db
 
 
 def _ensure_months(back: int) -> None:
-    config = partitioning.config_for("chatroom.Message")
-    existing = {p.start for p in partitioning.partitions(config) if p.start}
-    start = partitioning.month_start(timezone.now())
+    config = partitions.config_for("chatroom.Message")
+    existing = {p.start for p in partitions.partitions(config) if p.start}
+    start = partitions.month_start(timezone.now())
     for i in range(1, back + 1):
-        month = partitioning.add_months(start, -i)
+        month = partitions.add_months(start, -i)
         if month not in existing:
-            partitioning.create_month(config, month)
+            partitions.create_month(config, month)
 
 
 def _seed(room, user, count: int, span_days: int = 75) -> list[Message]:
@@ -141,12 +141,12 @@ def test_a_history_page_touches_at_most_two_partitions(make_room):
 
 
 def test_messages_join_the_shared_partition_maintenance_and_keep_forever(settings):
-    config = partitioning.config_for("messages")
+    config = partitions.config_for("messages")
     assert config.retention_months is None
     _ensure_months(30)  # months far past any retention
-    steps = partitioning.plan_table(config)
+    steps = partitions.plan_table(config)
     assert not [s for s in steps if s.action in ("retire", "finish-retire")]
     # The maintenance keeps the months ahead created for messages too.
-    names = {p.name for p in partitioning.partitions(config)}
-    ahead = partitioning.add_months(partitioning.month_start(timezone.now()), settings.PARTITION_MONTHS_AHEAD)
+    names = {p.name for p in partitions.partitions(config)}
+    ahead = partitions.add_months(partitions.month_start(timezone.now()), settings.PARTITION_MONTHS_AHEAD)
     assert config.month_partition(ahead) in names or any(s.partition == config.month_partition(ahead) for s in steps)

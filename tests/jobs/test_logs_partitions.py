@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from audit import partitioning
+from core import partitions
 from jobs import services, tasks
 from jobs.models import JobLog
 
@@ -13,13 +13,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_job_logs_get_monthly_partitions_ahead(settings):
-    report = partitioning.maintain()
+    report = partitions.maintain()
     assert not [e for e in report.errors if "job_logs" in e], report.errors
-    config = partitioning.config_for("jobs.JobLog")
-    names = {p.name for p in partitioning.partitions(config)}
+    config = partitions.config_for("jobs.JobLog")
+    names = {p.name for p in partitions.partitions(config)}
     now = timezone.now()
     for months in range(0, settings.PARTITION_MONTHS_AHEAD + 1):
-        start = partitioning.add_months(partitioning.month_start(now), months)
+        start = partitions.add_months(partitions.month_start(now), months)
         assert f"job_logs_{start:%Y_%m}" in names
     assert "job_logs_default" in names
 

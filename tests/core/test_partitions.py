@@ -7,21 +7,24 @@ from datetime import datetime, timezone
 from io import StringIO
 
 import pytest
+from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import connection
 
-from audit import anchors, partitioning
+from audit import anchors
 from audit.models import AuditLog
-from audit.partitioning import add_months, config_for, month_start
 from audit.services import append_entry, audit_record
 from audit.verification import BROKEN_LINK, verify
+from core import partitions
+from core.partitions import add_months, config_for, month_start
 
 pytestmark = pytest.mark.django_db
 
 
 def attached_months():
     config = config_for("audit.AuditLog")
-    return {p.start for p in partitioning.partitions(config) if p.attached and not p.is_default}
+    return {p.start for p in partitions.partitions(config) if p.attached and not p.is_default}
 
 
 def table_exists(name):
@@ -37,12 +40,12 @@ def test_config_lists_the_audit_table_with_six_months_retention():
 
 def test_the_current_and_three_future_months_exist_from_00_utc_on_the_1st():
     # Created after migrate (post_migrate) and kept by the maintenance.
-    partitioning.maintain()
+    partitions.maintain()
     now = datetime.now(timezone.utc)
     expected = {add_months(month_start(now), n) for n in range(4)}
     assert expected <= attached_months()
     assert all(m.day == 1 and m.hour == 0 and m.minute == 0 and m.tzinfo for m in expected)
-    assert partitioning.plan_table(config_for("audit_logs")) == []
+    assert partitions.plan_table(config_for("audit_logs")) == []
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_get_expr(relpartbound, oid) FROM pg_class WHERE relname = %s",
                        [f"audit_logs_{now:%Y_%m}"])
@@ -54,7 +57,7 @@ def test_months_ahead_are_created_even_without_rows(settings):
     settings.PARTITION_MONTHS_AHEAD = 5
     far = add_months(month_start(datetime.now(timezone.utc)), 5)
     assert far not in attached_months()
-    report = partitioning.maintain()
+    report = partitions.maintain()
     assert any(f"audit_logs_{far:%Y_%m}" in line for line in report.done)
     assert far in attached_months()
     assert AuditLog.objects.filter(created_at__gte=far).count() == 0
@@ -73,7 +76,7 @@ def old_chain():
     """Two entries eight months ago (in their own partition), then two now."""
     config = config_for("audit.AuditLog")
     old_month = add_months(month_start(datetime.now(timezone.utc)), -8)
-    partitioning.create_month(config, old_month)
+    partitions.create_month(config, old_month)
     old = [append_entry(action="test.old", at=old_month.replace(day=3 + n)) for n in range(2)]
     new = [audit_record(action="test.new") for _ in range(2)]
     return config, old_month, old, new
@@ -84,7 +87,7 @@ def test_retention_exports_the_partition_then_drops_it(audit_dirs):
     name = f"audit_logs_{old_month:%Y_%m}"
     anchors.write_anchor()  # an anchor on the newest entry survives retention
 
-    report = partitioning.maintain()
+    report = partitions.maintain()
 
     assert any(name in line and "drop" in line for line in report.done)
     assert not table_exists(name)
@@ -106,7 +109,7 @@ def test_retention_exports_the_partition_then_drops_it(audit_dirs):
 
 def test_without_the_retention_record_a_missing_head_is_a_broken_link():
     config, old_month, old, new = old_chain()
-    partitioning.maintain()
+    partitions.maintain()
     anchors.digest_path().unlink()  # the record is gone: nothing vouches for the cut
     result = verify()
     first_remaining = AuditLog.objects.order_by("created_at", "id").first()
@@ -118,47 +121,78 @@ def test_a_partition_left_detached_is_finished_next_run(audit_dirs):
     name = f"audit_logs_{old_month:%Y_%m}"
     with connection.cursor() as cursor:
         cursor.execute(f"ALTER TABLE audit_logs DETACH PARTITION {name}")
-    steps = partitioning.plan_table(config)
+    steps = partitions.plan_table(config)
     assert [(s.action, s.partition) for s in steps] == [("finish-retire", name)]
-    partitioning.maintain()
+    partitions.maintain()
     assert not table_exists(name)
     assert (audit_dirs / "archive" / f"{name}.jsonl.gz").exists()
 
 
 def test_rows_in_default_are_reported_and_moved(settings):
-    config = config_for("audit.AuditLog")
     stray_month = add_months(month_start(datetime.now(timezone.utc)), 9)
     assert stray_month not in attached_months()
     stray = append_entry(action="test.stray", at=stray_month.replace(day=2))
-    assert partitioning.count_rows("audit_logs_default") == 1
+    assert partitions.count_rows("audit_logs_default") == 1
 
-    report = partitioning.maintain()
+    report = partitions.maintain()
     assert report.default_rows == {"audit_logs": 1}
     alert = AuditLog.objects.get(action="alert.partition.default_rows")
     assert alert.level == "critical" and alert.details["default_rows"] == {"audit_logs": 1}
 
     # The alert itself went into DEFAULT too: created_at never goes back along
     # the chain, so it follows the stray row into that month.
-    waiting = partitioning.count_rows("audit_logs_default")
+    waiting = partitions.count_rows("audit_logs_default")
     assert waiting == 2
     out = StringIO()
     call_command("partitions_move_default", stdout=out)
     assert f"moved {waiting} rows" in out.getvalue()
-    assert partitioning.count_rows("audit_logs_default") == 0
+    assert partitions.count_rows("audit_logs_default") == 0
     assert stray_month in attached_months()
     with connection.cursor() as cursor:
         cursor.execute("SELECT tableoid::regclass::text FROM audit_logs WHERE id = %s", [stray.pk])
         assert cursor.fetchone()[0] == f"audit_logs_{stray_month:%Y_%m}"
     assert verify().ok  # moving rows does not touch the chain
-    assert partitioning.maintain().default_rows == {}
+    assert partitions.maintain().default_rows == {}
 
 
 def test_status_lists_partitions_counts_sizes_and_next_action(settings):
     audit_record(action="test.counted")
     settings.PARTITION_MONTHS_AHEAD = 4
-    [table] = [s for s in partitioning.status() if s.config.table == "audit_logs"]
+    [table] = [s for s in partitions.status() if s.config.table == "audit_logs"]
     current = next(p for p in table.partitions if p.name == f"audit_logs_{datetime.now(timezone.utc):%Y_%m}")
     assert current.rows == AuditLog.objects.filter(created_at__gte=current.start).count() > 0
     assert current.size_bytes > 0
     assert any(p.is_default for p in table.partitions)
     assert any("create audit_logs_" in step for step in table.next_steps)
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+def test_every_partitioned_table_registers_from_its_own_app():
+    assert {c.table: c.label for c in partitions.configs()} == {
+        "audit_logs": "audit.AuditLog", "messages": "chatroom.Message", "job_logs": "jobs.JobLog"}
+
+
+def test_retention_is_read_from_each_tables_setting_when_maintaining(settings):
+    settings.AUDIT_RETENTION_MONTHS = 2
+    settings.CHAT_RETENTION_MONTHS = None
+    assert config_for("audit_logs").retention_months == 2
+    assert config_for("messages").retention_months is None
+    assert config_for("job_logs").retention_months == settings.JOB_LOG_RETENTION_MONTHS == 1
+
+
+def test_only_a_model_partitioned_by_month_on_created_at_can_register():
+    with pytest.raises(ImproperlyConfigured, match="partitioned by RANGE on created_at"):
+        partitions.register("accounts.User", retention_setting="AUDIT_RETENTION_MONTHS")
+    with pytest.raises(ImproperlyConfigured, match="already registered"):
+        partitions.register("audit.AuditLog", retention_setting="CHAT_RETENTION_MONTHS")
+
+
+def test_the_post_migrate_ensure_covers_only_the_sending_apps_tables(settings):
+    settings.PARTITION_MONTHS_AHEAD = 7
+    far = add_months(month_start(datetime.now(timezone.utc)), 7)
+    partitions.ensure_partitions_after_migrate(apps.get_app_config("chatroom"))
+    names = {p.name for c in partitions.configs() for p in partitions.partitions(c)}
+    assert f"messages_{far:%Y_%m}" in names
+    assert f"audit_logs_{far:%Y_%m}" not in names and f"job_logs_{far:%Y_%m}" not in names

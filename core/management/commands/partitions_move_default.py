@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.partitioning import config_for, configs, count_rows, move_default_rows
+from core.partitions import config_for, configs, count_rows, move_default_rows
 
 
 class Command(BaseCommand):

@@ -1,10 +1,10 @@
 from django.core.management.base import BaseCommand
 
-from audit.partitioning import maintain
+from core.partitions import maintain
 
 
 class Command(BaseCommand):
-    help = ("Run the partition maintenance for every table in PARTITIONED_TABLES: create months ahead, "
+    help = ("Run the partition maintenance for every registered partitioned table (core.partitions): create months ahead, "
             "retire past retention (detach, export, drop), report DEFAULT-partition rows.")
 
     def add_arguments(self, parser):

@@ -1,21 +1,27 @@
 """Partition maintenance for every monthly range-partitioned table.
 
-One configuration, ``settings.PARTITIONED_TABLES``, lists each partitioned
-model (``"app.Model": {"retention_months": N | None, "before_drop": "dotted.path"}``).
-Each table is range-partitioned on ``created_at`` (django-postgres-extra 2.0.9)
+Each partitioned table registers here, from its own app's
+``AppConfig.ready()``::
+
+    partitions.register("audit.AuditLog", retention_setting="AUDIT_RETENTION_MONTHS",
+                        before_drop=anchors.record_retention)
+
+Each is range-partitioned on ``created_at`` (django-postgres-extra 2.0.9)
 with a DEFAULT partition from its migration. For each table this module:
 
 - keeps the current month and ``PARTITION_MONTHS_AHEAD`` future months created
-  (``<table>_YYYY_MM``, from 00:00 UTC on the 1st), rows or not;
-- applies retention: a month whose whole range is older than
-  ``retention_months`` full months is detached, exported to
-  ``PARTITION_ARCHIVE_DIR/<table>_YYYY_MM.jsonl.gz`` plus a ``.sha256`` file,
-  handed to the table's ``before_drop`` hook, then dropped. A partition left
-  detached by an interrupted run is finished on the next one;
-- reports rows in the DEFAULT partition; ``move_default_rows`` moves them into
-  their monthly partitions.
+  (``<table>_YYYY_MM``, from 00:00 UTC on the 1st), rows or not, also right
+  after ``migrate`` (post_migrate);
+- applies retention: a month whose whole range is older than the table's
+  retention setting (whole months; None keeps forever) is detached, exported
+  to ``PARTITION_ARCHIVE_DIR/<table>_YYYY_MM.jsonl.gz`` plus a ``.sha256``
+  file, handed to the table's ``before_drop`` hook, then dropped. A partition
+  left detached by an interrupted run is finished on the next one;
+- reports rows in the DEFAULT partition (a staff alert, ``core.alerts``);
+  ``move_default_rows`` moves them into their monthly partitions.
 
-``maintain`` is what the daily beat task and the ``partitions`` command run.
+``maintain`` is what the daily beat task (``core.tasks``) and the
+``partitions_maintain`` command run.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import hashlib
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,16 +39,43 @@ from pathlib import Path
 from dateutil.relativedelta import relativedelta
 from django.apps import apps
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections, transaction
-from django.utils.module_loading import import_string
+
+from core.alerts import alert_staff
 
 logger = logging.getLogger(__name__)
 
-PARTITION_COMMENT = "monthly partition, managed by audit.partitioning"
+PARTITION_COMMENT = "monthly partition, managed by core.partitions"
 _BOUND_RE = re.compile(r"FROM \('([^']+)'\) TO \('([^']+)'\)")
 
 
-# --------------------------------------------------------------------------- config
+# --------------------------------------------------------------------------- the registry
+
+
+@dataclass(frozen=True)
+class Registration:
+    label: str
+    retention_setting: str | None
+    before_drop: Callable | None
+
+
+_registry: dict[str, Registration] = {}
+
+
+def register(label: str, *, retention_setting: str | None = None, before_drop: Callable | None = None) -> None:
+    """Put a model (``"app.Model"``) under maintenance; call it from the owning
+    app's ``AppConfig.ready()``. ``retention_setting`` names the setting
+    holding its retention in whole months (its value None keeps forever;
+    no setting at all keeps forever too). ``before_drop(config=, table=,
+    export=, using=)`` runs in the transaction that drops a retired partition."""
+    model = apps.get_model(label)
+    if getattr(model, "_partitioning_meta", None) is None or model._partitioning_meta.key != ["created_at"]:
+        raise ImproperlyConfigured(f"{label} must be a PostgresPartitionedModel partitioned by RANGE on created_at")
+    registration = Registration(label, retention_setting, before_drop)
+    if _registry.get(label, registration) != registration:
+        raise ImproperlyConfigured(f"{label} is already registered for partition maintenance")
+    _registry[label] = registration
 
 
 @dataclass(frozen=True)
@@ -49,7 +83,7 @@ class TableConfig:
     label: str
     model: type
     retention_months: int | None
-    before_drop: str | None = None
+    before_drop: Callable | None = None
 
     @property
     def table(self) -> str:
@@ -64,20 +98,22 @@ class TableConfig:
 
 
 def configs() -> list[TableConfig]:
-    result = []
-    for label, options in settings.PARTITIONED_TABLES.items():
-        model = apps.get_model(label)
-        if getattr(model, "_partitioning_meta", None) is None or model._partitioning_meta.key != ["created_at"]:
-            raise ValueError(f"{label} must be a PostgresPartitionedModel partitioned by RANGE on created_at")
-        result.append(TableConfig(label, model, options.get("retention_months"), options.get("before_drop")))
-    return result
+    """Every registered table, with its retention as the settings say now."""
+    return [
+        TableConfig(
+            r.label, apps.get_model(r.label),
+            getattr(settings, r.retention_setting) if r.retention_setting else None,
+            r.before_drop,
+        )
+        for r in _registry.values()
+    ]
 
 
 def config_for(label_or_table: str) -> TableConfig:
     for config in configs():
         if label_or_table in (config.label, config.table):
             return config
-    raise KeyError(f"{label_or_table} is not in PARTITIONED_TABLES")
+    raise KeyError(f"{label_or_table} is not a registered partitioned table")
 
 
 # --------------------------------------------------------------------------- months
@@ -322,7 +358,7 @@ def retire(config: TableConfig, name: str, *, attached: bool = True, using: str 
         raise RuntimeError(f"export of {name} is incomplete; the table is kept")
     with transaction.atomic(using=using):
         if config.before_drop:
-            import_string(config.before_drop)(config=config, table=name, export=export, using=using)
+            config.before_drop(config=config, table=name, export=export, using=using)
         with connection.cursor() as cursor:
             # DROP refuses a table with pending deferred-FK checks (rows written
             # earlier in this same transaction); run them now.
@@ -394,16 +430,12 @@ def maintain(*, dry_run: bool = False, now: datetime | None = None, using: str =
         if default_rows:
             report.default_rows[config.table] = default_rows
     if report.default_rows and not dry_run:
-        from audit.alerts import alert_staff
-
         alert_staff(
             code="partition.default_rows",
-            message="Rows found in DEFAULT partitions; run `manage.py partitions --move-default`.",
+            message="Rows found in DEFAULT partitions; run `manage.py partitions_move_default`.",
             details={"default_rows": report.default_rows},
         )
     if report.errors and not dry_run:
-        from audit.alerts import alert_staff
-
         alert_staff(code="partition.maintenance_failed", message="Partition maintenance had errors.",
                     details={"errors": report.errors})
     return report
@@ -421,11 +453,10 @@ def apply_step(config: TableConfig, step: Step, *, using: str = "default") -> No
 
 
 def ensure_partitions_after_migrate(sender, using="default", **kwargs) -> None:
-    """post_migrate: create the current and future months (never retires)."""
-    if sender.name != "audit":
-        return
+    """post_migrate (sent once per app): create the current and future months
+    of that app's tables (never retires)."""
     for config in configs():
-        if not table_exists(config.table, using=using):
+        if config.model._meta.app_label != sender.label or not table_exists(config.table, using=using):
             continue
         for step in plan_table(config, using=using):
             if step.action in ("create", "create-default"):
