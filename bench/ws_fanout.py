@@ -176,6 +176,7 @@ class Tally:
         self.rooms = rooms
         self.sent: dict[str, float] = {}
         self.acked: dict[str, str] = {}  # seq -> room
+        self.ack_latencies: list[float] = []  # the posting path alone: send to the sender's ack
         self.errors: list[str] = []
         self.resumes = 0
         self.got: dict[tuple[str, int], int] = {}
@@ -183,6 +184,11 @@ class Tally:
         self.measured: set[str] = set()
         self.firsts = 0  # first receipts of measured messages
         self.last_receipt = time.perf_counter()
+
+    def ack(self, seq: str, room: str) -> None:
+        self.acked[seq] = room
+        if seq in self.measured:
+            self.ack_latencies.append((time.perf_counter() - self.sent[seq]) * 1000)
 
     def receive(self, seq: str, client: int) -> None:
         key = (seq, client)
@@ -223,6 +229,8 @@ class Tally:
             "p50": percentile(lat, 50) if lat else nan, "p95": percentile(lat, 95) if lat else nan,
             "p99": percentile(lat, 99) if lat else nan, "max": max(lat) if lat else nan,
             "lost": lost, "duplicated": dup, "errors": len(self.errors), "resumes": self.resumes,
+            "ack_p50": percentile(self.ack_latencies, 50) if self.ack_latencies else nan,
+            "ack_p99": percentile(self.ack_latencies, 99) if self.ack_latencies else nan,
         }
         print(f"\n== {title} ==")
         print(f"  messages sent / acked      {out['messages']:>10} / {out['acked']}")
@@ -230,6 +238,7 @@ class Tally:
         print(f"  delivered per second       {out['delivered_per_s']:>10.0f}")
         print(f"  latency p50 / p95 / p99    {out['p50']:>7.1f} / {out['p95']:.1f} / {out['p99']:.1f} ms "
               f"(max {out['max']:.0f})")
+        print(f"  ack p50 / p99 (posting)    {out['ack_p50']:>7.1f} / {out['ack_p99']:.1f} ms")
         print(f"  lost / duplicated          {lost:>10} / {dup}   (waited {drained:.1f} s for late ones)")
         if self.errors:
             print(f"  send errors                {len(self.errors):>10}  e.g. {self.errors[:3]}")
@@ -322,7 +331,7 @@ async def connect_sockets(clients, urls, tally: Tally):
                 cursors[message["room_id"]] = message["cursor"]
                 tally.receive(message["content"], c["i"])
             elif kind == "ack":
-                tally.acked[frame["client_id"]] = frame["message"]["room_id"]
+                tally.ack(frame["client_id"], frame["message"]["room_id"])
             elif kind == "error" and frame.get("code") == "resume_required":
                 tally.resumes += 1
                 await ws.send(json.dumps({"type": "resume", "rooms": {frame["ref"]: cursors.get(frame["ref"])}}))
@@ -447,7 +456,7 @@ async def measure_baseline(args, rate, clients, rooms, db_url) -> dict:
             async with lock:
                 await pg.execute("INSERT INTO bench_baseline (room, content) VALUES (%s, %s)", [room, seq])
             await publisher.publish(prefix + room, json.dumps({"room_id": room, "content": seq}))
-            tally.acked[seq] = room
+            tally.ack(seq, room)
         asyncio.create_task(go())
 
     load = os.getloadavg()

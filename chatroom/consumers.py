@@ -810,6 +810,23 @@ class ClientConsumer(AsyncWebsocketConsumer):
                 if room_id in self.rooms and room_id not in self.behind and (last is None or _key(head) > _key(last)):
                     self.rooms[room_id] = head
 
+    async def realtime_behind(self, event: dict) -> None:
+        """The channel layer dropped live events for this socket (realtime.layer:
+        it fell behind, or the process lost its Redis subscription). Anything
+        since may be missing, so check the login and memberships, and catch
+        every room up from the database now."""
+        if self.user is None:
+            return
+        if not await db(login_alive)(**self.login_ref):
+            await self.close(code=CLOSE_NOT_AUTHENTICATED)
+            return
+        member_of = set(await db(selectors.member_room_ids)(user=self.user))
+        for room_id in [r for r in self.rooms if r not in member_of]:
+            await self._room_left(room_id)
+        await self.rooms_start(event)  # rooms still waiting for a resume start now
+        for room_id in [r for r in self.rooms if r not in self.behind]:
+            await self._catch_up(room_id)
+
     async def send_frame(self, frame: dict) -> None:
         await self.send(text_data=json.dumps(frame, default=str))
 
