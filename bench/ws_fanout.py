@@ -21,12 +21,14 @@ Redis PUBLISH to the room's channel, with the same number of receivers as
 Redis subscribers. Printed per rate, and as a curve at the end:
 
 - end-to-end latency, send to receipt, p50 / p95 / p99 (late deliveries,
-  catch-ups from the database included);
+  catch-ups from the database included), and the posting path's alone
+  (send to the sender's ack);
 - lost deliveries, counted exactly: every member of the room, the sender
   included, must get each acknowledged message. After sending stops, the
-  bench waits until every delivery has arrived, or none has for ``--quiet``
-  seconds (at most ``--drain``); what never arrived is lost. Duplicates are
-  counted too;
+  bench waits until every message is answered and every delivery has
+  arrived, or, once all are answered, none has for ``--quiet`` seconds (at
+  most ``--drain``); what never arrived is lost. Duplicates are counted
+  too, and messages never answered are shown apart;
 - the servers' CPU while sending, and the servers' overload counters
   (``/readyz``'s ``channel_layer_overloads``, where the tree has them).
 
@@ -71,7 +73,8 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--servers", type=int, default=2)
     parser.add_argument("--tree", type=Path, default=ROOT, help="checkout whose code the servers run")
-    parser.add_argument("--drain", type=float, default=90, help="most seconds to wait for late deliveries")
+    parser.add_argument("--drain", type=float, default=180,
+                        help="most seconds to wait for late answers and deliveries")
     parser.add_argument("--quiet", type=float, default=10,
                         help="stop waiting for late deliveries after this long without one")
     parser.add_argument("--no-baseline", action="store_true")
@@ -178,15 +181,17 @@ class Tally:
         self.acked: dict[str, str] = {}  # seq -> room
         self.ack_latencies: list[float] = []  # the posting path alone: send to the sender's ack
         self.errors: list[str] = []
+        self.refused: set[str] = set()  # messages answered with an error
         self.resumes = 0
         self.got: dict[tuple[str, int], int] = {}
         self.latencies: list[float] = []
         self.measured: set[str] = set()
         self.firsts = 0  # first receipts of measured messages
-        self.last_receipt = time.perf_counter()
+        self.last_activity = time.perf_counter()  # the last ack or first receipt
 
     def ack(self, seq: str, room: str) -> None:
         self.acked[seq] = room
+        self.last_activity = time.perf_counter()
         if seq in self.measured:
             self.ack_latencies.append((time.perf_counter() - self.sent[seq]) * 1000)
 
@@ -198,21 +203,24 @@ class Tally:
             now = time.perf_counter()
             self.latencies.append((now - self.sent[seq]) * 1000)
             self.firsts += 1
-            self.last_receipt = now
+            self.last_activity = now
 
     def expected_count(self) -> int:
         return sum(len(self.rooms[room]) for seq, room in self.acked.items() if seq in self.measured)
 
     async def drain(self, args) -> float:
-        """Wait for late deliveries: until all arrived, or none for
-        ``args.quiet`` seconds, at most ``args.drain``. Returns the wait."""
+        """Wait for late answers and deliveries: until every message is
+        answered (ack or error) and every delivery arrived, or, once all are
+        answered, none has arrived for ``args.quiet`` seconds; at most
+        ``args.drain``. Returns the wait."""
         start = time.perf_counter()
-        self.last_receipt = max(self.last_receipt, start)
+        self.last_activity = max(self.last_activity, start)
         while time.perf_counter() - start < args.drain:
-            if self.firsts >= self.expected_count() and len(self.acked) + len(self.errors) >= len(self.sent):
-                break
-            if time.perf_counter() - self.last_receipt > args.quiet:
-                break
+            if len(self.acked) + len(self.refused) >= len(self.sent):
+                if self.firsts >= self.expected_count():
+                    break
+                if time.perf_counter() - self.last_activity > args.quiet:
+                    break
             await asyncio.sleep(0.2)
         return time.perf_counter() - start
 
@@ -233,13 +241,19 @@ class Tally:
             "ack_p99": percentile(self.ack_latencies, 99) if self.ack_latencies else nan,
         }
         print(f"\n== {title} ==")
-        print(f"  messages sent / acked      {out['messages']:>10} / {out['acked']}")
+        unanswered = len([s for s in self.measured if s not in self.acked and s not in self.refused])
+        print(f"  messages sent / acked      {out['messages']:>10} / {out['acked']}"
+              + (f"  ({unanswered} never answered)" if unanswered else ""))
         print(f"  deliveries expected        {len(expected):>10}")
         print(f"  delivered per second       {out['delivered_per_s']:>10.0f}")
         print(f"  latency p50 / p95 / p99    {out['p50']:>7.1f} / {out['p95']:.1f} / {out['p99']:.1f} ms "
               f"(max {out['max']:.0f})")
         print(f"  ack p50 / p99 (posting)    {out['ack_p50']:>7.1f} / {out['ack_p99']:.1f} ms")
         print(f"  lost / duplicated          {lost:>10} / {dup}   (waited {drained:.1f} s for late ones)")
+        if lost:
+            missing = [key for key in expected if not self.got.get(key)]
+            print(f"  lost: {len({seq for seq, _ in missing})} messages, {len({c for _, c in missing})} clients; "
+                  f"e.g. (message, client) {sorted(missing)[:4]}")
         if self.errors:
             print(f"  send errors                {len(self.errors):>10}  e.g. {self.errors[:3]}")
         if self.resumes:
@@ -337,6 +351,8 @@ async def connect_sockets(clients, urls, tally: Tally):
                 await ws.send(json.dumps({"type": "resume", "rooms": {frame["ref"]: cursors.get(frame["ref"])}}))
             elif kind == "error":
                 tally.errors.append(frame.get("code", "?"))
+                if frame.get("ref") in tally.sent:
+                    tally.refused.add(frame["ref"])
             elif kind == "ready":
                 cursors.update({r["id"]: r["cursor"] for r in frame["rooms"]})
                 ready_count += 1
