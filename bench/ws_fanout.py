@@ -60,9 +60,6 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import created_scratch_database, percentile  # noqa: E402
 
-SETUP_FLAG = "--setup-data"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=1000)
@@ -96,11 +93,25 @@ def main() -> int:
         django.setup()
         clients, rooms = setup_data(args)
         results = []
-        for rate in rates:
-            results.append((rate, measure_sockets(args, rate, clients, rooms),
-                            None if args.no_baseline else asyncio.run(measure_baseline(args, rate, clients, rooms, url))))
+        try:
+            for rate in rates:
+                results.append((rate, measure_sockets(args, rate, clients, rooms), None if args.no_baseline
+                                else asyncio.run(measure_baseline(args, rate, clients, rooms, url))))
+        finally:
+            drop_redis_keys()
     print_curve(args, results)
     return 0
+
+
+def drop_redis_keys() -> None:
+    """The run's keys (sessions' caches, presence, unread counts), under its own prefix."""
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    for key in client.scan_iter(match=f"{settings.REDIS_KEY_PREFIX}:*", count=1000):
+        client.delete(key)
+    client.close()
 
 
 def tree_version(tree: Path) -> str:
@@ -119,54 +130,15 @@ def setup_data(args) -> tuple[list[dict], dict]:
     own code (a child process run in that checkout): its migrations and
     services may differ from this one's."""
     t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), SETUP_FLAG, str(args.clients),
-                           str(args.rooms)], cwd=args.tree, capture_output=True, text=True, check=False)
+    done = subprocess.run([sys.executable, str(Path(__file__).resolve().parent / "ws_fanout_setup.py"),
+                           str(args.clients), str(args.rooms)], cwd=args.tree, capture_output=True, text=True,
+                          check=False)
     if done.returncode != 0:
         sys.exit(f"setting up the data failed:\n{done.stdout}\n{done.stderr}")
     data = json.loads(done.stdout.strip().splitlines()[-1])
     print(f"setup: {args.clients} users with sessions, {args.rooms} rooms of ~{args.clients // args.rooms} "
           f"in {time.perf_counter() - t0:.1f} s", flush=True)
     return data["clients"], data["rooms"]
-
-
-def _setup_child(n_clients: int, n_rooms: int) -> None:
-    """In the tree under test (the working directory): migrate, create the
-    users with a session cookie each and the rooms, print them as JSON."""
-    sys.path.insert(0, os.getcwd())
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.core.management import call_command
-
-    from accounts.selectors import session_store
-    from accounts.services import user_create
-    from chatroom.models import RoomMember
-    from chatroom.services import room_create
-
-    call_command("migrate", verbosity=0)
-    store = session_store()
-    users, clients = [], []
-    for i in range(n_clients):
-        user = user_create(username=f"fan{i}", email=f"fan{i}@example.com", password=None)
-        session = store()
-        session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
-        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        session.create()
-        users.append(user)
-        clients.append({"i": i, "cookie": f"{settings.SESSION_COOKIE_NAME}={session.session_key}", "room": None})
-    rooms = {}
-    per_room = max(1, n_clients // n_rooms)
-    for r in range(n_rooms):
-        members = list(range(r * per_room, (r + 1) * per_room if r < n_rooms - 1 else n_clients))
-        room = room_create(owner=users[members[0]], name=f"fan-room-{r}", max_members=100_000)
-        RoomMember.objects.bulk_create([RoomMember(room=room, user=users[i]) for i in members[1:]])
-        rooms[str(room.id)] = members
-        for i in members:
-            clients[i]["room"] = str(room.id)
-    print(json.dumps({"clients": clients, "rooms": rooms}))
 
 
 # --------------------------------------------------------------------------- counting
@@ -446,12 +418,14 @@ async def measure_baseline(args, rate, clients, rooms, db_url) -> dict:
     publisher = aioredis.Redis.from_url(redis_url)
     subscribed = 0
     all_in = asyncio.Event()
+    gate = asyncio.Semaphore(50)  # a thousand connects at once time out on a busy machine
 
     async def subscriber(c):
         nonlocal subscribed
-        conn = aioredis.Redis.from_url(redis_url)
+        conn = aioredis.Redis.from_url(redis_url, socket_connect_timeout=30)
         pubsub = conn.pubsub()
-        await pubsub.subscribe(prefix + c["room"])
+        async with gate:
+            await pubsub.subscribe(prefix + c["room"])
         subscribed += 1
         if subscribed == len(clients):
             all_in.set()
@@ -507,7 +481,4 @@ def print_curve(args, results) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == SETUP_FLAG:
-        _setup_child(int(sys.argv[2]), int(sys.argv[3]))
-        sys.exit(0)
     sys.exit(main())
