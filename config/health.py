@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from config.celery import app as celery_app
+from realtime.layer import overload_counts
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +76,9 @@ def readyz(request):
     """Readiness: 200 when the database, Redis and the channel layer answer.
 
     503 names the failing parts. A missing Celery worker is reported but does
-    not make the web process unready: it can still serve pages.
+    not make the web process unready: it can still serve pages. Either way the
+    body carries this process's channel layer overload counts (sockets sent to
+    the database to catch up; realtime.layer), which never make it unready.
     """
     result: dict[str, object] = {}
     failing: list[str] = []
@@ -97,6 +100,7 @@ def readyz(request):
             logger.warning("celery ping failed: %r", exc)
             result["celery"] = f"error: {type(exc).__name__}"
 
+    result["channel_layer_overloads"] = overload_counts()
     if failing:
         result["failing"] = failing
         response = JsonResponse(result, status=503)

@@ -245,11 +245,17 @@ CACHES = {
 # round trips under one lock per process, which bench/ws_fanout.py measured
 # at about 340 deliveries a second with 1,000 sockets. Pub/sub delivers at most
 # once; realtime.delivery notices a missed message.new by its predecessor's
-# cursor and refetches it, and tells a socket that falls behind to resume.
+# cursor and refetches it. realtime.layer bounds each socket's queue and sends
+# a socket that overflowed it, or whose process lost its Redis subscription,
+# to the database at once (realtime.behind), and counts both.
+CHANNEL_LAYER_QUEUE_MAX = env_int("CHANNEL_LAYER_QUEUE_MAX", 1000)
+if CHANNEL_LAYER_QUEUE_MAX < 1:
+    raise ImproperlyConfigured("CHANNEL_LAYER_QUEUE_MAX must be at least 1")
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "BACKEND": "realtime.layer.BoundedPubSubChannelLayer",
         "CONFIG": {
+            "queue_max": CHANNEL_LAYER_QUEUE_MAX,
             # redis-py's own limits are too tight for a busy server process: a
             # 5 s socket read timeout and a pool of 100 connections per loop.
             "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,

@@ -376,6 +376,16 @@ class ClientConsumer(GuardedSocket):
         socket (its queue overflowed, or the Redis subscription was lost):
         catch every room up from the database now, with no gap."""
         logger.info("socket %s fell behind the channel layer; catching up from the database", self.channel_name)
+        if self.user is None:
+            return
+        # The lost events may have been a revoke or a kick: read them from
+        # the database too, before the rooms catch up.
+        if not await db(registry.logins().login_alive)(**self.login_ref):
+            await self.close(code=CLOSE_NOT_AUTHENTICATED)
+            return
+        member_of = {str(r) for r in await db(self.room_source.member_room_ids)(user=self.user)}
+        for room_id in [r for r in self.delivery.room_ids() if r not in member_of]:
+            await self._room_left(room_id)
         await self.delivery.catch_up_all()
 
     async def _self_send(self, event: dict) -> None:

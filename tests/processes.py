@@ -86,11 +86,12 @@ class Servers(list):
 
 
 @contextlib.contextmanager
-def asgi_servers(count: int, log_dir: Path, *, application_name: str | None = None, **env):
+def asgi_servers(count: int, log_dir: Path, *, application_name: str | None = None, root: Path = ROOT, **env):
     """``count`` uvicorn processes serving config.asgi; yields their base URLs
     (a ``Servers`` list, with the processes as ``procs``). With
     ``application_name``, process i names its database connections
-    ``<application_name>-<i>`` (to find its backends in pg_stat_activity)."""
+    ``<application_name>-<i>`` (to find its backends in pg_stat_activity).
+    ``root``: the checkout whose code they run (bench/ws_fanout.py --tree)."""
     procs, urls = [], Servers()
     urls.procs = procs
     try:
@@ -102,7 +103,7 @@ def asgi_servers(count: int, log_dir: Path, *, application_name: str | None = No
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
                  "--lifespan", "off", "--no-access-log", "--ws-per-message-deflate", "false"],
-                cwd=ROOT, env=child_env(**env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+                cwd=root, env=child_env(**env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
             urls.append(f"http://127.0.0.1:{port}")
         for proc, url in zip(procs, urls):
             port = int(url.rsplit(":", 1)[1])

@@ -42,6 +42,9 @@ APPS = tuple(RANK)
 WIRING = {
     "config.settings", "config.urls", "config.asgi", "config.routing", "config.socket_auth", "config.demo",
     "config.launcher",
+    # The health view reports on every part (database, Redis, Celery, the
+    # channel layer), so it sits above them like the urls that route to it.
+    "config.health",
 }
 
 # What other apps may import from audit: its services, and the registry orgs
