@@ -11,6 +11,7 @@ from django.test import override_settings
 
 from chatroom import services
 from chatroom.models import Message
+from chatroom.services import message_send
 from tests.chatroom.live_helpers import connect, frames_for, next_frame, until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("close_async_db_connections")]
@@ -164,7 +165,7 @@ def _silent_insert(room, user, content):
     from django.db import transaction
 
     with transaction.atomic():
-        return services._insert_message(room=room, user=user, content=content, message_type="text")
+        return message_send._insert_message(room=room, user=user, content=content, message_type="text")
 
 
 async def test_a_missed_message_is_fetched_before_the_next_one(pair):

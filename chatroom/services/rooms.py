@@ -1,0 +1,165 @@
+"""Rooms: create, change settings, delete, hand over ownership."""
+
+from __future__ import annotations
+
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+
+from accounts.models import User
+from chatroom import realtime
+from chatroom.models import Room, RoomMember
+from chatroom.services._common import (
+    Role,
+    _acting_member,
+    _audit,
+    _lock_room,
+    _member,
+    _require_power,
+)
+from chatroom.services.message_send import _system_message
+from config.errors import ValidationFailed, validate_model
+from orgs.models import Organization
+
+
+def _validate_password(password: str | None) -> None:
+    if not password or len(password) < 4 or len(password) > 128:
+        raise ValidationFailed(fields={"password": ["A room password has 4 to 128 characters."]})
+
+
+@transaction.atomic
+def room_create(
+    *,
+    owner: User,
+    name: str,
+    description: str = "",
+    is_private: bool = False,
+    password: str | None = None,
+    org: Organization | None = None,
+    max_members: int = 1000,
+    allow_invites: bool = True,
+    require_approval: bool = False,
+    actor: User | None = None,
+) -> Room:
+    """A room owned by ``owner``; ``actor`` is who made it when that is
+    someone else (staff in the admin), for the audit entry."""
+    if is_private and not password:
+        raise ValidationFailed(fields={"password": ["A private room needs a password."]})
+    if not is_private and password:
+        raise ValidationFailed(fields={"password": ["Only a private room has a password."]})
+    if is_private:
+        _validate_password(password)
+    if not 2 <= max_members <= 100_000:
+        raise ValidationFailed(fields={"max_members": ["Between 2 and 100000."]})
+    room = Room(
+        owner=owner,
+        name=name,
+        description=description,
+        is_private=is_private,
+        password_hash=make_password(password) if is_private else None,
+        org=org,
+        max_members=max_members,
+        allow_invites=allow_invites,
+        require_approval=require_approval,
+    )
+    validate_model(room)
+    room.save()
+    RoomMember.objects.create(room=room, user=owner, role=Role.OWNER)
+    _audit("room.created", actor=actor or owner, room=room, staff=actor is not None and actor != owner,
+           details={"name": room.name, "is_private": is_private, "require_approval": require_approval})
+    return room
+
+
+ROOM_SETTINGS_FIELDS = {"name", "description", "max_members", "allow_invites", "require_approval", "archived", "settings"}
+
+
+@transaction.atomic
+def room_update(
+    *,
+    actor: User,
+    room: Room,
+    name: str | None = None,
+    description: str | None = None,
+    is_private: bool | None = None,
+    password: str | None = None,
+    max_members: int | None = None,
+    allow_invites: bool | None = None,
+    require_approval: bool | None = None,
+    archived: bool | None = None,
+    settings_: dict | None = None,
+    staff_override: bool = False,
+) -> Room:
+    room = _lock_room(room)
+    member = _acting_member(room, actor, staff_override=staff_override)
+    _require_power(member, "manage_settings", "Only admins change room settings.")
+    changes = {
+        "name": name, "description": description, "max_members": max_members, "allow_invites": allow_invites,
+        "require_approval": require_approval, "archived": archived, "settings": settings_,
+    }
+    changed = []
+    old_name = room.name
+    for field, value in changes.items():
+        if value is not None and getattr(room, field) != value:
+            setattr(room, field, value)
+            changed.append(field)
+    if is_private is not None and is_private != room.is_private:
+        if is_private:
+            _validate_password(password)
+            room.password_hash = make_password(password)
+        elif password:
+            raise ValidationFailed(fields={"password": ["Only a private room has a password."]})
+        else:
+            room.password_hash = None
+        room.is_private = is_private
+        changed.append("is_private")
+    elif password:
+        if not room.is_private:
+            raise ValidationFailed(fields={"password": ["Only a private room has a password."]})
+        _validate_password(password)
+        room.password_hash = make_password(password)
+        changed.append("password")  # the field name only; never the value
+    if room.max_members < 2 or room.max_members > 100_000:
+        raise ValidationFailed(fields={"max_members": ["Between 2 and 100000."]})
+    if not changed:
+        return room
+    validate_model(room)
+    room.save()
+    if "name" in changed:
+        _system_message(room=room, user=actor, event="renamed", content=f"{actor.username} renamed the room to {room.name}",
+                        extra={"old_name": old_name, "new_name": room.name})
+    _audit("room.updated", actor=actor, room=room, details={"fields": sorted(changed)}, staff=staff_override)
+    return room
+
+
+@transaction.atomic
+def room_delete(*, actor: User, room: Room, staff_override: bool = False) -> None:
+    room = _lock_room(room)
+    member = _acting_member(room, actor, staff_override=staff_override)
+    _require_power(member, "delete_room", "Only the owner deletes a room.")
+    _audit("room.deleted", actor=actor, room=room, details={"name": room.name}, staff=staff_override)
+    room_id = room.id
+    room.delete()
+    realtime.room_event(room_id, {"type": "room.deleted", "room_id": str(room_id)})
+
+
+@transaction.atomic
+def room_transfer_ownership(*, actor: User, room: Room, new_owner: User, staff_override: bool = False) -> Room:
+    room = _lock_room(room)
+    member = _acting_member(room, actor, staff_override=staff_override, lock=True)
+    _require_power(member, "transfer_ownership", "Only the owner transfers ownership.")
+    target = _member(room, new_owner, lock=True)
+    if target is None:
+        raise ValidationFailed(fields={"user_id": ["The new owner must be a member of the room."]})
+    current = RoomMember.objects.select_for_update().filter(room=room, role=Role.OWNER).first()
+    if current is not None and target.pk == current.pk:
+        return room
+    previous = room.owner_id
+    if current is not None:
+        current.role = Role.ADMIN
+        current.save(update_fields=["role"])  # first: one owner per room at any moment
+    target.role = Role.OWNER
+    target.save(update_fields=["role"])
+    room.owner = new_owner
+    room.save(update_fields=["owner", "updated_at"])
+    _audit("room.ownership.transferred", actor=actor, room=room, staff=staff_override,
+           details={"from_user_id": str(previous), "to_user_id": str(new_owner.id)})
+    return room
