@@ -30,7 +30,7 @@ from chatroom.services._common import (
     _require_power,
 )
 from chatroom.services.invites import _invite_for_use
-from chatroom.services.message_send import _system_message
+from chatroom.services.message_send import system_message_post
 from config.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 
 
@@ -40,7 +40,7 @@ def _add_member(*, room: Room, user: User, actor: User, via: str) -> RoomMember:
     if RoomMember.objects.filter(room=room).count() >= room.max_members:
         raise Conflict("This room is full.")
     member = RoomMember.objects.create(room=room, user=user, role=Role.MEMBER)
-    _system_message(room=room, user=user, event="joined", content=f"{user.username} joined")
+    system_message_post(room=room, user=user, event="joined", content=f"{user.username} joined")
     _audit("room.member.joined", actor=actor, room=room, resource_type="room_member", resource_id=member.id,
            details={"user_id": str(user.id), "via": via})
     frame = {"type": "member.joined", "room_id": str(room.id), "user": user_dict(user)}
@@ -94,7 +94,7 @@ def room_leave(*, user: User, room: Room) -> None:
     if member.role == Role.OWNER:
         raise Conflict("The owner cannot leave; transfer ownership first.")
     member.delete()
-    _system_message(room=room, user=user, event="left", content=f"{user.username} left")
+    system_message_post(room=room, user=user, event="left", content=f"{user.username} left")
     _audit("room.member.left", actor=user, room=room, resource_type="room_member", resource_id=member.id,
            details={"user_id": str(user.id)})
     _member_gone(room, user)
@@ -139,7 +139,7 @@ def member_kick(*, actor: User, room: Room, user: User, staff_override: bool = F
     if not outranks(member, target):
         raise PermissionDenied("You can only kick members below your role.")
     target.delete()
-    _system_message(room=room, user=user, event="kicked", content=f"{user.username} was removed by {actor.username}",
+    system_message_post(room=room, user=user, event="kicked", content=f"{user.username} was removed by {actor.username}",
                     extra={"by_user_id": str(actor.id)})
     _audit("room.member.kicked", actor=actor, room=room, resource_type="room_member", resource_id=target.id,
            details={"user_id": str(user.id)}, staff=staff_override)

@@ -15,7 +15,7 @@ from chatroom.services._common import (
     _require_member,
     _require_power,
 )
-from chatroom.services.message_send import _resolve_mentions, _validate_content
+from chatroom.services.message_send import _validate_content, mentioned_user_ids
 from config.errors import NotFound, PermissionDenied, ValidationFailed
 
 
@@ -46,7 +46,11 @@ def message_edit(*, actor: User, message_id, content: str) -> Message:
     message.edited_at = now
     message.save(update_fields=["content", "is_edited", "edited_at", "updated_at"])
     Mention.objects.filter(message_id=message.id).delete()
-    _resolve_mentions(message)
+    Mention.objects.bulk_create(
+        [Mention(message=message, message_created_at=message.created_at, room_id=message.room_id, user_id=user_id)
+         for user_id in mentioned_user_ids(room_id=message.room_id, author_id=message.user_id, content=content)],
+        ignore_conflicts=True,
+    )
     unread.room_changed(message.room_id)  # mentions may have changed
     _audit("message.edited", actor=actor, room=message.room, resource_type="message", resource_id=message.id)
     realtime.room_event(message.room_id, {"type": "message.updated", "message": message_dicts([message])[0]})

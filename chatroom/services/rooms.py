@@ -16,7 +16,7 @@ from chatroom.services._common import (
     _member,
     _require_power,
 )
-from chatroom.services.message_send import _system_message
+from chatroom.services.message_send import system_message_post
 from config.errors import ValidationFailed, validate_model
 from orgs.models import Organization
 
@@ -124,7 +124,7 @@ def room_update(
     validate_model(room)
     room.save()
     if "name" in changed:
-        _system_message(room=room, user=actor, event="renamed", content=f"{actor.username} renamed the room to {room.name}",
+        system_message_post(room=room, user=actor, event="renamed", content=f"{actor.username} renamed the room to {room.name}",
                         extra={"old_name": old_name, "new_name": room.name})
     _audit("room.updated", actor=actor, room=room, details={"fields": sorted(changed)}, staff=staff_override)
     return room

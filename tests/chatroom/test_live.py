@@ -165,7 +165,9 @@ def _silent_insert(room, user, content):
     from django.db import transaction
 
     with transaction.atomic():
-        return message_send._insert_message(room=room, user=user, content=content, message_type="text")
+        message = message_send._draft(room_id=room.id, user=user, content=content, message_type="text")
+        assert message_send._insert(message, judge=True) == "posted"
+        return message
 
 
 async def test_a_missed_message_is_fetched_before_the_next_one(pair):
