@@ -7,9 +7,16 @@ from __future__ import annotations
 
 from accounts.models import User
 from audit.services import audit_record
+from chatroom import selectors
 from chatroom.models import Message, Room, RoomMember
 from chatroom.permissions import has_power
-from config.errors import Conflict, PermissionDenied, ValidationFailed, parse_uuid
+from config.errors import (
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+    parse_uuid,
+)
 
 Role = RoomMember.Role
 
@@ -54,6 +61,23 @@ def _require_active(room: Room) -> None:
 
 def _lock_room(room: Room) -> Room:
     return Room.objects.select_for_update().get(pk=room.pk)
+
+
+def _message_in_reach(actor: User, message_id, *, lock: bool = False) -> tuple[Message, RoomMember]:
+    """The message an action of the actor's is about, and the actor's
+    membership of its room (``lock``: the message row locked until commit).
+    A message that does not exist, is in a room the actor is not a member
+    of, or was deleted (for those who do not see deleted messages) is the
+    same NotFound: selectors.message_get's answer, so no face (API, socket,
+    page) confirms to a non-member that a message exists."""
+    try:
+        message, member = selectors.message_get(user=actor, message_id=message_id)
+    except ValidationFailed:
+        raise NotFound("No such message.") from None
+    if lock:
+        message = (Message.objects.select_for_update(of=("self",)).select_related("room")
+                   .get(id=message.id, created_at=message.created_at))
+    return message, member
 
 
 def _audit_fields(action: str, *, actor, room: Room, resource_type: str = "room", resource_id=None,

@@ -12,14 +12,14 @@ from chatroom.presenters import message_dicts
 from chatroom.services._common import (
     _acting_member,
     _audit,
-    _require_member,
+    _message_in_reach,
     _require_power,
 )
 from chatroom.services.message_send import _validate_content, mentioned_user_ids
 from config.errors import NotFound, PermissionDenied, ValidationFailed
 
 
-def _message_for_update(message_id) -> Message:
+def _message_for_staff(message_id) -> Message:
     try:
         return Message.objects.select_for_update(of=("self",)).select_related("room").get(id=message_id)
     except (Message.DoesNotExist, ValueError, ValidationFailed):
@@ -28,8 +28,7 @@ def _message_for_update(message_id) -> Message:
 
 @transaction.atomic
 def message_edit(*, actor: User, message_id, content: str) -> Message:
-    message = _message_for_update(message_id)
-    member = _require_member(message.room, actor)
+    message, member = _message_in_reach(actor, message_id, lock=True)
     if message.user_id != actor.id or message.message_type in (Message.Type.SYSTEM, Message.Type.BOT):
         raise PermissionDenied("You can only edit your own messages.")
     _require_power(member, "edit_own", "You may not edit messages in this room.")
@@ -62,8 +61,11 @@ def message_delete(*, actor: User, message_id, staff_override: bool = False) -> 
     """Soft delete: the row stays (for moderation and the audit trail) but
     every face hides its text, files and reactions. ``staff_override`` (the
     admin's action) lets site staff moderate rooms they are not members of."""
-    message = _message_for_update(message_id)
-    member = _acting_member(message.room, actor, staff_override=staff_override)
+    if staff_override:
+        message = _message_for_staff(message_id)
+        member = _acting_member(message.room, actor, staff_override=True)
+    else:
+        message, member = _message_in_reach(actor, message_id, lock=True)
     if message.is_deleted:
         return message
     if not staff_override:
@@ -86,8 +88,7 @@ def message_delete(*, actor: User, message_id, staff_override: bool = False) -> 
 
 @transaction.atomic
 def message_pin(*, actor: User, message_id, pinned: bool = True) -> Message:
-    message = _message_for_update(message_id)
-    member = _require_member(message.room, actor)
+    message, member = _message_in_reach(actor, message_id, lock=True)
     _require_power(member, "pin", "Only moderators and above pin messages.")
     if message.is_deleted:
         raise NotFound("No such message.")

@@ -33,6 +33,7 @@ from audit.services import NO_ENTRY, append_sql_placeholders, entry_params, run_
 from chatroom import cursors, realtime, unread
 from chatroom.models import Attachment, Message, MessageClientId, Room, RoomMember
 from chatroom.presenters import new_message_dict
+from chatroom.ratelimit import check_message_rate
 from chatroom.services._common import _audit_fields
 from config.errors import Conflict, PermissionDenied, ValidationFailed, parse_uuid
 from orgs.models import Organization
@@ -198,7 +199,10 @@ def message_post(
 ) -> Message:
     """Post a message. Sending a client_id again returns the first message
     (``message.deduplicated`` is True then) and stores nothing new. ``room``
-    may be a bare ``Room(pk=...)``: the database reads the room itself."""
+    may be a bare ``Room(pk=...)``: the database reads the room itself.
+    Every send counts towards the sender's message rate (resends too), on
+    every face alike."""
+    check_message_rate(actor)
     if client_id is not None and (not isinstance(client_id, str) or not 1 <= len(client_id) <= CLIENT_ID_MAX):
         raise ValidationFailed(fields={"client_id": [f"1 to {CLIENT_ID_MAX} characters."]})
     if message_type not in USER_MESSAGE_TYPES:

@@ -8,7 +8,7 @@ from accounts.models import User
 from chatroom import realtime
 from chatroom.models import Message, Reaction
 from chatroom.presenters import reactions_for
-from chatroom.services._common import _audit, _require_member, _require_power
+from chatroom.services._common import _audit, _message_in_reach, _require_power
 from config.errors import NotFound, ValidationFailed
 
 EMOJI_MAX = 32
@@ -21,11 +21,7 @@ def _validate_emoji(emoji: str) -> str:
 
 
 def _reactable(actor: User, message_id) -> Message:
-    try:
-        message = Message.objects.select_related("room").get(id=message_id)
-    except (Message.DoesNotExist, ValueError, ValidationFailed):
-        raise NotFound("No such message.") from None
-    member = _require_member(message.room, actor)
+    message, member = _message_in_reach(actor, message_id)
     _require_power(member, "react", "You may not react in this room.")
     if message.is_deleted:
         raise NotFound("No such message.")

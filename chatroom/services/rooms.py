@@ -18,7 +18,22 @@ from chatroom.services._common import (
 )
 from chatroom.services.message_send import system_message_post
 from config.errors import ValidationFailed, validate_model
-from orgs.models import Organization
+from orgs.models import Membership, Organization
+from orgs.permissions import active_membership_q
+
+
+def _org_of(owner: User, org: Organization | None) -> Organization | None:
+    """The org a new room goes in (read afresh; ``org`` may be a bare
+    ``Organization(pk=...)``), which must be one its owner is a member of
+    now: a membership that lapsed (expired, or switched off) does not count
+    (orgs.permissions.active_membership_q)."""
+    if org is None:
+        return None
+    current = Membership.objects.filter(active_membership_q(), user=owner)
+    found = Organization.objects.filter(pk=org.pk, memberships__in=current).first()
+    if found is None:
+        raise ValidationFailed(fields={"org_id": ["No such organization of yours."]})
+    return found
 
 
 def _validate_password(password: str | None) -> None:
@@ -40,8 +55,10 @@ def room_create(
     require_approval: bool = False,
     actor: User | None = None,
 ) -> Room:
-    """A room owned by ``owner``; ``actor`` is who made it when that is
-    someone else (staff in the admin), for the audit entry."""
+    """A room owned by ``owner``, in ``org`` if given (one of the owner's);
+    ``actor`` is who made it when that is someone else (staff in the admin),
+    for the audit entry."""
+    org = _org_of(owner, org)
     if is_private and not password:
         raise ValidationFailed(fields={"password": ["A private room needs a password."]})
     if not is_private and password:

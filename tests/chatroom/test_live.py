@@ -337,3 +337,19 @@ async def test_without_resume_messages_since_ready_arrive_after_the_grace(pair):
     assert got["message"]["content"] == "early"
     assert [f for f in await frames_for(b, 0.5) if f["type"] == "message.new"] == []
     await b.disconnect()
+
+
+async def test_a_message_outside_your_rooms_is_not_found_on_the_socket_as_on_the_api(pair, make_room):
+    room, alice, bob = pair
+    elsewhere = await sync_to_async(make_room)()
+    hidden = await sync_to_async(services.message_post)(actor=elsewhere.owner, room=elsewhere, content="hidden")
+    b, _ = await connect(bob)
+    answers = []
+    for message_id in (str(hidden.id), "7d0b0b2e-0000-4000-8000-000000000000"):
+        await b.send_json_to({"type": "message.edit", "message_id": message_id, "content": "mine now"})
+        await b.send_json_to({"type": "reaction.add", "message_id": message_id, "emoji": "👍"})
+        for _ in range(2):
+            error = await until(b, "error", timeout=5)
+            answers.append((error["code"], error["message"]))
+    assert answers == [("not_found", "No such message.")] * 4
+    await b.disconnect()
