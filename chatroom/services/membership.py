@@ -32,6 +32,7 @@ from chatroom.services._common import (
 from chatroom.services.invites import _invite_for_use
 from chatroom.services.message_send import system_message_post
 from config.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from core.changes import UNSET, apply_changes
 
 
 def _add_member(*, room: Room, user: User, actor: User, via: str) -> RoomMember:
@@ -146,54 +147,55 @@ def member_kick(*, actor: User, room: Room, user: User, staff_override: bool = F
     _member_gone(room, user)
 
 
+def _require_bool(field: str, value) -> None:
+    if not isinstance(value, bool):
+        raise ValidationFailed(fields={field: ["true or false."]})
+
+
 @transaction.atomic
 def member_update(
-    *, actor: User, room: Room, user: User, role: str | None = None, is_muted: bool | None = None,
-    notifications_enabled: bool | None = None, permissions: dict | None = None, staff_override: bool = False,
+    *, actor: User, room: Room, user: User, role: str = UNSET, is_muted: bool = UNSET,
+    notifications_enabled: bool = UNSET, permissions: dict = UNSET, staff_override: bool = False,
 ) -> RoomMember:
+    """Change a member (core.changes: a field left UNSET stays as it is).
+    Each change has its own rule: the member's own notification switch,
+    roles below the actor's, muting and overrides only downwards."""
     member = _acting_member(room, actor, staff_override=staff_override)
     target = _member(room, user, lock=True)
     if target is None:
         raise NotFound("That user is not a member of this room.")
-    details = {"user_id": str(user.id)}
-    fields = []
-    if notifications_enabled is not None:
+    if notifications_enabled is not UNSET:
+        _require_bool("notifications_enabled", notifications_enabled)
         if target.pk != member.pk:
             raise PermissionDenied("Only the member changes their notification setting.")
-        target.notifications_enabled = notifications_enabled
-        fields.append("notifications_enabled")
-    if role is not None and role != target.role:
+    if role is not UNSET and role != target.role:
         if role not in Role.values:
             raise ValidationFailed(fields={"role": [f"One of {', '.join(Role.values)}."]})
         if role == Role.OWNER:
             raise ValidationFailed(fields={"role": ["Ownership is transferred, not assigned."]})
         if not has_power(member, "assign_roles") or not outranks(member, target) or role not in assignable_roles(member):
             raise PermissionDenied("You cannot give that role to this member.")
-        details.update(old_role=target.role, new_role=role)
-        target.role = role
-        fields.append("role")
-    if is_muted is not None and is_muted != target.is_muted:
+    if is_muted is not UNSET and is_muted != target.is_muted:
+        _require_bool("is_muted", is_muted)
         _require_power(member, "mute", "Only moderators and above mute members.")
         if not outranks(member, target):
             raise PermissionDenied("You can only mute members below your role.")
-        target.is_muted = is_muted
-        details["is_muted"] = is_muted
-        fields.append("is_muted")
-    if permissions is not None and permissions != target.permissions:
+    if permissions is not UNSET and permissions != target.permissions:
+        if not isinstance(permissions, dict):
+            raise ValidationFailed(fields={"permissions": ["An object of power -> true or false."]})
         _require_power(member, "manage_members", "Only admins change member permissions.")
         if not outranks(member, target):
             raise PermissionDenied("You can only change members below your role.")
         bad = [k for k, v in permissions.items() if k not in POWERS or k in OWNER_ONLY or not isinstance(v, bool)]
         if bad:
             raise ValidationFailed(fields={"permissions": [f"Unknown or not overridable: {', '.join(sorted(bad))}."]})
-        target.permissions = permissions
-        details["permissions"] = permissions
-        fields.append("permissions")
-    if not fields:
+    changes = apply_changes(target, {"notifications_enabled": notifications_enabled, "role": role,
+                                     "is_muted": is_muted, "permissions": permissions})
+    if not changes:
         return target
-    target.save(update_fields=fields)
+    target.save(update_fields=list(changes))
     _audit("room.member.updated", actor=actor, room=room, resource_type="room_member", resource_id=target.id,
-           details={**details, "fields": fields}, staff=staff_override)
+           details={"user_id": str(user.id), **changes}, staff=staff_override)
     return target
 
 

@@ -18,6 +18,7 @@ from chatroom.services._common import (
 )
 from chatroom.services.message_send import system_message_post
 from config.errors import ValidationFailed, validate_model
+from core.changes import UNSET, apply_changes, diff
 from orgs.models import Membership, Organization
 from orgs.permissions import active_membership_q
 
@@ -86,7 +87,8 @@ def room_create(
     return room
 
 
-ROOM_SETTINGS_FIELDS = {"name", "description", "max_members", "allow_invites", "require_approval", "archived", "settings"}
+# What the audit entry shows for a new password: that it changed, never the value.
+MASKED = "***"
 
 
 @transaction.atomic
@@ -94,31 +96,28 @@ def room_update(
     *,
     actor: User,
     room: Room,
-    name: str | None = None,
-    description: str | None = None,
-    is_private: bool | None = None,
+    name: str = UNSET,
+    description: str = UNSET,
+    is_private: bool = UNSET,
     password: str | None = None,
-    max_members: int | None = None,
-    allow_invites: bool | None = None,
-    require_approval: bool | None = None,
-    archived: bool | None = None,
-    settings_: dict | None = None,
+    max_members: int = UNSET,
+    allow_invites: bool = UNSET,
+    require_approval: bool = UNSET,
+    archived: bool = UNSET,
+    settings_: dict = UNSET,
     staff_override: bool = False,
 ) -> Room:
+    """Change a room's settings (core.changes: a field left UNSET stays as
+    it is). ``password`` is not a field: a new password when given (needed
+    when making a room private), and None or empty for none."""
     room = _lock_room(room)
     member = _acting_member(room, actor, staff_override=staff_override)
     _require_power(member, "manage_settings", "Only admins change room settings.")
-    changes = {
+    changes = apply_changes(room, {
         "name": name, "description": description, "max_members": max_members, "allow_invites": allow_invites,
         "require_approval": require_approval, "archived": archived, "settings": settings_,
-    }
-    changed = []
-    old_name = room.name
-    for field, value in changes.items():
-        if value is not None and getattr(room, field) != value:
-            setattr(room, field, value)
-            changed.append(field)
-    if is_private is not None and is_private != room.is_private:
+    })
+    if is_private is not UNSET and is_private != room.is_private:
         if is_private:
             _validate_password(password)
             room.password_hash = make_password(password)
@@ -126,24 +125,25 @@ def room_update(
             raise ValidationFailed(fields={"password": ["Only a private room has a password."]})
         else:
             room.password_hash = None
+        changes["is_private"] = diff(room.is_private, is_private)
         room.is_private = is_private
-        changed.append("is_private")
     elif password:
         if not room.is_private:
             raise ValidationFailed(fields={"password": ["Only a private room has a password."]})
         _validate_password(password)
         room.password_hash = make_password(password)
-        changed.append("password")  # the field name only; never the value
-    if room.max_members < 2 or room.max_members > 100_000:
+        changes["password"] = diff(MASKED, MASKED)
+    if not isinstance(room.max_members, int) or not 2 <= room.max_members <= 100_000:
         raise ValidationFailed(fields={"max_members": ["Between 2 and 100000."]})
-    if not changed:
+    if not changes:
         return room
     validate_model(room)
     room.save()
-    if "name" in changed:
-        system_message_post(room=room, user=actor, event="renamed", content=f"{actor.username} renamed the room to {room.name}",
-                        extra={"old_name": old_name, "new_name": room.name})
-    _audit("room.updated", actor=actor, room=room, details={"fields": sorted(changed)}, staff=staff_override)
+    if "name" in changes:
+        system_message_post(room=room, user=actor, event="renamed",
+                            content=f"{actor.username} renamed the room to {room.name}",
+                            extra={"old_name": changes["name"]["old"], "new_name": room.name})
+    _audit("room.updated", actor=actor, room=room, details=changes, staff=staff_override)
     return room
 
 
@@ -178,5 +178,5 @@ def room_transfer_ownership(*, actor: User, room: Room, new_owner: User, staff_o
     room.owner = new_owner
     room.save(update_fields=["owner", "updated_at"])
     _audit("room.ownership.transferred", actor=actor, room=room, staff=staff_override,
-           details={"from_user_id": str(previous), "to_user_id": str(new_owner.id)})
+           details={"owner": diff(str(previous), str(new_owner.id))})
     return room
