@@ -60,7 +60,10 @@ def _require_active(room: Room) -> None:
 
 
 def _lock_room(room: Room) -> Room:
-    return Room.objects.select_for_update().get(pk=room.pk)
+    # NO KEY UPDATE: it serializes the services that change the room or its
+    # members, but does not block the foreign-key checks (FOR KEY SHARE) of a
+    # post holding the posting lock, which a member change then waits for.
+    return Room.objects.select_for_update(no_key=True).get(pk=room.pk)
 
 
 def _message_in_reach(actor: User, message_id, *, lock: bool = False) -> tuple[Message, RoomMember]:

@@ -217,3 +217,42 @@ def test_a_system_message_goes_through_the_same_call_without_rules_or_entry(make
     left = Message.objects.get(room=room, message_type="system", metadata__event="left")
     assert left.user_id == bob.id
     assert not AuditLog.objects.filter(action="message.posted", resource_id=str(left.id)).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_post_and_a_member_change_in_the_same_room_never_deadlock(make_room, member_of):
+    """A post holds the room's posting lock and then checks its foreign key
+    to the room (FOR KEY SHARE on the room's row); a member leaving holds the
+    room's row and then posts its system message (the posting lock). The
+    services' room lock is FOR NO KEY UPDATE, which a foreign-key check does
+    not wait for, so the two cannot wait on each other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections, transaction
+
+    room = make_room()
+    alice, bob = member_of(room), member_of(room)
+
+    def leave():
+        try:
+            services.room_leave(user=bob, room=room)
+        finally:
+            connections.close_all()
+
+    def waiting_for_posting_lock() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            return cursor.fetchone()[0] > 0
+
+    with ThreadPoolExecutor(1) as pool:
+        with transaction.atomic():
+            with connection.cursor() as cursor:  # what chat_message_post takes first
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"chat.post.{room.id}"])
+            leaving = pool.submit(leave)
+            deadline = timezone.now() + timedelta(seconds=10)
+            while not waiting_for_posting_lock():  # the leave holds the room's row and waits for the lock
+                assert timezone.now() < deadline and not leaving.done(), leaving.exception(0) if leaving.done() else ""
+            services.message_post(actor=alice, room=room, content="posted while bob leaves")
+        leaving.result(timeout=10)
+    assert Message.objects.filter(room=room, content="posted while bob leaves").exists()
+    assert not RoomMember.objects.filter(room=room, user=bob).exists()
