@@ -89,11 +89,45 @@ def append_entry(**fields) -> AuditLog:
     return entry
 
 
-# The argument list of the audit_chain_append() database function, which a
-# database function recording a change of its own (chat_message_post) calls
-# with the same values.
-APPEND_ARG_TYPES = ("uuid", "timestamptz", "uuid", "text", "uuid", "text", "uuid", "text", "text", "text", "text",
-                    "text", "text", "text", "text", "text", "text", "bytea", "bytea")
+# The argument list of the audit_chain_append() database function (migration
+# 0004), in order: (name, SQL type). The one definition of that signature:
+# this module's own call renders from it, and so does any database function
+# of another app that appends an entry of its own in the same call
+# (chatroom's chat_message_post), through append_sql_parameters and
+# append_sql_call. entry_params returns the values in this order.
+APPEND_ARGS: tuple[tuple[str, str], ...] = (
+    ("id", "uuid"), ("at", "timestamptz"),
+    ("actor_id", "uuid"), ("actor_username", "text"), ("acting_for_id", "uuid"), ("acting_for_username", "text"),
+    ("org_id", "uuid"), ("org_name", "text"), ("action", "text"), ("resource_type", "text"),
+    ("resource_id", "text"), ("result", "text"), ("level", "text"), ("request_id", "text"), ("ip", "text"),
+    ("user_agent", "text"), ("details", "text"), ("content", "bytea"), ("signature", "bytea"),
+)
+APPEND_ARG_TYPES = tuple(sql_type for _, sql_type in APPEND_ARGS)
+# What a caller passes for "no entry" to a database function that appends
+# one only sometimes (a NULL id).
+NO_ENTRY = (None,) * len(APPEND_ARGS)
+
+
+def append_sql_placeholders() -> str:
+    """audit_chain_append()'s arguments as the typed placeholders of a bound statement."""
+    return ", ".join(f"%s::{sql_type}" for sql_type in APPEND_ARG_TYPES)
+
+
+def append_sql_parameters(prefix: str) -> str:
+    """The argument list as parameters of a plpgsql function that takes an
+    entry's arguments and appends the entry itself; ``prefix`` names them."""
+    return ", ".join(f"{prefix}{name} {sql_type}" for name, sql_type in APPEND_ARGS)
+
+
+def append_sql_call(prefix: str) -> str:
+    """The call of audit_chain_append() inside such a function, passing on
+    the parameters that append_sql_parameters(prefix) declared."""
+    return "audit_chain_append(" + ", ".join(f"{prefix}{name}" for name, _ in APPEND_ARGS) + ")"
+
+
+def append_sql_types() -> str:
+    """The argument types alone, as DROP FUNCTION and to_regprocedure name a function."""
+    return ", ".join(APPEND_ARG_TYPES)
 
 
 @functools.lru_cache(maxsize=4)
@@ -115,7 +149,7 @@ def entry_params(
     at=None,
 ) -> tuple:
     """Validate an entry, sign its content and return audit_chain_append()'s
-    arguments (APPEND_ARG_TYPES): the fields, then the content C the
+    arguments (APPEND_ARGS, in that order): the fields, then the content C the
     database hashes into the chain and its HMAC signature (audit/chain.py).
     Nothing secret is among them."""
     if len(action) > 100 or not ACTION_RE.match(action):
@@ -155,8 +189,7 @@ def entry_params(
 
 
 _APPEND_SQL = (
-    "SELECT entry_created_at, entry_prev_hash, entry_hash "
-    "FROM audit_chain_append(" + ", ".join(f"%s::{t}" for t in APPEND_ARG_TYPES) + ")"
+    "SELECT entry_created_at, entry_prev_hash, entry_hash FROM audit_chain_append(" + append_sql_placeholders() + ")"
 )
 
 

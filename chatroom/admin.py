@@ -1,6 +1,6 @@
 """Staff views of chat. Every change goes through chatroom.services with
 ``staff_override`` (staff act with the owner's powers in any room, see
-services._acting_member), so the admin applies the same rules and writes the
+services._common._acting_member), so the admin applies the same rules and writes the
 same audit entries as the pages, the API and the socket; the audited admin
 site records each admin action on top.
 
@@ -139,7 +139,7 @@ ROOM_ADD_FIELDS = ["name", "description", "owner", "org", "is_private", "passwor
 ROOM_CHANGE_FIELDS = ["name", "description", "owner", "org", "is_private", "password", "max_members",
                       "allow_invites", "require_approval", "archived", "settings"]
 # Service argument names that are form fields by another name.
-ROOM_FIELD_NAMES = {"user_id": "owner", "settings_": "settings"}
+ROOM_FIELD_NAMES = {"user_id": "owner", "org_id": "org", "settings_": "settings"}
 MEMBER_FIELD_NAMES = {"user_id": "user"}
 
 

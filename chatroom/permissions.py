@@ -1,5 +1,7 @@
 """Room powers by role, with per-member overrides. The one place that says
-who may do what in a room; the services ask ``has_power``."""
+who may do what in a room; the services ask ``has_power``, and the posting
+function in the database judges "post" by ``power_sql``, rendered from the
+same tables."""
 
 from __future__ import annotations
 
@@ -49,6 +51,28 @@ def has_power(member: RoomMember | None, power: str) -> bool:
     if isinstance(override, bool):
         return override
     return RANK[member.role] >= RANK[POWERS[power]]
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def power_sql(power: str, *, role: str, permissions: str) -> str:
+    """``has_power`` as a SQL boolean expression, rendered from the same
+    tables, for a database function that judges a member itself
+    (chat_message_post judges "post" under the posting lock). ``role`` and
+    ``permissions`` are SQL expressions for an existing member's role (text)
+    and permission overrides (jsonb). tests/chatroom/test_posting_rules.py
+    checks the two agree for every power, role and override."""
+    if power not in POWERS:
+        raise ValueError(f"unknown room power {power!r}")
+    owner = _sql_text(Role.OWNER)
+    if power in OWNER_ONLY:
+        return f"({role} = {owner})"
+    key = _sql_text(power)
+    holders = ", ".join(_sql_text(r) for r, n in RANK.items() if n >= RANK[POWERS[power]])
+    return (f"({role} = {owner} OR CASE WHEN jsonb_typeof({permissions} -> {key}) = 'boolean' "
+            f"THEN ({permissions} ->> {key})::boolean ELSE {role} IN ({holders}) END)")
 
 
 def outranks(actor: RoomMember, target: RoomMember) -> bool:

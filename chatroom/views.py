@@ -7,6 +7,7 @@ session cookie and CSRF (static/js/chat-room.js)."""
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
@@ -74,7 +75,7 @@ def room_view(request, room_id):
         "room": room, "member": member, "powers": powers,
         "config": {
             "roomId": str(room.id), "userId": str(request.user.id), "username": request.user.username,
-            "role": member.role, "powers": powers, "maxLength": services.settings.CHAT_MESSAGE_MAX_LENGTH,
+            "role": member.role, "powers": powers, "maxLength": settings.CHAT_MESSAGE_MAX_LENGTH,
             "api": "/api/v1/",
         },
     })

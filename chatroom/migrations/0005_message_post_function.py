@@ -15,18 +15,19 @@ not judge them itself. It claims the client id (a resend inserts nothing),
 reads the room's previous message after the lock (each statement in a
 function sees what committed before it), inserts the row built by the caller
 with created_at from the clock after the lock, and appends the audit entry
-through audit_chain_append with the caller's arguments.
+through audit_chain_append with the caller's arguments. The audit arguments
+are audit's own definition of that function's argument list
+(audit.services.APPEND_ARGS), rendered here.
 """
 
 from django.db import migrations
 
+from audit.services import append_sql_call, append_sql_parameters, append_sql_types
+
 POST = """
 CREATE FUNCTION chat_message_post(
     p_lock text, p_room uuid, p_user uuid, p_role text, p_permissions jsonb, p_client_id text, p_message jsonb,
-    a_id uuid, a_at timestamptz, a_actor_id uuid, a_actor_username text, a_acting_for_id uuid,
-    a_acting_for_username text, a_org_id uuid, a_org_name text, a_action text, a_resource_type text,
-    a_resource_id text, a_result text, a_level text, a_request_id text, a_ip text, a_user_agent text,
-    a_details text, a_hmac_inner bytea, a_hmac_outer bytea)
+    %(audit_parameters)s)
 RETURNS TABLE (outcome text, message_created_at timestamptz, prev_created_at timestamptz, prev_id uuid)
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -60,20 +61,15 @@ BEGIN
         WHERE m.room_id = p_room AND m.created_at <= r.created_at
         ORDER BY m.created_at DESC, m.id DESC LIMIT 1;
     INSERT INTO messages SELECT r.*;
-    PERFORM audit_chain_append(a_id, a_at, a_actor_id, a_actor_username, a_acting_for_id, a_acting_for_username,
-        a_org_id, a_org_name, a_action, a_resource_type, a_resource_id, a_result, a_level, a_request_id, a_ip,
-        a_user_agent, a_details, a_hmac_inner, a_hmac_outer);
+    PERFORM %(audit_call)s;
     outcome := 'posted';
     message_created_at := r.created_at;
     RETURN NEXT;
 END
 $$;
-"""
+""" % {"audit_parameters": append_sql_parameters("a_"), "audit_call": append_sql_call("a_")}
 
-DROP = """
-DROP FUNCTION chat_message_post(text, uuid, uuid, text, jsonb, text, jsonb, uuid, timestamptz, uuid, text, uuid,
-    text, uuid, text, text, text, text, text, text, text, text, text, text, bytea, bytea);
-"""
+DROP = "DROP FUNCTION chat_message_post(text, uuid, uuid, text, jsonb, text, jsonb, %s);" % append_sql_types()
 
 
 class Migration(migrations.Migration):

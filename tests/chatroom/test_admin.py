@@ -191,7 +191,8 @@ def test_the_members_inline_adds_changes_and_removes_members_through_the_service
     joined = AuditLog.objects.get(action="room.member.joined", details__user_id=str(newcomer.id))
     assert joined.details["via"] == "staff" and joined.actor.is_staff
     updates = {e.details["user_id"]: e.details for e in AuditLog.objects.filter(action="room.member.updated")}
-    assert updates[str(promoted.id)]["new_role"] == "moderator" and updates[str(newcomer.id)]["new_role"] == "admin"
+    assert updates[str(promoted.id)]["role"] == {"old": "member", "new": "moderator"}
+    assert updates[str(newcomer.id)]["role"] == {"old": "member", "new": "admin"}
     assert all(d.items() >= staff.items() for d in updates.values())
     # The system messages the other faces post, too.
     assert Message.objects.filter(room=room, message_type="system", metadata__event="kicked").exists()
@@ -246,10 +247,11 @@ def test_editing_a_room_in_the_admin_applies_the_same_rules_as_the_api(staff_cli
     assert room.description == "set by staff" and room.owner == member and room.is_private
     assert RoomMember.objects.get(room=room, role="owner").user == member
     updated = AuditLog.objects.get(action="room.updated")
-    assert updated.details["fields"] == ["description", "is_private"] and updated.details["staff"] is True
+    assert sorted(k for k, v in updated.details.items() if isinstance(v, dict)) == ["description", "is_private"]
+    assert updated.details["is_private"] == {"old": False, "new": True} and updated.details["staff"] is True
     assert "open sesame" not in str(updated.details)
     moved = AuditLog.objects.get(action="room.ownership.transferred")
-    assert moved.details["to_user_id"] == str(member.id) and moved.details["from_user_id"] != str(member.id)
+    assert moved.details["owner"]["new"] == str(member.id) and moved.details["owner"]["old"] != str(member.id)
     services.room_join(user=member_of(make_room()), room=room, password="open sesame")  # the new password works
 
 

@@ -43,3 +43,37 @@ def test_a_refused_change_leaves_no_entry(make_room, make_user):
     with pytest.raises(PermissionDenied):
         services.message_post(actor=make_user(), room=room, content="not a member")
     assert _actions() == before
+
+
+def test_updates_record_what_changed_as_old_and_new(make_room, make_user):
+    room = make_room(name="before-name")
+    bob = make_user()
+    services.room_join(user=bob, room=room)
+    services.room_update(actor=room.owner, room=room, name="after-name", description=room.description,
+                         max_members=50)
+    services.room_update(actor=room.owner, room=room, is_private=True, password="a secret")
+    services.room_update(actor=room.owner, room=room, password="another secret")
+    services.member_update(actor=room.owner, room=room, user=bob, role="moderator", is_muted=False)
+    services.member_update(actor=bob, room=room, user=bob, notifications_enabled=False)
+    updates = [e.details for e in AuditLog.objects.filter(action="room.updated").order_by("created_at")]
+    assert updates == [
+        {"room_id": str(room.id), "name": {"old": "before-name", "new": "after-name"},
+         "max_members": {"old": 1000, "new": 50}},  # unchanged description: not recorded
+        {"room_id": str(room.id), "is_private": {"old": False, "new": True}},
+        {"room_id": str(room.id), "password": {"old": "***", "new": "***"}},
+    ]
+    members = [e.details for e in AuditLog.objects.filter(action="room.member.updated").order_by("created_at")]
+    assert members == [
+        {"room_id": str(room.id), "user_id": str(bob.id), "role": {"old": "member", "new": "moderator"}},
+        {"room_id": str(room.id), "user_id": str(bob.id), "notifications_enabled": {"old": True, "new": False}},
+    ]
+    assert "secret" not in str(updates)
+
+
+def test_a_member_update_with_nothing_changed_writes_nothing(make_room, make_user):
+    room = make_room()
+    bob = make_user()
+    services.room_join(user=bob, room=room)
+    services.member_update(actor=room.owner, room=room, user=bob, is_muted=False, role="member")
+    services.room_update(actor=room.owner, room=room, name=room.name)
+    assert not AuditLog.objects.filter(action__in=["room.member.updated", "room.updated"]).exists()

@@ -11,6 +11,7 @@ from django.test import override_settings
 
 from chatroom import services
 from chatroom.models import Message
+from chatroom.services import message_send
 from realtime import consumers, delivery
 from tests.chatroom.live_helpers import connect, frames_for, next_frame, until
 
@@ -156,7 +157,9 @@ def _silent_insert(room, user, content):
     from django.db import transaction
 
     with transaction.atomic():
-        return services._insert_message(room=room, user=user, content=content, message_type="text")
+        message = message_send._draft(room_id=room.id, user=user, content=content, message_type="text")
+        assert message_send._insert(message, judge=True) == "posted"
+        return message
 
 
 async def test_a_missed_message_is_fetched_before_the_next_one(pair):
@@ -323,4 +326,20 @@ async def test_without_resume_messages_since_ready_arrive_after_the_grace(pair):
     got = await until(b, "message.new", timeout=6)
     assert got["message"]["content"] == "early"
     assert [f for f in await frames_for(b, 0.5) if f["type"] == "message.new"] == []
+    await b.disconnect()
+
+
+async def test_a_message_outside_your_rooms_is_not_found_on_the_socket_as_on_the_api(pair, make_room):
+    room, alice, bob = pair
+    elsewhere = await sync_to_async(make_room)()
+    hidden = await sync_to_async(services.message_post)(actor=elsewhere.owner, room=elsewhere, content="hidden")
+    b, _ = await connect(bob)
+    answers = []
+    for message_id in (str(hidden.id), "7d0b0b2e-0000-4000-8000-000000000000"):
+        await b.send_json_to({"type": "message.edit", "message_id": message_id, "content": "mine now"})
+        await b.send_json_to({"type": "reaction.add", "message_id": message_id, "emoji": "👍"})
+        for _ in range(2):
+            error = await until(b, "error", timeout=5)
+            answers.append((error["code"], error["message"]))
+    assert answers == [("not_found", "No such message.")] * 4
     await b.disconnect()

@@ -1,8 +1,7 @@
-"""The one-call path for plain messages (chat_message_post): the powers are
-judged in Python on a recently read membership, and the database function
-rechecks those facts under the posting lock, so a membership that changed
-since (muted, kicked, a permission override, an archived room) refuses the
-post through the transactional path, and nothing is stored."""
+"""Plain messages through chat_message_post (migration 0006): one call
+judges the post on the membership as it is under the posting lock, so a
+membership that changed since the last post (muted, kicked, a permission
+override, an archived room) refuses the next one, and nothing is stored."""
 
 import pytest
 

@@ -1,0 +1,317 @@
+"""Posting a message, every kind of it: plain, a reply, with mentions, with
+attachments, and the system messages other services post about members.
+
+Every message is stored by one database call, chat_message_post (migration
+0006). It takes the room's posting lock, judges the post (member, archived,
+"post" power with its overrides, muted), stamps created_at from the database
+clock under the lock, claims the client id, reads the room's previous
+message, inserts the row, links the attachments, stores the mentions and
+appends the audit entry. So the rules are written once, in that function, and
+one clock orders every message whatever app server posted it. Python
+validates the input, resolves mentions, signs the audit entry, maps the
+function's outcome onto the API's errors, and then notifies and broadcasts.
+
+A post that notifies nobody (most of them) is that one call and nothing else:
+outside a caller's transaction it is its own. One that notifies (a mention, a
+reply) runs in a transaction, so the notifications commit with it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import uuid
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.urls import reverse
+
+from accounts import notifications
+from accounts.models import User
+from audit.services import NO_ENTRY, append_sql_placeholders, entry_params
+from chatroom import cursors, unread
+from chatroom.models import Attachment, Message, MessageClientId, Room, RoomMember
+from chatroom.presenters import new_message_dict
+from chatroom.ratelimit import check_message_rate
+from chatroom.services._common import _audit_fields
+from config.errors import Conflict, PermissionDenied, ValidationFailed, parse_uuid
+from core.db import run_bound
+from orgs.models import Organization
+from realtime import broadcast as realtime
+
+MENTION_RE = re.compile(r"(?<![\w@])@([A-Za-z0-9_.\-]{1,50})")
+CLIENT_ID_MAX = 64
+ATTACHMENTS_MAX = 10
+USER_MESSAGE_TYPES = {Message.Type.TEXT, Message.Type.IMAGE, Message.Type.FILE}
+
+
+def _validate_content(content: str, *, allow_empty: bool = False) -> str:
+    """The text as it is stored. NUL is dropped here; the faces refuse it
+    before (config.safejson: a validation_error on the API and the socket)."""
+    if not isinstance(content, str):
+        raise ValidationFailed(fields={"content": ["Text is required."]})
+    content = content.replace("\x00", "").strip()
+    if not content and not allow_empty:
+        raise ValidationFailed(fields={"content": ["A message needs text."]})
+    limit = settings.CHAT_MESSAGE_MAX_LENGTH
+    if len(content) > limit:
+        raise ValidationFailed(fields={"content": [f"At most {limit} characters."]})
+    return content
+
+
+def _attachment_ids(attachment_ids) -> list[uuid.UUID]:
+    unknown = ValidationFailed(fields={"attachment_ids": ["Unknown, already used, or not your upload."]})
+    ids = []
+    for value in attachment_ids or ():
+        try:
+            ids.append(uuid.UUID(str(value)))
+        except (TypeError, ValueError, AttributeError):
+            raise unknown from None
+    ids = list(dict.fromkeys(ids))
+    if len(ids) > ATTACHMENTS_MAX:
+        raise ValidationFailed(fields={"attachment_ids": [f"At most {ATTACHMENTS_MAX} attachments."]})
+    return ids
+
+
+def mentioned_user_ids(*, room_id, author_id, content: str) -> list[uuid.UUID]:
+    """The members of the room that ``content`` (as stored) mentions by
+    @username, the author left out."""
+    names = {n.rstrip(".").lower() for n in MENTION_RE.findall(content)}
+    if not names:
+        return []
+    pattern = r"^(" + "|".join(re.escape(n) for n in sorted(names)) + r")$"
+    return list(RoomMember.objects.filter(room_id=room_id, user__username__iregex=pattern)
+                .exclude(user_id=author_id).values_list("user_id", flat=True))
+
+
+# --------------------------------------------------------------------------- the one database call
+
+_POST_SQL = (
+    "SELECT outcome, message_created_at, prev_created_at, prev_id, reply_to_created_at, org_id, org_name "
+    "FROM chat_message_post(%s::uuid, %s::uuid, %s::boolean, %s::text, %s::jsonb, %s::uuid[], %s::uuid[], "
+    + append_sql_placeholders() + ")"
+)
+
+# What each refusal of chat_message_post means to the poster, in the order
+# the function judges them.
+_REFUSALS = {
+    "not_member": lambda: PermissionDenied("You are not a member of this room."),
+    "archived": lambda: Conflict("This room is archived."),
+    "forbidden": lambda: PermissionDenied("You may not post in this room."),
+    "muted": lambda: PermissionDenied("You are muted in this room."),
+    "no_reply": lambda: ValidationFailed(fields={"reply_to": ["No such message in this room."]}),
+    "bad_attachments": lambda: ValidationFailed(fields={"attachment_ids": ["Unknown, already used, or not your upload."]}),
+}
+STALE_RETRIES = 3
+
+
+class _RoomOrgs:
+    """The org (id and name) each room was last seen in. A post's audit entry
+    names the room's org, and it is signed here, before the one database
+    call, so that call cannot read them for itself; reading them first would
+    cost a round trip per message. Instead the call compares them with the
+    room's row under the lock and answers ``stale`` with the current ones, and
+    the entry is signed again. So what is kept here never decides anything. A
+    room not seen yet is first tried as having no org, as most have none."""
+
+    MAX_ENTRIES = 20_000
+
+    def __init__(self):
+        self.entries: dict[str, Organization | None] = {}
+
+    def get(self, room_id) -> Organization | None:
+        return self.entries.get(str(room_id))
+
+    def put(self, room_id, org_id, org_name: str | None) -> None:
+        if len(self.entries) >= self.MAX_ENTRIES:
+            self.entries.clear()
+        self.entries[str(room_id)] = Organization(id=org_id, name=org_name or "") if org_id else None
+
+
+_room_orgs = _RoomOrgs()
+_MESSAGE_FIELDS = Message._meta.concrete_fields
+
+
+def _json_default(value):
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def _insert(message: Message, *, judge: bool, client_id: str | None = None, attachment_ids=(), mentions=(),
+            details: dict | None = None) -> str:
+    """Store ``message`` (built, not saved) through chat_message_post and
+    return its outcome. ``judge``: apply the posting rules (every post a
+    user makes); ``details``: the details of its ``message.posted`` audit
+    entry (None: no entry). On ``posted`` the message is as stored:
+    created_at, reply_to_created_at, and ``prev_cursor``, the room's
+    previous message, which rides along with the broadcast so sockets can
+    tell when they missed one."""
+    row = json.dumps({f.column: getattr(message, f.attname) for f in _MESSAGE_FIELDS}, default=_json_default)
+    for _ in range(STALE_RETRIES):
+        if details is None:
+            audit_args = NO_ENTRY
+        else:
+            room = Room(id=message.room_id, org=_room_orgs.get(message.room_id))
+            audit_args = entry_params(**_audit_fields("message.posted", actor=message.user, room=room,
+                                                      resource_type="message", resource_id=message.id,
+                                                      details=details))
+        # Bound on the server, so psycopg prepares the statement after a few runs.
+        outcome, created_at, prev_at, prev_id, reply_at, org_id, org_name = run_bound(_POST_SQL, [
+            message.room_id, message.user_id, judge, client_id, row, list(attachment_ids), list(mentions),
+            *audit_args])
+        if outcome != "stale":
+            break
+        _room_orgs.put(message.room_id, org_id, org_name)
+    else:
+        raise Conflict("The room changed while the message was being posted; send it again.")
+    if outcome == "posted":
+        message.created_at = message.updated_at = created_at
+        message.reply_to_created_at = reply_at
+        message._state.adding, message._state.db = False, connection.alias
+        message.prev_cursor = cursors.encode(prev_at, prev_id) if prev_at else None
+        unread.room_changed(message.room_id)
+    return outcome
+
+
+def _draft(*, room_id, user: User, content: str, message_type: str, reply_to=None, metadata=None) -> Message:
+    # created_at is the database's (chat_message_post); the app's clock never stamps a message.
+    return Message(id=uuid.uuid4(), room_id=room_id, user=user, content=content, message_type=message_type,
+                   reply_to_id=reply_to, metadata=metadata or {}, created_at=None)
+
+
+def _broadcast_new(message: Message, body: dict) -> None:
+    """Broadcast a new message; ``body`` stays on it (``message.body``) so the
+    poster's own answer (the socket's ack) is the same object, not a re-read."""
+    message.body = body
+    realtime.message_new(body, prev_cursor=message.prev_cursor)
+
+
+# --------------------------------------------------------------------------- posting
+
+
+def message_post(
+    *,
+    actor: User,
+    room: Room,
+    content: str,
+    message_type: str = Message.Type.TEXT,
+    reply_to: uuid.UUID | str | None = None,
+    client_id: str | None = None,
+    attachment_ids: list | tuple = (),
+) -> Message:
+    """Post a message. Sending a client_id again returns the first message
+    (``message.deduplicated`` is True then) and stores nothing new. ``room``
+    may be a bare ``Room(pk=...)``: the database reads the room itself.
+    Every send counts towards the sender's message rate (resends too), on
+    every face alike."""
+    check_message_rate(actor)
+    if client_id is not None and (not isinstance(client_id, str) or not 1 <= len(client_id) <= CLIENT_ID_MAX):
+        raise ValidationFailed(fields={"client_id": [f"1 to {CLIENT_ID_MAX} characters."]})
+    if message_type not in USER_MESSAGE_TYPES:
+        raise ValidationFailed(fields={"message_type": ["One of text, image, file."]})
+    attachment_ids = _attachment_ids(attachment_ids)
+    content = _validate_content(content, allow_empty=bool(attachment_ids))
+    reply_to = parse_uuid(reply_to, "reply_to", optional=True)
+    # On the text as stored: "@\x00alice" is stored as "@alice", and mentions her.
+    mentioned = (mentioned_user_ids(room_id=room.pk, author_id=actor.pk, content=content)
+                 if MENTION_RE.search(content) else [])
+    notifies = bool(mentioned) or reply_to is not None
+    with transaction.atomic() if notifies else contextlib.nullcontext():
+        return _post(actor=actor, room_id=room.pk, content=content, message_type=message_type, reply_to=reply_to,
+                     client_id=client_id, attachment_ids=attachment_ids, mentioned=mentioned)
+
+
+def _post(*, actor: User, room_id, content: str, message_type: str, reply_to, client_id, attachment_ids,
+          mentioned) -> Message:
+    attachments = []
+    if attachment_ids:
+        if client_id is not None:
+            # A resend's uploads are linked already and would fail their
+            # check; it is answered by its client id first.
+            earlier = _deduplicated(actor, client_id)
+            if earlier is not None:
+                return earlier
+        # Read for the message's type and the broadcast; chat_message_post
+        # checks (and locks) them under the posting lock.
+        attachments = list(Attachment.objects.filter(id__in=attachment_ids, uploader=actor, message__isnull=True))
+        if message_type == Message.Type.TEXT:
+            images = attachments and all(a.is_image for a in attachments)
+            message_type = Message.Type.IMAGE if images else Message.Type.FILE
+
+    message = _draft(room_id=room_id, user=actor, content=content, message_type=message_type, reply_to=reply_to)
+    outcome = _insert(message, judge=True, client_id=client_id, attachment_ids=attachment_ids, mentions=mentioned,
+                      details={"message_type": message_type, "reply_to": str(reply_to) if reply_to else None,
+                               "attachments": len(attachment_ids), "mentions": len(mentioned)})
+    if outcome == "duplicate":  # this client_id was stored first by an earlier send
+        return _deduplicated(actor, client_id)
+    if outcome != "posted":
+        raise _REFUSALS[outcome]()
+
+    parent = None
+    if reply_to is not None:
+        parent = Message.objects.select_related("user").get(id=reply_to, created_at=message.reply_to_created_at)
+    for attachment in attachments:
+        attachment.message_id, attachment.message_created_at = message.id, message.created_at
+        attachment.room_id = room_id
+    _notify_message(message=message, actor=actor, mentioned=mentioned, parent=parent)
+    message.deduplicated = False
+    _broadcast_new(message, new_message_dict(message, attachments=attachments, mentions=mentioned, parent=parent))
+    return message
+
+
+def _deduplicated(actor: User, client_id: str) -> Message | None:
+    row = MessageClientId.objects.filter(user=actor, client_id=client_id).first()
+    if row is None:
+        return None
+    message = Message.objects.select_related("user").get(id=row.message_id, created_at=row.message_created_at)
+    message.deduplicated = True
+    return message
+
+
+def system_message_post(*, room: Room, user: User, event: str, content: str, extra: dict | None = None) -> Message:
+    """A system message about ``user`` (joined, left, was removed, renamed
+    the room), posted by the service that made that change, which judged
+    and audits it: the same call as every post, without the posting rules
+    (a member who just left is no member) and without an entry of its own."""
+    message = _draft(room_id=room.pk, user=user, content=content, message_type=Message.Type.SYSTEM,
+                     metadata={"event": event, **(extra or {})})
+    outcome = _insert(message, judge=False)
+    assert outcome == "posted", outcome  # nothing but the rules refuses a message without a client id
+    _broadcast_new(message, new_message_dict(message))
+    return message
+
+
+def _notify_message(*, message: Message, actor: User, mentioned: list[uuid.UUID], parent: Message | None) -> None:
+    """Notify, in the posting transaction, each member the message mentions
+    (``mention``) and the author of the message it replies to (``new_message``
+    with reason "reply"), once each: a mention wins over a reply. The poster
+    never notifies themself (mentioned_user_ids leaves them out), and members
+    who switched the room's notifications off (notifications_enabled, the
+    "mute room notifications" switch) or left the room get nothing. Three
+    queries whatever the number of recipients (with the room's name)."""
+    reasons = {user_id: "mention" for user_id in mentioned}
+    if parent is not None and parent.user_id != actor.id:
+        reasons.setdefault(parent.user_id, "reply")
+    if not reasons:
+        return
+    listening = set(RoomMember.objects.filter(room_id=message.room_id, user_id__in=list(reasons),
+                                              notifications_enabled=True).values_list("user_id", flat=True))
+    if not listening:
+        return
+    room = Room.objects.only("id", "name").get(pk=message.room_id)
+    text = notifications.excerpt(message.content)
+    data = {"room_id": str(room.id), "room_name": room.name, "message_id": str(message.id),
+            "message_created_at": message.created_at.isoformat(), "author_id": str(actor.id), "excerpt": text,
+            "url": reverse("chatroom:room", args=[room.id])}
+    drafts = []
+    for user_id, reason in reasons.items():
+        if user_id not in listening:
+            continue
+        if reason == "mention":
+            drafts.append(notifications.Draft(user_id=user_id, type=notifications.Type.MENTION, message=text,
+                                              title=f"{actor.username} mentioned you in #{room.name}", data=data))
+        else:
+            drafts.append(notifications.Draft(user_id=user_id, type=notifications.Type.NEW_MESSAGE, message=text,
+                                              title=f"{actor.username} replied to you in #{room.name}",
+                                              data={**data, "reason": "reply", "reply_to": str(parent.id)}))
+    notifications.notify_many(drafts=drafts)
