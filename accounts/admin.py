@@ -1,28 +1,16 @@
 """Staff tools. Every change goes through the services (audit, session
 ending); no secret (password hash, token hash, key hash) is ever shown."""
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import Count
 
 from accounts import services
 from accounts.forms import StaffLoginForm
 from accounts.models import ApiKey, DeviceSession, Notification, Profile, User
-from config.errors import ApplicationError
+from config.admin_actions import run_service_action
 
 # The admin's login goes through the same lockout, status checks and audit.
 admin.site.login_form = StaffLoginForm
-
-
-def _run(modeladmin, request, queryset, func, done: str):
-    count = 0
-    for obj in queryset:
-        try:
-            func(obj)
-            count += 1
-        except ApplicationError as exc:
-            modeladmin.message_user(request, f"{obj}: {exc.message}", messages.ERROR)
-    if count:
-        modeladmin.message_user(request, f"{done}: {count}.", messages.SUCCESS)
 
 
 class ProfileInline(admin.StackedInline):
@@ -67,15 +55,17 @@ class UserAdmin(admin.ModelAdmin):
 
     @admin.action(description="Ban the selected users (ends their sessions)")
     def ban(self, request, queryset):
-        _run(self, request, queryset, lambda u: services.user_ban(actor=request.user, user=u), "Banned")
+        run_service_action(self, request, queryset, lambda u: services.user_ban(actor=request.user, user=u), "Banned")
 
     @admin.action(description="Unban the selected users")
     def unban(self, request, queryset):
-        _run(self, request, queryset, lambda u: services.user_unban(actor=request.user, user=u), "Unbanned")
+        run_service_action(self, request, queryset, lambda u: services.user_unban(actor=request.user, user=u),
+                           "Unbanned")
 
     @admin.action(description="Revoke all sessions of the selected users")
     def revoke_sessions(self, request, queryset):
-        _run(self, request, queryset, lambda u: services.sessions_revoke_all(actor=request.user, user=u), "Sessions revoked for")
+        run_service_action(self, request, queryset, lambda u: services.sessions_revoke_all(actor=request.user, user=u),
+                           "Sessions revoked for")
 
 
 class _ReadOnlyAdmin(admin.ModelAdmin):
@@ -102,7 +92,8 @@ class DeviceSessionAdmin(_ReadOnlyAdmin):
 
     @admin.action(description="Revoke the selected sessions")
     def revoke(self, request, queryset):
-        _run(self, request, queryset.select_related("user"), lambda s: services.session_revoke(actor=request.user, session=s), "Revoked")
+        run_service_action(self, request, queryset.select_related("user"),
+                           lambda s: services.session_revoke(actor=request.user, session=s), "Revoked")
 
 
 @admin.register(ApiKey)
@@ -118,7 +109,8 @@ class ApiKeyAdmin(_ReadOnlyAdmin):
 
     @admin.action(description="Revoke the selected API keys")
     def revoke(self, request, queryset):
-        _run(self, request, queryset.select_related("user"), lambda k: services.api_key_revoke(actor=request.user, api_key=k), "Revoked")
+        run_service_action(self, request, queryset.select_related("user"),
+                           lambda k: services.api_key_revoke(actor=request.user, api_key=k), "Revoked")
 
 
 @admin.register(Notification)

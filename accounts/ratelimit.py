@@ -75,11 +75,11 @@ def sliding_window_hit(ident: str, *, limit: int, window: float = 60.0) -> tuple
 
 @redis_policy("password_reset_mail_limit", fails=CLOSED,
               means="the password reset page answers 503: its mails could not be limited")
-def password_reset_allowed(*, ip: str | None, email: str) -> bool:
-    """Against mail bombing: a few reset mails per address and per IP an hour."""
+def password_reset_allowed(*, ip: str | None, email: str, per_ip: int, per_email: int, window: float) -> bool:
+    """One reset mail request counted against its IP's and its address's limit."""
     return all(
-        sliding_window_hit(ident, limit=limit, window=3600)[0]
-        for ident, limit in ((f"pwreset:ip:{ip}", 10), (f"pwreset:email:{hashed(email)}", 3))
+        sliding_window_hit(ident, limit=limit, window=window)[0]
+        for ident, limit in ((f"pwreset:ip:{ip}", per_ip), (f"pwreset:email:{hashed(email)}", per_email))
     )
 
 

@@ -31,10 +31,10 @@ from config.errors import (
     validate_model,
 )
 from core import auditing
+from core.changes import UNSET, apply_changes, given
 from realtime import broadcast
 
 API_KEY_PREFIX = "thk_"
-PROFILE_FIELDS = ("bio", "location", "website", "timezone", "language", "theme", "preferences", "notifications")
 
 
 def _user_ref(user: User) -> dict:
@@ -159,31 +159,38 @@ def user_touch_activity(*, user: User) -> None:
 
 
 @transaction.atomic
-def profile_update(*, actor: User, user: User, **changes) -> Profile:
+def profile_update(
+    *,
+    actor: User,
+    user: User,
+    bio: str = UNSET,
+    location: str = UNSET,
+    website: str = UNSET,
+    timezone: str = UNSET,
+    language: str = UNSET,
+    theme: str = UNSET,
+    preferences: dict = UNSET,
+    notifications: dict = UNSET,
+    avatar_url: str = UNSET,
+) -> Profile:
+    """Change a profile, and the user's avatar (core.changes: UNSET leaves a field alone)."""
     _require_self_or_staff(actor, user)
-    unknown = set(changes) - set(PROFILE_FIELDS) - {"avatar_url"}
-    if unknown:
-        raise ValidationFailed(fields={name: ["Unknown field."] for name in sorted(unknown)})
-    for name in ("preferences", "notifications"):
-        if name in changes and not isinstance(changes[name], dict):
+    for name, value in (("preferences", preferences), ("notifications", notifications)):
+        if value is not UNSET and not isinstance(value, dict):
             raise ValidationFailed(fields={name: ["Must be a JSON object."]})
     profile, _ = Profile.objects.select_for_update().get_or_create(user=user)
-    old, new = {}, {}
-    for name, value in changes.items():
-        if name == "avatar_url":
-            continue
-        if getattr(profile, name) != value:
-            old[name], new[name] = getattr(profile, name), value
-            setattr(profile, name, value)
-    if "avatar_url" in changes and changes["avatar_url"] != user.avatar_url:
-        old["avatar_url"], new["avatar_url"] = user.avatar_url, changes["avatar_url"]
-        user.avatar_url = changes["avatar_url"]
+    changed = apply_changes(profile, given(
+        bio=bio, location=location, website=website, timezone=timezone, language=language, theme=theme,
+        preferences=preferences, notifications=notifications,
+    ))
+    avatar = apply_changes(user, given(avatar_url=avatar_url))
+    if avatar:
         validate_model(user, exclude=["password"])
         user.save(update_fields=["avatar_url", "updated_at"])
     validate_model(profile)
-    if new:
+    if changed or avatar:
         profile.save()
-        auditing.record(action="user.profile.updated", actor=actor, details={"old": old, "new": new}, **_user_ref(user))
+        auditing.record(action="user.profile.updated", actor=actor, details={**changed, **avatar}, **_user_ref(user))
     return profile
 
 
@@ -379,6 +386,17 @@ def password_change(*, user: User, old_password: str, new_password: str, current
     count = _end_sessions(user=user, keep=current) if current else _end_sessions(user=user)
     auditing.record(action="auth.password.changed", actor=user, details={"sessions_ended": count}, **_user_ref(user))
     return user
+
+
+def password_reset_request(*, email: str, ip: str | None) -> bool:
+    """Count one request for a reset mail to ``email`` from ``ip``: False
+    once either is over its limit an hour (PASSWORD_RESET_MAILS_PER_EMAIL,
+    PASSWORD_RESET_MAILS_PER_IP; against mail bombing). The caller then
+    sends nothing and answers as if it had, so the answer reveals nothing."""
+    return ratelimit.password_reset_allowed(
+        ip=ip, email=email.strip().lower(), window=3600,
+        per_ip=settings.PASSWORD_RESET_MAILS_PER_IP, per_email=settings.PASSWORD_RESET_MAILS_PER_EMAIL,
+    )
 
 
 @transaction.atomic

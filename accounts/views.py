@@ -13,7 +13,7 @@ from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_POST
 from rest_framework.request import Request
 
-from accounts import notifications, ratelimit, selectors, services
+from accounts import notifications, selectors, services
 from accounts.authentication import client_ip
 from accounts.forms import BACKEND, LoginForm, PasswordChangeForm, ProfileForm, ResetSetPasswordForm, SignupForm
 from accounts.middleware import current_device_session
@@ -68,10 +68,8 @@ class PasswordResetView(auth_views.PasswordResetView):
     success_url = reverse_lazy("password_reset_done")
 
     def form_valid(self, form):
-        # Against mail bombing: a few reset mails per address and per IP an
-        # hour. The page answers the same either way, so it reveals nothing.
-        email = form.cleaned_data["email"].strip().lower()
-        if not ratelimit.password_reset_allowed(ip=client_ip(self.request), email=email):
+        # The page answers the same either way, so it reveals nothing.
+        if not services.password_reset_request(email=form.cleaned_data["email"], ip=client_ip(self.request)):
             return redirect(self.success_url)
         return super().form_valid(form)
 

@@ -390,6 +390,9 @@ LAST_ACTIVE_INTERVAL_SECONDS = env_int("LAST_ACTIVE_INTERVAL_SECONDS", 300)
 # A socket without a session cookie must send {"type": "auth"} within this time.
 WS_AUTH_TIMEOUT_SECONDS = env_int("WS_AUTH_TIMEOUT_SECONDS", 5)
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT_SECONDS", 3600)
+# Reset mails an hour, per address and per client IP (against mail bombing).
+PASSWORD_RESET_MAILS_PER_EMAIL = env_int("PASSWORD_RESET_MAILS_PER_EMAIL", 3)
+PASSWORD_RESET_MAILS_PER_IP = env_int("PASSWORD_RESET_MAILS_PER_IP", 10)
 CELERY_BEAT_SCHEDULE["accounts-purge-expired-sessions"] = {"task": "accounts.purge_expired_sessions", "schedule": 3600.0}
 CELERY_BEAT_SCHEDULE["accounts-purge-expired-notifications"] = {
     "task": "accounts.purge_expired_notifications", "schedule": 3600.0,

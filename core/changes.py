@@ -55,3 +55,29 @@ def apply_changes(instance, fields: dict, *, render: dict | None = None) -> dict
 def _plain(value):
     pk = getattr(value, "pk", None)
     return str(pk) if pk is not None and hasattr(value, "_meta") else value
+
+
+def snapshot(instance, names, *, render: dict | None = None) -> dict:
+    """Some fields of a row as the audit trail stores them (as
+    ``apply_changes`` renders them): a relation as its key, without loading it."""
+    out = {}
+    for name in names:
+        field = instance._meta.get_field(name)
+        if field.is_relation:
+            key = getattr(instance, field.attname)
+            out[name] = str(key) if key is not None else None
+        else:
+            out[name] = (render or {}).get(name, _plain)(getattr(instance, name))
+    return out
+
+
+def created(after: dict, before: dict | None = None) -> dict:
+    """A new row (or one renewed in place: ``before`` is what it held) as
+    what changed: every field, from what it was (None) to what it is."""
+    before = before or {}
+    return {name: diff(before.get(name), value) for name, value in after.items()}
+
+
+def removed(before: dict) -> dict:
+    """A deleted row as what changed: every field, from what it was to None."""
+    return {name: diff(value, None) for name, value in before.items()}

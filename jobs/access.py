@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from config.errors import NotFound, PermissionDenied, ValidationFailed
 from jobs.models import PERMISSIONS, REMOTE_NAME_RE, Remote, RemotePermission
+from orgs.models import Membership
 
 _NAME_RE = re.compile(REMOTE_NAME_RE)
 _BAD_CHARS_RE = re.compile(r"[\x00-\x1f\x7f\\]")
@@ -207,16 +208,12 @@ def grants_for(user, remote: Remote):
     """Every active grant that reaches ``user`` on ``remote``: direct, through
     an active org membership's role, or through its department."""
     now = timezone.now()
-    grantee = Q(user=user)
-    try:
-        from orgs.models import Membership
-
-        memberships = Membership.objects.filter(user=user, is_active=True).filter(
-            Q(expires_at__isnull=True) | Q(expires_at__gt=now)
-        )
-        grantee |= Q(role__in=memberships.values("role")) | Q(department__in=memberships.values("department"))
-    except ImportError:  # pragma: no cover - orgs is an installed app
-        pass
+    memberships = Membership.objects.filter(user=user, is_active=True).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    )
+    grantee = (
+        Q(user=user) | Q(role__in=memberships.values("role")) | Q(department__in=memberships.values("department"))
+    )
     return RemotePermission.objects.filter(grantee, remote=remote, is_active=True)
 
 

@@ -4,6 +4,7 @@ service or selector, render with jobs.presenters. API keys need
 
 from __future__ import annotations
 
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -16,6 +17,7 @@ from config.errors import NotFound, ValidationFailed, parse_uuid
 from jobs import access, selectors, services
 from jobs.models import RemotePermission
 from jobs.presenters import grant_dict, job_dict, log_dict, remote_dict, schedule_dict
+from orgs.models import Department, Role
 
 SCOPES = {"GET": "jobs:read", "POST": "jobs:write", "PATCH": "jobs:write", "DELETE": "jobs:write"}
 
@@ -121,8 +123,6 @@ class RemotePermissionListView(BaseView):
     @extend_schema(summary="Grant or replace permissions", request=OpenApiTypes.OBJECT,
                    responses={201: OpenApiTypes.OBJECT})
     def post(self, request, name):
-        from orgs.models import Department, Role
-
         remote, _ = access.get_remote(request.user, name)
         data = _body(request)
         grantee = {}
@@ -267,8 +267,6 @@ class ScheduleDetailView(BaseView):
 class SchedulePreviewView(BaseView):
     @extend_schema(summary="The next 5 run times", responses=OpenApiTypes.OBJECT)
     def get(self, request, pk):
-        from django.utils import timezone
-
         rule = selectors.schedule_for(request.user, pk)
         runs = services.next_runs(rule, after=timezone.now(), count=5)
         return Response({"next_runs": [r.isoformat().replace("+00:00", "Z") for r in runs]})

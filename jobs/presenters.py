@@ -5,6 +5,7 @@ appear: a remote shows only the *names* of the secrets it holds."""
 from __future__ import annotations
 
 from jobs.models import Job, JobLog, Remote, RemotePermission, ScheduleRule
+from jobs.secrets import decrypt_options
 
 EMPTY_STATS = {"bytes": 0, "total_bytes": 0, "speed": 0, "eta": None, "transfers": 0, "total_transfers": 0,
                "errors": 0, "checks": 0}
@@ -15,8 +16,6 @@ def _ts(value):
 
 
 def remote_dict(remote: Remote) -> dict:
-    from jobs.secrets import decrypt_options
-
     return {
         "id": str(remote.id),
         "name": remote.name,

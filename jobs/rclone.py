@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from django.conf import settings
 
 from config.errors import ValidationFailed
+from jobs.secrets import decrypt_options
 
 
 @dataclass(frozen=True)
@@ -156,8 +157,6 @@ def binary() -> str:
 
 def config_section(remote) -> list[str]:
     """The config file lines for one remote (values already validated at save)."""
-    from jobs.secrets import decrypt_options
-
     backend = BACKENDS[remote.type]
     lines = [f"[{remote.name}]"]
     if remote.type == "local":
@@ -176,8 +175,6 @@ def config_section(remote) -> list[str]:
 
 def secret_values(remotes) -> list[str]:
     """Every secret string a run could leak, for redaction of its output."""
-    from jobs.secrets import decrypt_options
-
     values = []
     for remote in remotes:
         for value in decrypt_options(remote.secret_options).values():

@@ -1,8 +1,8 @@
 """Run one job's rclone command and report what happens.
 
-The runner knows nothing of Celery or the database: ``jobs.tasks`` gives it
-callbacks. It builds the argument list (never a shell), writes the per-run
-config (0600, removed afterwards) and filter file, starts rclone in a clean
+The runner knows nothing of Celery or the database: ``jobs.execution`` gives
+it the argument list (``jobs.command``; never a shell), the per-run config
+(``jobs.rclone.RunDir``) and callbacks. It starts rclone in a clean
 environment, turns its JSON log into stats and log lines (with a first line
 naming the command and a last one summing the run up), and stops it when its
 ``check`` says so (SIGTERM, then SIGKILL after ``JOBS_CANCEL_GRACE_MS``; at
@@ -29,9 +29,6 @@ from typing import Callable
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
-
-from jobs import rclone
-from jobs.access import Side, job_deny_globs
 
 # rclone's exit codes (docs: "Exit code").
 EXIT_MEANINGS = {
@@ -68,125 +65,6 @@ LEVELS = {
 }
 MAX_LOG_LINES = 2000  # per run; the rest is counted, not stored
 MAX_LINE_LENGTH = 4000
-
-_BWLIMIT_RE = re.compile(r"^(off|\d{1,9}(\.\d{1,3})?[BKMGTbkmgt]?)$")
-_PATTERN_BAD_RE = re.compile(r"[\x00-\x1f\x7f]")
-
-
-# --------------------------------------------------------------------------- options
-
-
-def validate_options(options) -> dict:
-    """The allow-list of job options, checked and normalised. Never raw flags."""
-    from config.errors import ValidationFailed
-
-    if options is None:
-        return {}
-    if not isinstance(options, dict):
-        raise ValidationFailed(fields={"options": ["Must be an object."]})
-    allowed = {"dry_run", "bwlimit", "checksum", "max_delete", "include", "exclude", "verbose"}
-    errors: dict[str, list[str]] = {}
-    out: dict = {}
-    for key in set(options) - allowed:
-        errors[f"options.{key}"] = ["Not an allowed option."]
-    for key in ("dry_run", "checksum", "verbose"):
-        if key in options and options[key] is not None:
-            if not isinstance(options[key], bool):
-                errors[f"options.{key}"] = ["Must be true or false."]
-            elif options[key]:
-                out[key] = True
-    if options.get("bwlimit") not in (None, ""):
-        value = options["bwlimit"]
-        if not isinstance(value, str) or not _BWLIMIT_RE.fullmatch(value):
-            errors["options.bwlimit"] = ["A rate such as 512K, 10M or off."]
-        else:
-            out["bwlimit"] = value
-    if options.get("max_delete") is not None:
-        value = options["max_delete"]
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 10**9:
-            errors["options.max_delete"] = ["A whole number >= 0."]
-        else:
-            out["max_delete"] = value
-    for key in ("include", "exclude"):
-        value = options.get(key)
-        if value in (None, [], ""):
-            continue
-        if isinstance(value, str):
-            value = [value]
-        if (
-            not isinstance(value, list)
-            or len(value) > 50
-            or any(not isinstance(p, str) or not p or len(p) > 512 or _PATTERN_BAD_RE.search(p) for p in value)
-        ):
-            errors[f"options.{key}"] = ["A list of at most 50 glob patterns without control characters."]
-        else:
-            out[key] = value
-    if errors:
-        raise ValidationFailed(fields=errors)
-    return out
-
-
-def _escape_glob(glob: str) -> str:
-    # Our rule globs use only * and ?; anything rclone treats specially is literal.
-    return re.sub(r"([\[\]{}])", r"\\\1", glob)
-
-
-def filter_lines(deny_globs: list[str], options: dict) -> list[str]:
-    """One rclone filter file: deny rules first (first match wins, so no
-    include can re-open them), then the user's excludes and includes."""
-    lines = []
-    for glob in deny_globs:
-        glob = _escape_glob(glob)
-        lines += [f"- {glob}", f"- {glob}/**"]
-    lines += [f"- {p}" for p in options.get("exclude", [])]
-    lines += [f"+ {p}" for p in options.get("include", [])]
-    if options.get("include"):
-        lines.append("- **")
-    return lines
-
-
-# --------------------------------------------------------------------------- command
-
-
-def build_command(job_type: str, src: Side, dst: Side | None, options: dict, run_dir, *, backup_folder: str = "") -> list[str]:
-    argv = [rclone.binary(), "--config", str(run_dir.config)]
-    if job_type in ("copy", "backup"):
-        target = dst.string if job_type == "copy" else rclone_join(dst.string, backup_folder)
-        argv += ["copy", src.string, target]
-    elif job_type == "move":
-        argv += ["move", src.string, dst.string]
-    elif job_type == "sync":
-        argv += ["sync", src.string, dst.string]
-    elif job_type == "delete":
-        argv += ["delete", "--rmdirs", src.string]
-    else:  # pragma: no cover - validated at submit
-        raise ValueError(job_type)
-    argv += ["--use-json-log", "--stats", "1s", "--stats-log-level", "NOTICE"]
-    if options.get("verbose"):
-        # A line per file is opt-in: rclone formatting it and the worker
-        # storing it cost a copy of many small files several percent of its
-        # throughput, and only the first MAX_LOG_LINES of a run are kept.
-        # Without it the log holds rclone's notices, warnings and errors
-        # (a dry run's per-file "skipped" lines are notices).
-        argv.append("-v")
-    argv += ["--retries", str(settings.RCLONE_RETRIES), "--low-level-retries", str(settings.RCLONE_LOW_LEVEL_RETRIES),
-             "--ask-password=false"]
-    if options.get("dry_run"):
-        argv.append("--dry-run")
-    if options.get("checksum"):
-        argv.append("--checksum")
-    if options.get("bwlimit"):
-        argv += ["--bwlimit", options["bwlimit"]]
-    if "max_delete" in options:
-        argv += ["--max-delete", str(options["max_delete"])]
-    lines = filter_lines(job_deny_globs(job_type, src, dst), options)
-    if lines:
-        argv += ["--filter-from", str(run_dir.write_filter(lines))]
-    return argv
-
-
-def rclone_join(remote_str: str, folder: str) -> str:
-    return remote_str.rstrip("/") + "/" + folder if not remote_str.endswith(":") else remote_str + folder
 
 
 # --------------------------------------------------------------------------- run

@@ -15,6 +15,7 @@ from config.errors import NotFound, ValidationFailed
 from config.faults import OPEN, redis_policy
 from jobs import access, rclone
 from jobs.models import Job, JobLog, Remote, RemotePermission, ScheduleRule
+from jobs.runner import Redactor
 
 BROWSE_CACHE_SECONDS = 60  # seed 001: cache:files:{remote_id}:{path_hash}, TTL 60
 LIST_TIMEOUT_SECONDS = 30
@@ -91,8 +92,6 @@ def _lsjson(remote: Remote, path: str) -> list[dict]:
         except subprocess.TimeoutExpired:
             raise ValidationFailed("Listing the remote timed out.", code="remote_unavailable") from None
     if proc.returncode != 0:
-        from jobs.runner import Redactor
-
         message = Redactor(rclone.secret_values([remote]))(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "")
         if proc.returncode == 3:
             raise NotFound("No such directory.")

@@ -26,7 +26,7 @@ from config.errors import PermissionDenied, ValidationFailed
 from orgs import selectors, services
 from orgs import serializers as s
 from orgs.models import Role
-from orgs.permissions import check_permission, effective_grant
+from orgs.permissions import acting_for_principal, check_permission
 
 ACT_AS_HEADER = "X-Act-As"
 ACT_AS_PARAM = OpenApiParameter(
@@ -65,13 +65,7 @@ def resolve_acting_for(request, org) -> User | None:
     raw = request.headers.get(ACT_AS_HEADER, "").strip()
     if not raw:
         return None
-    principal_id = _parse_uuid(raw, ACT_AS_HEADER)
-    if principal_id == request.user.pk:
-        return None
-    principal = User.objects.filter(pk=principal_id).first()
-    if principal is None or effective_grant(request.user, org, acting_for=principal).permissions is None:
-        raise PermissionDenied("You have no active proxy for that user in this organization.")
-    return principal
+    return acting_for_principal(request.user, org, _parse_uuid(raw, ACT_AS_HEADER))
 
 
 def _ref(queryset, value, field: str, label: str):

@@ -1,5 +1,5 @@
 """Forms for the org pages. They parse and type the input; the rules are in
-orgs/services.py, whose errors the views put back on the form."""
+orgs.services, whose errors the views put back on the form."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 memberships (the seed's user_roles) and proxies (user_proxies).
 
 Tables, constraints and indexes follow the seed. Rules that need more than one
-row (tree cycles, max_members, "never zero owners") live in orgs/services.py;
+row (tree cycles, max_members, "never zero owners") live in orgs.services;
 the single permission check lives in orgs/permissions.py.
 """
 

@@ -35,8 +35,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import User
 from config.errors import NotFound, PermissionDenied
 from config.faults import CLOSED, OPEN, redis_policy
+from orgs.models import Membership, Proxy
 
 PERMISSIONS_TTL = 15 * 60  # seconds; seed 000: "permissions 15 min"
 WILDCARD = "*"
@@ -177,8 +179,6 @@ def _role_grant(row, at: float) -> Grant:
 
 
 def _membership_rows(org_id, user_ids) -> dict:
-    from orgs.models import Membership
-
     rows = Membership.objects.filter(user_id__in=user_ids, org_id=org_id, is_active=True, org__is_active=True)
     return {r["user_id"]: r for r in rows.values("user_id", "expires_at", "role__permissions")}
 
@@ -188,8 +188,6 @@ def _membership_grant(user_id, org_id, at: float) -> Grant:
 
 
 def _proxy_grant(agent_id, principal_id, org_id, at: float) -> Grant:
-    from orgs.models import Proxy
-
     rows = _membership_rows(org_id, [principal_id, agent_id])  # both in one query
     principal = _role_grant(rows.get(principal_id), at)
     agent = _role_grant(rows.get(agent_id), at)
@@ -307,6 +305,19 @@ def authorize(actor, org, resource: str, action: str, *, acting_for=None, as_sta
             raise PermissionDenied(f"You have no active proxy for {acting_for.username} in this organization.")
         raise NotFound("Organization not found.")
     raise PermissionDenied(f"You may not {action} {resource} in this organization.")
+
+
+def acting_for_principal(agent, org, principal_id):
+    """Whom ``agent`` acts for in ``org`` when they name ``principal_id``
+    (the API's X-Act-As, the pages' "acting as" switch): None for
+    themselves, the principal while a proxy for them works (active, inside
+    its window, both still members), else PermissionDenied."""
+    if principal_id is None or str(principal_id) == str(agent.pk):
+        return None
+    principal = User.objects.filter(pk=principal_id).first()
+    if principal is None or effective_grant(agent, org, acting_for=principal).permissions is None:
+        raise PermissionDenied("You have no active proxy for that user in this organization.")
+    return principal
 
 
 def active_membership_q(at: datetime | None = None) -> Q:

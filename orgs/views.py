@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import User
 from config.errors import ApplicationError, NotFound, PermissionDenied
 from orgs import forms, selectors, services
-from orgs.permissions import effective_grant
+from orgs.permissions import acting_for_principal, effective_grant
 
 RESOURCES = ("org", "departments", "positions", "roles", "members", "proxies")
 
@@ -37,12 +37,12 @@ def _acting_for(request, org) -> User | None:
     principal_id = request.session.get(_act_as_key(org))
     if not principal_id:
         return None
-    principal = User.objects.filter(pk=principal_id).first()
-    if principal is None or effective_grant(request.user, org, acting_for=principal).permissions is None:
+    try:
+        return acting_for_principal(request.user, org, principal_id)
+    except PermissionDenied:
         request.session.pop(_act_as_key(org), None)
         messages.warning(request, "Your proxy has ended; you are acting as yourself again.")
         return None
-    return principal
 
 
 class OrgPage:

@@ -64,9 +64,6 @@ _REALTIME = "realtime app: broadcasts and presence move out of chatroom"
 _CHAT = "chatroom services / socket split"
 _JOBS = "jobs services split"
 KNOWN_UNTIL_MERGE: dict[str, str] = {
-    "in a function: chatroom.api -> orgs.models": _CHAT + " (the room's org check moves into the service)",
-    # run_bound is core.db's now; audit.services only uses it.
-    "past audit's face: chatroom.services -> audit.services.run_bound": _CHAT,
     "in a function: jobs.access -> orgs.models": _JOBS,
     "in a function: jobs.api -> orgs.models": _JOBS,
     "in a function: jobs.runner -> config.errors": _JOBS,

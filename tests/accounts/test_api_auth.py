@@ -283,7 +283,7 @@ def test_patch_me_updates_the_profile_and_audits_old_and_new(make_user, login):
     from audit.models import AuditLog
 
     entry = AuditLog.objects.get(action="user.profile.updated", resource_id=str(user.pk))
-    assert entry.details["old"]["timezone"] == "UTC" and entry.details["new"]["timezone"] == "Europe/Berlin"
+    assert entry.details["timezone"] == {"old": "UTC", "new": "Europe/Berlin"}
 
 
 @pytest.mark.parametrize(

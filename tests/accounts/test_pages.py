@@ -107,7 +107,7 @@ def test_profile_edit(client, make_user):
     from audit.models import AuditLog
 
     entry = AuditLog.objects.get(action="user.profile.updated", resource_id=str(user.pk))
-    assert entry.details["new"]["timezone"] == "Asia/Seoul" and entry.details["old"]["timezone"] == "UTC"
+    assert entry.details["timezone"] == {"old": "UTC", "new": "Asia/Seoul"}
 
 
 def test_my_devices_lists_web_and_api_sessions_and_revokes(client, make_user, login):
@@ -203,6 +203,18 @@ def test_password_reset_end_to_end_by_email(client, make_user, login):
 
     entry = AuditLog.objects.get(action="auth.password.reset", resource_id=str(user.pk))
     assert new not in str(entry.details)
+
+
+@override_settings(PASSWORD_RESET_MAILS_PER_EMAIL=2, PASSWORD_RESET_MAILS_PER_IP=3)
+def test_password_reset_mails_are_limited_per_address_and_per_ip(client, make_user):
+    """The limits are the settings'; past them the page answers the same and sends nothing."""
+    make_user("often", email="often@example.com")
+    make_user("other", email="other@example.com")
+    for _ in range(3):  # the address is counted however it is spelled
+        assert client.post("/accounts/password/reset/", {"email": " Often@Example.com"}).status_code == 302
+    assert len(mail.outbox) == 2
+    client.post("/accounts/password/reset/", {"email": "other@example.com"})  # this IP's 4th request
+    assert len(mail.outbox) == 2
 
 
 @override_settings(PASSWORD_RESET_TIMEOUT=1)

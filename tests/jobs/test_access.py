@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from config.errors import NotFound, PermissionDenied, ValidationFailed
-from jobs import access, rclone, runner, services
+from jobs import access, command, rclone, runner, services
 from jobs.models import Remote
 
 pytestmark = pytest.mark.django_db
@@ -113,7 +113,7 @@ def test_redactor_removes_secrets_from_log_lines():
                                      {"verbose": 1}])
 def test_job_options_are_an_allow_list(options):
     with pytest.raises(ValidationFailed):
-        runner.validate_options(options)
+        command.validate_options(options)
 
 
 def test_rules_deny_wins_and_apply_to_subtrees():
@@ -133,7 +133,7 @@ def test_rules_deny_wins_and_apply_to_subtrees():
 
 
 def test_filter_file_puts_denies_before_includes():
-    lines = runner.filter_lines(["/secret"], {"include": ["*.txt"], "exclude": ["*.tmp"]})
+    lines = command.filter_lines(["/secret"], {"include": ["*.txt"], "exclude": ["*.tmp"]})
     assert lines == ["- /secret", "- /secret/**", "- *.tmp", "+ *.txt", "- **"]
 
 

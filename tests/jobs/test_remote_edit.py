@@ -67,9 +67,10 @@ def test_patch_changes_options_and_keeps_omitted_or_blank_secrets(power, dav):
     # Audit: option names, never secret values.
     entries = list(AuditLog.objects.filter(action="remote.updated").order_by("created_at"))
     assert len(entries) == 2  # the blank-secret PATCH changed nothing: no entry
-    assert entries[0].details["options_changed"] == ["url", "user"]
-    assert entries[0].details["changed"]["description"] == {"from": "", "to": "moved"}
-    assert entries[1].details["secret_options_changed"] == ["pass"]
+    assert entries[0].details["options"]["new"] == {"url": "http://h2/", "user": "v"}
+    assert entries[0].details["description"] == {"old": "", "new": "moved"}
+    assert "secret_options" not in entries[0].details
+    assert entries[1].details["secret_options"] == {"old": {"pass": "***"}, "new": {"pass": "***"}}
     assert SECRET not in audit_text() and NEW_SECRET not in audit_text()
 
 
@@ -79,7 +80,7 @@ def test_remove_secrets_drops_named_secrets(power, dav):
     assert response.status_code == 200 and response.json()["secret_options_set"] == []
     assert secrets_of("dav") == {}
     entry = AuditLog.objects.get(action="remote.updated")
-    assert entry.details["secret_options_removed"] == ["pass"]
+    assert entry.details["secret_options"] == {"old": {"pass": "***"}, "new": {}}
 
 
 @pytest.mark.parametrize("body, field", [
@@ -192,7 +193,7 @@ def test_rename_carries_into_schedules_and_is_refused_with_active_jobs(power, ma
     assert api.get("/api/v1/remotes/source/browse?path=/").status_code == 200
     assert api.get("/api/v1/remotes/src/").status_code == 404
     entry = AuditLog.objects.filter(action="remote.updated").latest("created_at")
-    assert entry.details["changed"]["name"] == {"from": "src", "to": "source"}
+    assert entry.details["name"] == {"old": "src", "new": "source"}
     assert entry.details["schedules_updated"] == [str(rule.id)]
 
 
@@ -295,7 +296,7 @@ def test_admin_change_goes_through_the_service_and_hides_secrets(staff_client, d
     assert response.status_code == 302, response.content[:3000]
     remote = Remote.objects.get(pk=dav.pk)
     assert remote.options == {"url": "http://h9/", "user": "z"} and secrets_of("dav") == {"pass": SECRET}
-    assert AuditLog.objects.get(action="remote.updated").details["options_changed"] == ["url", "user"]
+    assert AuditLog.objects.get(action="remote.updated").details["options"]["new"] == {"url": "http://h9/", "user": "z"}
     staff_client.post(url, admin_post(remote, secret_pass=NEW_SECRET))
     assert secrets_of("dav") == {"pass": NEW_SECRET}
     page = staff_client.get(url).content.decode()

@@ -1,5 +1,5 @@
 """Jobs run end to end: real rclone against local directories, the worker's
-task body (jobs.tasks.execute) in-process, real PostgreSQL and Redis."""
+task body (jobs.execution.execute, as jobs.tasks.execute) in-process, real PostgreSQL and Redis."""
 
 import os
 import subprocess

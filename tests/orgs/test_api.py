@@ -73,7 +73,7 @@ def test_patch_org_is_audited_and_members_cannot(world):
     r = client_for(world.admin).patch(url(world.org), {"description": "We build things"}, format="json")
     assert r.status_code == 200 and r.json()["description"] == "We build things"
     entry = AuditLog.objects.get(action="org.updated")
-    assert entry.details == {"old": {"description": ""}, "new": {"description": "We build things"}}
+    assert entry.details == {"description": {"old": "", "new": "We build things"}}
     r = client_for(world.member).patch(url(world.org), {"description": "x"}, format="json")
     assert r.status_code == 403 and r.json()["error"]["code"] == "permission_denied"
     r = client_for(world.admin).patch(url(world.org), {"is_active": False}, format="json")

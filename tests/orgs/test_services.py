@@ -33,7 +33,7 @@ def test_creator_becomes_owner_member_and_creation_is_audited(make_user):
     assert membership.role == Role.objects.system("owner") and membership.is_active
     entry = last_audit("org.created")
     assert entry.actor_id == alice.pk and entry.org_id == org.pk
-    assert entry.details["new"]["display_name"] == "베타 팀"
+    assert entry.details["display_name"] == {"old": None, "new": "베타 팀"}
 
 
 @pytest.mark.parametrize("bad", ["ab", "has space", "x" * 51, "中文名"])
@@ -68,7 +68,7 @@ def test_tree_builds_and_refuses_cycles(world):
     services.department_update(actor=o, department=backend, parent=ops)
     assert Department.objects.get(pk=db.pk).parent.parent_id == ops.pk
     entry = last_audit("org.department.moved")
-    assert entry.details == {"old": {"parent": str(eng.pk)}, "new": {"parent": str(ops.pk)}}
+    assert entry.details == {"parent": {"old": str(eng.pk), "new": str(ops.pk)}}
 
 
 def test_department_names_are_unique_per_parent_including_roots(world):
@@ -107,7 +107,7 @@ def test_department_with_children_cannot_be_deleted(world):
     services.department_delete(actor=world.owner, department=child)
     services.department_delete(actor=world.owner, department=eng)
     assert not Department.objects.exists()
-    assert last_audit("org.department.deleted").details["old"]["name"] == "Engineering"
+    assert last_audit("org.department.deleted").details["name"] == {"old": "Engineering", "new": None}
 
 
 def test_members_cannot_write_and_outsiders_do_not_see_the_org(world):
@@ -146,10 +146,7 @@ def test_roles_cannot_exceed_the_actor_or_touch_system_roles(world):
     role = services.role_create(actor=world.admin, org=world.org, name="reader", permissions={"docs": ["read"]})
     services.role_update(actor=world.admin, role=role, permissions={"docs": ["read", "write"]})
     entry = last_audit("org.role.updated")
-    assert entry.details == {
-        "old": {"permissions": {"docs": ["read"]}},
-        "new": {"permissions": {"docs": ["read", "write"]}},
-    }
+    assert entry.details == {"permissions": {"old": {"docs": ["read"]}, "new": {"docs": ["read", "write"]}}}
 
 
 def test_a_role_in_use_cannot_be_deleted(world, make_user):
@@ -169,15 +166,16 @@ def test_member_add_update_remove_are_audited_with_old_and_new(world, make_user)
         actor=world.admin, org=world.org, user=newbie, role=Role.objects.system("member"), department=dept
     )
     added = last_audit("org.member.added")
-    assert added.actor_id == world.admin.pk and added.details["new"]["department"] == str(dept.pk)
+    assert added.actor_id == world.admin.pk and added.details["department"] == {"old": None, "new": str(dept.pk)}
 
     services.member_update(actor=world.admin, membership=m, role=Role.objects.system("admin"))
     updated = last_audit("org.member.updated")
-    assert updated.details["old"] == {"role": str(Role.objects.system("member").pk)}
-    assert updated.details["new"] == {"role": str(Role.objects.system("admin").pk)}
+    assert updated.details == {
+        "role": {"old": str(Role.objects.system("member").pk), "new": str(Role.objects.system("admin").pk)}
+    }
 
     services.member_remove(actor=world.admin, membership=m)
-    assert last_audit("org.member.removed").details["old"]["user"] == str(newbie.pk)
+    assert last_audit("org.member.removed").details["user"] == {"old": str(newbie.pk), "new": None}
     assert not Membership.objects.filter(user=newbie).exists()
 
 
@@ -239,7 +237,7 @@ def test_owner_transfer_moves_the_owner_role_and_keeps_one_owner(world):
     assert has_permission(world.admin, world.org, "org", "deactivate")
     assert not has_permission(world.owner, world.org, "org", "deactivate")
     entry = last_audit("org.owner.transferred")
-    assert entry.details == {"old": {"owner": str(world.owner.pk)}, "new": {"owner": str(world.admin.pk)}}
+    assert entry.details == {"owner": {"old": str(world.owner.pk), "new": str(world.admin.pk)}}
 
 
 def test_only_the_owner_transfers_and_only_to_a_member(world):
@@ -282,13 +280,13 @@ def test_acting_as_is_audited_with_both_users(world):
         permissions={"departments": ["write"]},
     )
     proxy_entry = last_audit("org.proxy.created")
-    assert proxy_entry.actor_id == world.admin.pk and proxy_entry.details["new"]["agent"] == str(world.member.pk)
+    assert proxy_entry.actor_id == world.admin.pk and proxy_entry.details["agent"]["new"] == str(world.member.pk)
 
     dept = services.department_create(actor=world.member, acting_for=world.admin, org=world.org, name="Legal")
     entry = last_audit("org.department.created")
     assert entry.actor_id == world.member.pk and entry.acting_for_id == world.admin.pk
     assert entry.actor_username == "mia" and entry.acting_for_username == "adam"
-    assert entry.details["new"]["name"] == "Legal" and dept.org == world.org
+    assert entry.details["name"]["new"] == "Legal" and dept.org == world.org
 
     # outside the proxy's grants the agent is refused, even though the principal could
     with pytest.raises(PermissionDenied):

@@ -1,0 +1,92 @@
+"""The department tree: create, update (a change of parent is a move,
+audited as such) and delete. No cycles, no parent or manager from elsewhere."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from accounts.models import User
+from config.errors import Conflict, ValidationFailed
+from core.changes import UNSET, given
+from orgs.models import Department, Organization
+from orgs.services.base import Who, require_member, same_org
+from orgs.services.structure import Structure, create_row, delete_row, update_row
+
+DEPARTMENTS = Structure(
+    model=Department, resource="departments", audit_stem="org.department",
+    fields=("name", "description", "parent", "manager"),
+    locks_org=True,  # two concurrent moves could otherwise build a cycle together
+)
+
+
+def _check_parent(department: Department, parent: Department | None) -> None:
+    """Refuse a parent in another org, or one that would make a cycle."""
+    if parent is None:
+        return
+    same_org(parent, department.org, "parent_id")
+    node = parent
+    seen = set()
+    while node is not None:
+        if node.pk == department.pk:
+            raise ValidationFailed(fields={"parent_id": ["A department cannot move under itself or its descendants."]})
+        if node.pk in seen:  # defensive: never loop on bad data
+            break
+        seen.add(node.pk)
+        node = node.parent
+
+
+def _check_changes(org: Organization, department: Department, changes: dict) -> None:
+    if "parent" in changes:
+        _check_parent(department, changes["parent"])
+    if changes.get("manager") is not None:
+        require_member(changes["manager"], org, "manager_id")
+
+
+@transaction.atomic
+def department_create(
+    *,
+    actor: User,
+    org: Organization,
+    name: str,
+    parent: Department | None = None,
+    manager: User | None = None,
+    description: str = "",
+    acting_for: User | None = None,
+    as_staff: bool = False,
+) -> Department:
+    values = {"name": name, "description": description, "parent": parent, "manager": manager}
+    return create_row(DEPARTMENTS, Who(actor, acting_for, as_staff), org, values,
+                      check=lambda org, department: _check_changes(org, department, values))
+
+
+@transaction.atomic
+def department_update(
+    *,
+    actor: User,
+    department: Department,
+    acting_for: User | None = None,
+    as_staff: bool = False,
+    name: str = UNSET,
+    description: str = UNSET,
+    parent: Department | None = UNSET,
+    manager: User | None = UNSET,
+) -> Department:
+    return update_row(
+        DEPARTMENTS, Who(actor, acting_for, as_staff), department,
+        given(name=name, description=description, parent=parent, manager=manager),
+        before=_check_changes,
+        action=lambda changed: "org.department.moved" if "parent" in changed else "org.department.updated",
+    )
+
+
+def _no_children(org: Organization, department: Department) -> None:
+    if department.children.exists():
+        raise Conflict("This department has sub-departments; move or delete them first.")
+
+
+@transaction.atomic
+def department_delete(
+    *, actor: User, department: Department, acting_for: User | None = None, as_staff: bool = False
+) -> None:
+    # Members keep their membership; their department becomes empty.
+    delete_row(DEPARTMENTS, Who(actor, acting_for, as_staff), department, check=_no_children)
