@@ -13,7 +13,7 @@ import re
 import secrets
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import PurePath
 
 from django.conf import settings
@@ -42,6 +42,7 @@ from chatroom.models import (
 from chatroom.permissions import OWNER_ONLY, POWERS, assignable_roles, can_invite, has_power, outranks
 from chatroom.presenters import message_dicts, new_message_dict, reactions_for, user_dict
 from config.errors import Conflict, NotFound, PermissionDenied, TooLarge, ValidationFailed, parse_uuid, validate_model
+from core.jsonable import jsonable
 from orgs.models import Organization
 
 Role = RoomMember.Role
@@ -805,10 +806,6 @@ _POST_PLAIN_SQL = (
 )
 
 
-def _json_default(value):
-    return value.isoformat() if isinstance(value, datetime) else str(value)
-
-
 class _PosterFacts:
     """Recently read memberships of posters, for _post_plain only. A stale
     entry can never let a post through that the current row would refuse:
@@ -859,7 +856,7 @@ def _post_plain(*, actor: User, room_id, content: str, client_id: str | None) ->
     content = _validate_content(content)
     message = Message(room=room, user=actor, content=content, message_type=Message.Type.TEXT, metadata={})
     fields = Message._meta.concrete_fields
-    row = json.dumps({f.column: getattr(message, f.attname) for f in fields}, default=_json_default)
+    row = json.dumps({f.column: getattr(message, f.attname) for f in fields}, default=jsonable)
     audit_args = entry_params(**_audit_fields(
         "message.posted", actor=actor, room=room, resource_type="message", resource_id=message.id,
         details=_posted_details(message_type=message.message_type, parent=None, attachments=0, mentions=0)))

@@ -33,6 +33,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from config.errors import Conflict, NotFound, PermissionDenied, ValidationFailed, validate_model
 from config.faults import OPEN, redis_policy
+from core.jsonable import jsonable
 from jobs import access, locks, realtime, rclone
 from jobs.models import Job, Remote, RemotePermission, ScheduleRule
 from jobs.runner import validate_options
@@ -749,12 +750,8 @@ def schedule_create(*, actor, name: str, rule_type: str, job_template: dict, tim
     rule.next_run_at = (next_runs(rule, after=timezone.now()) or [None])[0] if is_active else None
     rule.save()
     audit_record(action="schedule.created", actor=actor, resource_type="schedule", resource_id=str(rule.id),
-                 details={f: _jsonable(getattr(rule, f)) for f in SCHEDULE_FIELDS})
+                 details={f: jsonable(getattr(rule, f)) for f in SCHEDULE_FIELDS})
     return rule
-
-
-def _jsonable(value):
-    return value.isoformat() if isinstance(value, datetime) else value
 
 
 @transaction.atomic
@@ -765,7 +762,7 @@ def schedule_update(*, actor, rule: ScheduleRule, **changes) -> ScheduleRule:
     unknown = set(changes) - set(SCHEDULE_FIELDS)
     if unknown:
         raise ValidationFailed(fields={k: ["Unknown field."] for k in unknown})
-    before = {f: _jsonable(getattr(rule, f)) for f in changes}
+    before = {f: jsonable(getattr(rule, f)) for f in changes}
     for key, value in changes.items():
         setattr(rule, key, value)
     _validate_schedule(rule)
@@ -775,7 +772,7 @@ def schedule_update(*, actor, rule: ScheduleRule, **changes) -> ScheduleRule:
     if set(changes) == {"is_active"}:
         action = "schedule.resumed" if rule.is_active else "schedule.paused"
     audit_record(action=action, actor=actor, resource_type="schedule", resource_id=str(rule.id),
-                 details={"before": before, "after": {f: _jsonable(getattr(rule, f)) for f in changes}})
+                 details={"before": before, "after": {f: jsonable(getattr(rule, f)) for f in changes}})
     return rule
 
 

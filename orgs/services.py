@@ -19,7 +19,6 @@ proxies; actions read, write, delete, plus org.deactivate.
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +29,7 @@ from django.utils import timezone
 from accounts.models import User
 from audit.services import audit_record
 from config.errors import Conflict, PermissionDenied, ValidationFailed, validate_model
+from core.jsonable import jsonable
 from orgs.models import ADMIN, OWNER, Department, Membership, Organization, Position, Proxy, Role
 from orgs.permissions import active_membership_q, bump_version, covers, effective_grant, permissions_errors
 from orgs.permissions import authorize as _authorize
@@ -52,19 +52,11 @@ def _audit(action: str, *, actor, org, resource, acting_for=None, details: dict)
     )
 
 
-def _json(value):
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    return value
-
-
 def _snapshot(obj, fields: list[str]) -> dict:
     out = {}
     for name in fields:
         field = obj._meta.get_field(name)
-        out[name] = _json(getattr(obj, field.attname))
+        out[name] = jsonable(getattr(obj, field.attname))
     return out
 
 
@@ -808,7 +800,7 @@ def tidy_expired(*, now: datetime | None = None) -> dict:
             details={
                 "old": {"is_active": True},
                 "new": {"is_active": False},
-                "expires_at": _json(membership.expires_at),
+                "expires_at": jsonable(membership.expires_at),
             },
         )
         counts["memberships"] += 1
@@ -822,7 +814,7 @@ def tidy_expired(*, now: datetime | None = None) -> dict:
             actor=None,
             org=proxy.org,
             resource=proxy,
-            details={"old": {"is_active": True}, "new": {"is_active": False}, "expires_at": _json(proxy.expires_at)},
+            details={"old": {"is_active": True}, "new": {"is_active": False}, "expires_at": jsonable(proxy.expires_at)},
         )
         counts["proxies"] += 1
         orgs.add(proxy.org_id)
