@@ -11,7 +11,6 @@ import importlib
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from accounts.services import user_create
-from tests.processes import asgi_servers, celery_worker, stop
+from tests.processes import asgi_servers, celery_worker, stop, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -54,16 +53,6 @@ def generated():
     yield
     for name in [n for n in sys.modules if n == PACKAGE or n.startswith(f"{PACKAGE}.")]:
         del sys.modules[name]
-
-
-def until(predicate, timeout: float, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
 
 
 def test_a_client_generated_from_the_schema_runs_a_whole_flow(tmp_path, generated):
@@ -147,7 +136,7 @@ def run_flow(tc, base: str, allowed: Path) -> None:
         seen.append((job.status, job.progress))
         return job if job.status in (m.JobStatusEnum.COMPLETED, m.JobStatusEnum.FAILED) else None
 
-    job = until(finished, 120, interval=0.3)
+    job = wait_for(finished, 120, interval=0.3)
     assert job is not None, f"the job did not finish: {seen[-5:]}"
     assert job.status == m.JobStatusEnum.COMPLETED, (job.error, seen[-5:])
     assert job.progress == 100 and job.stats.transfers == 2 and job.stats.errors == 0
