@@ -4,7 +4,7 @@ shape, call one service or selector, render."""
 from __future__ import annotations
 
 from django.contrib import auth
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -16,29 +16,22 @@ from accounts.middleware import current_device_session
 from accounts.models import DeviceSession
 from accounts.serializers import (
     ApiKeyCreatedSerializer,
-    ApiKeyCreateSerializer,
-    ApiKeyPageSerializer,
+    ApiKeyCreateInput,
     ApiKeySerializer,
-    DeviceSessionPageSerializer,
     DeviceSessionSerializer,
+    LoginInput,
     LoginResultSerializer,
-    LoginSerializer,
-    NotificationPageSerializer,
+    NotificationListInput,
     NotificationReadAllSerializer,
     NotificationSerializer,
-    ProfileUpdateSerializer,
+    ProfileUpdateInput,
+    RegisterInput,
     RegisterResultSerializer,
-    RegisterSerializer,
     UserSerializer,
 )
-from config.api import CursorPage
+from config.api import paginate
 from config.errors import NotFound
-
-
-PAGE_PARAMETERS = [
-    OpenApiParameter("cursor", str, description="The `next` value of the previous page."),
-    OpenApiParameter("limit", int, description="Page size, at most 100."),
-]
+from config.serializers import PAGE_PARAMETERS, page_of, validated
 
 
 def _user_agent(request) -> str:
@@ -51,30 +44,25 @@ class RegisterView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(request=RegisterSerializer, responses={201: RegisterResultSerializer})
+    @extend_schema(request=RegisterInput, responses={201: RegisterResultSerializer})
     def post(self, request):
-        data = RegisterSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = services.user_register(**data.validated_data)
-        return Response({"user": UserSerializer(user).data}, status=status.HTTP_201_CREATED)
+        user = services.user_register(**validated(RegisterInput, request.data))
+        return Response(RegisterResultSerializer({"user": user}).data, status=status.HTTP_201_CREATED)
 
 
 class LoginView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(request=LoginSerializer, responses={200: LoginResultSerializer})
+    @extend_schema(request=LoginInput, responses={200: LoginResultSerializer})
     def post(self, request):
-        data = LoginSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = validated(LoginInput, request.data)
         ip = client_ip(request)
-        user = services.authenticate_login(login=data.validated_data["login"], password=data.validated_data["password"], ip=ip)
+        user = services.authenticate_login(login=data["login"], password=data["password"], ip=ip)
         session, token = services.api_login(
-            user=user, device_name=data.validated_data["device_name"], ip=ip, user_agent=_user_agent(request)
+            user=user, device_name=data["device_name"], ip=ip, user_agent=_user_agent(request)
         )
-        return Response(
-            {"token": token, "expires_at": session.expiry, "session_id": session.pk, "user": UserSerializer(user).data}
-        )
+        return Response(LoginResultSerializer({"session": session, "token": token, "user": user}).data)
 
 
 class LogoutView(APIView):
@@ -98,13 +86,10 @@ class LogoutAllView(APIView):
 
 
 class SessionListView(APIView):
-    @extend_schema(parameters=PAGE_PARAMETERS, responses=DeviceSessionPageSerializer)
+    @extend_schema(parameters=PAGE_PARAMETERS, responses=page_of(DeviceSessionSerializer))
     def get(self, request):
-        paginator = CursorPage()
-        paginator.ordering = ("-created", "-id")
-        page = paginator.paginate_queryset(selectors.sessions_of(user=request.user), request, view=self)
-        context = {"current": current_device_session(request)}
-        return paginator.get_paginated_response(DeviceSessionSerializer(page, many=True, context=context).data)
+        return paginate(self, request, selectors.sessions_of(user=request.user), DeviceSessionSerializer,
+                        ordering=("-created", "-id"), context={"current": current_device_session(request)})
 
 
 class SessionDetailView(APIView):
@@ -128,28 +113,22 @@ class MeView(APIView):
     def get(self, request):
         return Response(UserSerializer(request.user).data)
 
-    @extend_schema(request=ProfileUpdateSerializer, responses=UserSerializer)
+    @extend_schema(request=ProfileUpdateInput, responses=UserSerializer)
     def patch(self, request):
-        data = ProfileUpdateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        changes = dict(data.validated_data)
+        changes = validated(ProfileUpdateInput, request.data)
         services.profile_update(actor=request.user, user=request.user, **changes)
         request.user.refresh_from_db()
         return Response(UserSerializer(request.user).data)
 
 
 class ApiKeyListView(APIView):
-    @extend_schema(parameters=PAGE_PARAMETERS, responses=ApiKeyPageSerializer)
+    @extend_schema(parameters=PAGE_PARAMETERS, responses=page_of(ApiKeySerializer))
     def get(self, request):
-        paginator = CursorPage()
-        page = paginator.paginate_queryset(selectors.api_keys_of(user=request.user), request, view=self)
-        return paginator.get_paginated_response(ApiKeySerializer(page, many=True).data)
+        return paginate(self, request, selectors.api_keys_of(user=request.user), ApiKeySerializer)
 
-    @extend_schema(request=ApiKeyCreateSerializer, responses={201: ApiKeyCreatedSerializer})
+    @extend_schema(request=ApiKeyCreateInput, responses={201: ApiKeyCreatedSerializer})
     def post(self, request):
-        data = ApiKeyCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        api_key, key = services.api_key_create(user=request.user, **data.validated_data)
+        api_key, key = services.api_key_create(user=request.user, **validated(ApiKeyCreateInput, request.data))
         return Response(ApiKeyCreatedSerializer(api_key, context={"key": key}).data, status=status.HTTP_201_CREATED)
 
 
@@ -171,27 +150,11 @@ NOTIFICATION_SCOPES = {"GET": "notifications:read", "POST": "notifications:write
 class NotificationListView(APIView):
     required_scopes = NOTIFICATION_SCOPES
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("unread", str, description="`1`: only unread ones."),
-            OpenApiParameter("archived", str, description="`1`: the archive instead of the inbox."),
-            *PAGE_PARAMETERS,
-        ],
-        responses=NotificationPageSerializer,
-    )
+    @extend_schema(parameters=[NotificationListInput, *PAGE_PARAMETERS], responses=page_of(NotificationSerializer))
     def get(self, request):
-        params = request.query_params
-        qs = notifications.notifications_for(
-            user=request.user, unread=_flag(params.get("unread")), archived=_flag(params.get("archived"))
-        )
-        paginator = CursorPage()
-        paginator.ordering = ("-created_at", "-id")
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response([notifications.notification_dict(n) for n in page])
-
-
-def _flag(value) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes")
+        filters = validated(NotificationListInput, request.query_params)
+        qs = notifications.notifications_for(user=request.user, **filters)
+        return paginate(self, request, qs, NotificationSerializer)
 
 
 class NotificationReadView(APIView):
@@ -200,7 +163,7 @@ class NotificationReadView(APIView):
     @extend_schema(request=None, responses=NotificationSerializer)
     def post(self, request, notification_id):
         notification = notifications.notification_mark_read(user=request.user, notification_id=notification_id)
-        return Response(notifications.notification_dict(notification))
+        return Response(NotificationSerializer(notification).data)
 
 
 class NotificationArchiveView(APIView):
@@ -209,7 +172,7 @@ class NotificationArchiveView(APIView):
     @extend_schema(request=None, responses=NotificationSerializer)
     def post(self, request, notification_id):
         notification = notifications.notification_archive(user=request.user, notification_id=notification_id)
-        return Response(notifications.notification_dict(notification))
+        return Response(NotificationSerializer(notification).data)
 
 
 class NotificationReadAllView(APIView):
@@ -218,4 +181,5 @@ class NotificationReadAllView(APIView):
     @extend_schema(request=None, responses=NotificationReadAllSerializer)
     def post(self, request):
         marked = notifications.notification_mark_all_read(user=request.user)
-        return Response({"marked": marked, "unread": notifications.unread_count(user=request.user, cap=None)})
+        unread = notifications.unread_count(user=request.user, cap=None)
+        return Response(NotificationReadAllSerializer({"marked": marked, "unread": unread}).data)

@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from accounts.models import Notification, User
 from config.errors import NotFound, ValidationFailed
+from core.timestamps import isoformat_z
 from realtime import broadcast
 
 Type = Notification.Type
@@ -51,10 +52,6 @@ FRAME_NEW = "notification"
 # Sent after reads and archiving so every open tab's badge agrees (an
 # addition to api.md's frames; "notification" is the one it lists).
 FRAME_UNREAD = "notifications.unread"
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def excerpt(text: str, length: int = EXCERPT_LENGTH) -> str:
@@ -79,9 +76,9 @@ def notification_dict(n: Notification) -> dict:
         "priority": n.priority,
         "is_read": n.is_read,
         "is_archived": n.is_archived,
-        "read_at": _iso(n.read_at),
-        "expires_at": _iso(n.expires_at),
-        "created_at": _iso(n.created_at),
+        "read_at": isoformat_z(n.read_at),
+        "expires_at": isoformat_z(n.expires_at),
+        "created_at": isoformat_z(n.created_at),
         "url": (n.data or {}).get("url"),
     }
 

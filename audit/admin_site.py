@@ -21,20 +21,11 @@ from django.template.response import TemplateResponse
 from audit import org_scope
 from audit.services import audit_record
 from config.forms import JSONFormField
+from core.jsonable import jsonable
 
 # Field values never copied into the audit trail.
 SENSITIVE_FIELD_RE = re.compile(r"password|secret|token|key_hash|digest|otp", re.IGNORECASE)
 ACTION_MAX_IDS = 500
-
-
-def _jsonable(value):
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return str(value)
 
 
 def snapshot(obj) -> dict:
@@ -43,7 +34,7 @@ def snapshot(obj) -> dict:
     for field in obj._meta.concrete_fields:
         if getattr(field, "generated", False):
             continue
-        value = "***" if SENSITIVE_FIELD_RE.search(field.name) else _jsonable(field.value_from_object(obj))
+        value = "***" if SENSITIVE_FIELD_RE.search(field.name) else jsonable(field.value_from_object(obj))
         data[field.name] = value
     if obj.pk is not None:
         for field in obj._meta.many_to_many:

@@ -9,7 +9,7 @@ class ChatroomConfig(AppConfig):
 
     def ready(self):
         # Imported here, once models are loaded (Django's rule for ready()).
-        from chatroom import checks, frames, socket_rooms  # checks registers the system checks
+        from chatroom import checks, frames, socket_rooms  # noqa: F401  (checks registers the system checks)
 
         frames.register()  # the chat frames on the socket
         socket_rooms.register()  # the rooms realtime's socket and presence deliver

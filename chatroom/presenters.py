@@ -12,6 +12,7 @@ from django.http import FileResponse
 from django.urls import reverse
 
 from chatroom.models import Attachment, Mention, Message, Reaction
+from core.timestamps import isoformat_z
 
 EXCERPT_CHARS = 100
 
@@ -135,7 +136,7 @@ def message_dict(m: Message, *, reactions=(), attachments=(), mentions=(), reply
         "attachments": [] if deleted else list(attachments),
         "mentions": list(mentions),
         "metadata": m.metadata if m.message_type in (Message.Type.SYSTEM, Message.Type.BOT) else {},
-        "created_at": m.created_at.isoformat().replace("+00:00", "Z"),
-        "updated_at": m.updated_at.isoformat().replace("+00:00", "Z"),
+        "created_at": isoformat_z(m.created_at),
+        "updated_at": isoformat_z(m.updated_at),
         "cursor": m.cursor,
     }

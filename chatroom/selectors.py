@@ -24,6 +24,7 @@ from chatroom.models import Attachment, Invite, JoinRequest, Message, MessageEdi
 from chatroom.permissions import has_power
 from chatroom.presenters import message_dicts
 from config.errors import NotFound, PermissionDenied, ValidationFailed, parse_uuid
+from core.timestamps import isoformat_z
 
 # One window spans at most two monthly partitions.
 WINDOW = timedelta(days=28)
@@ -207,7 +208,7 @@ def message_history(*, user, message_id) -> list[dict]:
     if message.is_deleted:
         return []
     return [
-        {"content": e.content, "edited_at": e.edited_at.isoformat().replace("+00:00", "Z")}
+        {"content": e.content, "edited_at": isoformat_z(e.edited_at)}
         for e in MessageEdit.objects.filter(message_id=message.id).order_by("edited_at", "id")
     ]
 

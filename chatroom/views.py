@@ -20,6 +20,7 @@ from chatroom.models import JoinRequest
 from chatroom.permissions import can_invite, has_power
 from chatroom.presenters import attachment_response
 from config.errors import ApplicationError, NotFound, ValidationFailed
+from config.forms import form_errors
 
 
 class RoomCreateForm(forms.Form):
@@ -28,12 +29,6 @@ class RoomCreateForm(forms.Form):
     is_private = forms.BooleanField(required=False, label="Private (needs a password or an invite)")
     password = forms.CharField(required=False, widget=forms.PasswordInput, max_length=128, strip=False)
     require_approval = forms.BooleanField(required=False, label="New members need approval")
-
-
-def _form_errors(form: forms.Form, exc: ApplicationError) -> None:
-    for field, errors in (exc.fields or {"__all__": [exc.message]}).items():
-        for error in errors:
-            form.add_error(field if field in form.fields else None, error)
 
 
 @login_required
@@ -47,7 +42,7 @@ def room_list(request):
                                         is_private=data["is_private"], password=data["password"] or None,
                                         require_approval=data["require_approval"])
         except ApplicationError as exc:
-            _form_errors(form, exc)
+            form_errors(form, exc)
         else:
             return redirect("chatroom:room", room.id)
     unread = {r["room_id"]: r for r in selectors.unread_counts(user=request.user)["rooms"]}

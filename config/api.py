@@ -1,4 +1,5 @@
-"""Shared pieces of the JSON API: the contract's error shape for every error."""
+"""Shared pieces of the JSON API: the contract's error shape for every error,
+the bounded JSON parser, and the contract's cursor pages."""
 
 from __future__ import annotations
 
@@ -146,3 +147,13 @@ class CursorPage(CursorPagination):
             "required": ["results", "next"],
             "properties": {"results": schema, "next": {"type": "string", "nullable": True}},
         }
+
+
+def paginate(view, request, queryset, serializer_class, *, ordering=CursorPage.ordering, context=None) -> Response:
+    """One cursor page of ``queryset`` in the contract's list shape, each item
+    rendered by the output serializer (``many=True``: a serializer whose
+    rendering reads something once per page does so in its list serializer)."""
+    paginator = CursorPage()
+    paginator.ordering = ordering
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True, context=context or {}).data)

@@ -1,7 +1,9 @@
-"""Untrusted JSON typed into a form (pages and the admin), read through
-config.safejson: nested too deep, holding NUL (which a jsonb column refuses)
-or lone surrogates, it is a form error, never a RecursionError or a
-DataError and a 500."""
+"""Forms of the pages and the admin.
+
+Untrusted JSON typed into a form is read through config.safejson: nested
+too deep, holding NUL (which a jsonb column refuses) or lone surrogates, it
+is a form error, never a RecursionError or a DataError and a 500. A
+service's refusal is shown on the form it came from (``form_errors``)."""
 
 from __future__ import annotations
 
@@ -10,13 +12,25 @@ import json
 from django import forms
 
 from config import safejson
-from config.errors import ValidationFailed
+from config.errors import ApplicationError, ValidationFailed
 
 
 def form_error(exc: ValidationFailed) -> forms.ValidationError:
     """safejson's refusal as a form field's error."""
     messages = [message for field_messages in (exc.fields or {}).values() for message in field_messages]
     return forms.ValidationError(messages or [exc.message], code="invalid")
+
+
+def form_errors(form: forms.Form, exc: ApplicationError) -> None:
+    """A service's refusal on the form: each field's messages on the form's
+    field of that name, or of that name less ``_id`` (parent_id: parent);
+    the others, and a refusal naming no field, as the form's own errors."""
+    if not exc.fields:
+        form.add_error(None, exc.message)
+        return
+    for field, messages in exc.fields.items():
+        name = field if field in form.fields else field.removesuffix("_id")
+        form.add_error(name if name in form.fields else None, messages)
 
 
 def loads(text: str, *, expect: type | None = None, expect_message: str = ""):

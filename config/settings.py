@@ -324,6 +324,16 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # The contract's error responses, documented once for every operation.
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "config.openapi.document_errors"],
+    # One name per choice set that several fields share (else a hash-suffixed name).
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "jobs.models.Job.Status",
+        "JobTypeEnum": "jobs.models.Job.Type",
+        "RemoteTypeEnum": "jobs.models.Remote.Type",
+        "RemotePermissionEnum": "jobs.models.PERMISSIONS",
+        "ScheduleRuleTypeEnum": "jobs.models.ScheduleRule.RuleType",
+        "RoomRoleEnum": "chatroom.models.RoomMember.Role",
+        "PresenceEnum": ["online", "away", "offline"],
+    },
 }
 
 # Largest request body Django will read into memory (bytes).

@@ -4,15 +4,12 @@ appear: a remote shows only the *names* of the secrets it holds."""
 
 from __future__ import annotations
 
+from core.timestamps import isoformat_z
 from jobs.models import Job, JobLog, Remote, RemotePermission, ScheduleRule
 from jobs.secrets import decrypt_options
 
 EMPTY_STATS = {"bytes": 0, "total_bytes": 0, "speed": 0, "eta": None, "transfers": 0, "total_transfers": 0,
                "errors": 0, "checks": 0}
-
-
-def _ts(value):
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def remote_dict(remote: Remote) -> dict:
@@ -24,7 +21,7 @@ def remote_dict(remote: Remote) -> dict:
         # Which secrets are set, never their values.
         "secret_options_set": sorted(decrypt_options(remote.secret_options)),
         "description": remote.description,
-        "created_at": _ts(remote.created_at),
+        "created_at": isoformat_z(remote.created_at),
     }
 
 
@@ -37,7 +34,7 @@ def grant_dict(grant: RemotePermission) -> dict:
         "department_id": str(grant.department_id) if grant.department_id else None,
         "permissions": list(grant.permissions),
         "path_rules": list(grant.path_rules),
-        "created_at": _ts(grant.created_at),
+        "created_at": isoformat_z(grant.created_at),
     }
 
 
@@ -58,11 +55,11 @@ def job_dict(job: Job) -> dict:
         "error": job.error or None,
         "retry_count": job.retry_count,
         "max_retries": job.max_retries,
-        "scheduled_for": _ts(job.scheduled_for),
-        "created_at": _ts(job.created_at),
-        "started_at": _ts(job.started_at),
-        "completed_at": _ts(job.completed_at),
-        "cancelled_at": _ts(job.cancelled_at),
+        "scheduled_for": isoformat_z(job.scheduled_for),
+        "created_at": isoformat_z(job.created_at),
+        "started_at": isoformat_z(job.started_at),
+        "completed_at": isoformat_z(job.completed_at),
+        "cancelled_at": isoformat_z(job.cancelled_at),
         "schedule_id": str(job.schedule_id) if job.schedule_id else None,
     }
 
@@ -73,7 +70,7 @@ def log_dict(log: JobLog) -> dict:
 
 
 def log_line_dict(*, id, level, message, details, created_at) -> dict:  # noqa: A002 - the field's name
-    return {"id": id, "level": level, "message": message, "details": details, "created_at": _ts(created_at)}
+    return {"id": id, "level": level, "message": message, "details": details, "created_at": isoformat_z(created_at)}
 
 
 def schedule_dict(rule: ScheduleRule) -> dict:
@@ -84,11 +81,11 @@ def schedule_dict(rule: ScheduleRule) -> dict:
         "rule_type": rule.rule_type,
         "cron_expression": rule.cron_expression,
         "interval_seconds": rule.interval_seconds,
-        "run_at": _ts(rule.run_at),
+        "run_at": isoformat_z(rule.run_at),
         "timezone": rule.timezone,
         "job_template": rule.job_template,
         "is_active": rule.is_active,
-        "last_run_at": _ts(rule.last_run_at),
-        "next_run_at": _ts(rule.next_run_at),
-        "created_at": _ts(rule.created_at),
+        "last_run_at": isoformat_z(rule.last_run_at),
+        "next_run_at": isoformat_z(rule.next_run_at),
+        "created_at": isoformat_z(rule.created_at),
     }

@@ -12,17 +12,15 @@ selector or service, render.
 
 from __future__ import annotations
 
-import uuid
-
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
-from config.api import CursorPage
-from config.errors import PermissionDenied, ValidationFailed
+from config.api import paginate
+from config.errors import PermissionDenied, ValidationFailed, parse_uuid
+from config.serializers import PAGE_PARAMETERS, page_of, validated
 from orgs import selectors, services
 from orgs import serializers as s
 from orgs.models import Role
@@ -38,34 +36,12 @@ ACT_AS_PARAM = OpenApiParameter(
 )
 
 
-def page_of(serializer_class):
-    """The contract's list shape for the schema: {results: [...], next}."""
-    name = serializer_class.__name__.removesuffix("Serializer")
-    return inline_serializer(
-        name=f"Paginated{name}List",
-        fields={"results": serializer_class(many=True), "next": serializers.CharField(allow_null=True)},
-    )
-
-
-PAGE_PARAMS = [
-    OpenApiParameter("cursor", str, description="the `next` of the previous page"),
-    OpenApiParameter("limit", int, description="page size, at most 100"),
-]
-
-
-def _parse_uuid(value, field: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise ValidationFailed(fields={field: ["Must be a UUID."]}) from None
-
-
 def resolve_acting_for(request, org) -> User | None:
     """The principal named by X-Act-As, if the caller holds an active proxy for them."""
     raw = request.headers.get(ACT_AS_HEADER, "").strip()
     if not raw:
         return None
-    return acting_for_principal(request.user, org, _parse_uuid(raw, ACT_AS_HEADER))
+    return acting_for_principal(request.user, org, parse_uuid(raw, ACT_AS_HEADER))
 
 
 def _ref(queryset, value, field: str, label: str):
@@ -76,19 +52,6 @@ def _ref(queryset, value, field: str, label: str):
     if obj is None:
         raise ValidationFailed(fields={field: [f"No such {label}."]})
     return obj
-
-
-def _valid(serializer_class, request, *, partial=False) -> dict:
-    serializer = serializer_class(data=request.data, partial=partial)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-def _page(view, request, queryset, serializer_class, ordering=("-created_at", "-id")):
-    paginator = CursorPage()
-    paginator.ordering = ordering
-    page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
 
 class OrgsAPIView(APIView):
@@ -121,13 +84,13 @@ class OrgsAPIView(APIView):
 
 
 class OrgListView(OrgsAPIView):
-    @extend_schema(operation_id="orgs_list", responses=page_of(s.OrgSerializer), parameters=PAGE_PARAMS)
+    @extend_schema(operation_id="orgs_list", responses=page_of(s.OrgSerializer), parameters=PAGE_PARAMETERS)
     def get(self, request):
-        return _page(self, request, selectors.orgs_for_user(user=request.user), s.OrgSerializer)
+        return paginate(self, request, selectors.orgs_for_user(user=request.user), s.OrgSerializer)
 
     @extend_schema(request=s.OrgCreateInput, responses={201: s.OrgSerializer})
     def post(self, request):
-        data = _valid(s.OrgCreateInput, request)
+        data = validated(s.OrgCreateInput, request.data)
         org = services.org_create(owner=request.user, **data)
         return Response(s.OrgSerializer(org).data, status=201)
 
@@ -139,7 +102,7 @@ class OrgDetailView(OrgsAPIView):
 
     @extend_schema(request=s.OrgUpdateInput, responses=s.OrgSerializer, parameters=[ACT_AS_PARAM])
     def patch(self, request, org_id):
-        data = _valid(s.OrgUpdateInput, request, partial=True)
+        data = validated(s.OrgUpdateInput, request.data, partial=True)
         org = services.org_update(org=self.org, **self.who, **data)
         return Response(s.OrgSerializer(org).data)
 
@@ -149,7 +112,7 @@ class OrgTransferView(OrgsAPIView):
 
     @extend_schema(request=s.TransferInput, responses=s.OrgSerializer)
     def post(self, request, org_id):
-        data = _valid(s.TransferInput, request)
+        data = validated(s.TransferInput, request.data)
         if self.acting_for is not None:
             raise PermissionDenied("Ownership cannot be transferred through a proxy.")
         new_owner = _ref(User.objects.all(), data["user_id"], "user_id", "user")
@@ -169,30 +132,21 @@ def _department_kwargs(view, data: dict) -> dict:
     return kwargs
 
 
-def _tree_json(nodes) -> list[dict]:
-    return [
-        {**s.DepartmentSerializer(n["department"]).data, "children": _tree_json(n["children"])} for n in nodes
-    ]
-
-
 class DepartmentListView(OrgsAPIView):
     @extend_schema(
-        operation_id="orgs_departments_list", responses=page_of(s.DepartmentSerializer),
-        parameters=[
-            ACT_AS_PARAM,
-            *PAGE_PARAMS,
-            OpenApiParameter("tree", bool, description="1 nests the children (one page)"),
-        ],
+        operation_id="orgs_departments_list", responses=page_of(s.DepartmentNodeSerializer),
+        parameters=[ACT_AS_PARAM, *PAGE_PARAMETERS, s.DepartmentListInput],
+        description="With `?tree=1`, the whole forest in one page, each department with its `children`.",
     )
     def get(self, request, org_id):
-        if request.query_params.get("tree") in ("1", "true"):
+        if validated(s.DepartmentListInput, request.query_params)["tree"]:
             tree = selectors.department_tree(org=self.org, **self.who)
-            return Response({"results": _tree_json(tree), "next": None})
-        return _page(self, request, selectors.departments_for(org=self.org, **self.who), s.DepartmentSerializer)
+            return Response(page_of(s.DepartmentNodeSerializer)({"results": tree, "next": None}).data)
+        return paginate(self, request, selectors.departments_for(org=self.org, **self.who), s.DepartmentNodeSerializer)
 
     @extend_schema(request=s.DepartmentInput, responses={201: s.DepartmentSerializer}, parameters=[ACT_AS_PARAM])
     def post(self, request, org_id):
-        data = _valid(s.DepartmentInput, request)
+        data = validated(s.DepartmentInput, request.data)
         department = services.department_create(org=self.org, **self.who, **_department_kwargs(self, data))
         return Response(s.DepartmentSerializer(department).data, status=201)
 
@@ -208,7 +162,7 @@ class DepartmentDetailView(OrgsAPIView):
     @extend_schema(request=s.DepartmentInput, responses=s.DepartmentSerializer, parameters=[ACT_AS_PARAM])
     def patch(self, request, org_id, pk):
         department = self._get(pk)
-        data = _valid(s.DepartmentInput, request, partial=True)
+        data = validated(s.DepartmentInput, request.data, partial=True)
         department = services.department_update(
             department=department, **self.who, **_department_kwargs(self, data)
         )
@@ -227,14 +181,14 @@ class PositionListView(OrgsAPIView):
     @extend_schema(
         operation_id="orgs_positions_list",
         responses=page_of(s.PositionSerializer),
-        parameters=[ACT_AS_PARAM, *PAGE_PARAMS],
+        parameters=[ACT_AS_PARAM, *PAGE_PARAMETERS],
     )
     def get(self, request, org_id):
-        return _page(self, request, selectors.positions_for(org=self.org, **self.who), s.PositionSerializer)
+        return paginate(self, request, selectors.positions_for(org=self.org, **self.who), s.PositionSerializer)
 
     @extend_schema(request=s.PositionInput, responses={201: s.PositionSerializer}, parameters=[ACT_AS_PARAM])
     def post(self, request, org_id):
-        data = _valid(s.PositionInput, request)
+        data = validated(s.PositionInput, request.data)
         position = services.position_create(org=self.org, **self.who, **data)
         return Response(s.PositionSerializer(position).data, status=201)
 
@@ -252,7 +206,7 @@ class PositionDetailView(OrgsAPIView):
     @extend_schema(request=s.PositionInput, responses=s.PositionSerializer, parameters=[ACT_AS_PARAM])
     def patch(self, request, org_id, pk):
         position = self._get(pk)
-        data = _valid(s.PositionInput, request, partial=True)
+        data = validated(s.PositionInput, request.data, partial=True)
         return Response(s.PositionSerializer(services.position_update(position=position, **self.who, **data)).data)
 
     @extend_schema(responses={204: None}, parameters=[ACT_AS_PARAM])
@@ -266,14 +220,14 @@ class PositionDetailView(OrgsAPIView):
 
 class RoleListView(OrgsAPIView):
     @extend_schema(
-        operation_id="orgs_roles_list", responses=page_of(s.RoleSerializer), parameters=[ACT_AS_PARAM, *PAGE_PARAMS]
+        operation_id="orgs_roles_list", responses=page_of(s.RoleSerializer), parameters=[ACT_AS_PARAM, *PAGE_PARAMETERS]
     )
     def get(self, request, org_id):
-        return _page(self, request, selectors.roles_for(org=self.org, **self.who), s.RoleSerializer)
+        return paginate(self, request, selectors.roles_for(org=self.org, **self.who), s.RoleSerializer)
 
     @extend_schema(request=s.RoleInput, responses={201: s.RoleSerializer}, parameters=[ACT_AS_PARAM])
     def post(self, request, org_id):
-        data = _valid(s.RoleInput, request)
+        data = validated(s.RoleInput, request.data)
         role = services.role_create(org=self.org, **self.who, **data)
         return Response(s.RoleSerializer(role).data, status=201)
 
@@ -291,7 +245,7 @@ class RoleDetailView(OrgsAPIView):
     @extend_schema(request=s.RoleInput, responses=s.RoleSerializer, parameters=[ACT_AS_PARAM])
     def patch(self, request, org_id, pk):
         role = self._get(pk)
-        data = _valid(s.RoleInput, request, partial=True)
+        data = validated(s.RoleInput, request.data, partial=True)
         return Response(s.RoleSerializer(services.role_update(role=role, **self.who, **data)).data)
 
     @extend_schema(responses={204: None}, parameters=[ACT_AS_PARAM])
@@ -322,17 +276,17 @@ class MemberListView(OrgsAPIView):
         operation_id="orgs_members_list", responses=page_of(s.MemberSerializer),
         parameters=[
             ACT_AS_PARAM,
-            *PAGE_PARAMS,
+            *PAGE_PARAMETERS,
             OpenApiParameter("q", str, description="name, username, department or position"),
         ],
     )
     def get(self, request, org_id):
         qs = selectors.members_for(org=self.org, q=request.query_params.get("q", ""), **self.who)
-        return _page(self, request, qs, s.MemberSerializer, ordering=("assigned_at", "id"))
+        return paginate(self, request, qs, s.MemberSerializer, ordering=("assigned_at", "id"))
 
     @extend_schema(request=s.MemberInput, responses={201: s.MemberSerializer}, parameters=[ACT_AS_PARAM])
     def post(self, request, org_id):
-        data = _valid(s.MemberInput, request)
+        data = validated(s.MemberInput, request.data)
         user = _ref(User.objects.all(), data["user_id"], "user_id", "user")
         membership = services.member_add(org=self.org, user=user, **self.who, **_member_refs(self, data))
         return Response(s.MemberSerializer(membership).data, status=201)
@@ -349,7 +303,7 @@ class MemberDetailView(OrgsAPIView):
     @extend_schema(request=s.MemberUpdateInput, responses=s.MemberSerializer, parameters=[ACT_AS_PARAM])
     def patch(self, request, org_id, user_id):
         membership = self._get(user_id)
-        data = _valid(s.MemberUpdateInput, request, partial=True)
+        data = validated(s.MemberUpdateInput, request.data, partial=True)
         membership = services.member_update(membership=membership, **self.who, **_member_refs(self, data))
         return Response(s.MemberSerializer(membership).data)
 
@@ -364,14 +318,14 @@ class MemberDetailView(OrgsAPIView):
 
 class ProxyListView(OrgsAPIView):
     @extend_schema(
-        operation_id="orgs_proxies_list", responses=page_of(s.ProxySerializer), parameters=[ACT_AS_PARAM, *PAGE_PARAMS]
+        operation_id="orgs_proxies_list", responses=page_of(s.ProxySerializer), parameters=[ACT_AS_PARAM, *PAGE_PARAMETERS]
     )
     def get(self, request, org_id):
-        return _page(self, request, selectors.proxies_for(org=self.org, **self.who), s.ProxySerializer)
+        return paginate(self, request, selectors.proxies_for(org=self.org, **self.who), s.ProxySerializer)
 
     @extend_schema(request=s.ProxyInput, responses={201: s.ProxySerializer}, parameters=[ACT_AS_PARAM])
     def post(self, request, org_id):
-        data = _valid(s.ProxyInput, request)
+        data = validated(s.ProxyInput, request.data)
         proxy = services.proxy_create(
             org=self.org,
             principal=_ref(User.objects.all(), data["principal_id"], "principal_id", "user"),
@@ -422,13 +376,11 @@ class PermissionCheckView(OrgsAPIView):
         responses=s.PermissionCheckSerializer,
     )
     def get(self, request, org_id):
-        serializer = s.PermissionCheckInput(data=request.query_params)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated(s.PermissionCheckInput, request.query_params)
         about = None
         if data.get("as_user"):
             about = User.objects.filter(pk=data["as_user"]).first()
             if about is None:
                 raise ValidationFailed(fields={"as_user": ["No such user."]})
-        return Response(check_permission(request.user, self.org, data["resource"], data["action"], self.acting_for,
-                                         about=about))
+        result = check_permission(request.user, self.org, data["resource"], data["action"], self.acting_for, about=about)
+        return Response(s.PermissionCheckSerializer(result).data)

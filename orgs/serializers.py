@@ -1,18 +1,30 @@
-"""Shapes of the orgs API (api.md, "Organizations"). Input serializers check
-types only; the rules live in orgs/services.py."""
+"""Shapes of the orgs API (api.md, "Organizations"): ``...Input`` checks a
+request (types only; the rules live in the services), ``...Serializer``
+renders a response (config.serializers)."""
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.serializers import AvatarUrlField
+from accounts.serializers import UserRefSerializer
+from config.serializers import QueryFlag, json_shape
 from orgs.models import Department, Membership, Organization, Position, Proxy, Role
+
+OrgSettings = json_shape("OrgSettings", "The organization's own settings, a JSON object its admins define.")
+Permissions = json_shape(
+    "Permissions",
+    '{"<resource>": ["<action>", ...]}: what a role or a proxy allows; "*" is a wildcard in either place.',
+    {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+    base=serializers.JSONField,  # orgs.permissions.permissions_errors words a wrong shape
+)
 
 # ---------------------------------------------------------------- output
 
 
 class OrgSerializer(serializers.ModelSerializer):
     owner_id = serializers.UUIDField(read_only=True)
+    settings = OrgSettings(read_only=True)
 
     class Meta:
         model = Organization
@@ -41,6 +53,29 @@ class DepartmentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_field({"type": "array", "items": {"$ref": "#/components/schemas/DepartmentNode"}})
+class _Children(serializers.ListField):
+    # Each a DepartmentNode, by name: a serializer cannot name itself while it is being declared.
+    pass
+
+
+class DepartmentNodeSerializer(DepartmentSerializer):
+    """A department; with `?tree=1`, with its `children` nested."""
+
+    # Rendered from a Department, or from a node of orgs.selectors.department_tree ({department, children}).
+    children = _Children(required=False, help_text="Only with `?tree=1`: the child departments, by name.")
+
+    class Meta(DepartmentSerializer.Meta):
+        fields = [*DepartmentSerializer.Meta.fields, "children"]
+        read_only_fields = DepartmentSerializer.Meta.fields
+
+    def to_representation(self, node):
+        if isinstance(node, Department):
+            return DepartmentSerializer(node).data
+        children = DepartmentNodeSerializer(node["children"], many=True).data
+        return {**DepartmentSerializer(node["department"]).data, "children": children}
+
+
 class PositionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Position
@@ -49,21 +84,17 @@ class PositionSerializer(serializers.ModelSerializer):
 
 
 class RoleSerializer(serializers.ModelSerializer):
+    permissions = Permissions(read_only=True)
+
     class Meta:
         model = Role
         fields = ["id", "name", "description", "permissions", "is_system_role", "created_at", "updated_at"]
         read_only_fields = fields
 
 
-class MemberUserSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    username = serializers.CharField()
-    avatar_url = AvatarUrlField()
-
-
 class MemberSerializer(serializers.ModelSerializer):
     user_id = serializers.UUIDField(read_only=True)
-    user = MemberUserSerializer(read_only=True)
+    user = UserRefSerializer(read_only=True)
     role_id = serializers.UUIDField(read_only=True)
     role_name = serializers.CharField(source="role.name", read_only=True)
     department_id = serializers.UUIDField(read_only=True, allow_null=True)
@@ -91,6 +122,7 @@ class MemberSerializer(serializers.ModelSerializer):
 class ProxySerializer(serializers.ModelSerializer):
     principal_id = serializers.UUIDField(read_only=True)
     agent_id = serializers.UUIDField(read_only=True)
+    permissions = Permissions(read_only=True)
 
     class Meta:
         model = Proxy
@@ -120,7 +152,7 @@ class OrgCreateInput(serializers.Serializer):
     display_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     description = serializers.CharField(required=False, allow_blank=True, default="")
     max_members = serializers.IntegerField(required=False, min_value=1)
-    settings = serializers.DictField(required=False)
+    settings = OrgSettings(required=False)
 
 
 class OrgUpdateInput(serializers.Serializer):
@@ -128,7 +160,7 @@ class OrgUpdateInput(serializers.Serializer):
     display_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     description = serializers.CharField(required=False, allow_blank=True)
     max_members = serializers.IntegerField(required=False, min_value=1)
-    settings = serializers.DictField(required=False)
+    settings = OrgSettings(required=False)
     is_active = serializers.BooleanField(required=False)
 
 
@@ -152,7 +184,7 @@ class PositionInput(serializers.Serializer):
 class RoleInput(serializers.Serializer):
     name = serializers.CharField(max_length=50)
     description = serializers.CharField(required=False, allow_blank=True)
-    permissions = serializers.JSONField()
+    permissions = Permissions()
 
 
 class MemberInput(serializers.Serializer):
@@ -174,9 +206,13 @@ class MemberUpdateInput(serializers.Serializer):
 class ProxyInput(serializers.Serializer):
     principal_id = serializers.UUIDField()
     agent_id = serializers.UUIDField()
-    permissions = serializers.JSONField()
+    permissions = Permissions()
     starts_at = serializers.DateTimeField(required=False, allow_null=True)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class DepartmentListInput(serializers.Serializer):
+    tree = QueryFlag(help_text="`1` nests the children (one page).")
 
 
 class PermissionCheckInput(serializers.Serializer):

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from config.errors import ApplicationError, NotFound, PermissionDenied
+from config.forms import form_errors
 from orgs import forms, selectors, services
 from orgs.permissions import acting_for_principal, effective_grant
 
@@ -86,16 +87,6 @@ def org_page(view):
     return wrapper
 
 
-def _form_errors(form, exc: ApplicationError) -> None:
-    """Put a service error on the form: fields by name (parent_id -> parent)."""
-    if not exc.fields:
-        form.add_error(None, exc.message)
-        return
-    for field, msgs in exc.fields.items():
-        name = field[:-3] if field.endswith("_id") else field
-        form.add_error(name if name in form.fields else None, msgs)
-
-
 # --------------------------------------------------------------------------- organizations
 
 
@@ -106,7 +97,7 @@ def org_list(request):
         try:
             org = services.org_create(owner=request.user, **form.cleaned_data)
         except ApplicationError as exc:
-            _form_errors(form, exc)
+            form_errors(form, exc)
         else:
             messages.success(request, f"Created {org}.")
             return redirect("orgs:chart", org_id=org.pk)
@@ -153,7 +144,7 @@ def org_settings(request, org_id):
         except ApplicationError as exc:
             if exc.status == 403:
                 raise
-            _form_errors(transfer if request.POST.get("op") == "transfer" else form, exc)
+            form_errors(transfer if request.POST.get("op") == "transfer" else form, exc)
     return render(request, "orgs/settings.html", page.context(form=form, transfer=transfer, tab="settings"))
 
 
@@ -268,7 +259,7 @@ class ManageView(View):
             except ApplicationError as exc:
                 if exc.status in (403, 404):
                     raise
-                _form_errors(form, exc)
+                form_errors(form, exc)
             else:
                 messages.success(request, "Saved.")
                 return redirect(here)

@@ -1,6 +1,6 @@
 """Real server processes for end-to-end tests: the project's own ASGI app
-under uvicorn, pointed at the test database and the test's Redis key space,
-on free loopback ports."""
+under uvicorn and Celery workers, pointed at the test database and the
+test's Redis key space, on free loopback ports."""
 
 from __future__ import annotations
 
@@ -113,3 +113,17 @@ def asgi_servers(count: int, log_dir: Path, *, application_name: str | None = No
     finally:
         for proc in procs:
             stop(proc)
+
+
+def celery_worker(log_dir: Path, name: str, *, beat: bool = False, **env) -> subprocess.Popen:
+    """A `celery -A config worker` with one prefork pool process, in a
+    process group of its own (stop it with ``stop``); ``beat``: with the beat
+    embedded, so the real periodic sweeps run on their real schedule."""
+    log = open(log_dir / f"{name}.log", "w")
+    extra = ["-B", "-s", str(log_dir / f"{name}-beat-schedule")] if beat else []
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "prefork", "-c", "1", "-n", f"{name}@%h",
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "--prefetch-multiplier", "1", "-l", "INFO",
+         *extra],
+        cwd=ROOT, env=child_env(**env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )

@@ -64,10 +64,6 @@ _REALTIME = "realtime app: broadcasts and presence move out of chatroom"
 _CHAT = "chatroom services / socket split"
 _JOBS = "jobs services split"
 KNOWN_UNTIL_MERGE: dict[str, str] = {
-    "in a function: jobs.access -> orgs.models": _JOBS,
-    "in a function: jobs.api -> orgs.models": _JOBS,
-    "in a function: jobs.runner -> config.errors": _JOBS,
-    "in a function: jobs.services -> accounts.notifications": _JOBS,
 }
 
 

@@ -21,7 +21,6 @@ import contextlib
 import json
 import re
 import uuid
-from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -37,6 +36,7 @@ from chatroom.ratelimit import check_message_rate
 from chatroom.services._common import _audit_fields
 from config.errors import Conflict, PermissionDenied, ValidationFailed, parse_uuid
 from core.db import run_bound
+from core.jsonable import jsonable
 from orgs.models import Organization
 from realtime import broadcast as realtime
 
@@ -133,10 +133,6 @@ _room_orgs = _RoomOrgs()
 _MESSAGE_FIELDS = Message._meta.concrete_fields
 
 
-def _json_default(value):
-    return value.isoformat() if isinstance(value, datetime) else str(value)
-
-
 def _insert(message: Message, *, judge: bool, client_id: str | None = None, attachment_ids=(), mentions=(),
             details: dict | None = None) -> str:
     """Store ``message`` (built, not saved) through chat_message_post and
@@ -146,7 +142,7 @@ def _insert(message: Message, *, judge: bool, client_id: str | None = None, atta
     created_at, reply_to_created_at, and ``prev_cursor``, the room's
     previous message, which rides along with the broadcast so sockets can
     tell when they missed one."""
-    row = json.dumps({f.column: getattr(message, f.attname) for f in _MESSAGE_FIELDS}, default=_json_default)
+    row = json.dumps({f.column: getattr(message, f.attname) for f in _MESSAGE_FIELDS}, default=jsonable)
     for _ in range(STALE_RETRIES):
         if details is None:
             audit_args = NO_ENTRY

@@ -13,6 +13,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from config.errors import Conflict, NotFound, PermissionDenied, ValidationFailed, validate_model
 from core.changes import UNSET, apply_changes, given
+from core.jsonable import jsonable
 from jobs import access
 from jobs.command import validate_options
 from jobs.models import Job, ScheduleRule
@@ -79,10 +80,6 @@ def _validate_schedule(rule: ScheduleRule) -> None:
     next_runs(rule, after=timezone.now())  # a bad cron expression fails here
 
 
-def _jsonable(value):
-    return value.isoformat() if isinstance(value, datetime) else value
-
-
 def _owned(actor, rule: ScheduleRule) -> None:
     if rule.user_id != actor.pk and not access.is_superuser(actor):
         raise NotFound("No such schedule.")
@@ -101,7 +98,7 @@ def schedule_create(*, actor, name: str, rule_type: str, job_template: dict, tim
     rule.next_run_at = _next_run(rule)
     rule.save()
     audit_record(action="schedule.created", actor=actor, resource_type="schedule", resource_id=str(rule.id),
-                 details={f: _jsonable(getattr(rule, f)) for f in SCHEDULE_FIELDS})
+                 details={f: jsonable(getattr(rule, f)) for f in SCHEDULE_FIELDS})
     return rule
 
 

@@ -21,7 +21,7 @@ from jobs import rclone, services, tasks
 from jobs.models import Job, JobLog
 from tests.jobs.conftest import tree
 from tests.jobs.faults import RcloneWatch, rclone_processes
-from tests.processes import child_env, free_port, wait_for
+from tests.processes import celery_worker, child_env, free_port, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
@@ -34,17 +34,8 @@ RECOVERY_DEADLINE = settings.JOBS_STALE_SECONDS + settings.JOBS_STALE_SWEEP_SECO
 def start_worker(tmp_path, name, *, beat=False):
     """A worker with one prefork pool process; ``beat``: with the beat
     embedded (so the real periodic sweeps run, on their real schedule)."""
-    env = child_env(RCLONE_LOCAL_ROOTS=",".join(settings.RCLONE_LOCAL_ROOTS), DEBUG="1",
-                    JOBS_RUN_DIR_ROOT=settings.JOBS_RUN_DIR_ROOT)
-    log = open(tmp_path / f"{name}.log", "w")
-    extra = ["-B", "-s", str(tmp_path / f"{name}-beat-schedule")] if beat else []
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "prefork", "-c", "1", "-n", f"{name}@%h",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "--prefetch-multiplier", "1", "-l", "INFO",
-         *extra],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    return proc
+    return celery_worker(tmp_path, name, beat=beat, RCLONE_LOCAL_ROOTS=",".join(settings.RCLONE_LOCAL_ROOTS),
+                         DEBUG="1", JOBS_RUN_DIR_ROOT=settings.JOBS_RUN_DIR_ROOT)
 
 
 def stop(proc):

@@ -14,7 +14,6 @@ from config.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from orgs import services
 from orgs.models import Department, Membership, Organization, Position, Proxy, Role
 from orgs.permissions import has_permission
-from tests.orgs.conftest import make_membership
 
 pytestmark = pytest.mark.django_db
 
