@@ -10,11 +10,10 @@ from django.core import exceptions as django_exceptions
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from config import faults, safejson
+from config import faults
 from config.errors import ApplicationError, ValidationFailed, django_validation_fields, error_body
 
 logger = logging.getLogger(__name__)
@@ -101,14 +100,6 @@ def exception_handler(exc, context):
 
 def _view_name(context) -> str:
     return context["view"].__class__.__name__ if context and context.get("view") else "API"
-
-
-class BoundedJSONParser(JSONParser):
-    """DRF's JSON parser through config.safejson: a body nested too deep, or
-    holding NUL or lone surrogates, is a 400 validation_error, not a 500."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        return safejson.loads(stream.read() if stream is not None else b"")
 
 
 class InvalidCursor(ValidationFailed):

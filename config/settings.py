@@ -309,7 +309,7 @@ REST_FRAMEWORK = {
     # Sliding windows in Redis: per API key, per user, per IP when anonymous.
     "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.SlidingWindowThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["config.api.BoundedJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.BoundedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
 }

@@ -19,8 +19,13 @@ Imports under ``if TYPE_CHECKING:`` are for annotations only and not counted.
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -272,6 +277,18 @@ def test_imports_only_go_down_with_no_cycle_and_none_hidden_in_a_function():
     assert not new, "layering violations:\n" + "\n".join(f"  {k}\n      at {', '.join(w)}" for k, w in sorted(new.items()))
     gone = sorted(set(KNOWN_UNTIL_MERGE) - set(found))
     assert not gone, "fixed, so delete from KNOWN_UNTIL_MERGE:\n" + "\n".join(f"  {k}" for k in gone)
+
+
+@pytest.mark.parametrize("module", ["config.api", "accounts.views"])
+def test_a_module_importing_the_api_helpers_can_be_imported_first(module):
+    """DRF reads REST_FRAMEWORK's default classes when rest_framework.views is
+    first imported; a module it names must not import that back (the API's
+    parser lives in config.parsers for this), or whichever module imports
+    config.api first, before DRF is loaded, fails."""
+    code = f"import django; django.setup(); import {module}"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
 
 
 def test_the_walker_sees_what_it_must():

@@ -8,8 +8,10 @@ import mimetypes
 import uuid
 from pathlib import PurePath
 
+import filetype
 from django.conf import settings
 from django.db import transaction
+from PIL import Image, UnidentifiedImageError
 
 from accounts.models import User
 from audit.services import audit_record
@@ -27,9 +29,7 @@ from config.errors import (
 # Extensions a client may claim for each detected type (beyond mimetypes' own).
 _EQUIVALENT_EXTENSIONS = {"image/jpeg": {".jpg", ".jpeg", ".jpe", ".jfif"}, "image/tiff": {".tif", ".tiff"}}
 
-
 _TEXT_EXTENSIONS = {".txt", ".md", ".csv", ".log", ".json"}
-
 
 SNIFF_BYTES = 8192
 
@@ -38,8 +38,6 @@ def _sniff(head: bytes, filename: str) -> str:
     """The MIME type from the content (``filetype``). A name whose extension
     promises another type is refused; unknown binary content is
     application/octet-stream, plain UTF-8 text is text/plain."""
-    import filetype
-
     ext = PurePath(filename).suffix.lower()
     claimed, _ = mimetypes.guess_type(filename)
     kind = filetype.guess(head)
@@ -86,8 +84,6 @@ def attachment_upload(*, actor: User, file) -> Attachment:
         digest.update(chunk)
     width = height = None
     if mime.startswith("image/"):
-        from PIL import Image, UnidentifiedImageError
-
         file.seek(0)
         try:
             with Image.open(file) as image:
