@@ -1,15 +1,14 @@
 """The orgs and jobs modules in layers. Within jobs, the Celery tasks call
 down into the run workflow (jobs.execution) and the services, and the
 services send a job's task through jobs.dispatch by name, so they never
-import either back. No import hides inside a function to dodge a cycle."""
+import either back. (Imports hidden in functions, and the app layers, are
+tests/test_layering.py's, for the whole project.)"""
 
 import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 UPPER = {"jobs.tasks", "jobs.execution", "jobs.reporter"}
-# The socket frames' module belongs to the realtime work (issue 15).
-NOT_YET = {"jobs/realtime.py"}
 
 
 def _modules(*folders):
@@ -31,15 +30,3 @@ def test_the_services_never_import_the_tasks_or_the_run_workflow():
     for path in [*_modules("jobs/services"), ROOT / "jobs/dispatch.py"]:
         names = {name for node in ast.walk(ast.parse(path.read_text())) for name in _imported(node)}
         assert not names & UPPER, f"{path.relative_to(ROOT)} imports {sorted(names & UPPER)}"
-
-
-def test_no_import_inside_a_function_in_orgs_and_jobs():
-    hidden = []
-    for path in _modules("orgs", "jobs"):
-        if str(path.relative_to(ROOT)) in NOT_YET:
-            continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                hidden += [f"{path.relative_to(ROOT)}:{inner.lineno}" for inner in ast.walk(node)
-                           if isinstance(inner, (ast.Import, ast.ImportFrom))]
-    assert hidden == []
