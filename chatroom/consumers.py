@@ -823,8 +823,9 @@ class ClientConsumer(AsyncWebsocketConsumer):
         member_of = set(await db(selectors.member_room_ids)(user=self.user))
         for room_id in [r for r in self.rooms if r not in member_of]:
             await self._room_left(room_id)
-        await self.rooms_start(event)  # rooms still waiting for a resume start now
-        for room_id in [r for r in self.rooms if r not in self.behind]:
+        started = set(self.starting)
+        await self.rooms_start(event)  # rooms still waiting for a resume start (and catch up) now
+        for room_id in [r for r in self.rooms if r not in self.behind and r not in started]:
             await self._catch_up(room_id)
 
     async def send_frame(self, frame: dict) -> None:
