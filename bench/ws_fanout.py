@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import gc
 import json
@@ -155,6 +156,7 @@ class Tally:
         self.errors: list[str] = []
         self.refused: set[str] = set()  # messages answered with an error
         self.resumes = 0
+        self.closes: collections.Counter = collections.Counter()  # close code -> sockets the server closed
         self.got: dict[tuple[str, int], int] = {}
         self.latencies: list[float] = []
         self.measured: set[str] = set()
@@ -230,6 +232,9 @@ class Tally:
             print(f"  send errors                {len(self.errors):>10}  e.g. {self.errors[:3]}")
         if self.resumes:
             print(f"  resume_required answered   {self.resumes:>10}")
+        if self.closes:
+            print(f"  closed by the server       {sum(self.closes.values()):>10}  (by close code: "
+                  f"{dict(self.closes)}; each reconnected and resumed)")
         return out
 
 
@@ -294,7 +299,12 @@ def server_stats(urls, pids) -> dict:
 
 
 async def connect_sockets(clients, urls, tally: Tally):
+    """One socket per client, which acts as the pages do: it resumes a room
+    it is told to (resume_required), and when the server closes it (1013
+    while Redis does not answer, say) it reconnects and resumes every room
+    from its cursors."""
     from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed, WebSocketException
 
     sockets = [None] * len(clients)
     ready = asyncio.Event()
@@ -304,32 +314,45 @@ async def connect_sockets(clients, urls, tally: Tally):
     async def client(c):
         nonlocal ready_count
         base = urls[c["i"] % len(urls)]
-        cursors = {}  # room -> the newest cursor this client got, for a resume
-        async with gate:
-            ws = await connect(base.replace("http://", "ws://") + "/ws/", max_size=2**20, open_timeout=120,
-                               additional_headers={"Cookie": c["cookie"], "Origin": base}, ping_interval=None)
-        sockets[c["i"]] = ws
-        async for text in ws:
-            frame = json.loads(text)
-            kind = frame["type"]
-            if kind == "message.new":
-                message = frame["message"]
-                cursors[message["room_id"]] = message["cursor"]
-                tally.receive(message["content"], c["i"])
-            elif kind == "ack":
-                tally.ack(frame["client_id"], frame["message"]["room_id"])
-            elif kind == "error" and frame.get("code") == "resume_required":
-                tally.resumes += 1
-                await ws.send(json.dumps({"type": "resume", "rooms": {frame["ref"]: cursors.get(frame["ref"])}}))
-            elif kind == "error":
-                tally.errors.append(frame.get("code", "?"))
-                if frame.get("ref") in tally.sent:
-                    tally.refused.add(frame["ref"])
-            elif kind == "ready":
-                cursors.update({r["id"]: r["cursor"] for r in frame["rooms"]})
-                ready_count += 1
-                if ready_count == len(clients):
-                    ready.set()
+        cursors = None  # room -> the newest cursor this client got, once ready
+        while True:
+            try:
+                async with gate:
+                    ws = await connect(base.replace("http://", "ws://") + "/ws/", max_size=2**20, open_timeout=120,
+                                       additional_headers={"Cookie": c["cookie"], "Origin": base}, ping_interval=None)
+            except (OSError, TimeoutError, WebSocketException):  # a busy server; try again, as the pages do
+                tally.closes["handshake failed"] += 1
+                await asyncio.sleep(1)
+                continue
+            sockets[c["i"]] = ws
+            try:
+                async for text in ws:
+                    frame = json.loads(text)
+                    kind = frame["type"]
+                    if kind == "message.new":
+                        message = frame["message"]
+                        cursors[message["room_id"]] = message["cursor"]
+                        tally.receive(message["content"], c["i"])
+                    elif kind == "ack":
+                        tally.ack(frame["client_id"], frame["message"]["room_id"])
+                    elif kind == "error" and frame.get("code") == "resume_required":
+                        tally.resumes += 1
+                        await ws.send(json.dumps({"type": "resume", "rooms": {frame["ref"]: cursors[frame["ref"]]}}))
+                    elif kind == "error":
+                        tally.errors.append(frame.get("code", "?"))
+                        if frame.get("ref") in tally.sent:
+                            tally.refused.add(frame["ref"])
+                    elif kind == "ready" and cursors is None:
+                        cursors = {r["id"]: r["cursor"] for r in frame["rooms"]}
+                        ready_count += 1
+                        if ready_count == len(clients):
+                            ready.set()
+                    elif kind == "ready":
+                        await ws.send(json.dumps({"type": "resume", "rooms": dict(cursors)}))
+            except ConnectionClosed:
+                pass
+            tally.closes[ws.close_code] += 1
+            await asyncio.sleep(0.5)
 
     tasks = [asyncio.create_task(client(c)) for c in clients]
     t0 = time.perf_counter()
@@ -341,6 +364,7 @@ async def connect_sockets(clients, urls, tally: Tally):
 
 async def socket_run(args, rate, clients, rooms, urls, pids) -> dict:
     import psutil
+    from websockets.exceptions import ConnectionClosed
 
     def rss_mb() -> float:
         return sum(psutil.Process(p).memory_info().rss for p in pids) / 2**20
@@ -352,8 +376,12 @@ async def socket_run(args, rate, clients, rooms, urls, pids) -> dict:
     rss_after = rss_mb()
 
     async def send_one(seq, room, sender):
-        await sockets[sender].send(json.dumps({"type": "message.send", "room_id": room, "content": seq,
-                                               "client_id": seq}))
+        try:
+            await sockets[sender].send(json.dumps({"type": "message.send", "room_id": room, "content": seq,
+                                                   "client_id": seq}))
+        except ConnectionClosed:  # closed by the server; its client is reconnecting
+            tally.errors.append("socket closed")
+            tally.refused.add(seq)
 
     load = os.getloadavg()
     before = await asyncio.to_thread(server_stats, urls, pids)

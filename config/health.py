@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from asgiref.sync import async_to_sync
@@ -45,8 +46,11 @@ def _check_channel_layer() -> None:
     async def roundtrip():
         layer = get_channel_layer()
         channel = await layer.new_channel("readyz.")
-        await layer.send(channel, {"type": "readyz.ping"})
-        message = await layer.receive(channel)
+        try:
+            await layer.send(channel, {"type": "readyz.ping"})
+            message = await layer.receive(channel)
+        finally:
+            await _let_go(layer, channel)
         if message.get("type") != "readyz.ping":
             raise RuntimeError("the channel layer returned a different message")
 
@@ -54,6 +58,18 @@ def _check_channel_layer() -> None:
         await asyncio.wait_for(roundtrip(), CHECK_TIMEOUT)
 
     async_to_sync(bounded)()
+
+
+async def _let_go(layer, channel: str) -> None:
+    """Drop the probe's channel. Channels has no call for it; the pub/sub
+    layer lets a channel go (unsubscribes, forgets its queue) when a receive
+    on it is cancelled, as when a consumer ends. Without this every probe
+    left a Redis subscription and a queue behind in the serving process."""
+    leftover = asyncio.ensure_future(layer.receive(channel))
+    await asyncio.sleep(0)
+    leftover.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await leftover
 
 
 def _celery_status() -> str:

@@ -130,3 +130,19 @@ async def test_redis_restarted_gives_behind_and_the_layer_works_again(tmp_path):
         await layer.flush()
     finally:
         redis.stop()
+
+
+async def test_the_readiness_probe_leaves_no_channel_behind():
+    """/readyz's round trip runs on the serving process's event loop; each
+    probe used to leave its channel (a Redis subscription and a queue) there."""
+    from asgiref.sync import sync_to_async
+    from channels.layers import get_channel_layer
+
+    from config import health
+
+    layer = get_channel_layer()
+    await layer.new_channel("warm.")  # this loop's layer exists
+    before = len(layer._get_layer().channels)
+    for _ in range(3):
+        await sync_to_async(health._check_channel_layer)()  # on this loop, as in a server
+    assert len(layer._get_layer().channels) == before
