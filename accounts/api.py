@@ -30,8 +30,8 @@ from accounts.serializers import (
     UserSerializer,
 )
 from config.api import paginate
-from config.errors import NotFound
 from config.serializers import PAGE_PARAMETERS, page_of, validated
+from core.errors import NotFound
 
 
 def _user_agent(request) -> str:

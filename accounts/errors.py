@@ -1,6 +1,6 @@
-"""Accounts' additions to the one error hierarchy (config/errors.py)."""
+"""Accounts' additions to the one error hierarchy (core/errors.py)."""
 
-from config.errors import PermissionDenied
+from core.errors import PermissionDenied
 
 
 class RegistrationClosed(PermissionDenied):

@@ -12,7 +12,7 @@ from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm
 from accounts import services
 from accounts.authentication import client_ip
 from accounts.models import Profile
-from config.errors import ApplicationError
+from core.errors import ApplicationError
 
 BACKEND = "accounts.backends.LoginBackend"
 

@@ -31,7 +31,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Notification, User
-from config.errors import NotFound, ValidationFailed
+from core.errors import NotFound, ValidationFailed
 from core.timestamps import isoformat_z
 from realtime import broadcast
 

@@ -21,7 +21,9 @@ from knox.settings import knox_settings
 from accounts import ratelimit, selectors
 from accounts.errors import RegistrationClosed
 from accounts.models import SCOPES, ApiKey, DeviceSession, Profile, User
-from config.errors import (
+from core import auditing
+from core.changes import UNSET, apply_changes, given
+from core.errors import (
     AccountBanned,
     AccountInactive,
     InvalidCredentials,
@@ -30,8 +32,6 @@ from config.errors import (
     ValidationFailed,
     validate_model,
 )
-from core import auditing
-from core.changes import UNSET, apply_changes, given
 from realtime import broadcast
 
 API_KEY_PREFIX = "thk_"

@@ -15,10 +15,17 @@ from rest_framework.request import Request
 
 from accounts import notifications, selectors, services
 from accounts.authentication import client_ip
-from accounts.forms import BACKEND, LoginForm, PasswordChangeForm, ProfileForm, ResetSetPasswordForm, SignupForm
+from accounts.forms import (
+    BACKEND,
+    LoginForm,
+    PasswordChangeForm,
+    ProfileForm,
+    ResetSetPasswordForm,
+    SignupForm,
+)
 from accounts.middleware import current_device_session
 from config.api import CursorPage, InvalidCursor
-from config.errors import ApplicationError, NotFound
+from core.errors import ApplicationError, NotFound
 
 
 class LoginView(auth_views.LoginView):

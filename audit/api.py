@@ -14,8 +14,8 @@ from audit import serializers as s
 from audit.selectors import audit_entries, audit_org_ids
 from audit.verification import verify
 from config.api import paginate
-from config.errors import PermissionDenied, parse_uuid
 from config.serializers import PAGE_PARAMETERS, page_of, validated
+from core.errors import PermissionDenied, parse_uuid
 
 
 def _acting_for(request) -> User | None:

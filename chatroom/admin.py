@@ -17,8 +17,12 @@ from django.http import HttpResponseRedirect
 
 from chatroom import services
 from chatroom.models import Attachment, Invite, JoinRequest, Message, Room, RoomMember
-from config.admin_actions import ServiceErrorsAsMessages, refusal_text, run_service_action
-from config.errors import ApplicationError, ValidationFailed
+from config.admin_actions import (
+    ServiceErrorsAsMessages,
+    refusal_text,
+    run_service_action,
+)
+from core.errors import ApplicationError, ValidationFailed
 
 STAFF = {"staff_override": True}
 

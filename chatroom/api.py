@@ -17,8 +17,8 @@ from chatroom import serializers as s
 from chatroom.models import JoinRequest
 from chatroom.presenters import attachment_response
 from config.api import paginate
-from config.errors import NotFound, parse_uuid
 from config.serializers import PAGE_PARAMETERS, page_of, validated
+from core.errors import NotFound, parse_uuid
 from orgs.models import Organization
 
 READ = "chat:read"

@@ -10,7 +10,7 @@ import base64
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from config.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from chatroom import selectors, services
 from chatroom.models import Room
 from chatroom.presenters import message_dicts, user_dict
-from config.errors import ValidationFailed
+from core.errors import ValidationFailed
 from realtime import registry
 from realtime.framing import text_field, uuid_field
 

@@ -9,8 +9,8 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
-from config.errors import Throttled
 from config.faults import OPEN, redis_policy
+from core.errors import Throttled
 
 
 @redis_policy("message_rate", fails=OPEN, fallback=0,

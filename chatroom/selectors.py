@@ -20,10 +20,18 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from chatroom import cursors, unread
-from chatroom.models import Attachment, Invite, JoinRequest, Message, MessageEdit, Room, RoomMember
+from chatroom.models import (
+    Attachment,
+    Invite,
+    JoinRequest,
+    Message,
+    MessageEdit,
+    Room,
+    RoomMember,
+)
 from chatroom.permissions import has_power
 from chatroom.presenters import message_dicts
-from config.errors import NotFound, PermissionDenied, ValidationFailed, parse_uuid
+from core.errors import NotFound, PermissionDenied, ValidationFailed, parse_uuid
 from core.timestamps import isoformat_z
 
 # One window spans at most two monthly partitions.

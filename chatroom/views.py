@@ -19,8 +19,8 @@ from chatroom import selectors, services
 from chatroom.models import JoinRequest
 from chatroom.permissions import can_invite, has_power
 from chatroom.presenters import attachment_response
-from config.errors import ApplicationError, NotFound, ValidationFailed
 from config.forms import form_errors
+from core.errors import ApplicationError, NotFound, ValidationFailed
 
 
 class RoomCreateForm(forms.Form):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpResponseRedirect
 
-from config.errors import ApplicationError
+from core.errors import ApplicationError
 
 
 def refusal_text(exc: ApplicationError) -> str:

@@ -14,7 +14,12 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from config import faults
-from config.errors import ApplicationError, ValidationFailed, django_validation_fields, error_body
+from core.errors import (
+    ApplicationError,
+    ValidationFailed,
+    django_validation_fields,
+    error_body,
+)
 
 logger = logging.getLogger(__name__)
 

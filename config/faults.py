@@ -34,7 +34,7 @@ from django.db import InterfaceError, OperationalError
 from django_redis.exceptions import ConnectionInterrupted
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
-from config.errors import ServiceUnavailable
+from core.errors import ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 

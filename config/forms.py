@@ -12,7 +12,7 @@ import json
 from django import forms
 
 from config import safejson
-from config.errors import ApplicationError, ValidationFailed
+from core.errors import ApplicationError, ValidationFailed
 
 
 def form_error(exc: ValidationFailed) -> forms.ValidationError:

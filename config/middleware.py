@@ -8,7 +8,7 @@ from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
 from config import faults
-from config.errors import ServiceUnavailable
+from core.errors import ServiceUnavailable
 
 
 def is_api(request) -> bool:

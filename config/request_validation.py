@@ -16,9 +16,9 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
 from config import safejson
-from config.errors import ValidationFailed
 from config.middleware import is_api
 from config.views import bad_request
+from core.errors import ValidationFailed
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 
-from config.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 # Deep enough for every document the product stores (role permissions, job
 # options, schedule templates, profile preferences); far from recursion limits.

@@ -13,8 +13,8 @@ from django.shortcuts import render
 from django.views import defaults
 
 from config import faults
-from config.errors import ValidationFailed, json_error_response
 from config.middleware import is_api, service_unavailable
+from core.errors import ValidationFailed, json_error_response
 
 
 @login_required

@@ -32,7 +32,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from config.errors import NotFound, PermissionDenied, ValidationFailed
+from core.errors import NotFound, PermissionDenied, ValidationFailed
 from jobs.models import PERMISSIONS, REMOTE_NAME_RE, Remote, RemotePermission
 from orgs.models import Membership
 

@@ -16,7 +16,7 @@ from django.http import HttpResponseRedirect
 
 from config import forms as json_form
 from config.admin_actions import refusal_text, run_service_action
-from config.errors import ApplicationError
+from core.errors import ApplicationError
 from jobs import rclone, services
 from jobs.models import Job, JobLog, Remote, RemotePermission, ScheduleRule
 from jobs.secrets import decrypt_options

@@ -12,8 +12,8 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from config.api import paginate
-from config.errors import NotFound, ValidationFailed
 from config.serializers import PAGE_PARAMETERS, page_of, validated
+from core.errors import NotFound, ValidationFailed
 from jobs import access, selectors, services
 from jobs import serializers as s
 from jobs.models import RemotePermission

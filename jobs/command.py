@@ -8,7 +8,7 @@ import re
 
 from django.conf import settings
 
-from config.errors import ValidationFailed
+from core.errors import ValidationFailed
 from jobs import rclone
 from jobs.access import Side, job_deny_globs
 

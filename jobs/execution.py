@@ -21,7 +21,7 @@ from django.conf import settings
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from config.errors import ApplicationError
+from core.errors import ApplicationError
 from jobs import access, command, dispatch, locks, rclone, runner, services
 from jobs.models import Job
 from jobs.reporter import DB_ERRORS, RunReporter, reconnecting

@@ -24,7 +24,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from django.conf import settings
 
-from config.errors import ValidationFailed
+from core.errors import ValidationFailed
 from jobs.secrets import decrypt_options
 
 

@@ -11,8 +11,8 @@ import uuid
 from django.core.cache import cache
 from django.db.models import QuerySet
 
-from config.errors import NotFound, ValidationFailed
 from config.faults import OPEN, redis_policy
+from core.errors import NotFound, ValidationFailed
 from jobs import access, rclone
 from jobs.models import Job, JobLog, Remote, RemotePermission, ScheduleRule
 from jobs.runner import Redactor

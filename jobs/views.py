@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from config import safejson
-from config.errors import ApplicationError, NotFound, ValidationFailed
+from core.errors import ApplicationError, NotFound, ValidationFailed
 from jobs import access, rclone, selectors, services
 from jobs.models import Job, Remote, RemotePermission
 from jobs.presenters import job_dict

@@ -19,8 +19,8 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from config.api import paginate
-from config.errors import PermissionDenied, ValidationFailed, parse_uuid
 from config.serializers import PAGE_PARAMETERS, page_of, validated
+from core.errors import PermissionDenied, ValidationFailed, parse_uuid
 from orgs import selectors, services
 from orgs import serializers as s
 from orgs.models import Role

@@ -36,8 +36,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
-from config.errors import NotFound, PermissionDenied
 from config.faults import CLOSED, OPEN, redis_policy
+from core.errors import NotFound, PermissionDenied
 from orgs.models import Membership, Proxy
 
 PERMISSIONS_TTL = 15 * 60  # seconds; seed 000: "permissions 15 min"

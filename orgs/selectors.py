@@ -12,7 +12,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-from config.errors import NotFound, ValidationFailed, parse_uuid
+from core.errors import NotFound, ValidationFailed, parse_uuid
 from orgs.models import Department, Membership, Organization, Position, Proxy, Role
 from orgs.permissions import active_membership_q, effective_grant
 from orgs.permissions import authorize as _authorize

@@ -21,8 +21,8 @@ from django.views import View
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
-from config.errors import ApplicationError, NotFound, PermissionDenied
 from config.forms import form_errors
+from core.errors import ApplicationError, NotFound, PermissionDenied
 from orgs import forms, selectors, services
 from orgs.permissions import acting_for_principal, effective_grant
 

@@ -25,8 +25,8 @@ import time
 
 from django.conf import settings
 
-from config.errors import Throttled, ValidationFailed
 from config.faults import DATABASE_ERRORS as DATABASE_DOWN
+from core.errors import Throttled, ValidationFailed
 from realtime import broadcast, presence, registry
 from realtime.delivery import Delivery, parse_resume
 from realtime.framing import decode_frame, frame_ref, refused_frame_ref

@@ -30,7 +30,7 @@ import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 
-from config.errors import ApplicationError, ValidationFailed, parse_uuid
+from core.errors import ApplicationError, ValidationFailed, parse_uuid
 
 PAGE = 200  # messages per database read while catching up
 CATCH_UP_MAX = 2000  # beyond this many missed messages, the client resumes by itself

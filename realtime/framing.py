@@ -9,7 +9,7 @@ import json
 import uuid
 
 from config import safejson
-from config.errors import ApplicationError, ValidationFailed, parse_uuid
+from core.errors import ApplicationError, ValidationFailed, parse_uuid
 
 MAX_FRAME_BYTES = 64 * 1024
 MAX_REF_LENGTH = 200

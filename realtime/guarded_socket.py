@@ -27,9 +27,9 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from config.errors import ApplicationError, ServiceUnavailable, Throttled
 from config.faults import DATABASE_ERRORS as DATABASE_DOWN
 from config.faults import REDIS_ERRORS
+from core.errors import ApplicationError, ServiceUnavailable, Throttled
 from realtime.framing import error_frame
 
 logger = logging.getLogger(__name__)

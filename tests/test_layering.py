@@ -60,16 +60,6 @@ AUDIT_FACE = {"audit.services", "audit.org_scope"}
 # cycle dodge. Keep this list short.
 IN_FUNCTION_ALLOWED: dict[str, str] = {}
 
-# Violations that other helpers of issue 15 are removing on their branches at
-# the same time (realtime app, chatroom and jobs services, the API faces). The
-# test passes while each of these still exists and fails on any other; once
-# one is gone, delete its line (a line that no longer matches fails too).
-# TEMPORARY: to be emptied when those branches are merged.
-_REALTIME = "realtime app: broadcasts and presence move out of chatroom"
-_CHAT = "chatroom services / socket split"
-_JOBS = "jobs services split"
-KNOWN_UNTIL_MERGE: dict[str, str] = {
-}
 
 
 @dataclass(frozen=True)
@@ -199,7 +189,7 @@ def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 def _rules_broken(imp: Import, modules: dict[str, Path]) -> list[str]:
     """The violation keys of one import. A key names the rule and the two
-    modules, not a line number, so KNOWN_UNTIL_MERGE survives edits."""
+    modules, not a line number."""
     source, target = imp.importer_app, imp.target_app
     if source == target:
         return []
@@ -221,7 +211,7 @@ def _rules_broken(imp: Import, modules: dict[str, Path]) -> list[str]:
     return keys
 
 
-def violations(imports: list[Import], *, known=KNOWN_UNTIL_MERGE) -> dict[str, list[str]]:
+def violations(imports: list[Import], *, known=()) -> dict[str, list[str]]:
     """{violation key: [where it happens]}."""
     modules = project_modules()
     found: dict[str, list[str]] = {}
@@ -273,10 +263,8 @@ def test_the_layers_name_every_app_once():
 
 def test_imports_only_go_down_with_no_cycle_and_none_hidden_in_a_function():
     found = violations(all_imports())
-    new = {key: wheres for key, wheres in found.items() if key not in KNOWN_UNTIL_MERGE}
-    assert not new, "layering violations:\n" + "\n".join(f"  {k}\n      at {', '.join(w)}" for k, w in sorted(new.items()))
-    gone = sorted(set(KNOWN_UNTIL_MERGE) - set(found))
-    assert not gone, "fixed, so delete from KNOWN_UNTIL_MERGE:\n" + "\n".join(f"  {k}" for k in gone)
+    assert not found, "layering violations:\n" + "\n".join(
+        f"  {k}\n      at {', '.join(w)}" for k, w in sorted(found.items()))
 
 
 @pytest.mark.parametrize("module", ["config.api", "accounts.views"])

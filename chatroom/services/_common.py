@@ -10,7 +10,7 @@ from audit.services import audit_record
 from chatroom import selectors
 from chatroom.models import Message, Room, RoomMember
 from chatroom.permissions import has_power
-from config.errors import (
+from core.errors import (
     Conflict,
     NotFound,
     PermissionDenied,

@@ -23,7 +23,7 @@ from chatroom.services._common import (
     _require_member,
     _require_power,
 )
-from config.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 
 INVITE_DEFAULT_MAX_AGE = 24 * 3600
 

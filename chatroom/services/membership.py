@@ -9,7 +9,6 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
-from realtime import broadcast as realtime
 from chatroom.models import Invite, JoinRequest, Room, RoomMember
 from chatroom.permissions import (
     OWNER_ONLY,
@@ -31,8 +30,9 @@ from chatroom.services._common import (
 )
 from chatroom.services.invites import _invite_for_use
 from chatroom.services.message_send import system_message_post
-from config.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from core.changes import UNSET, apply_changes
+from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from realtime import broadcast as realtime
 
 
 def _add_member(*, room: Room, user: User, actor: User, via: str) -> RoomMember:

@@ -7,7 +7,6 @@ from django.utils import timezone
 
 from accounts.models import User
 from chatroom import unread
-from realtime import broadcast as realtime
 from chatroom.models import Attachment, Mention, Message, MessageEdit
 from chatroom.presenters import message_dicts
 from chatroom.services._common import (
@@ -17,7 +16,8 @@ from chatroom.services._common import (
     _require_power,
 )
 from chatroom.services.message_send import _validate_content, mentioned_user_ids
-from config.errors import NotFound, PermissionDenied, ValidationFailed
+from core.errors import NotFound, PermissionDenied, ValidationFailed
+from realtime import broadcast as realtime
 
 
 def _message_for_staff(message_id) -> Message:

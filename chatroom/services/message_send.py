@@ -34,8 +34,8 @@ from chatroom.models import Attachment, Message, MessageClientId, Room, RoomMemb
 from chatroom.presenters import new_message_dict
 from chatroom.ratelimit import check_message_rate
 from chatroom.services._common import _audit_fields
-from config.errors import Conflict, PermissionDenied, ValidationFailed, parse_uuid
 from core.db import run_bound
+from core.errors import Conflict, PermissionDenied, ValidationFailed, parse_uuid
 from core.jsonable import jsonable
 from orgs.models import Organization
 from realtime import broadcast as realtime

@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.db import transaction
 
 from accounts.models import User
-from realtime import broadcast as realtime
 from chatroom.models import Message, Reaction
 from chatroom.presenters import reactions_for
 from chatroom.services._common import _audit, _message_in_reach, _require_power
-from config.errors import NotFound, ValidationFailed
+from core.errors import NotFound, ValidationFailed
+from realtime import broadcast as realtime
 
 EMOJI_MAX = 32
 

@@ -6,7 +6,6 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
 from accounts.models import User
-from realtime import broadcast as realtime
 from chatroom.models import Room, RoomMember
 from chatroom.services._common import (
     Role,
@@ -17,10 +16,11 @@ from chatroom.services._common import (
     _require_power,
 )
 from chatroom.services.message_send import system_message_post
-from config.errors import ValidationFailed, validate_model
 from core.changes import UNSET, apply_changes, diff
+from core.errors import ValidationFailed, validate_model
 from orgs.models import Membership, Organization
 from orgs.permissions import active_membership_q
+from realtime import broadcast as realtime
 
 
 def _org_of(owner: User, org: Organization | None) -> Organization | None:

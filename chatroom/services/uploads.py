@@ -15,16 +15,16 @@ from PIL import Image, UnidentifiedImageError
 
 from accounts.models import User
 from audit.services import audit_record
-from realtime import broadcast as realtime
 from chatroom.models import Attachment, Message
 from chatroom.presenters import message_dicts
-from config.errors import (
+from core.errors import (
     NotFound,
     PermissionDenied,
     TooLarge,
     ValidationFailed,
     parse_uuid,
 )
+from realtime import broadcast as realtime
 
 # Extensions a client may claim for each detected type (beyond mimetypes' own).
 _EQUIVALENT_EXTENSIONS = {"image/jpeg": {".jpg", ".jpeg", ".jpe", ".jfif"}, "image/tiff": {".tif", ".tiff"}}

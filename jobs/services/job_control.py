@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from config.errors import Conflict, NotFound
+from core.errors import Conflict, NotFound
 from jobs import access, locks, realtime
 from jobs.dispatch import enqueue_on_commit
 from jobs.models import Job

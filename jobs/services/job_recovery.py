@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record
-from config.errors import PermissionDenied
+from core.errors import PermissionDenied
 from jobs import access, locks, realtime
 from jobs.dispatch import enqueue_on_commit
 from jobs.models import Job

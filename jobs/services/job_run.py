@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts import notifications
 from audit.services import audit_record
-from config.errors import NotFound
+from core.errors import NotFound
 from jobs import locks, realtime
 from jobs.dispatch import enqueue_on_commit
 from jobs.models import Job

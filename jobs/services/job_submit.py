@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from config.errors import Conflict, ValidationFailed, validate_model
+from core.errors import Conflict, ValidationFailed, validate_model
 from jobs import access, realtime
 from jobs.command import validate_options
 from jobs.dispatch import enqueue_on_commit

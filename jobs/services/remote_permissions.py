@@ -6,8 +6,8 @@ from __future__ import annotations
 from django.db import transaction
 
 from audit.services import audit_record
-from config.errors import NotFound, PermissionDenied, ValidationFailed
 from core.changes import created
+from core.errors import NotFound, PermissionDenied, ValidationFailed
 from jobs import access
 from jobs.models import Remote, RemotePermission
 

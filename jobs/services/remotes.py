@@ -9,9 +9,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from audit.services import audit_record
-from config.errors import Conflict, NotFound, PermissionDenied, ValidationFailed, validate_model
 from config.faults import OPEN, redis_policy
 from core.changes import UNSET, diff
+from core.errors import (
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+    validate_model,
+)
 from jobs import access, rclone
 from jobs.models import Job, Remote, RemotePermission, ScheduleRule
 from jobs.secrets import decrypt_options, encrypt_options

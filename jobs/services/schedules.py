@@ -11,8 +11,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from config.errors import Conflict, NotFound, PermissionDenied, ValidationFailed, validate_model
 from core.changes import UNSET, apply_changes, given
+from core.errors import (
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+    validate_model,
+)
 from core.jsonable import jsonable
 from jobs import access
 from jobs.command import validate_options

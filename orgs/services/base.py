@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import User
 from audit.services import audit_record
-from config.errors import Conflict, PermissionDenied, ValidationFailed, validate_model
+from core.errors import Conflict, PermissionDenied, ValidationFailed, validate_model
 from orgs.models import Membership, Organization
 from orgs.permissions import active_membership_q, authorize, covers, effective_grant
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from django.db import transaction
 
 from accounts.models import User
-from config.errors import Conflict, ValidationFailed
 from core.changes import UNSET, given
+from core.errors import Conflict, ValidationFailed
 from orgs.models import Department, Organization
 from orgs.services.base import Who, require_member, same_org
 from orgs.services.structure import Structure, create_row, delete_row, update_row

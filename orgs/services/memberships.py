@@ -12,9 +12,17 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
-from config.errors import Conflict, ValidationFailed
 from core.changes import UNSET, created, diff, given, removed, snapshot
-from orgs.models import OWNER, Department, Membership, Organization, Position, Proxy, Role
+from core.errors import Conflict, ValidationFailed
+from orgs.models import (
+    OWNER,
+    Department,
+    Membership,
+    Organization,
+    Position,
+    Proxy,
+    Role,
+)
 from orgs.permissions import active_membership_q, bump_version
 from orgs.services.base import Who, lock_org, same_org, save
 from orgs.services.structure import Structure, update_row

@@ -6,8 +6,8 @@ from __future__ import annotations
 from django.db import transaction
 
 from accounts.models import User
-from config.errors import PermissionDenied, ValidationFailed
 from core.changes import UNSET, apply_changes, created, diff, given, snapshot
+from core.errors import PermissionDenied, ValidationFailed
 from orgs.models import ADMIN, OWNER, Membership, Organization, Role
 from orgs.permissions import active_membership_q, bump_version
 from orgs.services.base import Who, lock_org, require_member, save

@@ -11,8 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from config.errors import Conflict, ValidationFailed
 from core.changes import UNSET, apply_changes, created, given, removed, snapshot
+from core.errors import Conflict, ValidationFailed
 from orgs.models import Organization, Proxy
 from orgs.permissions import bump_version, permissions_errors
 from orgs.services.base import Who, lock_org, require_member, save

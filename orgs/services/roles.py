@@ -7,8 +7,8 @@ from __future__ import annotations
 from django.db import transaction
 
 from accounts.models import User
-from config.errors import Conflict, PermissionDenied, ValidationFailed
 from core.changes import UNSET, given
+from core.errors import Conflict, PermissionDenied, ValidationFailed
 from orgs.models import Organization, Role
 from orgs.permissions import permissions_errors
 from orgs.services.base import Who

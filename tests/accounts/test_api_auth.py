@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from django.test import Client, override_settings
 from django.utils import timezone
+from knox.crypto import hash_token
 
 from accounts.models import DeviceSession, User
 from accounts.services import user_ban, user_set_status
-from knox.crypto import hash_token
 from tests.accounts.conftest import PASSWORD, assert_error, token_client
 
 pytestmark = pytest.mark.django_db
@@ -238,7 +238,7 @@ def test_a_token_of_a_deactivated_user_is_refused_even_if_its_row_survives(make_
 
 
 def test_only_staff_may_ban(make_user):
-    from config.errors import PermissionDenied
+    from core.errors import PermissionDenied
 
     user = make_user("plain")
     other = make_user("other")

@@ -16,7 +16,7 @@ from accounts.models import Notification, User
 from accounts.services import api_key_create, profile_update, user_ban
 from accounts.tasks import purge_expired_notifications
 from audit.alerts import alert_staff
-from config.errors import NotFound, ValidationFailed
+from core.errors import NotFound, ValidationFailed
 from realtime import broadcast
 from tests.accounts.conftest import assert_error, key_client
 from tests.layer import GroupListener

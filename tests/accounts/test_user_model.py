@@ -3,7 +3,7 @@ from django.db import IntegrityError, connection, transaction
 
 from accounts.models import User
 from accounts.services import user_create
-from config.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 
 @pytest.mark.django_db

@@ -45,7 +45,7 @@ def test_soft_delete_action_uses_the_service(staff_client, make_room):
 
 
 def test_staff_override_needs_staff(make_room, member_of):
-    from config.errors import PermissionDenied
+    from core.errors import PermissionDenied
 
     room = make_room()
     member = member_of(room)
@@ -308,7 +308,7 @@ def test_invite_and_attachment_actions_call_the_services(staff_client, make_room
 
 
 def test_the_staff_powers_need_staff(make_room, member_of, make_user):
-    from config.errors import PermissionDenied
+    from core.errors import PermissionDenied
 
     room = make_room()
     member, outsider = member_of(room), make_user()

@@ -5,7 +5,7 @@ import pytest
 
 from audit.models import AuditLog
 from chatroom import services
-from config.errors import PermissionDenied
+from core.errors import PermissionDenied
 
 pytestmark = pytest.mark.django_db
 

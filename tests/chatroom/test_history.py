@@ -10,10 +10,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from core import partitions
 from chatroom import cursors, selectors, services
 from chatroom.models import Message
-from config.errors import ValidationFailed
+from core import partitions
+from core.errors import ValidationFailed
 
 pytestmark = pytest.mark.django_db
 

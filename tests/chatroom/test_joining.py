@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from chatroom import services
 from chatroom.models import Invite, JoinRequest, Message, RoomMember
-from config.errors import Conflict, NotFound, PermissionDenied
+from core.errors import Conflict, NotFound, PermissionDenied
 
 pytestmark = pytest.mark.django_db
 

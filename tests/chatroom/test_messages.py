@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from chatroom import selectors, services
 from chatroom.models import Mention, Message, MessageClientId, MessageEdit, Reaction
-from config.errors import NotFound, ValidationFailed
+from core.errors import NotFound, ValidationFailed
 
 pytestmark = pytest.mark.django_db
 

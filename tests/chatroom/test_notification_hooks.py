@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import Notification
 from chatroom import services
 from chatroom.models import Invite, RoomMember
-from config.errors import Conflict, NotFound, PermissionDenied
+from core.errors import Conflict, NotFound, PermissionDenied
 
 pytestmark = pytest.mark.django_db
 

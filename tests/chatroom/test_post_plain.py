@@ -9,7 +9,7 @@ from audit.models import AuditLog
 from audit.verification import verify
 from chatroom import services
 from chatroom.models import Message, MessageClientId, RoomMember
-from config.errors import Conflict, PermissionDenied
+from core.errors import Conflict, PermissionDenied
 
 pytestmark = pytest.mark.django_db
 

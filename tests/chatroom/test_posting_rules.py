@@ -24,7 +24,7 @@ from chatroom.models import (
     RoomMember,
 )
 from chatroom.permissions import POWERS, RANK, has_power, power_sql
-from config.errors import ApplicationError, Conflict, PermissionDenied
+from core.errors import ApplicationError, Conflict, PermissionDenied
 from orgs.models import Organization
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ import pytest
 
 from chatroom import services
 from chatroom.models import Message, RoomMember
-from config.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@ from django.db import IntegrityError, transaction
 
 from chatroom.models import Room
 from chatroom.services import room_create
-from config.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 
 @pytest.mark.django_db

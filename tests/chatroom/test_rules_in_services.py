@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from chatroom import services
 from chatroom.models import Message, Room
-from config.errors import NotFound, Throttled, ValidationFailed
+from core.errors import NotFound, Throttled, ValidationFailed
 from orgs.models import Membership, Organization, Role
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from chatroom import selectors, services
-from config.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from chatroom import services
 from chatroom.models import Attachment
-from config.errors import NotFound
+from core.errors import NotFound
 
 pytestmark = pytest.mark.django_db
 
@@ -106,7 +106,7 @@ def test_an_attachment_links_once_and_only_by_its_uploader(make_room, member_of,
     room = make_room()
     alice, bob = member_of(room), member_of(room)
     upload = _upload(api_as(alice), "pic.png", _png()).json()
-    from config.errors import ValidationFailed
+    from core.errors import ValidationFailed
 
     with pytest.raises(ValidationFailed):
         services.message_post(actor=bob, room=room, content="mine now", attachment_ids=[upload["id"]])
@@ -225,7 +225,7 @@ def test_the_api_download_takes_chat_read_and_any_accept_header(make_room, membe
 def test_attachment_delete_takes_the_uploaders_unlinked_upload_or_staff(make_room, member_of, make_user, api_as,
                                                                         django_capture_on_commit_callbacks):
     from audit.models import AuditLog
-    from config.errors import PermissionDenied
+    from core.errors import PermissionDenied
 
     room = make_room()
     uploader = member_of(room)

@@ -4,7 +4,7 @@ contract's shape (config.safejson through the API's default parser)."""
 import pytest
 
 from config import safejson
-from config.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 
 @pytest.mark.parametrize("depth", [33, 1_000, 100_000])

@@ -14,7 +14,7 @@ from django.db import OperationalError
 from django.test import override_settings
 
 from config import faults
-from config.errors import ServiceUnavailable
+from core.errors import ServiceUnavailable
 from tests.redis_server import ThrowawayRedis
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ import json
 import pytest
 from django.db import connection
 
-from config.errors import NotFound, PermissionDenied, ValidationFailed
+from core.errors import NotFound, PermissionDenied, ValidationFailed
 from jobs import access, command, rclone, runner, services
 from jobs.models import Remote
 

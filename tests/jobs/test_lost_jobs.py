@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from audit.models import AuditLog
 from config.celery import app as celery_app
-from config.errors import PermissionDenied
+from core.errors import PermissionDenied
 from jobs import locks, services, tasks
 from jobs.models import Job
 from tests.jobs.conftest import deliver_concurrently, tree

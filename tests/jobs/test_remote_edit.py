@@ -200,7 +200,7 @@ def test_rename_carries_into_schedules_and_is_refused_with_active_jobs(power, ma
 def test_deactivating_is_refused_with_active_jobs(power, make_local):
     remote, _ = make_local("src")
     job = services.job_submit(actor=power, type="delete", source={"remote": "src", "path": "/"})
-    from config.errors import Conflict
+    from core.errors import Conflict
 
     with pytest.raises(Conflict):
         services.remote_update(actor=power, remote=remote, is_active=False)

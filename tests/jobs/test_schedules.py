@@ -58,7 +58,7 @@ def test_unique_constraint_backs_the_lock(power, make_local):
     at = timezone.now()
     services.job_submit(actor=power, type="delete", source={"remote": "src", "path": "/"}, schedule=rule,
                         schedule_run_at=at)
-    from config.errors import Conflict
+    from core.errors import Conflict
 
     with pytest.raises(Conflict):
         services.job_submit(actor=power, type="delete", source={"remote": "src", "path": "/"}, schedule=rule,

@@ -12,7 +12,14 @@ from django.utils import timezone
 
 from orgs import services
 from orgs.models import Membership, Proxy, Role
-from orgs.permissions import allows, bump_version, check_permission, covers, has_permission, permissions_errors
+from orgs.permissions import (
+    allows,
+    bump_version,
+    check_permission,
+    covers,
+    has_permission,
+    permissions_errors,
+)
 from tests.orgs.conftest import make_membership
 
 pytestmark = pytest.mark.django_db
@@ -215,7 +222,7 @@ def test_no_proxy_means_no_acting_for(world):
 
 
 def test_self_proxy_is_refused_by_service_and_database(world):
-    from config.errors import ValidationFailed
+    from core.errors import ValidationFailed
 
     with pytest.raises(ValidationFailed) as exc:
         _proxy(world, world.admin, world.admin, {"*": ["read"]})

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.models import AuditLog
-from config.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from orgs import services
 from orgs.models import Department, Membership, Organization, Position, Proxy, Role
 from orgs.permissions import has_permission

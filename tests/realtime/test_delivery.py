@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from config.errors import PermissionDenied, ValidationFailed
+from core.errors import PermissionDenied, ValidationFailed
 from realtime import delivery as delivery_module
 from realtime.delivery import Delivery, parse_resume
 
