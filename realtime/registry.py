@@ -134,18 +134,28 @@ class OnlineTime:
 
 
 class _Slot:
-    """One registered provider, replaceable once (by its app's ready())."""
+    """One registered provider, set once (by its app's ready()). Reading one
+    nothing registered raises, as core.hooks does: a default that silently
+    says "no rooms" or "the login is alive" would fail open."""
 
-    def __init__(self, default):
-        self.default = self.value = default
+    def __init__(self, kind: str, provider: str):
+        self.kind, self.provider, self.value = kind, provider, None
 
     def set(self, value) -> None:
-        if self.value is not self.default and self.value != value:
+        if self.value is not None and self.value != value:
             raise ImproperlyConfigured(f"{type(value).__name__} is registered already.")
         self.value = value
 
+    def get(self):
+        if self.value is None:
+            raise ImproperlyConfigured(f"Nothing provides the socket's {self.kind}: the {self.provider} app "
+                                       "registers them in its AppConfig.ready() (is it in INSTALLED_APPS?)")
+        return self.value
 
-_rooms, _logins, _online_time = _Slot(Rooms()), _Slot(Logins()), _Slot(OnlineTime())
+
+_rooms = _Slot("rooms", "chatroom")
+_logins = _Slot("logins", "accounts")
+_online_time = _Slot("online time", "accounts")
 
 
 def register_rooms(rooms: Rooms) -> None:
@@ -153,7 +163,7 @@ def register_rooms(rooms: Rooms) -> None:
 
 
 def rooms() -> Rooms:
-    return _rooms.value
+    return _rooms.get()
 
 
 def register_logins(logins: Logins) -> None:
@@ -161,7 +171,7 @@ def register_logins(logins: Logins) -> None:
 
 
 def logins() -> Logins:
-    return _logins.value
+    return _logins.get()
 
 
 def register_online_time(online_time: OnlineTime) -> None:
@@ -169,4 +179,4 @@ def register_online_time(online_time: OnlineTime) -> None:
 
 
 def online_time() -> OnlineTime:
-    return _online_time.value
+    return _online_time.get()
