@@ -4,16 +4,19 @@ One JSON line per record in ``AUDIT_DIGEST_DIR/<database name>.jsonl``, on
 the application's side, out of the database superuser's reach (see
 ``audit.chain`` for the threat model):
 
-- ``{"kind": "anchor", "head_id", "head_hash", "head_created_at", "at", "signature"}``:
-  a chain head that was verified just before it was signed
+- ``{"kind": "anchor", "head_id", "head_hash", "head_created_at", "lanes", "at", "signature"}``:
+  a chain head that was verified just before it was signed, and in
+  ``lanes`` ({lane: [id, hash, created_at]}) the newest entry checked of each
+  other lane that run saw (audit.chain, "Lanes")
   (``audit.verification.anchor_head``, every ``AUDIT_ANCHOR_INTERVAL_SECONDS``
   while entries are written; nothing is written while the head stays put).
   The head's hash commits to every entry before it, so verification checks
   that every anchored head is still in the log with that hash: deleting the
   newest entries (truncation) or rewriting anything before a head is caught.
-- ``{"kind": "retention", "partition", "until", "last_id", "last_hash", ...}``
+- ``{"kind": "retention", "partition", "until", "last_id", "last_hash", "lanes", ...}``
   written by the partition maintenance before it drops an audit partition:
-  the dropped segment's last hash, which the first remaining entry links to.
+  the dropped segment's last hash of the main chain, and of each lane in
+  ``lanes`` ({lane: hash}), which the first remaining entry of each links to.
 
 Records are HMAC-signed with AUDIT_HMAC_KEY; a record that fails its
 signature is itself reported by verification.
@@ -191,9 +194,32 @@ def chain_head(*, using: str = "default") -> tuple[str, str, str] | None:
         return cursor.fetchone()
 
 
-def anchor_record(head: tuple[str, str, str]) -> dict:
+def anchor_record(head: tuple[str, str, str], lanes: dict | None = None) -> dict:
+    """An anchor on ``head`` (the newest entry checked), and on the newest
+    entry checked of each lane in ``lanes`` ({lane: (id, hash, created_at)})."""
     head_id, head_hash, head_created_at = head
-    return {"kind": "anchor", "head_id": head_id, "head_hash": head_hash, "head_created_at": head_created_at}
+    record = {"kind": "anchor", "head_id": head_id, "head_hash": head_hash, "head_created_at": head_created_at}
+    others = {lane: list(entry) for lane, entry in (lanes or {}).items() if entry[0] != head_id}
+    if others:
+        record["lanes"] = others
+    return record
+
+
+def anchored_heads(data: dict) -> list[tuple[str, str, str]]:
+    """(id, hash, created_at) of every entry an anchor record vouches for."""
+    heads = [(data.get("head_id"), data.get("head_hash"), data.get("head_created_at"))]
+    heads += [tuple(entry) for entry in (data.get("lanes") or {}).values()]
+    return [head for head in heads if len(head) == 3 and all(isinstance(v, str) for v in head)]
+
+
+def retention_floors(data: dict) -> dict[str, str]:
+    """{lane: last hash} of one retention record: the main chain's as
+    ``last_hash`` (all a record written before lanes has), the others' in
+    ``lanes``."""
+    floors = {lane: entry for lane, entry in (data.get("lanes") or {}).items() if isinstance(entry, str)}
+    if data.get("last_hash"):
+        floors[""] = data["last_hash"]
+    return floors
 
 
 def write_anchor(*, using: str = "default") -> dict | None:
@@ -208,11 +234,14 @@ def write_anchor(*, using: str = "default") -> dict | None:
 def record_retention(*, config, table: str, export, using: str = "default") -> None:
     """The audit table's before_drop hook (core.partitions, registered in AuditConfig.ready)."""
     with connections[using].cursor() as cursor:
+        # Each lane's last entry in the segment; the main chain's ("") is
+        # recorded as before lanes, the others under "lanes".
         cursor.execute(
-            f"SELECT id::text, hash, {timestamp_sql('created_at')} FROM {connections[using].ops.quote_name(table)} "
-            "ORDER BY created_at DESC, id DESC LIMIT 1"
+            f"SELECT DISTINCT ON (lane) lane, id::text, hash, {timestamp_sql('created_at')} "
+            f"FROM {connections[using].ops.quote_name(table)} ORDER BY lane, created_at DESC, id DESC"
         )
-        last = cursor.fetchone()
+        lasts = {row[0]: row[1:] for row in cursor.fetchall()}
+    last = lasts.pop("", None)
     until = format_timestamp(export_until(table))
     append(
         {
@@ -225,6 +254,7 @@ def record_retention(*, config, table: str, export, using: str = "default") -> N
             "last_id": last[0] if last else None,
             "last_hash": last[1] if last else None,
             "last_created_at": last[2] if last else None,
+            "lanes": {lane: entry[1] for lane, entry in lasts.items()},
         },
         using=using,
     )

@@ -71,6 +71,32 @@ out: the order must come from the database's clock alone, and rows that
 follow a stray future-dated entry (or a host whose clock drifts) would show
 as tampering.
 
+Lanes (format 3). One chain has one lock, and the lock is held until the
+writer's commit: every append in the system waits its turn, through a WAL
+flush each. A room's posts are the busiest stream by far, so each room's
+``message.posted`` entries form a chain of their own, a lane
+(``lane = "room:<id>"``), locked and linked on its own; everything else
+stays on the main chain (lane ""). A room's posts already take the room's
+posting lock, so a lane adds no waiting of its own. Within a lane all of the
+above holds unchanged: created_at strictly increases along it, each entry
+links to its lane's previous one, and the database clock orders it. Across
+lanes, entries are ordered by (created_at, id) like any others, but commit
+order may differ from it.
+
+A lane entry is format 3: format 2 with the lane in the signed content (C =
+["v3", lane, id, ...], the rest as format 2), so moving an entry to another
+lane is a bad signature, not only a broken link. An anchor signs the newest
+entry it checked of each lane it saw, beside the head, so a lane's tail is
+as protected as the main chain's; retention records the last hash of each
+lane in the dropped segment, which the lane's first remaining entry links to.
+
+One window is wider than the main chain's: an entry whose transaction
+commits after an anchoring run had already checked a later entry of another
+lane is first checked by a full verification or by the hourly check of the
+newest entries, not by the next anchoring run (which starts at the newest
+time the previous one saw). Its signature and its lane's links are checked
+by those like any other's.
+
 Encodings. Values that the database normalizes are rendered in Python the
 same way at write and at verification time, so what is signed before the
 INSERT is exactly what verification derives from the stored row:
@@ -120,7 +146,8 @@ from functools import lru_cache
 
 from django.conf import settings
 
-VERSION = 2  # the chain format new entries are written in (AuditLog.chain_version)
+VERSION = 2  # the chain format new entries of the main chain are written in (AuditLog.chain_version)
+LANE_VERSION = 3  # the format of an entry in a lane of its own (see "Lanes" above)
 GENESIS = "0" * 64
 
 # PostgreSQL's rendering of created_at, microseconds, always UTC.
@@ -223,9 +250,12 @@ CONTENT_FIELDS = (
 )
 
 
-def content(values: Sequence[str | None]) -> bytes:
+def content(values: Sequence[str | None], lane: str = "") -> bytes:
     """C: the canonical bytes of one entry's content, ``values`` in
-    CONTENT_FIELDS order, ip as packed_ip and details as jsonb_text."""
+    CONTENT_FIELDS order, ip as packed_ip and details as jsonb_text; with
+    the lane first for an entry in one (format 3)."""
+    if lane:
+        return _encode(["v3", lane, *values]).encode()
     return _encode(["v2", *values]).encode()
 
 
@@ -313,8 +343,9 @@ def entry_hash_v1(values: Sequence[str | None]) -> str:
 # ----------------------------------------------------------------- checking rows
 
 # The verifier's row: the version, format 1's hashed columns (a superset of
-# format 2's content and link), then the stored hash and signature.
-ROW_SELECT = f"chain_version, {HASHED_SELECT}, hash, signature"
+# format 2's content and link), then the stored hash and signature, and the lane.
+ROW_SELECT = f"chain_version, {HASHED_SELECT}, hash, signature, lane"
+ROW_LANE = 18  # where the lane is in a ROW_SELECT row
 sha256 = hashlib.sha256
 
 
@@ -328,6 +359,9 @@ def _hash_and_signed(row: tuple) -> tuple[str, bytes] | None:
         # row: 1 id, 2 created_at, 3..11 actor_username..request_id,
         # 12 ip, 13 user_agent, 14 details, 15 prev_hash.
         c = "".join(_compact(["v2", row[1], *row[3:12], packed_ip(row[12]), row[13], row[14]], 0)).encode()
+        return sha256(f"{row[15]}\n{row[2]}\n".encode() + c).hexdigest(), c
+    if version == 3:
+        c = "".join(_compact(["v3", row[18], row[1], *row[3:12], packed_ip(row[12]), row[13], row[14]], 0)).encode()
         return sha256(f"{row[15]}\n{row[2]}\n".encode() + c).hexdigest(), c
     if version == 1:
         stored = entry_hash_v1(row[1:16])

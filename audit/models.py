@@ -71,6 +71,9 @@ class AuditLog(PostgresPartitionedModel):
     # Which definition of hash and signature the entry follows (audit.chain):
     # 1 for entries written before migration 0004, 2 since.
     chain_version = models.PositiveSmallIntegerField(default=2)
+    # The chain the entry is linked into: "" for the main one, or a lane of
+    # its own such as "room:<id>" for one room's posts (audit.chain, "Lanes").
+    lane = models.CharField(max_length=64, blank=True, default="")
 
     class PartitioningMeta:
         method = PostgresPartitioningMethod.RANGE
@@ -88,6 +91,8 @@ class AuditLog(PostgresPartitionedModel):
         indexes = [
             # The chain order; also serves "newest first" and date ranges.
             models.Index(fields=["created_at", "id"], name="idx_audit_logs_chain"),
+            # Each lane's head, read under its lock by every append.
+            models.Index(fields=["lane", "created_at", "id"], name="idx_audit_logs_lane"),
             models.Index(fields=["actor", "created_at"], name="idx_audit_logs_actor"),
             models.Index(fields=["org", "created_at"], name="idx_audit_logs_org"),
             models.Index(fields=["action", "created_at"], name="idx_audit_logs_action"),

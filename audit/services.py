@@ -17,7 +17,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 
 from audit import context
-from audit.chain import content, ip_for_entry, jsonb_text, signer
+from audit.chain import LANE_VERSION, VERSION, content, ip_for_entry, jsonb_text, signer
 from audit.models import AuditLog
 from core.db import run_bound
 
@@ -32,6 +32,7 @@ from core.db import run_bound
 # leaves no gap.
 
 ACTION_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+LANE_RE = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,63}$|^$")
 _RESULTS = frozenset(AuditLog.Result.values)
 _LEVELS = frozenset(AuditLog.Level.values)
 
@@ -47,16 +48,19 @@ def audit_record(
     result: str = "success",
     level: str = "info",
     details: dict | None = None,
+    lane: str = "",
 ) -> AuditLog:
     """Append one entry to the audit chain, in the caller's transaction.
 
     ``actor`` defaults to the current request's authenticated user; request
     id, IP and user agent come from the request context (empty outside one).
     Record late in a transaction: the chain lock is held until it commits.
+    ``lane`` (audit.chain, "Lanes"): a chain of its own for a busy stream of
+    entries, such as one room's posts; the main chain by default.
     """
     return append_entry(
         action=action, actor=actor, acting_for=acting_for, org=org, resource_type=resource_type,
-        resource_id=resource_id, result=result, level=level, details=details,
+        resource_id=resource_id, result=result, level=level, details=details, lane=lane,
     )
 
 
@@ -76,13 +80,15 @@ def append_entry(**fields) -> AuditLog:
         created_at, prev_hash, hash_hex = _append(params)
 
     (entry_id, _, actor_id, actor_username, acting_for_id, acting_for_username, org_id, org_name, action,
-     resource_type, resource_id, result, level, request_id, ip, user_agent, details_text, _, signature) = params
+     resource_type, resource_id, result, level, request_id, ip, user_agent, details_text, _, signature,
+     lane) = params
     entry = AuditLog(
         id=entry_id, created_at=created_at, actor_id=actor_id, actor_username=actor_username,
         acting_for_id=acting_for_id, acting_for_username=acting_for_username, org_id=org_id, org_name=org_name,
         action=action, resource_type=resource_type, resource_id=resource_id, result=result, level=level,
         request_id=request_id, ip=ip, user_agent=user_agent, details=json.loads(details_text),
-        prev_hash=prev_hash, hash=hash_hex, signature=signature.hex(), chain_version=2,
+        prev_hash=prev_hash, hash=hash_hex, signature=signature.hex(), lane=lane,
+        chain_version=VERSION if not lane else LANE_VERSION,
     )
     entry._state.adding = False
     entry._state.db = connection.alias
@@ -101,33 +107,38 @@ APPEND_ARGS: tuple[tuple[str, str], ...] = (
     ("org_id", "uuid"), ("org_name", "text"), ("action", "text"), ("resource_type", "text"),
     ("resource_id", "text"), ("result", "text"), ("level", "text"), ("request_id", "text"), ("ip", "text"),
     ("user_agent", "text"), ("details", "text"), ("content", "bytea"), ("signature", "bytea"),
+    ("lane", "text"),
 )
-APPEND_ARG_TYPES = tuple(sql_type for _, sql_type in APPEND_ARGS)
 # What a caller passes for "no entry" to a database function that appends
 # one only sometimes (a NULL id).
 NO_ENTRY = (None,) * len(APPEND_ARGS)
 
 
-def append_sql_placeholders() -> str:
+# The helpers below render the current list; a migration that re-creates a
+# function as it was at an earlier state passes that state's frozen list
+# (``args``), since history must not change when the list does.
+
+
+def append_sql_placeholders(args=APPEND_ARGS) -> str:
     """audit_chain_append()'s arguments as the typed placeholders of a bound statement."""
-    return ", ".join(f"%s::{sql_type}" for sql_type in APPEND_ARG_TYPES)
+    return ", ".join(f"%s::{sql_type}" for _, sql_type in args)
 
 
-def append_sql_parameters(prefix: str) -> str:
+def append_sql_parameters(prefix: str, args=APPEND_ARGS) -> str:
     """The argument list as parameters of a plpgsql function that takes an
     entry's arguments and appends the entry itself; ``prefix`` names them."""
-    return ", ".join(f"{prefix}{name} {sql_type}" for name, sql_type in APPEND_ARGS)
+    return ", ".join(f"{prefix}{name} {sql_type}" for name, sql_type in args)
 
 
-def append_sql_call(prefix: str) -> str:
+def append_sql_call(prefix: str, args=APPEND_ARGS) -> str:
     """The call of audit_chain_append() inside such a function, passing on
     the parameters that append_sql_parameters(prefix) declared."""
-    return "audit_chain_append(" + ", ".join(f"{prefix}{name}" for name, _ in APPEND_ARGS) + ")"
+    return "audit_chain_append(" + ", ".join(f"{prefix}{name}" for name, _ in args) + ")"
 
 
-def append_sql_types() -> str:
+def append_sql_types(args=APPEND_ARGS) -> str:
     """The argument types alone, as DROP FUNCTION and to_regprocedure name a function."""
-    return ", ".join(APPEND_ARG_TYPES)
+    return ", ".join(sql_type for _, sql_type in args)
 
 
 @functools.lru_cache(maxsize=4)
@@ -146,6 +157,7 @@ def entry_params(
     result: str = "success",
     level: str = "info",
     details: dict | None = None,
+    lane: str = "",
     at=None,
 ) -> tuple:
     """Validate an entry, sign its content and return audit_chain_append()'s
@@ -158,6 +170,8 @@ def entry_params(
         raise ValueError(f"audit result must be one of {AuditLog.Result.values}, got {result!r}")
     if level not in _LEVELS:
         raise ValueError(f"audit level must be one of {AuditLog.Level.values}, got {level!r}")
+    if not isinstance(lane, str) or not LANE_RE.match(lane):
+        raise ValueError(f"an audit lane is empty (the main chain) or a short code, got {lane!r}")
 
     ctx = context.current()
     if actor is None:
@@ -176,7 +190,7 @@ def entry_params(
         str(resource_type)[:50], str(resource_id)[:255],
         result, level, ctx.request_id[:100],
     )
-    c = content((str(entry_id), *fields, ip_packed, ctx.user_agent, details_text))
+    c = content((str(entry_id), *fields, ip_packed, ctx.user_agent, details_text), lane=lane)
     actor_username, acting_for_username, org_name = fields[:3]
     return (
         entry_id, at,
@@ -184,7 +198,7 @@ def entry_params(
         acting_for.pk if acting_for is not None else None, acting_for_username,
         org.pk if org is not None else None, org_name,
         *fields[3:], ip, ctx.user_agent, details_text,
-        c, _signer(settings.AUDIT_HMAC_KEY)(c),
+        c, _signer(settings.AUDIT_HMAC_KEY)(c), lane,
     )
 
 

@@ -3,10 +3,11 @@
 Entries are read in chain order (created_at, id) and every one is checked
 (``audit.chain`` defines the formats and why together they are sound):
 
-1. link: its ``prev_hash`` is the previous entry's ``hash`` ("broken link":
-   an entry was deleted or the order was changed). The first entry of the
-   whole log links to GENESIS, or to the last hash of the segment that
-   retention dropped, as recorded in the digest file;
+1. link: its ``prev_hash`` is the ``hash`` of the previous entry of its lane
+   (audit.chain, "Lanes"; "broken link": an entry was deleted or the order
+   was changed). The first entry of a lane in the whole log links to
+   GENESIS, or to that lane's last hash in the segments retention dropped,
+   as recorded in the digest file;
 2. its ``hash`` is recomputed from its fields ("hash mismatch": a field was
    changed and the hash not recomputed);
 3. its ``signature`` is recomputed with AUDIT_HMAC_KEY ("bad signature": a
@@ -16,7 +17,7 @@ Entries are read in chain order (created_at, id) and every one is checked
 
 then, over the whole range:
 
-4. every signed anchor in the range is still in the log with its hash
+4. every head a signed anchor names in the range (of every lane) is still in the log with its hash
    ("truncated": an anchored head is gone, e.g. the newest entries were
    deleted; "anchor mismatch": something before the head was rewritten);
 5. no entry after the newest anchor repeats an id ("duplicate entry": a
@@ -32,7 +33,7 @@ import hmac
 import queue
 import threading
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
 from django.conf import settings
@@ -41,7 +42,7 @@ from django.db import connections, transaction
 
 from audit import anchors
 from audit.alerts import alert_staff
-from audit.chain import GENESIS, ROW_SELECT, format_timestamp, hmac_key, parse_timestamp, row_checker, timestamp_sql
+from audit.chain import GENESIS, ROW_LANE, ROW_SELECT, format_timestamp, hmac_key, parse_timestamp, row_checker, timestamp_sql
 
 _BATCH = 5_000
 
@@ -70,6 +71,8 @@ class VerifyResult:
     first_broken: Broken | None
     # (id, hash, created_at text) of the newest entry checked, None if none.
     last: tuple[str, str, str] | None = None
+    # The same of each lane's newest entry checked ("" is the main chain).
+    lane_heads: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         broken = None
@@ -102,34 +105,35 @@ def verify(*, since: datetime | None = None, until: datetime | None = None, usin
             if outermost:
                 # One snapshot for the predecessor lookup, the scan and the repeat check.
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            expected = None
-            if since is not None:
-                cursor.execute(
-                    "SELECT hash FROM audit_logs WHERE created_at < %s ORDER BY created_at DESC, id DESC LIMIT 1",
-                    [since],
-                )
-                row = cursor.fetchone()
-                expected = row[0] if row else None
-        floor = None  # the newest dropped segment
-        if expected is None:
-            # No predecessor: this is the start of what the log still holds,
-            # which links to GENESIS or to the last segment retention dropped.
-            every = records if since is None else anchors.load(using=using)
-            retentions = [r for r in every if r.kind == "retention"]
-            if retentions:
-                if not retentions[-1].valid:
-                    return _bad_record(retentions[-1])
-                floor = retentions[-1].data
-        starts = {GENESIS} | ({floor["last_hash"]} if floor and floor.get("last_hash") else set())
+            # The hash each lane's first entry in range links to: its lane's
+            # last entry before the range. A lane without one starts in the
+            # range and links to GENESIS or to what retention dropped.
+            expected: dict[str, str] = _lane_predecessors(cursor, since=since, until=until) if since else {}
+        # Retention's floors, read from the whole digest file only when a
+        # lane starts in range (the file grows by a line a minute). A record
+        # that fails its signature matters only then too.
+        floor_state: list = []
 
-        floor_text = floor["until"] if floor else None
-        in_range = [
-            r.data for r in records
-            if r.kind == "anchor" and (not since_text or r.moment >= since_text)
-            and (not until_text or r.moment <= until_text) and (not floor_text or r.moment >= floor_text)
+        def floors():
+            if not floor_state:
+                every = records if since is None else anchors.load(using=using)
+                floor_state.extend(_retention_floors([r for r in every if r.kind == "retention"]))
+            return floor_state
+
+        # Anchored heads before the newest dropped segment's end are gone with
+        # it. A retention record whose segment ends after ``since`` was
+        # written after that, so it is among ``records`` (loaded back to the
+        # first anchor older than ``since``).
+        floor_text = _retention_floors([r for r in records if r.kind == "retention"])[1]
+
+        heads = [
+            head for r in records if r.kind == "anchor" for head in anchors.anchored_heads(r.data)
+            if (not since_text or head[2] >= since_text) and (not until_text or head[2] <= until_text)
+            and (not floor_text or head[2] >= floor_text)
         ]
-        anchored = {a["head_id"] for a in in_range}
+        anchored = {head[0] for head in heads}
         seen: dict[str, str] = {}
+        lane_heads: dict[str, tuple[str, str, str]] = {}
         checked = 0
         last = None
         check = row_checker(hmac_key())
@@ -143,46 +147,85 @@ def verify(*, since: datetime | None = None, until: datetime | None = None, usin
             for batch in _read_ahead(cursor.cursor, _BATCH):
                 for row in batch:
                     entry_id, created_at, prev_hash, stored_hash, signature = row[1], row[2], row[15], row[16], row[17]
-                    link_ok = prev_hash in starts if expected is None else prev_hash == expected
+                    lane = row[ROW_LANE]
+                    link = expected.get(lane)
+                    if link is None:
+                        lane_floors, _, bad_floor = floors()
+                        if bad_floor is not None:
+                            return _bad_record(bad_floor)
+                        link_ok = prev_hash == GENESIS or prev_hash == lane_floors.get(lane)
+                    else:
+                        link_ok = prev_hash == link
                     if not link_ok:
                         return VerifyResult(False, checked, Broken(
                             entry_id, created_at, BROKEN_LINK,
                             "prev_hash does not match the preceding entry: an entry before it was deleted or reordered",
-                        ), last)
+                        ), last, lane_heads)
                     computed = check(row)
                     if computed is None:
                         return VerifyResult(False, checked, Broken(
                             entry_id, created_at, UNKNOWN_FORMAT, f"chain_version {row[0]!r} is not one this code knows"
-                        ), last)
+                        ), last, lane_heads)
                     if computed[0] != stored_hash:
                         return VerifyResult(False, checked, Broken(
-                            entry_id, created_at, HASH_MISMATCH, "the entry's fields do not match its hash"), last)
+                            entry_id, created_at, HASH_MISMATCH, "the entry's fields do not match its hash"),
+                            last, lane_heads)
                     if not compare(computed[1], signature):
                         return VerifyResult(False, checked, Broken(
                             entry_id, created_at, BAD_SIGNATURE,
-                            "the signature does not match the entry: changed without the key"), last)
+                            "the signature does not match the entry: changed without the key"), last, lane_heads)
                     if entry_id in anchored:
                         seen[entry_id] = stored_hash
-                    expected = stored_hash
-                    last = (entry_id, stored_hash, created_at)
+                    expected[lane] = stored_hash
+                    last = lane_heads[lane] = (entry_id, stored_hash, created_at)
                     checked += 1
 
-        # Anchored heads in range must still be there, unchanged.
-        for anchor in in_range:
-            at = anchor["head_created_at"]
-            if anchor["head_id"] not in seen:
-                return VerifyResult(False, checked, Broken(anchor["head_id"], at, TRUNCATED,
-                                                           "an anchored chain head is missing from the log"), last)
-            if seen[anchor["head_id"]] != anchor["head_hash"]:
-                return VerifyResult(False, checked, Broken(anchor["head_id"], at, ANCHOR_MISMATCH,
-                                                           "an anchored chain head has a different hash"), last)
+        # Anchored heads (of every lane) in range must still be there, unchanged.
+        for head_id, head_hash, at in heads:
+            if head_id not in seen:
+                return VerifyResult(False, checked, Broken(head_id, at, TRUNCATED,
+                                                           "an anchored chain head is missing from the log"),
+                                    last, lane_heads)
+            if seen[head_id] != head_hash:
+                return VerifyResult(False, checked, Broken(head_id, at, ANCHOR_MISMATCH,
+                                                           "an anchored chain head has a different hash"),
+                                    last, lane_heads)
 
         # After the newest anchor, nothing vouches for uniqueness yet.
-        after = max((a["head_created_at"] for a in in_range), default=None)
+        after = max((head[2] for head in heads), default=None)
         if repeat := _repeated_id(connection, after=after, since=since, until=until):
             return VerifyResult(False, checked, Broken(repeat[0], repeat[1], DUPLICATE,
-                                                       "an entry id occurs twice: a signed entry was copied"), last)
-    return VerifyResult(True, checked, None, last)
+                                                       "an entry id occurs twice: a signed entry was copied"),
+                                last, lane_heads)
+    return VerifyResult(True, checked, None, last, lane_heads)
+
+
+def _lane_predecessors(cursor, *, since, until) -> dict[str, str]:
+    """{lane: hash of its last entry before ``since``} for each lane with
+    entries in the range and one before it (an index probe per lane)."""
+    where_sql, params = _range_sql(since=since, until=until)
+    cursor.execute(
+        f"SELECT l.lane, p.hash FROM (SELECT DISTINCT lane FROM audit_logs {where_sql}) l "
+        "JOIN LATERAL (SELECT a.hash FROM audit_logs a WHERE a.lane = l.lane AND a.created_at < %s "
+        "ORDER BY a.created_at DESC, a.id DESC LIMIT 1) p ON true",
+        [*params, since],
+    )
+    return dict(cursor.fetchall())
+
+
+def _retention_floors(retentions: list[anchors.DigestRecord]):
+    """({lane: last hash retention dropped}, the newest dropped segment's
+    end, the newest record that fails its signature or None). Segments are
+    dropped oldest first, so a lane's floor is the newest record naming it."""
+    floors: dict[str, str] = {}
+    bad = None
+    for record in retentions:
+        if not record.valid:
+            bad = record
+            continue
+        floors.update(anchors.retention_floors(record.data))
+    until = retentions[-1].data.get("until") if retentions and retentions[-1].valid else None
+    return floors, until, bad
 
 
 def _read_ahead(cursor, size: int) -> Iterator[list]:
@@ -280,7 +323,8 @@ def anchor_head(*, using: str = "default", wait: bool = False) -> dict:
             return {**result.as_dict(), "anchor": None}
         # The newest entry the check saw, not a head read afresh: one that
         # committed since is not verified yet.
-        return {**result.as_dict(), "anchor": anchors.write_locked(anchors.anchor_record(result.last), using=using)}
+        record = anchors.anchor_record(result.last, lanes=result.lane_heads)
+        return {**result.as_dict(), "anchor": anchors.write_locked(record, using=using)}
 
 
 def parse_when(text: str | None, *, end_of_day: bool = False) -> datetime | None:

@@ -20,9 +20,14 @@ are audit's own definition of that function's argument list
 (audit.services.APPEND_ARGS), rendered here.
 """
 
+import importlib
+
 from django.db import migrations
 
 from audit.services import append_sql_call, append_sql_parameters, append_sql_types
+
+# The audit argument list as it was when this migration was written (see audit 0005).
+ARGS = importlib.import_module("audit.migrations.0005_chain_lanes").ARGS_0004
 
 POST = """
 CREATE FUNCTION chat_message_post(
@@ -67,9 +72,9 @@ BEGIN
     RETURN NEXT;
 END
 $$;
-""" % {"audit_parameters": append_sql_parameters("a_"), "audit_call": append_sql_call("a_")}
+""" % {"audit_parameters": append_sql_parameters("a_", ARGS), "audit_call": append_sql_call("a_", ARGS)}
 
-DROP = "DROP FUNCTION chat_message_post(text, uuid, uuid, text, jsonb, text, jsonb, %s);" % append_sql_types()
+DROP = "DROP FUNCTION chat_message_post(text, uuid, uuid, text, jsonb, text, jsonb, %s);" % append_sql_types(ARGS)
 
 
 class Migration(migrations.Migration):

@@ -44,13 +44,16 @@ import importlib
 from django.db import migrations
 
 from audit.services import append_sql_call, append_sql_parameters, append_sql_types
+
+# The audit argument list as it was when this migration was written (see audit 0005).
+ARGS = importlib.import_module("audit.migrations.0005_chain_lanes").ARGS_0004
 from chatroom.permissions import power_sql
 
 V5 = importlib.import_module("chatroom.migrations.0005_message_post_function")
 
 ARGUMENTS = "uuid, uuid, boolean, text, jsonb, uuid[], uuid[]"
 
-POST = """
+POST_TEMPLATE = """
 CREATE FUNCTION chat_message_post(
     p_room uuid, p_user uuid, p_judge boolean, p_client_id text, p_message jsonb,
     p_attachments uuid[], p_mentions uuid[],
@@ -147,13 +150,24 @@ BEGIN
     RETURN NEXT;
 END
 $$;
-""" % {
-    "audit_parameters": append_sql_parameters("a_"),
-    "audit_call": append_sql_call("a_"),
-    "can_post": power_sql("post", role="v_role", permissions="v_permissions"),
-}
+"""
 
-DROP = f"DROP FUNCTION chat_message_post({ARGUMENTS}, {append_sql_types()});"
+
+def post_sql(audit_args) -> str:
+    """The function, with the audit arguments of one state of audit_chain_append."""
+    return POST_TEMPLATE % {
+        "audit_parameters": append_sql_parameters("a_", audit_args),
+        "audit_call": append_sql_call("a_", audit_args),
+        "can_post": power_sql("post", role="v_role", permissions="v_permissions"),
+    }
+
+
+def drop_sql(audit_args) -> str:
+    return f"DROP FUNCTION chat_message_post({ARGUMENTS}, {append_sql_types(audit_args)});"
+
+
+POST = post_sql(ARGS)
+DROP = drop_sql(ARGS)
 
 
 class Migration(migrations.Migration):

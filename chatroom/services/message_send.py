@@ -130,6 +130,12 @@ class _RoomOrgs:
 
 
 _room_orgs = _RoomOrgs()
+
+
+def room_lane(room_id) -> str:
+    """The audit lane of a room's posts (audit.chain, "Lanes"): posts in
+    different rooms then take no chain lock in common, only their room's."""
+    return f"room:{room_id}"
 _MESSAGE_FIELDS = Message._meta.concrete_fields
 
 
@@ -150,7 +156,7 @@ def _insert(message: Message, *, judge: bool, client_id: str | None = None, atta
             room = Room(id=message.room_id, org=_room_orgs.get(message.room_id))
             audit_args = entry_params(**_audit_fields("message.posted", actor=message.user, room=room,
                                                       resource_type="message", resource_id=message.id,
-                                                      details=details))
+                                                      details=details), lane=room_lane(message.room_id))
         # Bound on the server, so psycopg prepares the statement after a few runs.
         outcome, created_at, prev_at, prev_id, reply_at, org_id, org_name = run_bound(_POST_SQL, [
             message.room_id, message.user_id, judge, client_id, row, list(attachment_ids), list(mentions),

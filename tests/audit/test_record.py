@@ -224,7 +224,8 @@ def test_the_encoding_is_pinned_so_exports_can_be_reverified_with_any_json_libra
                              details={"q": 'a"b\\c\nd\x01é', "n": 1.50, "a": [2]})
     row = stored_row(entry.pk)
     (_, entry_id, created_at, actor_username, acting_for_username, org_name, action, resource_type, resource_id,
-     result, level, request_id, ip, user_agent, details, prev_hash, stored_hash, signature) = row
+     result, level, request_id, ip, user_agent, details, prev_hash, stored_hash, signature, lane) = row
+    assert lane == ""  # the main chain: format 2
     assert ip == "::ffff:10.1.2.3"
     assert details.startswith('{"a": [2], "n": 1.5, "q": ') and json.loads(details)["q"] == 'a"b\\c\nd\x01é'
     content = json.dumps(
