@@ -228,6 +228,17 @@ if DB_POOL_MAX_SIZE:
 # The embedded server (pgserver) has no hstore; create extensions in migrations instead.
 POSTGRES_EXTRA_AUTO_EXTENSION_SET_UP = False
 
+# Behind PgBouncer in transaction pooling (README, "PgBouncer"): a server
+# connection serves this client only for one transaction, so nothing may
+# outlive one. No server-side cursors outside a transaction (QuerySet.iterator
+# would declare them WITH HOLD), and no prepared statements (psycopg prepares
+# a statement it runs often, on a server connection the next transaction may
+# not get). Advisory locks are transaction-scoped everywhere already.
+DB_PGBOUNCER = env_bool("DB_PGBOUNCER", False)
+if DB_PGBOUNCER:
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
+
 
 # Read replicas (core/replicas.py, core/replica_health.py): hot standbys
 # streaming from the primary, one alias each (replica1, replica2, ...).
@@ -256,6 +267,7 @@ for _n, _url in enumerate(DATABASE_REPLICA_URLS, start=1):
         # this wait before the read goes to the primary (core.replicas).
         _replica["OPTIONS"]["pool"] = {**DATABASES["default"]["OPTIONS"]["pool"], "name": _alias,
                                        "timeout": min(DB_POOL_TIMEOUT, 2)}
+    _replica["DISABLE_SERVER_SIDE_CURSORS"] = DB_PGBOUNCER
     # Tests: the same database as default, never one of its own.
     _replica["TEST"] = {"MIRROR": "default"}
     DATABASES[_alias] = _replica

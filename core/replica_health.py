@@ -58,14 +58,18 @@ def lsn_value(text: str | None) -> int | None:
 def _conninfo(alias: str) -> dict:
     db = settings.DATABASES[alias]
     options = {k: v for k, v in (db.get("OPTIONS") or {}).items() if k in _LIBPQ_OPTIONS}
-    return {
+    info = {
         "dbname": db.get("NAME"), "user": db.get("USER") or None, "password": db.get("PASSWORD") or None,
         "host": db.get("HOST") or None, "port": db.get("PORT") or None, **options,
         "connect_timeout": _CONNECT_TIMEOUT, "autocommit": True,
+        "prepare_threshold": None,  # never prepared: the same behind PgBouncer
         "application_name": f"{(db.get('OPTIONS') or {}).get('application_name', 'teamhub')}-replica-watch",
-        # A replica that stops answering must not hold the watcher up for long.
-        "options": f"-c statement_timeout={_CONNECT_TIMEOUT * 1000}",
     }
+    if not getattr(settings, "DB_PGBOUNCER", False):
+        # A replica that stops answering must not hold the watcher up for
+        # long. (PgBouncer refuses startup options.)
+        info["options"] = f"-c statement_timeout={_CONNECT_TIMEOUT * 1000}"
+    return info
 
 
 class Watcher:
