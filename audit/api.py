@@ -16,6 +16,7 @@ from audit.verification import verify
 from config.api import paginate
 from config.serializers import PAGE_PARAMETERS, page_of, validated
 from core.errors import PermissionDenied, parse_uuid
+from core.replicas import lag_tolerant
 
 
 def _acting_for(request) -> User | None:
@@ -50,6 +51,7 @@ class AuditListView(APIView):
                                      description="Read as this principal, through your proxy in their orgs")],
         responses=page_of(s.AuditLogSerializer),
     )
+    @lag_tolerant
     def get(self, request):
         params = validated(s.AuditListInput, request.query_params)
         user, acting_for = request.user, _acting_for(request)

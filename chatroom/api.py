@@ -19,6 +19,7 @@ from chatroom.presenters import attachment_response
 from config.api import paginate
 from config.serializers import PAGE_PARAMETERS, page_of, validated
 from core.errors import NotFound, parse_uuid
+from core.replicas import lag_tolerant
 from orgs.models import Organization
 
 READ = "chat:read"
@@ -50,6 +51,7 @@ class RoomsView(APIView):
 
     @extend_schema(operation_id="v1_rooms_list", parameters=[s.RoomListInput, *PAGE_PARAMETERS],
                    responses=page_of(s.RoomSerializer))
+    @lag_tolerant
     def get(self, request):
         qs = selectors.rooms_list(user=request.user, **validated(s.RoomListInput, request.query_params))
         return paginate(self, request, qs, s.RoomSerializer)
@@ -131,6 +133,7 @@ class MembersView(APIView):
     required_scopes = RW
 
     @extend_schema(parameters=PAGE_PARAMETERS, responses=page_of(s.RoomMemberStatusSerializer))
+    @lag_tolerant
     def get(self, request, room_id):
         room = selectors.room_get(user=request.user, room_id=room_id)
         qs = selectors.room_members(user=request.user, room=room)
@@ -212,6 +215,7 @@ class MessagesView(APIView):
 
     @extend_schema(parameters=[s.HistoryInput, OpenApiParameter("around", OpenApiTypes.UUID)],
                    responses=s.MessagePageSerializer)
+    @lag_tolerant
     def get(self, request, room_id):
         room = selectors.room_get(user=request.user, room_id=room_id)
         page = selectors.room_messages(user=request.user, room=room, **validated(s.HistoryInput, request.query_params))
@@ -234,6 +238,7 @@ class PinnedView(APIView):
     required_scopes = RW
 
     @extend_schema(responses=s.MessageListSerializer)
+    @lag_tolerant
     def get(self, request, room_id):
         room = selectors.room_get(user=request.user, room_id=room_id)
         pinned = selectors.pinned_messages(user=request.user, room=room)
@@ -264,6 +269,7 @@ class MessageHistoryView(APIView):
     required_scopes = RW
 
     @extend_schema(responses=s.MessageHistorySerializer)
+    @lag_tolerant
     def get(self, request, message_id):
         versions = selectors.message_history(user=request.user, message_id=message_id)
         return Response(s.MessageHistorySerializer({"results": versions}).data)
@@ -325,6 +331,7 @@ class SearchView(APIView):
     required_scopes = {"GET": READ}
 
     @extend_schema(parameters=[s.SearchInput], responses=s.SearchPageSerializer)
+    @lag_tolerant
     def get(self, request):
         data = validated(s.SearchInput, request.query_params)
         return Response(s.SearchPageSerializer(selectors.search_messages(user=request.user, **data)).data)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
@@ -32,6 +32,7 @@ from chatroom.models import (
 from chatroom.permissions import has_power
 from chatroom.presenters import message_dicts
 from core.errors import NotFound, PermissionDenied, ValidationFailed, parse_uuid
+from core.replicas import read_alias
 from core.timestamps import isoformat_z
 
 # One window spans at most two monthly partitions.
@@ -367,7 +368,7 @@ def search_messages(*, user, q: str, room_id=None, user_id=None, since: datetime
 def _headlines(rows: list[Message], q: str) -> dict:
     if not rows:
         return {}
-    with connection.cursor() as cur:
+    with connections[read_alias()].cursor() as cur:
         cur.execute(
             """
             SELECT m.id, ts_headline('english', m.content, websearch_to_tsquery('english', %s),

@@ -27,6 +27,7 @@ from django.db import connection, transaction
 
 from chatroom.models import RoomMember
 from config.faults import OPEN, redis_policy
+from core.replicas import primary_only
 
 ENTRY_TTL = 10 * 60
 
@@ -73,6 +74,8 @@ def _count(user, room_ids: list) -> dict:
         return {room_id: (unread, mentions) for room_id, unread, mentions in cursor.fetchall()}
 
 
+# Counts are cached: computed from a replica, stale ones would outlive its lag.
+@primary_only
 def counts(user) -> dict:
     """{room_id: (unread, mentions)} for every room the user is a member of."""
     memberships = list(RoomMember.objects.filter(user=user).values_list("room_id", "last_read_message_id"))

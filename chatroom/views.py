@@ -21,6 +21,7 @@ from chatroom.permissions import can_invite, has_power
 from chatroom.presenters import attachment_response
 from config.forms import form_errors
 from core.errors import ApplicationError, NotFound, ValidationFailed
+from core.replicas import lag_tolerant
 
 
 class RoomCreateForm(forms.Form):
@@ -32,6 +33,7 @@ class RoomCreateForm(forms.Form):
 
 
 @login_required
+@lag_tolerant
 def room_list(request):
     q = request.GET.get("q", "").strip()
     form = RoomCreateForm(request.POST or None)
@@ -165,6 +167,7 @@ def join_requests(request, room_id):
 
 
 @login_required
+@lag_tolerant
 def search(request):
     q = request.GET.get("q", "").strip()
     room_id = request.GET.get("room_id") or None

@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from config.celery import app as celery_app
+from core import replica_health
 from realtime.layer import overload_counts
 
 logger = logging.getLogger(__name__)
@@ -95,7 +96,8 @@ def readyz(request):
     503 names the failing parts. A missing Celery worker is reported but does
     not make the web process unready: it can still serve pages. Either way the
     body carries this process's channel layer overload counts (sockets sent to
-    the database to catch up; realtime.layer), which never make it unready.
+    the database to catch up; realtime.layer) and each read replica's status
+    and lag (core.replica_health), which never make it unready.
     """
     result: dict[str, object] = {}
     failing: list[str] = []
@@ -118,6 +120,9 @@ def readyz(request):
             result["celery"] = f"error: {type(exc).__name__}"
 
     result["channel_layer_overloads"] = overload_counts()
+    # Each read replica and its lag. A replica down or lagging never makes
+    # the process unready: its reads go to the primary meanwhile.
+    result["replicas"] = replica_health.report()
     if failing:
         result["failing"] = failing
         response = JsonResponse(result, status=503)

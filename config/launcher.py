@@ -166,17 +166,20 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 def _ensure_chromium() -> None:
-    """The browser tests drive Debian's chromium. On Debian, as root, install
-    it when it is missing; elsewhere those tests skip (and fail under CI)."""
-    if os.path.exists(CHROMIUM) or not os.path.exists("/etc/debian_version"):
+    """The browser tests drive Debian's chromium, and the PgBouncer test a
+    real pgbouncer. On Debian, as root, install them when missing; elsewhere
+    those tests skip with the reason (the browser tests fail under CI)."""
+    missing = [pkg for pkg, present in (("chromium", os.path.exists(CHROMIUM)),
+                                        ("pgbouncer", bool(shutil.which("pgbouncer")))) if not present]
+    if not missing or not os.path.exists("/etc/debian_version"):
         return
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         return
-    print("  Installing chromium for the browser tests (apt-get)...", flush=True)
+    print(f"  Installing {', '.join(missing)} for the browser and PgBouncer tests (apt-get)...", flush=True)
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]):
+    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", *missing]):
         if subprocess.call(cmd, env=env, stdin=subprocess.DEVNULL) != 0:
-            print(f"  {' '.join(cmd)} failed; the browser tests will not find chromium.", file=sys.stderr, flush=True)
+            print(f"  {' '.join(cmd)} failed; those tests will skip.", file=sys.stderr, flush=True)
             return
 
 

@@ -45,6 +45,16 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
 
 
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+
+
 # --------------------------------------------------------------------------- core
 
 DEBUG = env_bool("DEBUG", False)
@@ -107,6 +117,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Runs each request for its user: one that writes pins the user's reads
+    # to the primary for REPLICA_PIN_SECONDS (core/replicas.py).
+    "core.replicas.PinMiddleware",
     "accounts.middleware.WebSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -214,6 +227,52 @@ if DB_POOL_MAX_SIZE:
     }
 # The embedded server (pgserver) has no hstore; create extensions in migrations instead.
 POSTGRES_EXTRA_AUTO_EXTENSION_SET_UP = False
+
+# Behind PgBouncer in transaction pooling (README, "PgBouncer"): a server
+# connection serves this client only for one transaction, so nothing may
+# outlive one. No server-side cursors outside a transaction (QuerySet.iterator
+# would declare them WITH HOLD), and no prepared statements (psycopg prepares
+# a statement it runs often, on a server connection the next transaction may
+# not get). Advisory locks are transaction-scoped everywhere already.
+DB_PGBOUNCER = env_bool("DB_PGBOUNCER", False)
+if DB_PGBOUNCER:
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
+
+
+# Read replicas (core/replicas.py, core/replica_health.py): hot standbys
+# streaming from the primary, one alias each (replica1, replica2, ...).
+# Lag-tolerant reads (history, search, listings) go to a healthy one; every
+# other read, every write and every migration to the primary. Each replica
+# gets a connection pool of its own, as big as the primary's.
+DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS")
+# After a user writes, their reads go to the primary for this long.
+REPLICA_PIN_SECONDS = env_int("REPLICA_PIN_SECONDS", 5)
+# A replica further behind than this (or down) is skipped until it recovers.
+REPLICA_MAX_LAG_SECONDS = env_float("REPLICA_MAX_LAG_SECONDS", 10)
+# How often each process checks its replicas' health and lag.
+REPLICA_CHECK_SECONDS = env_float("REPLICA_CHECK_SECONDS", 1)
+if REPLICA_PIN_SECONDS < 1 or REPLICA_MAX_LAG_SECONDS <= 0 or REPLICA_CHECK_SECONDS <= 0:
+    raise ImproperlyConfigured("REPLICA_PIN_SECONDS must be at least 1, REPLICA_MAX_LAG_SECONDS and "
+                               "REPLICA_CHECK_SECONDS above 0")
+REPLICA_ALIASES: list[str] = []
+for _n, _url in enumerate(DATABASE_REPLICA_URLS, start=1):
+    _alias = f"replica{_n}"
+    _replica = dj_database_url.parse(_url, conn_max_age=DB_CONN_MAX_AGE, conn_health_checks=True)
+    _replica["ENGINE"] = DATABASES["default"]["ENGINE"]
+    _replica.setdefault("OPTIONS", {}).update(
+        {k: v for k, v in DATABASES["default"]["OPTIONS"].items() if k != "pool"})
+    if DB_POOL_MAX_SIZE:
+        # A replica that stopped since its last check costs a reader at most
+        # this wait before the read goes to the primary (core.replicas).
+        _replica["OPTIONS"]["pool"] = {**DATABASES["default"]["OPTIONS"]["pool"], "name": _alias,
+                                       "timeout": min(DB_POOL_TIMEOUT, 2)}
+    _replica["DISABLE_SERVER_SIDE_CURSORS"] = DB_PGBOUNCER
+    # Tests: the same database as default, never one of its own.
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES[_alias] = _replica
+    REPLICA_ALIASES.append(_alias)
+DATABASE_ROUTERS = ["core.replicas.ReplicaRouter"]
 
 # --------------------------------------------------------------------------- redis
 

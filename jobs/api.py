@@ -14,6 +14,7 @@ from accounts.models import User
 from config.api import paginate
 from config.serializers import PAGE_PARAMETERS, page_of, validated
 from core.errors import NotFound, ValidationFailed
+from core.replicas import lag_tolerant
 from jobs import access, selectors, services
 from jobs import serializers as s
 from jobs.models import RemotePermission
@@ -122,6 +123,7 @@ class RemotePermissionDetailView(BaseView):
 class JobListView(BaseView):
     @extend_schema(operation_id="v1_jobs_list", summary="Your jobs", parameters=[s.JobListInput, *PAGE_PARAMETERS],
                    responses=page_of(s.JobSerializer))
+    @lag_tolerant
     def get(self, request):
         status = validated(s.JobListInput, request.query_params).get("status") or None
         return paginate(self, request, selectors.jobs_for(request.user, status=status), s.JobSerializer)
@@ -157,6 +159,7 @@ class JobRetryView(BaseView):
 class JobLogsView(BaseView):
     @extend_schema(summary="A job's log lines, oldest first", parameters=[s.JobLogsInput],
                    responses=s.JobLogPageSerializer)
+    @lag_tolerant
     def get(self, request, pk):
         rows, next_after = selectors.job_logs(request.user, pk, **validated(s.JobLogsInput, request.query_params))
         page = {"results": rows, "next": str(next_after) if next_after else None}

@@ -248,6 +248,10 @@ class RunReporter(threading.Thread):
         can tell the run's backends in pg_stat_activity."""
         if connection.connection is not None and connection.connection is self._tagged:
             return
+        if settings.DB_PGBOUNCER:
+            # Behind PgBouncer a backend serves many clients in turn: a
+            # session-wide name would tag whoever gets it next.
+            return
         connection.ensure_connection()
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config('application_name', %s, false)", [application_name(self.job.id)])

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import User
 from config import safejson
 from core.errors import ApplicationError, NotFound, ValidationFailed
+from core.replicas import lag_tolerant
 from jobs import access, rclone, selectors, services
 from jobs.models import Job, Remote, RemotePermission
 from jobs.presenters import job_dict
@@ -45,6 +46,7 @@ def _job_or_404(request, pk) -> Job:
 
 
 @login_required
+@lag_tolerant
 def job_list(request):
     status = request.GET.get("status") or None
     try:

@@ -38,6 +38,7 @@ from django.utils import timezone
 from accounts.models import User
 from config.faults import CLOSED, OPEN, redis_policy
 from core.errors import NotFound, PermissionDenied
+from core.replicas import primary_only
 from orgs.models import Membership, Proxy
 
 PERMISSIONS_TTL = 15 * 60  # seconds; seed 000: "permissions 15 min"
@@ -220,6 +221,8 @@ def _compute(user_id, org_id, acting_for_id, at: float) -> Grant:
     return _proxy_grant(user_id, acting_for_id, org_id, at)
 
 
+# Grants are cached: computed from a replica, a stale one would outlive its lag.
+@primary_only
 def effective_grant(user, org, *, acting_for=None, at: datetime | None = None) -> Grant:
     """The cached Grant for user in org (as acting_for) at `at` (default now)."""
     now = time.time()

@@ -27,6 +27,7 @@ from django.conf import settings
 
 from config.faults import DATABASE_ERRORS as DATABASE_DOWN
 from core.errors import Throttled, ValidationFailed
+from core.replicas import acting_as
 from realtime import broadcast, presence, registry
 from realtime.delivery import Delivery, parse_resume
 from realtime.framing import decode_frame, frame_ref, refused_frame_ref
@@ -291,7 +292,9 @@ class ClientConsumer(GuardedSocket):
     async def _run_handler(self, entry: registry.FrameHandler, frame: dict) -> None:
         """A registered handler, in a worker thread; then what it answered:
         nothing, a frame back, a subscription, a typing change."""
-        result = await db(entry.handle)(self.user, frame)
+        # Acting for the user: a frame that writes pins their reads to the
+        # primary for REPLICA_PIN_SECONDS (core.replicas).
+        result = await db(acting_as(self.user.id, entry.handle, writes=entry.write))(self.user, frame)
         if entry.write:
             self.strikes = 0
         if isinstance(result, registry.Typing):

@@ -1,0 +1,134 @@
+"""A throwaway PostgreSQL primary with hot standbys, from the pgserver
+wheel's own binaries (initdb, pg_ctl, pg_basebackup): no system PostgreSQL.
+
+The tests that need a real streaming replica start one here, on free
+loopback ports, in a directory of their own, and stop it afterwards. As
+root, the servers run as pgserver's own system user (PostgreSQL refuses to
+run as root), as config/embedded.py's server does."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import psycopg
+
+from tests.processes import free_port
+
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+
+def _bin_dir() -> Path:
+    import pgserver._commands
+
+    return Path(pgserver._commands.POSTGRES_BIN_PATH)
+
+
+def _system_user() -> str | None:
+    if os.geteuid() != 0:
+        return None
+    from pgserver.utils import ensure_user_exists
+
+    ensure_user_exists("pgserver")
+    return "pgserver"
+
+
+class Node:
+    """One server: the primary or a standby."""
+
+    def __init__(self, cluster: "Cluster", name: str):
+        self.cluster, self.name = cluster, name
+        self.data = cluster.dir / name
+        self.port = free_port()
+
+    def _run(self, exe: str, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run([str(_bin_dir() / exe), *args], user=self.cluster.user, check=check, timeout=timeout,
+                              capture_output=True, text=True, cwd=self.cluster.dir)
+
+    def start(self) -> "Node":
+        self._run("pg_ctl", "-D", str(self.data), "-w", "-t", "60", "-l", str(self.cluster.dir / f"{self.name}.log"),
+                  "-o", f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1", "start")
+        return self
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-w", "-m", mode, "stop", check=False)
+
+    def running(self) -> bool:
+        return self._run("pg_ctl", "-D", str(self.data), "status", check=False).returncode == 0
+
+    def url(self, dbname: str = "teamhub") -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{dbname}"
+
+    def connect(self, dbname: str = "teamhub", **kwargs) -> psycopg.Connection:
+        return psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname=dbname, autocommit=True,
+                               connect_timeout=5, **kwargs)
+
+    def sql(self, query: str, params=None, dbname: str = "teamhub"):
+        with self.connect(dbname) as conn:
+            cur = conn.execute(query, params)
+            return cur.fetchall() if cur.description else None
+
+
+class Cluster:
+    """``primary`` plus ``standbys``; every node under one temporary directory."""
+
+    def __init__(self):
+        self.user = _system_user()
+        # Not pytest's tmp_path: its parents are private to root, and the
+        # servers run as another user.
+        self.dir = Path(tempfile.mkdtemp(prefix="teamhub-pg-"))
+        self.dir.chmod(0o755)
+        if self.user:
+            entry = pwd.getpwnam(self.user)
+            os.chown(self.dir, entry.pw_uid, entry.pw_gid)
+        self.primary = Node(self, "primary")
+        self.standbys: list[Node] = []
+
+    def init_primary(self) -> Node:
+        p = self.primary
+        p._run("initdb", "-D", str(p.data), "--auth=trust", "--auth-local=trust", "--encoding=utf8", "-U", "postgres")
+        with open(p.data / "postgresql.conf", "a") as conf:
+            conf.write("\n# teamhub test cluster\nwal_level = replica\nmax_wal_senders = 10\nhot_standby = on\n"
+                       "wal_keep_size = '256MB'\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+                       "max_connections = 200\n")
+        with open(p.data / "pg_hba.conf", "a") as hba:
+            hba.write("host replication all 127.0.0.1/32 trust\n")
+        p.start()
+        p.sql("CREATE DATABASE teamhub", dbname="postgres")
+        return p
+
+    def add_standby(self) -> Node:
+        node = Node(self, f"standby{len(self.standbys) + 1}")
+        # -R writes standby.signal and primary_conninfo: a hot standby streaming from the primary.
+        node._run("pg_basebackup", "-h", "127.0.0.1", "-p", str(self.primary.port), "-U", "postgres",
+                  "-D", str(node.data), "-R", "-X", "stream", "-c", "fast")
+        self.standbys.append(node)
+        return node.start()
+
+    def wait_replayed(self, node: Node, timeout: float = 30) -> None:
+        """Until ``node`` has replayed everything the primary has written so far."""
+        target = self.primary.sql("SELECT pg_current_wal_lsn()", dbname="postgres")[0][0]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            done = node.sql("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [target], dbname="postgres")[0][0]
+            if done:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"{node.name} did not replay up to {target} within {timeout}s")
+
+    def close(self) -> None:
+        for node in [*self.standbys, self.primary]:
+            with contextlib.suppress(Exception):
+                node.stop("immediate")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def log(self, node: Node) -> str:
+        path = self.dir / f"{node.name}.log"
+        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
