@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 
+from accounts import profile_sections
 from core import partitions
 
 
@@ -11,7 +12,8 @@ class OpsConfig(AppConfig):
     def ready(self):
         # Imported here, not above: they import the models, which the app
         # registry loads only after every apps.py.
-        from ops import receivers
+        from ops import receivers, views
 
         receivers.connect()
+        profile_sections.register(views.profile_section)
         partitions.register("ops.SystemMetric", retention_setting="METRICS_RETENTION_MONTHS")
