@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import signal
 import threading
 
 import psutil
@@ -110,7 +111,26 @@ def start(kind: str) -> bool:
     sampler = Sampler(kind)
     threading.Thread(target=_loop, args=(sampler, float(interval)), name="ops-sampler", daemon=True).start()
     atexit.register(stopped, kind)
+    if kind == "web" and threading.current_thread() is threading.main_thread():
+        _on_sigterm(kind)
     return True
+
+
+def _on_sigterm(kind: str) -> None:
+    """uvicorn ends on SIGTERM by restoring the handler it found and raising
+    the signal again, so atexit never runs: this handler, the one it finds,
+    records the stop and then does what the previous handler would have."""
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def handler(signum, frame):
+        stopped(kind)
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            signal.signal(signum, signal.SIG_DFL if previous is None else previous)
+            signal.raise_signal(signum)
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def stopped(kind: str) -> None:
@@ -119,4 +139,13 @@ def stopped(kind: str) -> None:
     if _started_pid != os.getpid() or _stop.is_set():
         return
     _stop.set()
+    # From a thread of its own: this may run in a signal handler on a thread
+    # with an event loop, where Django refuses the database.
+    thread = threading.Thread(target=_record_stop, args=(kind,), name="ops-sampler-stop")
+    thread.start()
+    thread.join(5)
+
+
+def _record_stop(kind: str) -> None:
     event_record(event_type="process", event_name="stop", data={"kind": kind, "server_id": server_id()})
+    connection.close()
