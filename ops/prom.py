@@ -24,3 +24,7 @@ HTTP_LATENCY = Histogram(
 SOCKETS_OPEN = Gauge("teamhub_sockets_open", "WebSockets open now.", multiprocess_mode="livesum")
 FRAMES = Counter("teamhub_ws_frames", "WebSocket frames, by direction (in, out) and type.", ["direction", "type"])
 MESSAGES_POSTED = Counter("teamhub_messages_posted", "Chat messages posted (rate() gives messages per second).")
+FANOUT_LATENCY = Histogram(
+    "teamhub_fanout_latency_seconds",
+    "From a message's stamp (the database's clock, at insert) to its send to a socket through the channel layer.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0))

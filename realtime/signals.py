@@ -11,3 +11,6 @@ socket_closed = Signal()
 # A frame came in (frame_type: its "type", or "invalid") / went out.
 frame_received = Signal()  # frame_type
 frame_sent = Signal()  # frame_type
+# A live message.new went to a socket (cursor: the message's), as the
+# channel layer fanned it out; catch-ups from the database are not sent.
+message_delivered = Signal()  # cursor
