@@ -3,6 +3,7 @@ listed in the README's Configuration section."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import tempfile
@@ -611,6 +612,11 @@ CELERY_BEAT_SCHEDULE.update({
 # shared by all of them, so /metrics adds their counters up.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
 METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS")
+for _network in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: not an IP address or network: {_network!r}") from None
 # Each web process and worker writes its samples to system_metrics every this
 # many seconds (0 turns the sampler off).
 METRICS_SAMPLE_SECONDS = env_int("METRICS_SAMPLE_SECONDS", 60)

@@ -25,6 +25,11 @@ class Window:
 _lock = threading.Lock()
 _window = Window()
 _sockets = 0
+# (UTC day, user id) of the authenticated requests since the last sample: the
+# sampler adds them to that day's Redis set, which the daily statistics read
+# ("active users": an API request counts). One set insert here per request,
+# one Redis round trip per process a minute.
+_active: set[tuple[str, str]] = set()
 
 
 def request_done(duration: float, status: int) -> None:
@@ -38,6 +43,18 @@ def request_done(duration: float, status: int) -> None:
             slot = random.randrange(_window.requests)
             if slot < RESERVOIR:
                 _window.durations[slot] = duration
+
+
+def user_seen(day: str, user_id) -> None:
+    with _lock:
+        _active.add((day, str(user_id)))
+
+
+def take_active() -> set[tuple[str, str]]:
+    global _active
+    with _lock:
+        seen, _active = _active, set()
+    return seen
 
 
 def message_posted() -> None:

@@ -5,6 +5,7 @@ samples (ops.counters). Loading it starts the process's sampler."""
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
@@ -38,6 +39,11 @@ class HttpMetricsMiddleware:
                                   status=str(response.status_code)).inc()
         prom.HTTP_LATENCY.labels(view=view).observe(duration)
         counters.request_done(duration, response.status_code)
+        # Set by the session middleware, or by DRF's token and key
+        # authentication (it sets the user on the request it wraps).
+        user = getattr(request, "user", None)
+        if user is not None and getattr(user, "is_authenticated", False):
+            counters.user_seen(datetime.now(timezone.utc).date().isoformat(), user.pk)
 
     def __call__(self, request):
         if self.is_async:

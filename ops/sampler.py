@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
-from ops import counters
+from ops import activity, counters
 from ops.models import SystemMetric
 from ops.process import server_id
 from ops.services.events import event_record
@@ -70,6 +70,7 @@ class Sampler:
         }
 
     def sample(self) -> list[SystemMetric]:
+        activity.record_seen(counters.take_active())
         now, sid = timezone.now(), server_id()
         rows = [SystemMetric(metric_name=name, metric_value=value, tags={**tags, "kind": self.kind},
                              created_at=now, server_id=sid)

@@ -7,10 +7,10 @@ construction, and upserted on (stat_date) / (user, date).
 
 - active users: anyone with activity that day: a message posted, a socket
   session (online_time_stats), or an API request (a device session or API
-  key last used that day, or last_active_at that day). A session's and a
-  key's last use is all that is kept, so a past day counts only the users
-  whose last use fell on it: the nightly run, which computes yesterday, is
-  exact, a backfill of older days may count fewer.
+  key last used that day, last_active_at that day, or a request the web
+  processes saw that day, ops.activity). That last record is kept a week and
+  a session's or key's last use is all that is kept of it, so the nightly
+  run is exact and a backfill of older days may count fewer.
 - storage_used_bytes: attachments uploaded by then. Avatars are URLs
   (accounts.User.avatar_url), not stored files, so they add nothing.
 """
@@ -26,6 +26,7 @@ from django.db.models import Count, Sum
 from accounts.models import ApiKey, DeviceSession, OnlineTimeStat, User
 from chatroom.models import Attachment, Message, Room
 from jobs.models import Job
+from ops import activity
 from ops.models import DailyStat, UserStatistic
 
 
@@ -44,6 +45,10 @@ def active_user_ids(day: date) -> set:
                .values_list("user_id", flat=True))
     ids.update(ApiKey.objects.filter(last_used_at__gte=start, last_used_at__lt=end).values_list("user_id", flat=True))
     ids.update(User.objects.filter(last_active_at__gte=start, last_active_at__lt=end).values_list("id", flat=True))
+    # Requests the web processes saw that day (ops.activity; kept a week).
+    seen = activity.seen_on(day.isoformat())
+    if seen:
+        ids.update(User.objects.filter(id__in=list(seen)).values_list("id", flat=True))
     return ids
 
 

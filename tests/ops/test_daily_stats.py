@@ -77,3 +77,30 @@ def test_a_row_for_a_user_with_nothing_left_that_day_goes(known_day):
 def test_backfill_refuses_bad_dates(args):
     with pytest.raises(CommandError):
         call_command("stats_backfill", **args, stdout=StringIO())
+
+
+def test_an_api_request_makes_its_user_active_that_day(make_user):
+    from django.utils import timezone
+    from rest_framework.test import APIClient
+
+    from accounts.services import api_login
+    from ops.sampler import Sampler
+
+    quiet, caller = make_user("quiet"), make_user("caller")
+    from accounts.models import DeviceSession, User
+
+    _, token = api_login(user=caller, device_name="phone")
+    User.objects.update(last_active_at=None)
+    DeviceSession.objects.update(last_used_at=timezone.now() - timedelta(days=3))
+    today = timezone.now().date()
+    assert stats_compute_day(day=today).stat.active_users == 0
+
+    client = APIClient()
+    assert client.get("/api/v1/stats/daily", HTTP_AUTHORIZATION=f"Token {token}").status_code == 403
+    # Only the request's own trace is left.
+    DeviceSession.objects.update(last_used_at=timezone.now() - timedelta(days=3))
+    User.objects.update(last_active_at=None)
+    Sampler("web").sample()  # the minute's requests go to Redis
+
+    assert stats_compute_day(day=today).stat.active_users == 1
+    assert quiet.pk not in {row.user_id for row in UserStatistic.objects.all()}

@@ -94,3 +94,11 @@ def test_several_processes_add_up_in_multiprocess_mode(tmp_path):
     # livesum counts live processes only: both children have exited, but
     # nothing marked them dead (their workers' shutdown would), so both count.
     assert found["teamhub_sockets_open"].samples[0].value == 2.0
+
+
+def test_a_malformed_allowed_address_stops_the_start():
+    from tests.config.test_settings import _load_settings
+
+    result = _load_settings(SECRET_KEY="a-real-secret", METRICS_ALLOWED_IPS="10.0.0.0/8,not-an-ip")
+    assert result.returncode != 0 and "METRICS_ALLOWED_IPS: not an IP address or network: 'not-an-ip'" in result.stderr
+    assert _load_settings(SECRET_KEY="a-real-secret", METRICS_ALLOWED_IPS="10.0.0.0/8, ::1").returncode == 0
