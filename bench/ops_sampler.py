@@ -37,6 +37,8 @@ def main() -> None:
         from django.db import connection
 
         call_command("migrate", verbosity=0)
+        from django.utils import timezone
+
         from ops import counters, prom
         from ops.models import METRIC_NAMES
         from ops.sampler import Sampler
@@ -63,10 +65,23 @@ def main() -> None:
             counters.request_done(0.01, 200)
         per_request = (time.process_time() - started) / args.requests
 
+        import uuid
+
+        from chatroom import cursors
+        from realtime import signals
+        from realtime.delivery import Delivery
+
+        cursor = cursors.encode(timezone.now(), uuid.uuid4())
+        started = time.process_time()
+        for _ in range(args.requests):
+            signals.message_delivered.send(sender=Delivery, cursor=cursor)
+        per_delivery = (time.process_time() - started) / args.requests
+
         print(f"one sample: {cpu * 1000:.2f} ms CPU, {wall * 1000:.2f} ms wall ({len(METRIC_NAMES)} rows)")
         print(f"CPU share of one process at one sample a minute: {cpu / 60 * 100:.4f} % of one core")
         print(f"rows a day per process: {per_day}; about {per_row:.0f} bytes a row with indexes "
               f"-> {per_day * per_row / 1e6:.1f} MB a day per process")
+        print(f"counting one socket delivery (frame out + fan-out latency): {per_delivery * 1e6:.1f} us CPU")
         print(f"counting one request (Prometheus counter + histogram + minute window): {per_request * 1e6:.1f} us CPU")
 
 

@@ -57,12 +57,19 @@ def on_socket_closed(sender, **kwargs):
     counters.socket_change(-1)
 
 
+@functools.lru_cache(maxsize=256)
+def _frames(direction: str, frame_type: str):
+    """The labelled counter, looked up once (labels() takes a lock and a dict
+    lookup per call); the types are bounded, so is the cache."""
+    return prom.FRAMES.labels(direction=direction, type=frame_type)
+
+
 def on_frame_received(sender, frame_type: str, **kwargs):
-    prom.FRAMES.labels(direction="in", type=_frame_label(frame_type)).inc()
+    _frames("in", _frame_label(frame_type)).inc()
 
 
 def on_frame_sent(sender, frame_type: str, **kwargs):
-    prom.FRAMES.labels(direction="out", type=frame_type if len(frame_type) <= 40 else "other").inc()
+    _frames("out", frame_type if len(frame_type) <= 40 else "other").inc()
 
 
 @functools.lru_cache(maxsize=4096)
@@ -76,6 +83,7 @@ def _stamp(cursor: str) -> float | None:
 
 
 def on_message_delivered(sender, cursor: str, **kwargs):
+    _frames("out", "message.new").inc()
     stamp = _stamp(cursor)
     if stamp is not None:
         prom.FANOUT_LATENCY.observe(max(time.time() - stamp, 0.0))

@@ -406,6 +406,4 @@ class ClientConsumer(GuardedSocket):
         return await db(self.room_source.messages_after)(user=self.user, room_id=room_id, cursor=cursor, limit=limit)
 
     async def _send_text(self, text: str) -> None:
-        # Delivery's frames, already serialized: the messages (message.new).
-        signals.frame_sent.send(sender=type(self), frame_type="message.new")
         await self.send(text_data=text)

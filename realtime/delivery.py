@@ -211,6 +211,7 @@ class Delivery:
 
     async def _send_message(self, message: dict) -> None:
         await self.send(json.dumps({"type": "message.new", "message": message}, default=str))
+        signals.frame_sent.send(sender=Delivery, frame_type="message.new")
 
     async def _release_held(self, room_id: str) -> None:
         """Send held messages that now follow in order."""

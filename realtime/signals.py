@@ -12,5 +12,7 @@ socket_closed = Signal()
 frame_received = Signal()  # frame_type
 frame_sent = Signal()  # frame_type
 # A live message.new went to a socket (cursor: the message's), as the
-# channel layer fanned it out; catch-ups from the database are not sent.
+# channel layer fanned it out. One signal per delivery, the hottest path:
+# it is also that frame's frame_sent. (Catch-ups from the database send
+# frame_sent only.)
 message_delivered = Signal()  # cursor
