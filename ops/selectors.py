@@ -17,7 +17,7 @@ from django.db.models import QuerySet
 
 from accounts.models import User
 from core.errors import NotFound, PermissionDenied
-from ops.models import DailyStat, SystemMetric, UserStatistic
+from ops.models import DailyStat, SystemEvent, SystemMetric, UserStatistic
 from orgs.models import Membership, Organization
 from orgs.permissions import active_membership_q, has_permission
 
@@ -126,3 +126,8 @@ def dashboard_scope(*, actor: User, org_id=None) -> Scope:
         if str(org.pk) == str(org_id):
             return Scope(org=org)
     raise NotFound("Organization not found.")
+
+
+def recent_events_for(*, actor: User, limit: int = 20) -> list[SystemEvent]:
+    _require_staff(actor)
+    return list(SystemEvent.objects.order_by("-created_at")[:limit])

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 
 from core.errors import NotFound, PermissionDenied, ValidationFailed, parse_uuid
 from ops import charts, health, series
-from ops.selectors import dashboard_scope, stats_admin_orgs, user_daily_for
+from ops.selectors import dashboard_scope, recent_events_for, stats_admin_orgs, user_daily_for
 
 
 def _scope_and_range(request):
@@ -47,6 +47,7 @@ def dashboard(request):
     return render(request, "ops/dashboard.html", {
         "scope": scope, "range": range_key, "ranges": list(series.RANGES), "charts": drawn,
         "parts": health.parts() if scope.org is None else None,
+        "events": recent_events_for(actor=request.user) if scope.org is None else None,
         "orgs": stats_admin_orgs(actor=request.user) if not request.user.is_staff else [],
     })
 

@@ -94,7 +94,9 @@ def test_an_org_admin_sees_only_their_org_on_the_dashboard(client, two_orgs):
     assert page.status_code == 200
     html = page.content.decode()
     assert "acme" in html and "globex" not in html.lower()
-    assert 'data-testid="chart-live"' not in html and 'data-testid="health"' not in html  # staff only
+    # Staff only: process metrics, health, system events.
+    assert 'data-testid="chart-live"' not in html and 'data-testid="health"' not in html
+    assert 'data-testid="events"' not in html
     # Another org's dashboard: not found; a malformed id too.
     assert client.get(f"/staff/dashboard/?org={globex.pk}").status_code == 404
     assert client.get("/staff/dashboard/?org=nope").status_code == 404
@@ -135,6 +137,7 @@ def test_staff_see_every_chart_and_the_health_of_every_part(client, make_user):
     for part in ("database", "redis", "channel layer", "workers", "beat", "audit chain", "partitions"):
         assert f'data-part="{part}"' in html
     assert "<svg" in html and "kozea.github.io" not in html  # no script from the internet
+    assert 'data-testid="events"' in html
     assert client.get("/admin/").content.decode().count('href="/staff/dashboard/"') == 1
 
 
@@ -145,3 +148,12 @@ def test_profile_shows_ones_own_statistics(client, make_user):
     client.force_login(me)
     html = client.get("/accounts/profile/").content.decode()
     assert 'data-testid="profile-stats"' in html and "<td>42</td>" in html and "<td>77</td>" not in html
+
+
+def test_system_events_on_the_dashboard_are_escaped(client, make_user):
+    from ops.services.events import event_record
+
+    event_record(event_type="worker", event_name="lost", data={"error": "<script>alert(1)</script>"})
+    client.force_login(make_user("root", is_staff=True))
+    html = client.get("/staff/dashboard/").content.decode()
+    assert "worker.lost" in html and "<script>alert(1)" not in html and "&lt;script&gt;" in html
