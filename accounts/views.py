@@ -13,7 +13,7 @@ from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_POST
 from rest_framework.request import Request
 
-from accounts import notifications, selectors, services
+from accounts import notifications, profile_sections, selectors, services
 from accounts.authentication import client_ip
 from accounts.forms import (
     BACKEND,
@@ -94,7 +94,7 @@ def profile(request):
         if form.save_through_service(actor=request.user, user=request.user) is not None:
             messages.success(request, "Your profile was saved.")
             return redirect("profile")
-    return render(request, "accounts/profile.html", {"form": form})
+    return render(request, "accounts/profile.html", {"form": form, "sections": profile_sections.render_all(request)})
 
 
 @login_required

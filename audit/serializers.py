@@ -57,6 +57,12 @@ class When(serializers.CharField):
         self.end_of_day = end_of_day
         super().__init__(**{"required": False, "allow_blank": True, **kwargs})
 
+    def run_validation(self, data=serializers.empty):
+        # CharField answers a blank value as "" without to_internal_value;
+        # a blank bound is no bound.
+        value = super().run_validation(data)
+        return None if value == "" else value
+
     def to_internal_value(self, data):
         try:
             return parse_when(super().to_internal_value(data), end_of_day=self.end_of_day)

@@ -3,6 +3,7 @@ listed in the README's Configuration section."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import tempfile
@@ -101,9 +102,14 @@ INSTALLED_APPS = [
     "chatroom",
     "jobs",
     "audit",
+    # Above every app: statistics, metrics and the staff dashboard read them all.
+    "ops",
 ]
 
 MIDDLEWARE = [
+    # Outermost: every answer is counted for /metrics and the per-minute
+    # samples (ops/middleware.py), the 503s of the faults middleware too.
+    "ops.middleware.HttpMetricsMiddleware",
     # First: a 503 (never a 500) when the database or Redis is down, and an
     # X-Unavailable header naming what a request found down (config/faults.py).
     "config.middleware.FaultsMiddleware",
@@ -654,3 +660,26 @@ CELERY_BEAT_SCHEDULE.update({
     "jobs-schedules-tick": {"task": "jobs.tasks.schedules_tick", "schedule": 30.0},
     "jobs-prune-logs": {"task": "jobs.tasks.prune_job_logs", "schedule": crontab(minute=40, hour=2)},
 })
+
+# --------------------------------------------------------------------------- operations
+
+# GET /metrics (Prometheus text format) answers a caller that sends
+# "Authorization: Bearer <METRICS_TOKEN>" or whose client IP (core.client_ip)
+# is in METRICS_ALLOWED_IPS (IPs or CIDRs); anyone else gets 403. Neither set:
+# nobody is let in. With several processes (web servers, workers) set the
+# prometheus-client variable PROMETHEUS_MULTIPROC_DIR to one empty directory
+# shared by all of them, so /metrics adds their counters up.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS")
+for _network in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: not an IP address or network: {_network!r}") from None
+# Each web process and worker writes its samples to system_metrics every this
+# many seconds (0 turns the sampler off).
+METRICS_SAMPLE_SECONDS = env_int("METRICS_SAMPLE_SECONDS", 60)
+# system_metrics partitions are dropped after this many whole months.
+METRICS_RETENTION_MONTHS = env_int("METRICS_RETENTION_MONTHS", 3) or None
+# daily_stats and user_statistics: yesterday's rows, shortly after midnight UTC.
+CELERY_BEAT_SCHEDULE["ops-daily-stats"] = {"task": "ops.tasks.daily_stats", "schedule": crontab(minute=5, hour=0)}

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from config import health, openapi, views
+from ops.metrics_view import metrics
 
 api_v1 = [
     path("", include("accounts.api_urls")),
@@ -9,12 +10,15 @@ api_v1 = [
     path("", include("orgs.api_urls")),
     path("", include("chatroom.api_urls")),
     path("", include("jobs.api_urls")),
+    path("", include("ops.api_urls")),
 ]
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
+    path("staff/", include("ops.urls")),
     path("accounts/", include("accounts.urls")),
     path("notifications/", include("accounts.notification_urls")),
     path("admin/", admin.site.urls),

@@ -28,7 +28,7 @@ from django.conf import settings
 from config.faults import DATABASE_ERRORS as DATABASE_DOWN
 from core.errors import Throttled, ValidationFailed
 from core.replicas import acting_as
-from realtime import broadcast, presence, registry
+from realtime import broadcast, presence, registry, signals
 from realtime.delivery import Delivery, parse_resume
 from realtime.framing import decode_frame, frame_ref, refused_frame_ref
 from realtime.guarded_socket import (
@@ -76,6 +76,7 @@ class ClientConsumer(GuardedSocket):
         self._beat: asyncio.Task | None = None
         self._start_timer: asyncio.Task | None = None
         self._presence_update: asyncio.Future | None = None  # the newest presence write, maybe in flight
+        self.counted = False  # accepted, and told to signals.socket_opened
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -83,6 +84,8 @@ class ClientConsumer(GuardedSocket):
         ensure_sweeper()
         user = self.scope.get("user")
         await self.accept()
+        self.counted = True
+        signals.socket_opened.send(sender=type(self))
         if self.scope.get("auth_unavailable"):  # the session could not be read
             await self.send_exception(database_unavailable())
             await self.close(code=CLOSE_TRY_AGAIN_LATER)
@@ -232,6 +235,8 @@ class ClientConsumer(GuardedSocket):
         if self.ended:
             return
         self.ended = True
+        if self.counted:
+            signals.socket_closed.send(sender=type(self))
         for task in (self._auth_timer, self._beat, self._start_timer):
             if task is not None:
                 task.cancel()
@@ -268,6 +273,7 @@ class ClientConsumer(GuardedSocket):
             ref = frame_ref(frame)
         except ValidationFailed as exc:
             frame, ref, refusal = None, refused_frame_ref(text_data), exc
+        signals.frame_received.send(sender=type(self), frame_type=frame["type"] if frame else "invalid")
         if not self._take_token():
             await self._refuse(Throttled("Too many frames; slow down.", retry_after=self._token_wait()), ref=ref)
             return

@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 
 from core.errors import ApplicationError, ValidationFailed, parse_uuid
+from realtime import signals
 
 PAGE = 200  # messages per database read while catching up
 CATCH_UP_MAX = 2000  # beyond this many missed messages, the client resumes by itself
@@ -206,9 +207,11 @@ class Delivery:
     async def _send_new(self, room_id: str, text: str, cursor: str) -> None:
         self.rooms[room_id] = cursor
         await self.send(text)
+        signals.message_delivered.send(sender=Delivery, cursor=cursor)
 
     async def _send_message(self, message: dict) -> None:
         await self.send(json.dumps({"type": "message.new", "message": message}, default=str))
+        signals.frame_sent.send(sender=Delivery, frame_type="message.new")
 
     async def _release_held(self, room_id: str) -> None:
         """Send held messages that now follow in order."""

@@ -30,6 +30,7 @@ from django.conf import settings
 from config.faults import DATABASE_ERRORS as DATABASE_DOWN
 from config.faults import REDIS_ERRORS
 from core.errors import ApplicationError, ServiceUnavailable, Throttled
+from realtime import signals
 from realtime.framing import error_frame
 
 logger = logging.getLogger(__name__)
@@ -191,6 +192,7 @@ class GuardedSocket(AsyncWebsocketConsumer):
         return asyncio.create_task(self._guarded(work, ref=None, answer=False))
 
     async def send_frame(self, frame: dict) -> None:
+        signals.frame_sent.send(sender=type(self), frame_type=frame.get("type", ""))
         await self.send(text_data=json.dumps(frame, default=str))
 
     async def send_error(self, code: str, message: str, ref: str | None = None, fields: dict | None = None) -> None:

@@ -36,6 +36,8 @@ LAYERS = (
     ("audit",),
     ("orgs",),
     ("chatroom", "jobs"),
+    # Statistics, metrics and the staff dashboard read every app below.
+    ("ops",),
 )
 RANK = {app: rank for rank, apps in enumerate(LAYERS) for app in apps}
 APPS = tuple(RANK)

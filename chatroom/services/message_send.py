@@ -34,6 +34,7 @@ from chatroom.models import Attachment, Message, MessageClientId, Room, RoomMemb
 from chatroom.presenters import new_message_dict
 from chatroom.ratelimit import check_message_rate
 from chatroom.services._common import _audit_fields
+from chatroom.signals import message_posted
 from core.db import run_bound
 from core.errors import Conflict, PermissionDenied, ValidationFailed, parse_uuid
 from core.jsonable import jsonable
@@ -172,6 +173,7 @@ def _insert(message: Message, *, judge: bool, client_id: str | None = None, atta
         message._state.adding, message._state.db = False, connection.alias
         message.prev_cursor = cursors.encode(prev_at, prev_id) if prev_at else None
         unread.room_changed(message.room_id)
+        message_posted.send(sender=Message, message=message)
     return outcome
 
 

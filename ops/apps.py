@@ -1,0 +1,19 @@
+from django.apps import AppConfig
+
+from accounts import profile_sections
+from core import partitions
+
+
+class OpsConfig(AppConfig):
+    name = "ops"
+    verbose_name = "Operations"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        # Imported here, not above: they import the models, which the app
+        # registry loads only after every apps.py.
+        from ops import receivers, views
+
+        receivers.connect()
+        profile_sections.register(views.profile_section)
+        partitions.register("ops.SystemMetric", retention_setting="METRICS_RETENTION_MONTHS")

@@ -1,0 +1,142 @@
+"""Operations data (seeds 000 and 002): daily statistics, per-user daily
+statistics, per-process system metrics (partitioned monthly) and system
+events. Written by ``ops.services``; read by ``ops.selectors``."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Now
+from psqlextra.manager import PostgresManager
+from psqlextra.models import PostgresPartitionedModel
+from psqlextra.types import PostgresPartitioningMethod
+
+# Seed 000's system_metrics_name_check.
+METRIC_NAMES = (
+    "cpu_usage", "memory_usage", "disk_usage", "network_io",
+    "active_connections", "message_rate", "error_rate", "response_time",
+)
+
+
+class DailyStat(models.Model):
+    """Seed 000 daily_stats: one row per UTC day (ops.services.daily_stats)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    stat_date = models.DateField()
+    total_users = models.IntegerField(default=0)
+    active_users = models.IntegerField(default=0)
+    new_users = models.IntegerField(default=0)
+    total_rooms = models.IntegerField(default=0)
+    new_rooms = models.IntegerField(default=0)
+    total_messages = models.IntegerField(default=0)
+    new_messages = models.IntegerField(default=0)
+    storage_used_bytes = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        db_table = "daily_stats"
+        ordering = ["stat_date"]
+        constraints = [models.UniqueConstraint(fields=["stat_date"], name="daily_stats_unique")]
+
+    def __str__(self) -> str:
+        return f"daily stats {self.stat_date}"
+
+
+class UserStatistic(models.Model):
+    """Seed 002 user_statistics, with this product's measures: one row per
+    user per UTC day."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="daily_statistics")
+    date = models.DateField()
+    messages_sent = models.IntegerField(default=0)
+    files_uploaded = models.IntegerField(default=0)
+    bytes_transferred = models.BigIntegerField(default=0)
+    jobs_run = models.IntegerField(default=0)
+    online_seconds = models.IntegerField(default=0)
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        db_table = "user_statistics"
+        ordering = ["date"]
+        constraints = [models.UniqueConstraint(fields=["user", "date"], name="user_statistics_unique")]
+        indexes = [models.Index(fields=["date"], name="idx_user_statistics_date")]
+
+    def __str__(self) -> str:
+        return f"statistics of {self.user_id} on {self.date}"
+
+
+class SystemMetric(PostgresPartitionedModel):
+    """Seed 000 system_metrics: one value per metric per process per minute.
+    The seed's ``timestamp`` is ``created_at`` here, the partition key that
+    core.partitions maintains (the API calls it ``timestamp``)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    metric_name = models.CharField(max_length=100)
+    metric_value = models.FloatField()
+    tags = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+    server_id = models.CharField(max_length=100, blank=True, default="")
+
+    objects = PostgresManager()
+
+    class PartitioningMeta:
+        method = PostgresPartitioningMethod.RANGE
+        key = ["created_at"]
+
+    class Meta:
+        db_table = "system_metrics"
+        ordering = ["created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(metric_name__in=METRIC_NAMES), name="system_metrics_name_check"),
+        ]
+        indexes = [
+            models.Index(fields=["metric_name", "-created_at"], name="idx_system_metrics_name_time"),
+            models.Index(fields=["server_id", "-created_at"], name="idx_system_metrics_server"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric_name}={self.metric_value} ({self.server_id})"
+
+
+class SystemEvent(models.Model):
+    """Seed 002 system_events: what the system did (process start and stop,
+    migrations, maintenance runs, partitions, anchors, verification, a
+    worker lost). Not the audit trail, which says what people did."""
+
+    class Type(models.TextChoices):
+        PROCESS = "process", "Process"
+        MIGRATION = "migration", "Migration"
+        MAINTENANCE = "maintenance", "Maintenance run"
+        PARTITION = "partition", "Partition"
+        AUDIT = "audit", "Audit chain"
+        WORKER = "worker", "Worker"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    event_type = models.CharField(max_length=100, choices=Type.choices)
+    event_name = models.CharField(max_length=100)
+    resource_type = models.CharField(max_length=50, blank=True, default="")
+    resource_id = models.UUIDField(null=True, blank=True)
+    user_id = models.UUIDField(null=True, blank=True)
+    session_id = models.UUIDField(null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.TextField(blank=True, default="")
+    referrer_url = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        db_table = "system_events"
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["event_type", "-created_at"], name="idx_system_events_type"),
+            models.Index(fields=["event_name", "-created_at"], name="idx_system_events_name"),
+            models.Index(fields=["-created_at"], name="idx_system_events_created_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type}.{self.event_name}"

@@ -1,0 +1,18 @@
+"""What the socket tells those who count it (ops: /metrics and the
+per-minute samples). Higher apps connect; realtime imports none of them.
+Sent from the socket's event loop, so receivers must be quick and must not
+touch the database."""
+
+from django.dispatch import Signal
+
+# A socket was accepted / ended (once per accepted socket).
+socket_opened = Signal()
+socket_closed = Signal()
+# A frame came in (frame_type: its "type", or "invalid") / went out.
+frame_received = Signal()  # frame_type
+frame_sent = Signal()  # frame_type
+# A live message.new went to a socket (cursor: the message's), as the
+# channel layer fanned it out. One signal per delivery, the hottest path:
+# it is also that frame's frame_sent. (Catch-ups from the database send
+# frame_sent only.)
+message_delivered = Signal()  # cursor
