@@ -5,9 +5,11 @@ samples (ops.counters). Loading it starts the process's sampler."""
 from __future__ import annotations
 
 import time
+
 from datetime import datetime, timezone
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.utils.functional import empty
 
 from ops import counters, prom, sampler
 
@@ -41,8 +43,12 @@ class HttpMetricsMiddleware:
         counters.request_done(duration, response.status_code)
         # Set by the session middleware, or by DRF's token and key
         # authentication (it sets the user on the request it wraps).
+        # Only a user already loaded: loading one here would query the
+        # database after the answer (twice, for a request that found it
+        # down), and from the event loop under ASGI.
         user = getattr(request, "user", None)
-        if user is not None and getattr(user, "is_authenticated", False):
+        user = getattr(user, "_wrapped", user)
+        if user is not None and user is not empty and getattr(user, "is_authenticated", False):
             counters.user_seen(datetime.now(timezone.utc).date().isoformat(), user.pk)
 
     def __call__(self, request):
