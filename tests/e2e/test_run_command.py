@@ -99,7 +99,7 @@ def test_run_command_serves_ready_and_ctrl_c_stops_everything():
         first = Launcher(var_dir, free_port())
         ready = first.wait_ready()
         assert ready.pop("channel_layer_overloads")["behind"] == 0
-        assert ready == {"database": "ok", "redis": "ok", "channel_layer": "ok", "celery": "ok"}
+        assert ready == {"database": "ok", "redis": "ok", "channel_layer": "ok", "celery": "ok", "replicas": {}}
         assert "Created the demo superuser 'admin' with password:" in first.output
         assert f"http://localhost:{first.port}/" in first.output
         with urllib.request.urlopen(f"http://127.0.0.1:{first.port}/accounts/login/") as r:
