@@ -29,6 +29,7 @@ The first problem is reported and checking stops there.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import queue
 import threading
@@ -112,13 +113,10 @@ def verify(*, since: datetime | None = None, until: datetime | None = None, usin
         # Retention's floors, read from the whole digest file only when a
         # lane starts in range (the file grows by a line a minute). A record
         # that fails its signature matters only then too.
-        floor_state: list = []
-
+        @functools.cache
         def floors():
-            if not floor_state:
-                every = records if since is None else anchors.load(using=using)
-                floor_state.extend(_retention_floors([r for r in every if r.kind == "retention"]))
-            return floor_state
+            every = records if since is None else anchors.load(using=using)
+            return _retention_floors([r for r in every if r.kind == "retention"])
 
         # Anchored heads before the newest dropped segment's end are gone with
         # it. A retention record whose segment ends after ``since`` was
