@@ -8,7 +8,9 @@ run as root), as config/embedded.py's server does."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import os
 import pwd
 import shutil
@@ -25,10 +27,28 @@ from tests.processes import free_port
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
+@functools.lru_cache(maxsize=1)
 def _bin_dir() -> Path:
+    """The wheel's binaries; as root, a copy the servers' own user can reach
+    (a venv may sit under a directory private to root, as in a fresh clone
+    made with ``mktemp -d``). The binaries find their libraries through
+    ``$ORIGIN/../../../pgserver.libs``, so the copy keeps that layout."""
     import pgserver._commands
 
-    return Path(pgserver._commands.POSTGRES_BIN_PATH)
+    installed = Path(pgserver._commands.POSTGRES_BIN_PATH)
+    if os.geteuid() != 0:
+        return installed
+    root = Path(tempfile.gettempdir()) / f"teamhub-pgserver-{os.getpid()}"
+    site = installed.parents[2]  # site-packages: pgserver/pginstall/bin
+    if not root.exists():
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        shutil.copytree(installed.parent, root / "pgserver" / installed.parent.name, symlinks=True)
+        if (site / "pgserver.libs").is_dir():
+            shutil.copytree(site / "pgserver.libs", root / "pgserver.libs", symlinks=True)
+        for path in [root, *root.rglob("*")]:
+            if path.is_dir():
+                path.chmod(0o755)
+    return root / "pgserver" / installed.parent.name / installed.name
 
 
 def _system_user() -> str | None:
