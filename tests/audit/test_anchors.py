@@ -1,9 +1,15 @@
 """The digest file with several writers: processes appending at once, and
 anchoring runs racing each other (several workers or hosts on one file)."""
 
-import multiprocessing
+import os
+import subprocess
+import sys
+import time
 
 import pytest
+from django.conf import settings
+from django.db import connection
+
 from audit import anchors
 from audit.services import audit_record
 from audit.verification import anchor_head, verify
@@ -11,25 +17,41 @@ from tests.audit.conftest import run_concurrently
 
 WRITERS, PER_WRITER = 6, 150
 
-
-def _append_many(writer: int) -> None:
-    for n in range(PER_WRITER):
-        # A long record, so a torn or interleaved write could not go unseen.
-        anchors.append({"kind": "anchor", "head_id": f"{writer}-{n}", "head_hash": "f" * 64,
-                        "head_created_at": "2000-01-01T00:00:00.000000Z", "padding": "x" * 3000})
+# Each writer is a fresh interpreter, not a fork of this one: a fork copies
+# whatever lock another thread of the test process (the channel layer's loop,
+# the metrics sampler) held at that instant, and the child can hang on it.
+WRITER = """
+import json, sys
+import django
+django.setup()
+from django.db import connections
+from audit import anchors
+name, writer, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+connections["default"].settings_dict["NAME"] = name  # the test database's file
+for n in range(count):
+    # A long record, so a torn or interleaved write could not go unseen.
+    anchors.append({"kind": "anchor", "head_id": f"{writer}-{n}", "head_hash": "f" * 64,
+                    "head_created_at": "2000-01-01T00:00:00.000000Z", "padding": "x" * 3000})
+"""
 
 
 @pytest.mark.django_db
 def test_processes_appending_at_once_never_tear_or_interleave_a_record():
-    # Forked children share the settings (the digest directory of this test)
-    # and touch no database connection.
-    context = multiprocessing.get_context("fork")
-    children = [context.Process(target=_append_many, args=(w,)) for w in range(WRITERS)]
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings",
+           "AUDIT_DIGEST_DIR": str(settings.AUDIT_DIGEST_DIR), "AUDIT_HMAC_KEY": settings.AUDIT_HMAC_KEY}
+    name = connection.settings_dict["NAME"]
+    children = [subprocess.Popen([sys.executable, "-c", WRITER, name, str(w), str(PER_WRITER)], env=env,
+                                 cwd=settings.BASE_DIR, stderr=subprocess.PIPE) for w in range(WRITERS)]
+    deadline = time.monotonic() + 240
     for child in children:
-        child.start()
-    for child in children:
-        child.join(timeout=120)
-    assert [c.exitcode for c in children] == [0] * WRITERS
+        try:
+            child.wait(timeout=max(1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            for other in children:
+                other.kill()
+            raise
+    failures = [c.stderr.read().decode()[-2000:] for c in children if c.returncode != 0]
+    assert failures == []
     records = anchors.load()
     assert len(records) == WRITERS * PER_WRITER and all(r.valid for r in records)
     assert {r.data["head_id"] for r in records} == {f"{w}-{n}" for w in range(WRITERS) for n in range(PER_WRITER)}
