@@ -464,6 +464,11 @@ REST_KNOX = {
 LAST_ACTIVE_INTERVAL_SECONDS = env_int("LAST_ACTIVE_INTERVAL_SECONDS", 300)
 # A socket without a session cookie must send {"type": "auth"} within this time.
 WS_AUTH_TIMEOUT_SECONDS = env_int("WS_AUTH_TIMEOUT_SECONDS", 5)
+# Threads per web process for socket frames' database and Redis work; each
+# borrows a pooled connection while it runs, so by default as many as the pool.
+WS_DB_THREADS = env_int("WS_DB_THREADS", DB_POOL_MAX_SIZE or 10)
+if WS_DB_THREADS < 1:
+    raise ImproperlyConfigured("WS_DB_THREADS must be at least 1")
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT_SECONDS", 3600)
 # Reset mails an hour, per address and per client IP (against mail bombing).
 PASSWORD_RESET_MAILS_PER_EMAIL = env_int("PASSWORD_RESET_MAILS_PER_EMAIL", 3)

@@ -27,6 +27,7 @@ Every group name comes from a function here."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import logging
 import os
@@ -77,12 +78,25 @@ def frame_of(event: dict) -> dict:
     return json.loads(event["text"])
 
 
+SEND_TIMEOUT_SECONDS = 5.0
+SEND_BACKLOG_MAX = 10_000
+
+
 class _LayerLoop:
-    """One event loop per process, on a thread of its own, for sending from
-    synchronous code (services after commit, Celery workers, commands).
-    asgiref's async_to_sync would start a new loop per call outside a server,
-    and with it a new Redis connection (several ms per broadcast; a job's
-    progress broadcasts every second); this loop keeps its connection."""
+    """One event loop per process, on a thread of its own, that sends what
+    synchronous code (services after commit, Celery workers, commands)
+    broadcasts. asgiref's async_to_sync would start a new loop per call
+    outside a server, and with it a new Redis connection (several ms per
+    broadcast; a job's progress broadcasts every second); this loop keeps its
+    connection.
+
+    Callers hand a send over and go on: waiting for it held a web server's
+    frame thread for a third of each post (measured with py-spy at 200
+    msg/s), and those threads were what ran out. One task on the loop sends
+    them one after another, so this process's frames leave in the order they
+    were broadcast. At most SEND_BACKLOG_MAX wait; past that a caller waits
+    up to SEND_TIMEOUT_SECONDS for room, then the frame is dropped and logged
+    (the write committed; clients catch up from the database by cursor)."""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -93,15 +107,54 @@ class _LayerLoop:
         with self.lock:
             if self.loop is None or self.pid != os.getpid():  # new, or inherited through fork
                 self.loop, self.pid = asyncio.new_event_loop(), os.getpid()
+                self.slots = threading.BoundedSemaphore(SEND_BACKLOG_MAX)
+                self.queue: asyncio.Queue = asyncio.Queue()
+                self.loop.call_soon_threadsafe(self.loop.create_task, self._drain(self.queue, self.slots))
                 threading.Thread(target=self.loop.run_forever, name="channel-layer-loop", daemon=True).start()
             return self.loop
 
-    def run(self, coroutine, timeout: float):
-        return asyncio.run_coroutine_threadsafe(coroutine, self.get()).result(timeout)
+    async def _drain(self, queue: asyncio.Queue, slots: threading.BoundedSemaphore) -> None:
+        while True:
+            send = await queue.get()
+            try:
+                await asyncio.wait_for(send(), SEND_TIMEOUT_SECONDS)
+            except Exception:  # noqa: BLE001 - the write committed; clients catch up from the database
+                logger.exception("a broadcast failed")
+            finally:
+                slots.release()
+                queue.task_done()
+
+    def submit(self, send) -> None:
+        """Queue ``send`` (a coroutine function) to run on the loop, in order."""
+        loop = self.get()
+        if not self.slots.acquire(timeout=SEND_TIMEOUT_SECONDS):
+            logger.error("broadcast backlog full (%d waiting for Redis); a frame was dropped, clients catch "
+                         "up from the database", SEND_BACKLOG_MAX)
+            return
+        loop.call_soon_threadsafe(self.queue.put_nowait, send)
+
+    def flush(self, timeout: float = SEND_TIMEOUT_SECONDS) -> bool:
+        """Wait until everything handed over so far has been sent (or has
+        failed); False if that took longer than ``timeout``."""
+        with self.lock:
+            if self.loop is None or self.pid != os.getpid():
+                return True
+            loop, queue = self.loop, self.queue
+        try:
+            asyncio.run_coroutine_threadsafe(queue.join(), loop).result(timeout)
+        except TimeoutError:
+            return False
+        return True
 
 
 _layer_loop = _LayerLoop()
-SEND_TIMEOUT_SECONDS = 5.0
+# A command or a test process that broadcasts and exits sends what it queued.
+atexit.register(_layer_loop.flush)
+
+
+def flush_broadcasts(timeout: float = SEND_TIMEOUT_SECONDS) -> bool:
+    """Wait until this process's broadcasts so far have left (tests, tools)."""
+    return _layer_loop.flush(timeout)
 
 
 def _send(groups: list[str], frame: dict, meta: dict) -> None:
@@ -117,10 +170,7 @@ def _send(groups: list[str], frame: dict, meta: dict) -> None:
             except Exception:  # noqa: BLE001 - the write committed; clients catch up from the database
                 logger.exception("broadcast to %s failed", group)
 
-    try:
-        _layer_loop.run(send_all(), SEND_TIMEOUT_SECONDS)
-    except Exception:  # noqa: BLE001 - as above
-        logger.exception("broadcast to %s failed", groups)
+    _layer_loop.submit(send_all)
 
 
 def broadcast(groups: list[str], frame: dict, **meta) -> None:

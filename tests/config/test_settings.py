@@ -40,3 +40,9 @@ def test_rejects_a_debug_value_that_is_not_a_boolean():
     result = _load_settings(DEBUG="maybe", SECRET_KEY="a-real-secret")
     assert result.returncode != 0
     assert "DEBUG must be a boolean" in result.stderr
+
+
+def test_rejects_ws_db_threads_below_one():
+    result = _load_settings(SECRET_KEY="a-real-secret", WS_DB_THREADS="0")
+    assert result.returncode != 0
+    assert "WS_DB_THREADS must be at least 1" in result.stderr
