@@ -53,6 +53,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -158,6 +159,12 @@ class Tally:
         self.resumes = 0
         self.closes: collections.Counter = collections.Counter()  # close code -> sockets the server closed
         self.got: dict[tuple[str, int], int] = {}
+        # Client ids are "<seq>.<token>": every rate of a run numbers its
+        # messages from 0 in the same rooms, and a client id sent again is
+        # answered with the first message and broadcasts nothing, which
+        # this bench once counted as lost deliveries.
+        self.token = uuid.uuid4().hex[:8]
+        self.order: dict[int, list[str]] = collections.defaultdict(list)  # client -> contents as received
         self.latencies: list[float] = []
         self.measured: set[str] = set()
         self.firsts = 0  # first receipts of measured messages
@@ -171,6 +178,7 @@ class Tally:
 
     def receive(self, seq: str, client: int) -> None:
         key = (seq, client)
+        self.order[client].append(seq)
         n = self.got.get(key, 0) + 1
         self.got[key] = n
         if n == 1 and seq in self.measured:
@@ -228,6 +236,7 @@ class Tally:
             missing = [key for key in expected if not self.got.get(key)]
             print(f"  lost: {len({seq for seq, _ in missing})} messages, {len({c for _, c in missing})} clients; "
                   f"e.g. (message, client) {sorted(missing)[:4]}")
+            self.lost_examples = sorted(missing)[:3]
         if self.errors:
             print(f"  send errors                {len(self.errors):>10}  e.g. {self.errors[:3]}")
         if self.resumes:
@@ -334,7 +343,7 @@ async def connect_sockets(clients, urls, tally: Tally):
                         cursors[message["room_id"]] = message["cursor"]
                         tally.receive(message["content"], c["i"])
                     elif kind == "ack":
-                        tally.ack(frame["client_id"], frame["message"]["room_id"])
+                        tally.ack(frame["client_id"].split(".")[0], frame["message"]["room_id"])
                     elif kind == "error" and frame.get("code") == "resume_required":
                         tally.resumes += 1
                         await ws.send(json.dumps({"type": "resume", "rooms": {frame["ref"]: cursors[frame["ref"]]}}))
@@ -378,7 +387,7 @@ async def socket_run(args, rate, clients, rooms, urls, pids) -> dict:
     async def send_one(seq, room, sender):
         try:
             await sockets[sender].send(json.dumps({"type": "message.send", "room_id": room, "content": seq,
-                                                   "client_id": seq}))
+                                                   "client_id": f"{seq}.{tally.token}"}))
         except ConnectionClosed:  # closed by the server; its client is reconnecting
             tally.errors.append("socket closed")
             tally.refused.add(seq)
@@ -392,6 +401,8 @@ async def socket_run(args, rate, clients, rooms, urls, pids) -> dict:
     after = await asyncio.to_thread(server_stats, urls, pids)
     out = tally.report(f"WebSocket: {args.clients} clients, {args.rooms} rooms, {rate:.0f} msg/s, "
                        f"{len(urls)} server processes", args.seconds, drained)
+    for seq, client in getattr(tally, "lost_examples", []):
+        await asyncio.to_thread(explain_loss, tally, seq, client)
     out["load"] = load
     out["server_cpu"] = (sent_stats["cpu"] - before["cpu"]) / (args.warmup + args.seconds) / len(pids)
     if before["overloads"] is not None:
@@ -406,6 +417,31 @@ async def socket_run(args, rate, clients, rooms, urls, pids) -> dict:
         t.cancel()
     await asyncio.wait([asyncio.create_task(ws.close()) for ws in sockets], timeout=10)
     return out
+
+
+def explain_loss(tally, seq: str, client: int) -> None:
+    """Where a lost message sits: its neighbours in the room (the database's
+    order) and what one member received around them, to tell a message
+    that never came from one that came after its successor."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        # The newest: every rate of a run posts its own 0, 1, 2, ... into the same rooms.
+        cursor.execute("SELECT room_id, created_at, id FROM messages WHERE room_id = %s AND content = %s "
+                       "ORDER BY created_at DESC LIMIT 1", [tally.acked[seq], seq])
+        room_id, at, mid = cursor.fetchone()
+        cursor.execute("(SELECT content, created_at FROM messages WHERE room_id = %s AND (created_at, id) < (%s, %s) "
+                       "ORDER BY created_at DESC, id DESC LIMIT 2) UNION ALL (SELECT content, created_at FROM "
+                       "messages WHERE room_id = %s AND (created_at, id) >= (%s, %s) ORDER BY created_at, id "
+                       "LIMIT 3) ORDER BY 2", [room_id, at, mid, room_id, at, mid])
+        around = [f"{c}@{t:%H:%M:%S.%f}" for c, t in cursor.fetchall()]
+    received = tally.order[client]
+    names = {a.split("@")[0] for a in around}
+    seen = [(i, c) for i, c in enumerate(received) if c in names]
+    rooms_of = {s: r for s, r in tally.acked.items()}
+    seen = [(i, c) for i, c in seen if rooms_of.get(c) == str(room_id)]
+    print(f"  lost {seq} (client {client}): database order {around}; client received, at its positions: {seen}")
+    connection.close()
 
 
 def measure_sockets(args, rate, clients, rooms) -> dict:
