@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection, connections
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from chatroom import cursors, unread
@@ -28,6 +28,7 @@ from chatroom.models import (
     MessageEdit,
     Room,
     RoomMember,
+    UserBlock,
 )
 from chatroom.permissions import has_power
 from chatroom.presenters import message_dicts
@@ -52,10 +53,12 @@ def member_of(room: Room, user) -> RoomMember | None:
 
 
 def room_get(*, user, room_id) -> Room:
-    """A room by id: members see it, and anyone may see a room's name to join
-    it (a private one still needs its password or an invite)."""
+    """A room by id: members see it, and anyone may see a channel's name to
+    join it (a private one still needs its password or an invite). A DM or
+    group DM exists only for its people: to anyone else, staff included, it
+    is the same NotFound as a room that does not exist, on every face."""
     room = Room.objects.filter(id=parse_uuid(room_id, "room_id")).select_related("owner").first()
-    if room is None:
+    if room is None or (room.is_dm and member_of(room, user) is None):
         raise NotFound("No such room.")
     return room
 
@@ -72,7 +75,7 @@ def rooms_list(*, user, scope: str = "mine", q: str = "") -> QuerySet[Room]:
     if scope == "mine":
         qs = Room.objects.filter(members__user=user)
     elif scope == "public":
-        qs = Room.objects.filter(is_private=False, archived=False)
+        qs = Room.objects.filter(kind=Room.Kind.CHANNEL, is_private=False, archived=False)
     else:
         raise ValidationFailed(fields={"scope": ["One of mine, public."]})
     q = (q or "").strip()
@@ -81,6 +84,42 @@ def rooms_list(*, user, scope: str = "mine", q: str = "") -> QuerySet[Room]:
         qs = qs.filter(name__ilike=f"%{connection.ops.prep_for_like_query(q)}%")
     mine = RoomMember.objects.filter(room=OuterRef("pk"), user=user)
     return qs.annotate(is_member=Exists(mine), my_role=Subquery(mine.values("role")[:1])).select_related("owner")
+
+
+def dm_participants(*, user, rooms) -> dict:
+    """{room_id: [the other people of each DM or group DM among ``rooms``,
+    as user objects]} in one query; channels are left out."""
+    ids = [r.id for r in rooms if r.is_dm]
+    found: dict = {rid: [] for rid in ids}
+    if not ids:
+        return found
+    for m in (RoomMember.objects.filter(room_id__in=ids).exclude(user=user).select_related("user")
+              .order_by("joined_at", "id")):
+        found[m.room_id].append(m.user)
+    return found
+
+
+def dm_with(*, user, other) -> Room | None:
+    """The user's DM with ``other``, if they have one."""
+    return (Room.objects.filter(kind=Room.Kind.DM, members__user=user).filter(members__user=other)
+            .first())
+
+
+def blocks(*, user) -> QuerySet[UserBlock]:
+    """The people the user blocked, newest first."""
+    return UserBlock.objects.filter(blocker=user).select_related("blocked").order_by("-created_at", "-id")
+
+
+def has_blocked(*, user, other) -> bool:
+    return UserBlock.objects.filter(blocker=user, blocked=other).exists()
+
+
+def dm_message_counts(room_ids) -> dict:
+    """{room_id: its number of messages, system ones left out}: what staff
+    see of a DM in the admin, with its people (never the messages)."""
+    rows = (Message.objects.filter(room_id__in=list(room_ids)).exclude(message_type=Message.Type.SYSTEM)
+            .values("room_id").annotate(n=Count("id")))
+    return {r["room_id"]: r["n"] for r in rows}
 
 
 def room_members(*, user, room: Room) -> QuerySet[RoomMember]:
@@ -402,9 +441,9 @@ def socket_rooms(*, user) -> list[dict]:
     """The rooms a socket subscribes to at ``ready``: every room the user is a
     member of, with the cursor of its newest message (None when empty) —
     the point from which the socket delivers live messages."""
-    rooms = list(Room.objects.filter(members__user=user).values("id", "name").order_by("name"))
+    rooms = list(Room.objects.filter(members__user=user).values("id", "name", "kind").order_by("name"))
     heads = room_heads([r["id"] for r in rooms])
-    return [{"id": str(r["id"]), "name": r["name"], "cursor": heads.get(r["id"])} for r in rooms]
+    return [{"id": str(r["id"]), "name": r["name"], "kind": r["kind"], "cursor": heads.get(r["id"])} for r in rooms]
 
 
 def room_heads(room_ids: list) -> dict:
