@@ -16,9 +16,11 @@ from datetime import datetime, timedelta
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection, connections
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Subquery, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from accounts.models import User
 from chatroom import cursors, unread
 from chatroom.models import (
     Attachment,
@@ -35,6 +37,8 @@ from chatroom.presenters import message_dicts
 from core.errors import NotFound, PermissionDenied, ValidationFailed, parse_uuid
 from core.replicas import read_alias
 from core.timestamps import isoformat_z
+from orgs.models import Membership
+from orgs.permissions import active_membership_q
 
 # One window spans at most two monthly partitions.
 WINDOW = timedelta(days=28)
@@ -105,6 +109,31 @@ def dm_with(*, user, other) -> Room | None:
             .first())
 
 
+def people_sharing_with(*, user) -> QuerySet[User]:
+    """The active users who share a room or an organization with ``user``
+    (active memberships on both sides): whom DM_POLICY ``shared`` lets them
+    message (chatroom.services.dms), and the group DM picker's list."""
+    my_rooms = RoomMember.objects.filter(user=user).values("room_id")
+    in_rooms = RoomMember.objects.filter(room_id__in=my_rooms).values("user_id")
+    my_orgs = Membership.objects.filter(active_membership_q(), user=user).values("org_id")
+    in_orgs = Membership.objects.filter(active_membership_q(), org_id__in=my_orgs).values("user_id")
+    return (User.objects.filter(Q(id__in=in_rooms) | Q(id__in=in_orgs), status=User.Status.ACTIVE, is_active=True)
+            .exclude(pk=user.pk))
+
+
+def dm_candidates(*, user, limit: int = 100) -> list:
+    """The group DM picker's people, by username."""
+    return list(people_sharing_with(user=user).order_by("username")[:limit])
+
+
+def user_card(*, user_id):
+    """Another user as their profile page shows them (username, avatar)."""
+    found = User.objects.filter(pk=parse_uuid(user_id, "user_id"), is_active=True).first()
+    if found is None:
+        raise NotFound("No such user.")
+    return found
+
+
 def blocks(*, user) -> QuerySet[UserBlock]:
     """The people the user blocked, newest first."""
     return UserBlock.objects.filter(blocker=user).select_related("blocked").order_by("-created_at", "-id")
@@ -114,12 +143,14 @@ def has_blocked(*, user, other) -> bool:
     return UserBlock.objects.filter(blocker=user, blocked=other).exists()
 
 
-def dm_message_counts(room_ids) -> dict:
-    """{room_id: its number of messages, system ones left out}: what staff
-    see of a DM in the admin, with its people (never the messages)."""
-    rows = (Message.objects.filter(room_id__in=list(room_ids)).exclude(message_type=Message.Type.SYSTEM)
-            .values("room_id").annotate(n=Count("id")))
-    return {r["room_id"]: r["n"] for r in rows}
+def with_dm_message_counts(rooms: QuerySet[Room]) -> QuerySet[Room]:
+    """``rooms`` with ``dm_messages``: a DM's number of messages (system ones
+    left out; None for a channel). What staff see of a DM in the admin, with
+    its people, never the messages."""
+    counted = (Message.objects.filter(room=OuterRef("pk")).exclude(message_type=Message.Type.SYSTEM)
+               .order_by().values("room").annotate(n=Count("id")).values("n"))
+    return rooms.annotate(dm_messages=Case(When(~Q(kind=Room.Kind.CHANNEL),
+                                               then=Coalesce(Subquery(counted), 0)), default=None))
 
 
 def room_members(*, user, room: Room) -> QuerySet[RoomMember]:

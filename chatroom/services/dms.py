@@ -18,12 +18,11 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import User
 from audit.services import audit_record
+from chatroom import selectors
 from chatroom.models import Message, MessageEdit, Room, RoomMember, UserBlock
 from chatroom.presenters import user_dict
 from chatroom.services._common import Role, _audit
 from core.errors import NotFound, PermissionDenied, ValidationFailed, parse_uuid
-from orgs.models import Membership
-from orgs.permissions import active_membership_q
 from realtime import broadcast as realtime
 
 Kind = Room.Kind
@@ -62,11 +61,7 @@ def dm_reachable_ids(actor: User, user_ids) -> set:
     user_ids = set(user_ids)
     if settings.DM_POLICY == POLICY_ANYONE:
         return user_ids
-    my_orgs = Membership.objects.filter(active_membership_q(), user=actor).values("org_id")
-    by_org = Membership.objects.filter(active_membership_q(), org_id__in=my_orgs, user_id__in=user_ids)
-    my_rooms = RoomMember.objects.filter(user=actor).values("room_id")
-    by_room = RoomMember.objects.filter(room_id__in=my_rooms, user_id__in=user_ids)
-    return set(by_org.values_list("user_id", flat=True)) | set(by_room.values_list("user_id", flat=True))
+    return set(selectors.people_sharing_with(user=actor).filter(id__in=user_ids).values_list("id", flat=True))
 
 
 def blocked_by_any(user: User, other_ids) -> bool:
