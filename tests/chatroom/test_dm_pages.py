@@ -89,7 +89,7 @@ def test_directory_has_message_buttons_and_org_members_may_dm(make_user):
 
     alice, bob = make_user("alice"), make_user("bob")
     org = org_services.org_create(owner=alice, name="acme")
-    member = OrgRole.objects.get(org=None, name="member")
+    member = OrgRole.objects.system("member")
     org_services.member_add(actor=alice, org=org, user=bob, role=member)
     page = logged_in(alice).get(f"/orgs/{org.id}/members/").content.decode()
     assert 'data-testid="message-bob"' in page and 'data-testid="message-alice"' not in page
