@@ -11,6 +11,8 @@ import pytest
 
 from chatroom.models import Message, Room
 from chatroom.services import room_create, room_join
+from orgs import services as org_services
+from orgs.models import Role as OrgRole
 from tests.browser import ARGS, CHROMIUM, require_chromium, session_for
 from tests.processes import asgi_servers
 
@@ -26,6 +28,8 @@ def test_two_browsers_open_a_dm_and_exchange_messages_live(make_user, tmp_path):
     lobby = room_create(owner=alice, name="dm-lobby")
     room_join(user=bob, room=lobby)
     room_join(user=carol, room=lobby)
+    org = org_services.org_create(owner=alice, name="dm-org")
+    org_services.member_add(actor=alice, org=org, user=bob, role=OrgRole.objects.system("member"))
     sessions = {"alice": session_for(alice), "bob": session_for(bob)}
     shots = os.environ.get("SCREENSHOT_DIR")
     expect.set_options(timeout=15_000)  # the first socket of a fresh server takes a few seconds
@@ -63,11 +67,18 @@ def test_two_browsers_open_a_dm_and_exchange_messages_live(make_user, tmp_path):
             b.keyboard.press("Enter")
             expect(a.locator("[data-testid=message]", has_text="nobody else sees this")).to_be_visible()
 
+            # The member list's "message" button opens a DM with carol.
+            a.goto(f"{base}/chat/rooms/{lobby.id}/")
+            a.click("[data-testid=message-carol-dm]")
+            expect(a.locator("[data-testid=dm-title]")).to_contain_text("carol-dm")
+
             if shots:
                 Path(shots).mkdir(parents=True, exist_ok=True)
                 for width, height in ((1280, 800), (390, 844)):
                     for name, page, url in (("dm-room", a, dm_path), ("dm-list", b, "/chat/"),
-                                            ("dm-person", a, f"/chat/people/{bob.id}/")):
+                                            ("dm-person", a, f"/chat/people/{bob.id}/"),
+                                            ("room-members", a, f"/chat/rooms/{lobby.id}/"),
+                                            ("org-directory", a, f"/orgs/{org.id}/members/")):
                         page.set_viewport_size({"width": width, "height": height})
                         page.goto(base + url)
                         page.wait_for_load_state("networkidle")
@@ -77,7 +88,8 @@ def test_two_browsers_open_a_dm_and_exchange_messages_live(make_user, tmp_path):
         finally:
             for context in contexts.values():
                 context.close()
-    dm = Room.objects.get(kind="dm")
+    dm = Room.objects.get(kind="dm", members__user=bob)
+    assert Room.objects.filter(kind="dm", members__user=carol).exists()
     assert dm_path == f"/chat/rooms/{dm.id}/"
     assert sorted(Message.objects.filter(room=dm).values_list("content", flat=True)) == [
         "hi alice, nobody else sees this", "hi bob, just us"]
