@@ -7,15 +7,22 @@ site records each admin action on top.
 A service's refusal rolls the whole save back (the admin view runs in one
 transaction) and the page comes back with the error on the form or inline
 row it belongs to, as a validation error would. Messages, invites, join
-requests and attachments are read-only here, changed only by actions."""
+requests and attachments are read-only here, changed only by actions.
+
+Direct messages are private to their people, staff included: staff see that
+a DM exists, who is in it and how many messages it has, never its messages
+(the message and attachment changelists leave DMs out). The one way staff
+read one is the audited legal-hold export (services.dm_legal_hold_export)."""
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 
-from chatroom import services
+from chatroom import selectors, services
 from chatroom.models import Attachment, Invite, JoinRequest, Message, Room, RoomMember
 from config.admin_actions import (
     ServiceErrorsAsMessages,
@@ -125,6 +132,16 @@ class RoomMemberInline(ServiceFormErrorsInline, admin.TabularInline):
     # The member's own switch, and history: not staff's to change.
     readonly_fields = ["notifications_enabled", "joined_at"]
 
+    # A DM's people are shown, never changed (no roles, kicks or additions).
+    def has_add_permission(self, request, obj=None):
+        return not (obj is not None and obj.is_dm) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return not (obj is not None and obj.is_dm) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not (obj is not None and obj.is_dm) and super().has_delete_permission(request, obj)
+
 
 class RoomAdminForm(forms.ModelForm):
     password = forms.CharField(
@@ -138,6 +155,8 @@ class RoomAdminForm(forms.ModelForm):
                   "require_approval", "archived", "settings"]
 
 
+# What staff see of a DM: that it exists, who is in it (the inline) and how many messages it has.
+DM_FIELDS = ["kind", "owner", "message_count", "created_at"]
 ROOM_ADD_FIELDS = ["name", "description", "owner", "org", "is_private", "password", "max_members", "allow_invites",
                    "require_approval"]
 ROOM_CHANGE_FIELDS = ["name", "description", "owner", "org", "is_private", "password", "max_members",
@@ -150,17 +169,52 @@ MEMBER_FIELD_NAMES = {"user_id": "user"}
 @admin.register(Room)
 class RoomAdmin(ServiceFormErrors, admin.ModelAdmin):
     form = RoomAdminForm
-    list_display = ["name", "owner", "org", "is_private", "require_approval", "archived", "created_at"]
-    list_filter = ["is_private", "require_approval", "archived"]
+    list_display = ["__str__", "kind", "people", "message_count", "owner", "org", "is_private", "archived",
+                    "created_at"]
+    list_filter = ["kind", "is_private", "require_approval", "archived"]
     search_fields = ["name", "description", "owner__username"]
     raw_id_fields = ["owner", "org"]
     inlines = [RoomMemberInline]
+    actions = ["export_legal_hold"]
+
+    def get_queryset(self, request):
+        return selectors.with_dm_message_counts(super().get_queryset(request)).prefetch_related("members__user")
+
+    @admin.display(description="people")
+    def people(self, obj):
+        if not obj.is_dm:
+            return ""
+        return ", ".join(sorted(m.user.username for m in obj.members.all()))
+
+    @admin.display(description="messages")
+    def message_count(self, obj):
+        """A DM's message count (what staff may know of it); blank for channels."""
+        return obj.dm_messages if obj.is_dm else ""
 
     def get_fields(self, request, obj=None):
+        if obj is not None and obj.is_dm:
+            return DM_FIELDS
         return ROOM_CHANGE_FIELDS if obj else ROOM_ADD_FIELDS
 
     def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.is_dm:
+            return DM_FIELDS  # nothing of a DM is staff's to change
         return ["org"] if obj else []  # no service moves a room to another org
+
+    @admin.action(description="Export the selected direct messages for a legal hold (audited)")
+    def export_legal_hold(self, request, queryset):
+        exports = []
+        for room in queryset:
+            try:
+                exports.append(services.dm_legal_hold_export(actor=request.user, room=room))
+            except ApplicationError as exc:
+                self.message_user(request, f"{room}: {exc.message}", level=messages.ERROR)
+        if not exports:
+            return None
+        response = HttpResponse(json.dumps({"exports": exports}, ensure_ascii=False, indent=1),
+                                content_type="application/json; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="legal-hold.json"'
+        return response
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
@@ -249,6 +303,10 @@ class MessageAdmin(ReadOnly, admin.ModelAdmin):
     show_full_result_count = False  # no count(*) over the whole partitioned table
     actions = ["soft_delete"]
 
+    def get_queryset(self, request):
+        # Staff never read a DM's messages here (the legal-hold export is the audited way).
+        return super().get_queryset(request).filter(room__kind=Room.Kind.CHANNEL)
+
     @admin.display(description="content")
     def short_content(self, obj):
         return obj.content[:80]
@@ -300,6 +358,10 @@ class AttachmentAdmin(ReadOnly, admin.ModelAdmin):
     search_fields = ["filename", "checksum", "uploader__username"]
     list_select_related = ["uploader", "room"]
     actions = ["delete_files"]
+
+    def get_queryset(self, request):
+        # A DM's files are as private as its messages.
+        return super().get_queryset(request).exclude(room__kind__in=[Room.Kind.DM, Room.Kind.GROUP_DM])
 
     @admin.action(description="Delete the selected files")
     def delete_files(self, request, queryset):

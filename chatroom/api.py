@@ -36,7 +36,8 @@ def _user(user_id) -> User:
 
 def _room(request, room):
     """A room with the caller's own membership."""
-    return s.RoomSerializer(room, context={"member": selectors.member_of(room, request.user)}).data
+    return s.RoomSerializer(room, context={"member": selectors.member_of(room, request.user),
+                                           "viewer": request.user}).data
 
 
 def _message(request, message):
@@ -54,7 +55,7 @@ class RoomsView(APIView):
     @lag_tolerant
     def get(self, request):
         qs = selectors.rooms_list(user=request.user, **validated(s.RoomListInput, request.query_params))
-        return paginate(self, request, qs, s.RoomSerializer)
+        return paginate(self, request, qs, s.RoomSerializer, context={"viewer": request.user})
 
     @extend_schema(request=s.RoomCreateInput, responses={201: s.RoomSerializer})
     def post(self, request):
@@ -372,3 +373,42 @@ class AttachmentView(APIView):
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request, attachment_id):
         return attachment_response(selectors.attachment_for_download(user=request.user, attachment_id=attachment_id))
+
+
+# --------------------------------------------------------------------------- direct messages and blocks
+
+
+class DmsView(APIView):
+    """api.md v1 additions, "Conversations": open a DM or group DM."""
+
+    required_scopes = RW
+
+    @extend_schema(request=s.DmOpenInput, responses={201: s.DmRoomSerializer, 200: s.DmRoomSerializer})
+    def post(self, request):
+        data = validated(s.DmOpenInput, request.data)
+        room, created = services.dm_open(actor=request.user, user_ids=[str(u) for u in data["user_ids"]])
+        return Response({"room": _room(request, room)}, status=201 if created else 200)
+
+
+class BlocksView(APIView):
+    required_scopes = RW
+
+    @extend_schema(parameters=PAGE_PARAMETERS, responses=page_of(s.BlockSerializer))
+    def get(self, request):
+        qs = selectors.blocks(user=request.user)
+        return paginate(self, request, qs, s.BlockSerializer, ordering=("-created_at", "-id"))
+
+    @extend_schema(request=s.BlockInput, responses={201: s.BlockSerializer})
+    def post(self, request):
+        data = validated(s.BlockInput, request.data)
+        block = services.block_add(actor=request.user, user=_user(data["user_id"]))
+        return Response(s.BlockSerializer(block).data, status=201)
+
+
+class BlockDetailView(APIView):
+    required_scopes = RW
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, user_id):
+        services.block_remove(actor=request.user, user=_user(user_id))
+        return Response(status=204)

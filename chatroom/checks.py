@@ -2,7 +2,8 @@
 rendered from the definitions the code holds now.
 
 chat_message_post (migration 0006) judges "post" by chatroom.permissions'
-rule and appends audit entries with audit's argument list, both rendered
+rule (and, from 0009, the DM block rule) and appends audit entries with
+audit's argument list, all rendered
 into it when the migration ran. A later change to either is live in Python
 at once, but in the database only once a migration re-creates the function;
 until then this check fails (``manage.py check --database default``)."""
@@ -14,12 +15,13 @@ from django.db import connections
 from django.db.migrations.loader import MigrationLoader
 
 from audit.services import append_sql_call
-from chatroom.permissions import power_sql
+from chatroom.permissions import blocked_poster_sql, power_sql
 
 
 def rendered_parts() -> list[str]:
     """What chat_message_post's body must contain, rendered from the code."""
-    return [power_sql("post", role="v_role", permissions="v_permissions"), append_sql_call("a_")]
+    return [power_sql("post", role="v_role", permissions="v_permissions"), append_sql_call("a_"),
+            blocked_poster_sql(room="p_room", user="p_user")]
 
 
 def _migrated(alias: str) -> bool:

@@ -21,11 +21,27 @@ ROOM_NAME_PATTERN = r"^[a-zA-Z0-9_-]{3,50}$"
 
 
 class Room(models.Model):
+    """A room of one of three kinds (seed 003 channel types): a channel (its
+    own name, members with roles), a DM (exactly two people) or a group DM
+    (3 to GROUP_DM_MAX_MEMBERS). DMs have no name, password, invites or
+    roles; ``dm_key`` (chatroom.services.dms) names their set of people, so
+    the database holds one DM per pair and one group DM per set."""
+
+    class Kind(models.TextChoices):
+        CHANNEL = "channel", "Channel"
+        DM = "dm", "Direct message"
+        GROUP_DM = "group_dm", "Group direct message"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.CHANNEL)
+    # A channel has a name (the seed's rule); a DM's name is empty.
     name = models.CharField(
         max_length=50,
         validators=[RegexValidator(ROOM_NAME_PATTERN, "Use 3 to 50 letters, digits, _ or -.")],
     )
+    # DMs only: the kind and a digest of the sorted ids of its people (a group DM's
+    # changes as people leave; None once another group DM has that set).
+    dm_key = models.CharField(max_length=80, null=True, blank=True, editable=False)
     description = models.TextField(blank=True)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="owned_rooms")
     org = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, null=True, blank=True, related_name="rooms")
@@ -43,7 +59,18 @@ class Room(models.Model):
     class Meta:
         db_table = "chat_rooms"
         constraints = [
-            models.CheckConstraint(condition=Q(name__regex=ROOM_NAME_PATTERN), name="chat_rooms_name_check"),
+            models.CheckConstraint(condition=Q(kind__in=["channel", "dm", "group_dm"]), name="chat_rooms_kind_check"),
+            # The seed's name rule is a channel's; a DM has no name.
+            models.CheckConstraint(
+                condition=Q(kind="channel", name__regex=ROOM_NAME_PATTERN) | (~Q(kind="channel") & Q(name="")),
+                name="chat_rooms_name_check",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="channel", dm_key__isnull=True)
+                | (~Q(kind="channel") & Q(is_private=False, allow_invites=False, require_approval=False)),
+                name="chat_rooms_dm_shape_check",
+            ),
+            models.UniqueConstraint(fields=["dm_key"], name="chat_rooms_dm_key_unique"),
             models.CheckConstraint(
                 condition=(Q(is_private=True) & Q(password_hash__isnull=False))
                 | (Q(is_private=False) & Q(password_hash__isnull=True)),
@@ -57,7 +84,33 @@ class Room(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        if self.kind == self.Kind.CHANNEL:
+            return self.name
+        return f"{self.get_kind_display()} {str(self.id)[:8]}"
+
+    @property
+    def is_dm(self) -> bool:
+        """A DM or a group DM."""
+        return self.kind != self.Kind.CHANNEL
+
+
+class UserBlock(models.Model):
+    """``blocker`` blocked ``blocked``: the blocked user cannot open a DM with
+    the blocker or post in their DM (chat_message_post, migration 0009), and
+    the blocker gets no mentions or notifications from them."""
+
+    id = models.BigAutoField(primary_key=True)
+    blocker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="blocks_made")
+    blocked = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="blocks_received")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "user_blocks"
+        constraints = [
+            models.UniqueConstraint(fields=["blocker", "blocked"], name="user_blocks_unique"),
+            models.CheckConstraint(condition=~Q(blocker=F("blocked")), name="user_blocks_not_self_check"),
+        ]
+        indexes = [models.Index(fields=["blocked", "blocker"], name="idx_user_blocks_blocked")]
 
 
 # --------------------------------------------------------------------------- members and joining

@@ -93,3 +93,12 @@ def assignable_roles(actor: RoomMember) -> list[str]:
 def can_invite(member: RoomMember | None, room) -> bool:
     """Members invite while the room allows invites; admins always."""
     return has_power(member, "invite" if room.allow_invites else "manage_members")
+
+
+def blocked_poster_sql(*, room: str, user: str) -> str:
+    """Whether another member of the DM ``room`` blocked ``user``, as a SQL
+    boolean (``room`` and ``user`` are SQL expressions for uuids).
+    chat_message_post (migration 0009) refuses such a post with ``blocked``:
+    posting has one path, and this is its rule, nowhere else."""
+    return (f"EXISTS (SELECT 1 FROM user_blocks b JOIN room_members o ON o.room_id = {room} "
+            f"AND o.user_id = b.blocker_id WHERE b.blocked_id = {user})")

@@ -16,9 +16,11 @@ from datetime import datetime, timedelta
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection, connections
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Subquery, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from accounts.models import User
 from chatroom import cursors, unread
 from chatroom.models import (
     Attachment,
@@ -28,12 +30,15 @@ from chatroom.models import (
     MessageEdit,
     Room,
     RoomMember,
+    UserBlock,
 )
 from chatroom.permissions import has_power
 from chatroom.presenters import message_dicts
 from core.errors import NotFound, PermissionDenied, ValidationFailed, parse_uuid
 from core.replicas import read_alias
 from core.timestamps import isoformat_z
+from orgs.models import Membership
+from orgs.permissions import active_membership_q
 
 # One window spans at most two monthly partitions.
 WINDOW = timedelta(days=28)
@@ -52,10 +57,12 @@ def member_of(room: Room, user) -> RoomMember | None:
 
 
 def room_get(*, user, room_id) -> Room:
-    """A room by id: members see it, and anyone may see a room's name to join
-    it (a private one still needs its password or an invite)."""
+    """A room by id: members see it, and anyone may see a channel's name to
+    join it (a private one still needs its password or an invite). A DM or
+    group DM exists only for its people: to anyone else, staff included, it
+    is the same NotFound as a room that does not exist, on every face."""
     room = Room.objects.filter(id=parse_uuid(room_id, "room_id")).select_related("owner").first()
-    if room is None:
+    if room is None or (room.is_dm and member_of(room, user) is None):
         raise NotFound("No such room.")
     return room
 
@@ -72,7 +79,7 @@ def rooms_list(*, user, scope: str = "mine", q: str = "") -> QuerySet[Room]:
     if scope == "mine":
         qs = Room.objects.filter(members__user=user)
     elif scope == "public":
-        qs = Room.objects.filter(is_private=False, archived=False)
+        qs = Room.objects.filter(kind=Room.Kind.CHANNEL, is_private=False, archived=False)
     else:
         raise ValidationFailed(fields={"scope": ["One of mine, public."]})
     q = (q or "").strip()
@@ -81,6 +88,69 @@ def rooms_list(*, user, scope: str = "mine", q: str = "") -> QuerySet[Room]:
         qs = qs.filter(name__ilike=f"%{connection.ops.prep_for_like_query(q)}%")
     mine = RoomMember.objects.filter(room=OuterRef("pk"), user=user)
     return qs.annotate(is_member=Exists(mine), my_role=Subquery(mine.values("role")[:1])).select_related("owner")
+
+
+def dm_participants(*, user, rooms) -> dict:
+    """{room_id: [the other people of each DM or group DM among ``rooms``,
+    as user objects]} in one query; channels are left out."""
+    ids = [r.id for r in rooms if r.is_dm]
+    found: dict = {rid: [] for rid in ids}
+    if not ids:
+        return found
+    for m in (RoomMember.objects.filter(room_id__in=ids).exclude(user=user).select_related("user")
+              .order_by("joined_at", "id")):
+        found[m.room_id].append(m.user)
+    return found
+
+
+def dm_with(*, user, other) -> Room | None:
+    """The user's DM with ``other``, if they have one."""
+    return (Room.objects.filter(kind=Room.Kind.DM, members__user=user).filter(members__user=other)
+            .first())
+
+
+def people_sharing_with(*, user) -> QuerySet[User]:
+    """The active users who share a room or an organization with ``user``
+    (active memberships on both sides): whom DM_POLICY ``shared`` lets them
+    message (chatroom.services.dms), and the group DM picker's list."""
+    my_rooms = RoomMember.objects.filter(user=user).values("room_id")
+    in_rooms = RoomMember.objects.filter(room_id__in=my_rooms).values("user_id")
+    my_orgs = Membership.objects.filter(active_membership_q(), user=user).values("org_id")
+    in_orgs = Membership.objects.filter(active_membership_q(), org_id__in=my_orgs).values("user_id")
+    return (User.objects.filter(Q(id__in=in_rooms) | Q(id__in=in_orgs), status=User.Status.ACTIVE, is_active=True)
+            .exclude(pk=user.pk))
+
+
+def dm_candidates(*, user, limit: int = 100) -> list:
+    """The group DM picker's people, by username."""
+    return list(people_sharing_with(user=user).order_by("username")[:limit])
+
+
+def user_card(*, user_id):
+    """Another user as their profile page shows them (username, avatar)."""
+    found = User.objects.filter(pk=parse_uuid(user_id, "user_id"), is_active=True).first()
+    if found is None:
+        raise NotFound("No such user.")
+    return found
+
+
+def blocks(*, user) -> QuerySet[UserBlock]:
+    """The people the user blocked, newest first."""
+    return UserBlock.objects.filter(blocker=user).select_related("blocked").order_by("-created_at", "-id")
+
+
+def has_blocked(*, user, other) -> bool:
+    return UserBlock.objects.filter(blocker=user, blocked=other).exists()
+
+
+def with_dm_message_counts(rooms: QuerySet[Room]) -> QuerySet[Room]:
+    """``rooms`` with ``dm_messages``: a DM's number of messages (system ones
+    left out; None for a channel). What staff see of a DM in the admin, with
+    its people, never the messages."""
+    counted = (Message.objects.filter(room=OuterRef("pk")).exclude(message_type=Message.Type.SYSTEM)
+               .order_by().values("room").annotate(n=Count("id")).values("n"))
+    return rooms.annotate(dm_messages=Case(When(~Q(kind=Room.Kind.CHANNEL),
+                                               then=Coalesce(Subquery(counted), 0)), default=None))
 
 
 def room_members(*, user, room: Room) -> QuerySet[RoomMember]:
@@ -402,9 +472,9 @@ def socket_rooms(*, user) -> list[dict]:
     """The rooms a socket subscribes to at ``ready``: every room the user is a
     member of, with the cursor of its newest message (None when empty) —
     the point from which the socket delivers live messages."""
-    rooms = list(Room.objects.filter(members__user=user).values("id", "name").order_by("name"))
+    rooms = list(Room.objects.filter(members__user=user).values("id", "name", "kind").order_by("name"))
     heads = room_heads([r["id"] for r in rooms])
-    return [{"id": str(r["id"]), "name": r["name"], "cursor": heads.get(r["id"])} for r in rooms]
+    return [{"id": str(r["id"]), "name": r["name"], "kind": r["kind"], "cursor": heads.get(r["id"])} for r in rooms]
 
 
 def room_heads(room_ids: list) -> dict:

@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from accounts.serializers import UserRefSerializer
 from chatroom import selectors, services
-from chatroom.models import Invite, JoinRequest, Message, Room, RoomMember
+from chatroom.models import Invite, JoinRequest, Message, Room, RoomMember, UserBlock
 from chatroom.presenters import attachment_dict, message_dicts
 from config.serializers import Presented, json_shape
 from realtime import presence
@@ -30,8 +30,20 @@ MessageMetadata = json_shape(
 # ---------------------------------------------------------------- output: rooms and members
 
 
+class _WithParticipants(serializers.ListSerializer):
+    # The other people of every DM on the page, in one query.
+    def to_representation(self, data):
+        rooms = list(data)
+        viewer = self.context.get("viewer")
+        if viewer is not None:
+            self.child.context["participants"] = selectors.dm_participants(user=viewer, rooms=rooms)
+        return [self.child.to_representation(r) for r in rooms]
+
+
 class RoomSerializer(serializers.ModelSerializer):
-    """A room, with the caller's own membership (`is_member`, `role`)."""
+    """A room, with the caller's own membership (`is_member`, `role`). A DM
+    or group DM (`kind`) has no name, and `participants` lists its other
+    people (null for a channel)."""
 
     # The caller's membership: context["member"] for one room, or the list's
     # annotations (chatroom.selectors.rooms_list: is_member, my_role).
@@ -40,12 +52,25 @@ class RoomSerializer(serializers.ModelSerializer):
     settings = RoomSettings(read_only=True)
     is_member = serializers.SerializerMethodField()
     role = serializers.SerializerMethodField()
+    participants = serializers.SerializerMethodField()
 
     class Meta:
         model = Room
-        fields = ["id", "name", "description", "owner", "org_id", "is_private", "max_members", "allow_invites",
-                  "require_approval", "archived", "settings", "is_member", "role", "created_at", "updated_at"]
+        fields = ["id", "kind", "name", "description", "owner", "org_id", "is_private", "max_members",
+                  "allow_invites", "require_approval", "archived", "settings", "is_member", "role", "participants",
+                  "created_at", "updated_at"]
         read_only_fields = fields
+        list_serializer_class = _WithParticipants
+
+    @extend_schema_field(UserRefSerializer(many=True, allow_null=True))
+    def get_participants(self, room):
+        if not room.is_dm:
+            return None
+        found = self.context.get("participants")
+        viewer = self.context.get("viewer")
+        if found is None or room.id not in found:
+            found = selectors.dm_participants(user=viewer, rooms=[room]) if viewer is not None else {room.id: []}
+        return UserRefSerializer(found[room.id], many=True).data
 
     def get_is_member(self, room) -> bool:
         return self.context.get("member") is not None or bool(getattr(room, "is_member", False))
@@ -374,3 +399,32 @@ _ATTACH = "Attach a file in the multipart field `file`."
 class UploadInput(serializers.Serializer):
     # An empty or odd file is the service's to judge (chatroom.uploads).
     file = serializers.FileField(allow_empty_file=True, error_messages={"required": _ATTACH, "invalid": _ATTACH})
+
+
+# ---------------------------------------------------------------- direct messages and blocks
+
+
+class DmOpenInput(serializers.Serializer):
+    user_ids = serializers.ListField(child=serializers.UUIDField(), allow_empty=False, max_length=100,
+                                     help_text="The other people; the caller is added. One: a DM; more: a group DM.")
+
+
+class DmRoomSerializer(serializers.Serializer):
+    """The DM or group DM (201 when it was made now, 200 when it existed)."""
+
+    room = RoomSerializer()
+
+
+class BlockInput(serializers.Serializer):
+    user_id = serializers.UUIDField()
+
+
+class BlockSerializer(serializers.ModelSerializer):
+    """A user the caller blocked."""
+
+    user = UserRefSerializer(source="blocked", read_only=True)
+
+    class Meta:
+        model = UserBlock
+        fields = ["user", "created_at"]
+        read_only_fields = fields

@@ -53,17 +53,21 @@ def _bump(room_id) -> None:
 
 
 UNREAD_SQL = """
-SELECT rm.room_id,
-       (SELECT count(*) FROM messages m
-         WHERE m.room_id = rm.room_id
-           AND m.created_at >= COALESCE(rm.last_read_at, rm.joined_at)
-           AND (m.created_at, m.id) > (COALESCE(rm.last_read_at, rm.joined_at),
-                                       COALESCE(rm.last_read_message_id, '00000000-0000-0000-0000-000000000000'))
-           AND m.user_id <> rm.user_id AND NOT m.is_deleted AND m.message_type <> 'system') AS unread,
+SELECT rm.room_id, u.unread,
+       -- In a DM or group DM every unread message counts for the badge, as a mention does.
+       CASE WHEN c.kind <> 'channel' THEN u.unread ELSE
        (SELECT count(*) FROM message_mentions x
          WHERE x.user_id = rm.user_id AND x.room_id = rm.room_id
-           AND x.message_created_at > COALESCE(rm.last_read_at, rm.joined_at)) AS mentions
+           AND x.message_created_at > COALESCE(rm.last_read_at, rm.joined_at)) END AS mentions
 FROM room_members rm
+JOIN chat_rooms c ON c.id = rm.room_id
+CROSS JOIN LATERAL (
+    SELECT count(*) AS unread FROM messages m
+     WHERE m.room_id = rm.room_id
+       AND m.created_at >= COALESCE(rm.last_read_at, rm.joined_at)
+       AND (m.created_at, m.id) > (COALESCE(rm.last_read_at, rm.joined_at),
+                                   COALESCE(rm.last_read_message_id, '00000000-0000-0000-0000-000000000000'))
+       AND m.user_id <> rm.user_id AND NOT m.is_deleted AND m.message_type <> 'system') u
 WHERE rm.user_id = %s AND rm.room_id = ANY(%s)
 """
 

@@ -12,6 +12,8 @@ urlpatterns = [
     path("rooms/<uuid:room_id>/leave", views.room_leave, name="leave"),
     path("rooms/<uuid:room_id>/invite", views.room_invite_user, name="invite_user"),
     path("rooms/<uuid:room_id>/requests/", views.join_requests, name="join_requests"),
+    path("dm/", views.dm_open, name="dm_open"),
+    path("people/<uuid:user_id>/", views.person, name="person"),
     path("invite/<str:code>/", views.invite_page, name="invite"),
     path("attachments/<uuid:attachment_id>/", views.attachment, name="attachment"),
 ]

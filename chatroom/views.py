@@ -19,6 +19,7 @@ from chatroom import selectors, services
 from chatroom.models import JoinRequest
 from chatroom.permissions import can_invite, has_power
 from chatroom.presenters import attachment_response
+from realtime import presence
 from config.forms import form_errors
 from core.errors import ApplicationError, NotFound, ValidationFailed
 from core.replicas import lag_tolerant
@@ -48,11 +49,82 @@ def room_list(request):
         else:
             return redirect("chatroom:room", room.id)
     unread = {r["room_id"]: r for r in selectors.unread_counts(user=request.user)["rooms"]}
-    mine = list(selectors.rooms_list(user=request.user, scope="mine").order_by("name"))
-    for room in mine:
+    joined = list(selectors.rooms_list(user=request.user, scope="mine").order_by("-updated_at", "name"))
+    for room in joined:
         room.unread = unread.get(str(room.id))
+    mine = sorted((r for r in joined if not r.is_dm), key=lambda r: r.name)
+    dms = _with_people(request.user, [r for r in joined if r.is_dm])
     public = selectors.rooms_list(user=request.user, scope="public", q=q).order_by("name")[:100]
-    return render(request, "chatroom/list.html", {"mine": mine, "public": public, "q": q, "form": form})
+    return render(request, "chatroom/list.html", {
+        "mine": mine, "dms": dms, "public": public, "q": q, "form": form,
+        "candidates": selectors.dm_candidates(user=request.user),
+        "group_max": settings.GROUP_DM_MAX_MEMBERS,
+    })
+
+
+def _with_people(user, rooms):
+    """Each DM with ``people`` (the others, each with ``status``, their
+    presence) and ``title`` (their names)."""
+    people = selectors.dm_participants(user=user, rooms=rooms)
+    statuses = presence.status_of({u.id for found in people.values() for u in found})
+    for room in rooms:
+        room.people = people.get(room.id, [])
+        for person in room.people:
+            person.status = statuses.get(str(person.id), presence.OFFLINE)
+        room.title = ", ".join(p.username for p in room.people) or "Only you"
+    return rooms
+
+
+@login_required
+@require_POST
+def dm_open(request):
+    """Open (or find) a DM or group DM: ``user_ids`` from a Message button,
+    or ``usernames`` typed into the picker, comma-separated."""
+    back = request.POST.get("next") or ""
+    if not back.startswith("/") or back.startswith("//"):
+        back = "/chat/"
+    ids = request.POST.getlist("user_ids")
+    names = [n.strip().lstrip("@") for n in request.POST.get("usernames", "").replace(" ", ",").split(",") if n.strip()]
+    try:
+        for name in names:
+            found = user_for_login(name)
+            if found is None:
+                raise NotFound(f"No user {name[:150]!r}.")
+            ids.append(str(found.id))
+        if not ids:
+            raise ValidationFailed(fields={"user_ids": ["Choose at least one person."]})
+        room, _ = services.dm_open(actor=request.user, user_ids=ids)
+    except ApplicationError as exc:
+        detail = "; ".join(m for msgs in (exc.fields or {}).values() for m in msgs)
+        messages.error(request, detail or exc.message)
+        return redirect(back)
+    return redirect("chatroom:room", room.id)
+
+
+@login_required
+def person(request, user_id):
+    """Another user's profile: presence, a Message button, Block/Unblock."""
+    try:
+        other = selectors.user_card(user_id=user_id)
+    except (NotFound, ValidationFailed):
+        raise Http404 from None
+    if request.method == "POST":
+        try:
+            if request.POST.get("op") == "block":
+                services.block_add(actor=request.user, user=other)
+                messages.success(request, f"You blocked {other.username}. They cannot message you.")
+            elif request.POST.get("op") == "unblock":
+                services.block_remove(actor=request.user, user=other)
+                messages.success(request, f"You unblocked {other.username}.")
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        return redirect("chatroom:person", other.id)
+    return render(request, "chatroom/person.html", {
+        "other": other, "me": other.pk == request.user.pk,
+        "status": presence.status_of([other.id]).get(str(other.id), presence.OFFLINE),
+        "blocked": selectors.has_blocked(user=request.user, other=other),
+        "dm": selectors.dm_with(user=request.user, other=other),
+    })
 
 
 @login_required
@@ -67,13 +139,15 @@ def room_view(request, room_id):
         return render(request, "chatroom/join.html", {"room": room, "pending": pending})
     powers = {p: has_power(member, p) for p in ("delete_any", "pin", "kick", "mute", "approve", "manage_settings",
                                                 "assign_roles")}
-    powers["invite"] = can_invite(member, room)
+    powers["invite"] = can_invite(member, room) and not room.is_dm
+    if room.is_dm:
+        _with_people(request.user, [room])
     return render(request, "chatroom/room.html", {
         "room": room, "member": member, "powers": powers,
         "config": {
             "roomId": str(room.id), "userId": str(request.user.id), "username": request.user.username,
             "role": member.role, "powers": powers, "maxLength": settings.CHAT_MESSAGE_MAX_LENGTH,
-            "api": "/api/v1/",
+            "api": "/api/v1/", "kind": room.kind,
         },
     })
 
@@ -102,7 +176,7 @@ def room_leave(request, room_id):
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("chatroom:room", room_id)
-    messages.info(request, f"You left {room.name}.")
+    messages.info(request, "You left the conversation." if room.is_dm else f"You left {room.name}.")
     return redirect("chatroom:list")
 
 

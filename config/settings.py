@@ -501,6 +501,15 @@ CHAT_UPLOAD_MAX_BYTES = env_int("CHAT_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
 # Messages one user may post (socket and API together) per window of seconds.
 CHAT_MESSAGE_RATE = env_int("CHAT_MESSAGE_RATE", 30)
 CHAT_MESSAGE_RATE_WINDOW = env_int("CHAT_MESSAGE_RATE_WINDOW", 10)
+# Who may open a direct message with whom: "shared" (people who share an
+# organization or a room) or "anyone" (every active user).
+DM_POLICY = os.environ.get("DM_POLICY", "shared").strip().lower() or "shared"
+if DM_POLICY not in ("shared", "anyone"):
+    raise ImproperlyConfigured(f"DM_POLICY must be shared or anyone, got {DM_POLICY!r}")
+# The most people in a group DM (the caller included); a group DM has at least 3.
+GROUP_DM_MAX_MEMBERS = env_int("GROUP_DM_MAX_MEMBERS", 9)
+if GROUP_DM_MAX_MEMBERS < 3:
+    raise ImproperlyConfigured("GROUP_DM_MAX_MEMBERS must be at least 3")
 
 # --------------------------------------------------------------------------- live socket
 

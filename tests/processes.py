@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -23,6 +24,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
+    """A free port: from ``TEST_PORT_RANGE`` ("18100-18199") when it is set,
+    for machines where each person keeps to their own ports; else any."""
+    span = os.environ.get("TEST_PORT_RANGE", "").strip()
+    if span:
+        low, high = (int(x) for x in span.split("-", 1))
+        for port in random.sample(range(low, high + 1), high - low + 1):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+        raise RuntimeError(f"no free port in TEST_PORT_RANGE={span}")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

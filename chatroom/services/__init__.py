@@ -6,6 +6,7 @@ admin all call these), one module per use case:
 - ``invites``: invite links and personal invites;
 - ``message_send``: posting every kind of message;
 - ``message_edit``: edit, delete, pin;
+- ``dms``: opening DMs and group DMs, blocks, the legal-hold export;
 - ``reactions``, ``read_state``, ``uploads``.
 
 Each service runs in one transaction, checks the actor's room powers
@@ -13,6 +14,7 @@ Each service runs in one transaction, checks the actor's room powers
 its broadcast for after commit (realtime.broadcast). The names below are
 re-exported so callers keep importing ``chatroom.services``."""
 
+from chatroom.services.dms import block_add, block_remove, dm_legal_hold_export, dm_open
 from chatroom.services.invites import (
     INVITE_DEFAULT_MAX_AGE,
     invite_create,
@@ -42,7 +44,7 @@ from chatroom.services.uploads import attachment_delete, attachment_upload
 
 __all__ = [
     "CLIENT_ID_MAX", "EMOJI_MAX", "INVITE_DEFAULT_MAX_AGE",
-    "attachment_delete", "attachment_upload",
+    "attachment_delete", "attachment_upload", "block_add", "block_remove", "dm_legal_hold_export", "dm_open",
     "invite_accept", "invite_create", "invite_revoke", "invite_user",
     "join_request_decide", "member_add", "member_kick", "member_update",
     "message_delete", "message_edit", "message_pin", "message_post",

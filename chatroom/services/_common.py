@@ -54,6 +54,13 @@ def _require_power(member: RoomMember, power: str, message: str) -> None:
         raise PermissionDenied(message)
 
 
+def _require_channel(room: Room, what: str) -> None:
+    """DMs and group DMs have no name, password, invites, roles or kicks:
+    the services of those refuse them here, on every face alike."""
+    if room.kind != Room.Kind.CHANNEL:
+        raise PermissionDenied(f"A direct message has no {what}.")
+
+
 def _require_active(room: Room) -> None:
     if room.archived:
         raise Conflict("This room is archived.")

@@ -20,6 +20,7 @@ from chatroom.services._common import (
     _audit,
     _member,
     _require_active,
+    _require_channel,
     _require_member,
     _require_power,
 )
@@ -47,6 +48,7 @@ def _invite_for_use(code: str, *, room: Room | None = None, user: User | None = 
 
 def _require_can_invite(room: Room, actor: User) -> RoomMember:
     member = _require_member(room, actor)
+    _require_channel(room, "invites")
     _require_active(room)
     if not can_invite(member, room):
         raise PermissionDenied("You may not invite to this room." if room.allow_invites

@@ -25,9 +25,11 @@ from chatroom.services._common import (
     _lock_room,
     _member,
     _require_active,
+    _require_channel,
     _require_member,
     _require_power,
 )
+from chatroom.services.dms import group_dm_rekey
 from chatroom.services.invites import _invite_for_use
 from chatroom.services.message_send import system_message_post
 from core.changes import UNSET, apply_changes
@@ -63,6 +65,7 @@ def room_join(
     existing = _member(room, user)
     if existing is not None:
         return existing, None
+    _require_channel(room, "joining; it is opened with its people")
     if invite_code:
         invite = _invite_for_use(invite_code, room=room, user=user)
         member = _add_member(room=room, user=user, actor=user, via="invite")
@@ -92,9 +95,13 @@ def invite_accept(*, user: User, code: str) -> RoomMember:
 def room_leave(*, user: User, room: Room) -> None:
     room = _lock_room(room)
     member = _require_member(room, user, lock=True)
+    if room.kind == Room.Kind.DM:
+        raise Conflict("A direct message between two people cannot be left; a group DM can.")
     if member.role == Role.OWNER:
         raise Conflict("The owner cannot leave; transfer ownership first.")
     member.delete()
+    if room.kind == Room.Kind.GROUP_DM:
+        group_dm_rekey(room)
     system_message_post(room=room, user=user, event="left", content=f"{user.username} left")
     _audit("room.member.left", actor=user, room=room, resource_type="room_member", resource_id=member.id,
            details={"user_id": str(user.id)})
@@ -115,6 +122,7 @@ def member_add(*, actor: User, room: Room, user: User, role: str = Role.MEMBER,
     for admins of the room, and staff in the admin. A role other than member
     is then given as member_update gives it, with its rules and audit entry."""
     room = _lock_room(room)
+    _require_channel(room, "members added to it; open a new one with its people")
     member = _acting_member(room, actor, staff_override=staff_override)
     _require_power(member, "manage_members", "Only admins add members directly.")
     if role == Role.OWNER:
@@ -132,6 +140,7 @@ def member_add(*, actor: User, room: Room, user: User, role: str = Role.MEMBER,
 @transaction.atomic
 def member_kick(*, actor: User, room: Room, user: User, staff_override: bool = False) -> None:
     room = _lock_room(room)
+    _require_channel(room, "kicks")
     member = _acting_member(room, actor, staff_override=staff_override)
     _require_power(member, "kick", "Only moderators and above kick members.")
     target = _member(room, user, lock=True)
@@ -159,7 +168,10 @@ def member_update(
 ) -> RoomMember:
     """Change a member (core.changes: a field left UNSET stays as it is).
     Each change has its own rule: the member's own notification switch,
-    roles below the actor's, muting and overrides only downwards."""
+    roles below the actor's, muting and overrides only downwards. In a DM
+    only the member's own notification switch changes (no roles)."""
+    if room.kind != Room.Kind.CHANNEL and (role, is_muted, permissions) != (UNSET, UNSET, UNSET):
+        _require_channel(room, "roles, mutes or permission overrides")
     member = _acting_member(room, actor, staff_override=staff_override)
     target = _member(room, user, lock=True)
     if target is None:

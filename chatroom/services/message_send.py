@@ -30,7 +30,7 @@ from accounts import notifications
 from accounts.models import User
 from audit.services import NO_ENTRY, append_sql_placeholders, entry_params
 from chatroom import cursors, unread
-from chatroom.models import Attachment, Message, MessageClientId, Room, RoomMember
+from chatroom.models import Attachment, Message, MessageClientId, Room, RoomMember, UserBlock
 from chatroom.presenters import new_message_dict
 from chatroom.ratelimit import check_message_rate
 from chatroom.services._common import _audit_fields
@@ -75,15 +75,22 @@ def _attachment_ids(attachment_ids) -> list[uuid.UUID]:
     return ids
 
 
+def _blockers_of(author_id):
+    """The users who blocked ``author_id`` (a subquery): they get no mentions
+    or notifications from them."""
+    return UserBlock.objects.filter(blocked_id=author_id).values("blocker_id")
+
+
 def mentioned_user_ids(*, room_id, author_id, content: str) -> list[uuid.UUID]:
     """The members of the room that ``content`` (as stored) mentions by
-    @username, the author left out."""
+    @username, the author and those who blocked the author left out."""
     names = {n.rstrip(".").lower() for n in MENTION_RE.findall(content)}
     if not names:
         return []
     pattern = r"^(" + "|".join(re.escape(n) for n in sorted(names)) + r")$"
     return list(RoomMember.objects.filter(room_id=room_id, user__username__iregex=pattern)
-                .exclude(user_id=author_id).values_list("user_id", flat=True))
+                .exclude(user_id=author_id).exclude(user_id__in=_blockers_of(author_id))
+                .values_list("user_id", flat=True))
 
 
 # --------------------------------------------------------------------------- the one database call
@@ -101,6 +108,7 @@ _REFUSALS = {
     "archived": lambda: Conflict("This room is archived."),
     "forbidden": lambda: PermissionDenied("You may not post in this room."),
     "muted": lambda: PermissionDenied("You are muted in this room."),
+    "blocked": lambda: PermissionDenied("You cannot message this person.", code="blocked"),
     "no_reply": lambda: ValidationFailed(fields={"reply_to": ["No such message in this room."]}),
     "bad_attachments": lambda: ValidationFailed(fields={"attachment_ids": ["Unknown, already used, or not your upload."]}),
 }
@@ -131,6 +139,31 @@ class _RoomOrgs:
 
 
 _room_orgs = _RoomOrgs()
+
+
+class _RoomKinds:
+    """Each room's kind, which never changes once the room exists: a post
+    needs it (a DM's message notifies its other people) before the one
+    database call, and reads it from the database once per room and process."""
+
+    MAX_ENTRIES = 20_000
+
+    def __init__(self):
+        self.entries: dict[str, str] = {}
+
+    def get(self, room_id) -> str | None:
+        key = str(room_id)
+        if key not in self.entries:
+            kind = Room.objects.filter(pk=room_id).values_list("kind", flat=True).first()
+            if kind is None:
+                return None  # no such room; the posting call answers for it
+            if len(self.entries) >= self.MAX_ENTRIES:
+                self.entries.clear()
+            self.entries[key] = kind
+        return self.entries[key]
+
+
+room_kinds = _RoomKinds()
 
 
 def room_lane(room_id) -> str:
@@ -219,14 +252,15 @@ def message_post(
     # On the text as stored: "@\x00alice" is stored as "@alice", and mentions her.
     mentioned = (mentioned_user_ids(room_id=room.pk, author_id=actor.pk, content=content)
                  if MENTION_RE.search(content) else [])
-    notifies = bool(mentioned) or reply_to is not None
+    in_dm = room_kinds.get(room.pk) not in (None, Room.Kind.CHANNEL)
+    notifies = bool(mentioned) or reply_to is not None or in_dm
     with transaction.atomic() if notifies else contextlib.nullcontext():
         return _post(actor=actor, room_id=room.pk, content=content, message_type=message_type, reply_to=reply_to,
-                     client_id=client_id, attachment_ids=attachment_ids, mentioned=mentioned)
+                     client_id=client_id, attachment_ids=attachment_ids, mentioned=mentioned, in_dm=in_dm)
 
 
 def _post(*, actor: User, room_id, content: str, message_type: str, reply_to, client_id, attachment_ids,
-          mentioned) -> Message:
+          mentioned, in_dm: bool = False) -> Message:
     attachments = []
     if attachment_ids:
         if client_id is not None:
@@ -257,7 +291,7 @@ def _post(*, actor: User, room_id, content: str, message_type: str, reply_to, cl
     for attachment in attachments:
         attachment.message_id, attachment.message_created_at = message.id, message.created_at
         attachment.room_id = room_id
-    _notify_message(message=message, actor=actor, mentioned=mentioned, parent=parent)
+    _notify_message(message=message, actor=actor, mentioned=mentioned, parent=parent, in_dm=in_dm)
     message.deduplicated = False
     _broadcast_new(message, new_message_dict(message, attachments=attachments, mentions=mentioned, parent=parent))
     return message
@@ -285,24 +319,34 @@ def system_message_post(*, room: Room, user: User, event: str, content: str, ext
     return message
 
 
-def _notify_message(*, message: Message, actor: User, mentioned: list[uuid.UUID], parent: Message | None) -> None:
+def _notify_message(*, message: Message, actor: User, mentioned: list[uuid.UUID], parent: Message | None,
+                    in_dm: bool = False) -> None:
     """Notify, in the posting transaction, each member the message mentions
-    (``mention``) and the author of the message it replies to (``new_message``
-    with reason "reply"), once each: a mention wins over a reply. The poster
-    never notifies themself (mentioned_user_ids leaves them out), and members
-    who switched the room's notifications off (notifications_enabled, the
-    "mute room notifications" switch) or left the room get nothing. Three
+    (``mention``), the author of the message it replies to (``new_message``
+    with reason "reply") and, in a DM or group DM, its other people
+    (``new_message`` with reason "dm"), once each: a mention wins over a
+    reply, a reply over a DM. The poster never notifies themself
+    (mentioned_user_ids leaves them out); members who switched the room's
+    notifications off (notifications_enabled, the "mute room notifications"
+    switch), who left the room, or who blocked the poster get nothing. Three
     queries whatever the number of recipients (with the room's name)."""
     reasons = {user_id: "mention" for user_id in mentioned}
     if parent is not None and parent.user_id != actor.id:
         reasons.setdefault(parent.user_id, "reply")
-    if not reasons:
+    if not reasons and not in_dm:
         return
-    listening = set(RoomMember.objects.filter(room_id=message.room_id, user_id__in=list(reasons),
-                                              notifications_enabled=True).values_list("user_id", flat=True))
+    members = RoomMember.objects.filter(room_id=message.room_id, notifications_enabled=True).exclude(
+        user_id__in=_blockers_of(actor.id)).exclude(user_id=actor.id)
+    if not in_dm:
+        members = members.filter(user_id__in=list(reasons))
+    listening = set(members.values_list("user_id", flat=True))
     if not listening:
         return
-    room = Room.objects.only("id", "name").get(pk=message.room_id)
+    if in_dm:
+        for user_id in listening:
+            reasons.setdefault(user_id, "dm")
+    room = Room.objects.only("id", "name", "kind").get(pk=message.room_id)
+    where = "a direct message" if room.is_dm else f"#{room.name}"
     text = notifications.excerpt(message.content)
     data = {"room_id": str(room.id), "room_name": room.name, "message_id": str(message.id),
             "message_created_at": message.created_at.isoformat(), "author_id": str(actor.id), "excerpt": text,
@@ -311,11 +355,15 @@ def _notify_message(*, message: Message, actor: User, mentioned: list[uuid.UUID]
     for user_id, reason in reasons.items():
         if user_id not in listening:
             continue
-        if reason == "mention":
+        if reason == "dm":
+            drafts.append(notifications.Draft(user_id=user_id, type=notifications.Type.NEW_MESSAGE, message=text,
+                                              title=f"{actor.username} sent you a message",
+                                              data={**data, "reason": "dm", "kind": room.kind}))
+        elif reason == "mention":
             drafts.append(notifications.Draft(user_id=user_id, type=notifications.Type.MENTION, message=text,
-                                              title=f"{actor.username} mentioned you in #{room.name}", data=data))
+                                              title=f"{actor.username} mentioned you in {where}", data=data))
         else:
             drafts.append(notifications.Draft(user_id=user_id, type=notifications.Type.NEW_MESSAGE, message=text,
-                                              title=f"{actor.username} replied to you in #{room.name}",
+                                              title=f"{actor.username} replied to you in {where}",
                                               data={**data, "reason": "reply", "reply_to": str(parent.id)}))
     notifications.notify_many(drafts=drafts)

@@ -13,6 +13,7 @@ from chatroom.services._common import (
     _audit,
     _lock_room,
     _member,
+    _require_channel,
     _require_power,
 )
 from chatroom.services.message_send import system_message_post
@@ -111,6 +112,11 @@ def room_update(
     it is). ``password`` is not a field: a new password when given (needed
     when making a room private), and None or empty for none."""
     room = _lock_room(room)
+    if room.kind != Room.Kind.CHANNEL:
+        if name is not UNSET or password or is_private is not UNSET:
+            field = "name" if name is not UNSET else "password"
+            raise ValidationFailed(fields={field: ["A direct message has no name or password."]})
+        _require_channel(room, "settings")
     member = _acting_member(room, actor, staff_override=staff_override)
     _require_power(member, "manage_settings", "Only admins change room settings.")
     changes = apply_changes(room, {
@@ -161,6 +167,7 @@ def room_delete(*, actor: User, room: Room, staff_override: bool = False) -> Non
 @transaction.atomic
 def room_transfer_ownership(*, actor: User, room: Room, new_owner: User, staff_override: bool = False) -> Room:
     room = _lock_room(room)
+    _require_channel(room, "owner")
     member = _acting_member(room, actor, staff_override=staff_override, lock=True)
     _require_power(member, "transfer_ownership", "Only the owner transfers ownership.")
     target = _member(room, new_owner, lock=True)

@@ -350,10 +350,13 @@ async function loadPinned() {
 async function loadMembers() {
   const out = document.getElementById("members");
   const data = await api("GET", `rooms/${ROOM}/members/?limit=100`);
+  const channel = config.kind === "channel";
   out.replaceChildren(...data.results.map((member) => {
     const them = member.user.id !== config.userId;
     return el("li", { "data-user": member.user.username, "data-user-id": member.user.id, "data-status": member.status || "offline" },
-      member.user.username, " ", el("span", { class: "muted" }, member.role), member.is_muted ? el("span", { class: "badge" }, "muted") : null,
+      el("a", { class: "who", href: `/chat/people/${member.user.id}/` }, member.user.username), " ",
+      channel ? el("span", { class: "muted" }, member.role) : null, member.is_muted ? el("span", { class: "badge" }, "muted") : null,
+      them && channel ? el("button", { type: "button", class: "link", "data-testid": `message-${member.user.username}`, on: { click: () => openDm([member.user.id]) } }, "message") : null,
       them && config.powers.mute && member.role !== "owner" ? el("button", { type: "button", class: "link", on: { click: () => memberAction(member, { is_muted: !member.is_muted }) } }, member.is_muted ? "unmute" : "mute") : null,
       them && config.powers.kick && member.role !== "owner" ? el("button", { type: "button", class: "link", on: { click: () => kick(member) } }, "kick") : null,
       them && config.powers.assign_roles && RANK[config.role] > RANK[member.role] ? roleSelect(member) : null);
@@ -361,6 +364,14 @@ async function loadMembers() {
 }
 
 const RANK = { owner: 4, admin: 3, moderator: 2, member: 1 };
+
+// Open (or find) the DM with these people, then go to it.
+async function openDm(userIds) {
+  try {
+    const data = await api("POST", "dms/", { user_ids: userIds });
+    location.href = `/chat/rooms/${data.room.id}/`;
+  } catch (e) { showError(e.message); }
+}
 
 // Roles below one's own (owners may also make admins); the server decides.
 function roleSelect(member) {

@@ -7,6 +7,10 @@
 const listeners = new Map();
 let ws = null;
 let ready = false;
+// The current connection's "ready" frame: a module that subscribes after it
+// arrived (each <script type="module"> runs in its own task, so the socket
+// another module opened can be ready first) still gets it.
+let readyFrame = null;
 let delay = 500;
 const MAX_DELAY = 15000;
 
@@ -29,6 +33,7 @@ function connect() {
     if (!frame || typeof frame.type !== "string") return;
     if (frame.type === "ready") {
       ready = true;
+      readyFrame = frame;
       delay = 500;
       if (document.hidden) live.send({ type: "presence", status: "away" });
     }
@@ -37,6 +42,7 @@ function connect() {
   ws.addEventListener("close", (event) => {
     ws = null;
     ready = false;
+    readyFrame = null;
     emit("socket.closed", { type: "socket.closed", code: event.code });
     // 4401/4403: logged out, banned or forbidden; reconnecting cannot help.
     if (event.code === 4401 || event.code === 4403) return;
@@ -51,6 +57,10 @@ export const live = {
     if (!listeners.has(type)) listeners.set(type, new Set());
     listeners.get(type).add(handler);
     connect();
+    if (type === "ready" && readyFrame) {
+      const frame = readyFrame;
+      queueMicrotask(() => { if (readyFrame === frame) handler(frame); });
+    }
     return () => listeners.get(type).delete(handler);
   },
   // Send a frame if the socket is ready; false when it is not (the caller
