@@ -128,8 +128,9 @@ def test_block_bad_input(people, api_as):
     assert_error(api_as(alice).post("/api/v1/me/blocks/", {"user_id": "x"}, format="json"), 400, "validation_error")
     assert_error(api_as(alice).post("/api/v1/me/blocks/", {"user_id": str(alice.id)}, format="json"),
                  400, "validation_error")
-    assert_error(api_as(alice).post("/api/v1/me/blocks/", {"user_id": "00000000-0000-0000-0000-000000000001"},
-                                    format="json"), 404, "not_found")
+    error = assert_error(api_as(alice).post("/api/v1/me/blocks/", {"user_id": "00000000-0000-0000-0000-000000000001"},
+                                            format="json"), 400, "validation_error")
+    assert error["fields"] == {"user_id": ["No such user."]}
 
 
 def test_a_dm_has_no_name_password_invites_roles_or_kicks(people, api_as):
