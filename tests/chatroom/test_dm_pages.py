@@ -135,3 +135,13 @@ def test_the_export_is_for_staff_and_dms_only(people, make_room, make_user):
     with pytest.raises(NotFound):
         services.dm_legal_hold_export(actor=staff, room=make_room(name="a-channel"))
     assert not AuditLog.objects.filter(action="room.dm.exported").exists()
+
+
+def test_search_page_finds_dm_messages_for_its_people_only(people):
+    alice, bob, carol = people
+    room, _ = services.dm_open(actor=alice, user_ids=[str(bob.id)])
+    services.message_post(actor=alice, room=room, content="quarterly numbers")
+    page = logged_in(bob).get("/chat/search/", {"q": "quarterly"}).content.decode()
+    assert "quarterly" in page and f'<option value="{room.id}"' in page and ">alice</option>" in page
+    other = logged_in(carol).get("/chat/search/", {"q": "quarterly"}).content.decode()
+    assert "quarterly numbers" not in other and str(room.id) not in other
