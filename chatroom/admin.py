@@ -191,6 +191,10 @@ class RoomAdmin(ServiceFormErrors, admin.ModelAdmin):
         """A DM's message count (what staff may know of it); blank for channels."""
         return obj.dm_messages if obj.is_dm else ""
 
+    def has_change_permission(self, request, obj=None):
+        # A DM is shown, never changed: it has no name, settings or roles.
+        return not (obj is not None and obj.is_dm) and super().has_change_permission(request, obj)
+
     def get_fields(self, request, obj=None):
         if obj is not None and obj.is_dm:
             return DM_FIELDS

@@ -18,7 +18,7 @@ from chatroom.models import JoinRequest
 from chatroom.presenters import attachment_response
 from config.api import paginate
 from config.serializers import PAGE_PARAMETERS, page_of, validated
-from core.errors import NotFound, parse_uuid
+from core.errors import NotFound, ValidationFailed, parse_uuid
 from core.replicas import lag_tolerant
 from orgs.models import Organization
 
@@ -401,7 +401,10 @@ class BlocksView(APIView):
     @extend_schema(request=s.BlockInput, responses={201: s.BlockSerializer})
     def post(self, request):
         data = validated(s.BlockInput, request.data)
-        block = services.block_add(actor=request.user, user=_user(data["user_id"]))
+        target = User.objects.filter(id=data["user_id"]).first()
+        if target is None:  # a field of the body, not the path: bad input, not a missing object
+            raise ValidationFailed(fields={"user_id": ["No such user."]})
+        block = services.block_add(actor=request.user, user=target)
         return Response(s.BlockSerializer(block).data, status=201)
 
 

@@ -251,7 +251,8 @@ def search(request):
             result = selectors.search_messages(user=request.user, q=q, room_id=room_id, cursor=request.GET.get("cursor"))
         except ValidationFailed as exc:
             error = "; ".join(m for msgs in (exc.fields or {}).values() for m in msgs) or exc.message
-    rooms = selectors.rooms_list(user=request.user, scope="mine").order_by("name")
+    rooms = list(selectors.rooms_list(user=request.user, scope="mine").order_by("kind", "name"))
+    _with_people(request.user, [r for r in rooms if r.is_dm])
     return render(request, "chatroom/search.html", {"q": q, "result": result, "error": error, "rooms": rooms,
                                                      "room_id": room_id})
 

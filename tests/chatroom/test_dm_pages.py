@@ -12,6 +12,7 @@ from django.test import Client
 from audit.models import AuditLog
 from chatroom import services
 from chatroom.models import Room, UserBlock
+from core.errors import NotFound, PermissionDenied
 from orgs.models import Role as OrgRole
 
 pytestmark = pytest.mark.django_db
@@ -109,6 +110,9 @@ def test_admin_shows_a_dm_but_not_its_messages_and_exports_it_audited(people, ma
     assert "alice, bob" in listing and "secret merger" not in listing
     change = admin.get(f"/admin/chatroom/room/{room.id}/change/").content.decode()
     assert "secret merger" not in change and ">2<" in change.replace(" ", "")
+    # Saving the change form changes nothing of a DM (it is shown view-only).
+    saved = admin.post(f"/admin/chatroom/room/{room.id}/change/", {"name": "renamed"})
+    assert saved.status_code == 403 and Room.objects.get(pk=room.pk).name == ""
     messages = admin.get("/admin/chatroom/message/", {"q": "secret"}).content.decode()
     assert "secret merger" not in messages
     assert admin.get("/admin/chatroom/message/").content.decode().count("secret merger") == 0
@@ -122,10 +126,22 @@ def test_admin_shows_a_dm_but_not_its_messages_and_exports_it_audited(people, ma
     assert entry.actor_id == staff.id and entry.details["messages"] == 2 and entry.details["staff"] is True
 
 
-def test_the_export_is_for_staff_and_dms_only(people, make_room):
+def test_the_export_is_for_staff_and_dms_only(people, make_room, make_user):
     alice, bob, _ = people
     room, _ = services.dm_open(actor=alice, user_ids=[str(bob.id)])
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(PermissionDenied):
         services.dm_legal_hold_export(actor=alice, room=room)
-    assert getattr(refused.value, "code", "") == "permission_denied"
+    staff = make_user("root", is_staff=True, is_superuser=True)
+    with pytest.raises(NotFound):
+        services.dm_legal_hold_export(actor=staff, room=make_room(name="a-channel"))
     assert not AuditLog.objects.filter(action="room.dm.exported").exists()
+
+
+def test_search_page_finds_dm_messages_for_its_people_only(people):
+    alice, bob, carol = people
+    room, _ = services.dm_open(actor=alice, user_ids=[str(bob.id)])
+    services.message_post(actor=alice, room=room, content="quarterly numbers")
+    page = logged_in(bob).get("/chat/search/", {"q": "quarterly"}).content.decode()
+    assert "quarterly" in page and f'<option value="{room.id}"' in page and ">alice</option>" in page
+    other = logged_in(carol).get("/chat/search/", {"q": "quarterly"}).content.decode()
+    assert "quarterly numbers" not in other and str(room.id) not in other

@@ -79,9 +79,14 @@ def test_bad_input_is_a_validation_error(people, api_as, body):
     assert not Room.objects.filter(kind__in=["dm", "group_dm"]).exists()
 
 
-def test_only_yourself_is_a_validation_error(people, api_as):
+def test_only_yourself_or_an_inactive_user_is_a_validation_error(people, api_as, make_user):
     alice, *_ = people
     assert_error(open_dm(api_as(alice), alice), 400, "validation_error")
+    gone = make_user("gone")
+    type(gone).objects.filter(pk=gone.pk).update(status="banned")
+    with override_settings(DM_POLICY="anyone"):
+        assert_error(open_dm(api_as(alice), gone), 400, "validation_error")
+    assert not Room.objects.filter(kind__in=["dm", "group_dm"]).exists()
 
 
 def test_dm_policy_shared_and_anyone(people, api_as):
@@ -102,6 +107,7 @@ def test_blocked_user_cannot_open_or_post_and_blocker_is_not_notified(people, ap
     assert [b["user"]["username"] for b in listing["results"]] == ["alice"]
 
     assert_error(open_dm(api_as(alice), bob), 403, "blocked")
+    assert_error(open_dm(api_as(alice), bob, people[3]), 403, "blocked")  # nor a group DM with them
     before = Message.objects.filter(room_id=room_id).count()
     assert_error(api_as(alice).post(f"/api/v1/rooms/{room_id}/messages/", {"content": "hi"}, format="json"),
                  403, "blocked")
@@ -128,8 +134,9 @@ def test_block_bad_input(people, api_as):
     assert_error(api_as(alice).post("/api/v1/me/blocks/", {"user_id": "x"}, format="json"), 400, "validation_error")
     assert_error(api_as(alice).post("/api/v1/me/blocks/", {"user_id": str(alice.id)}, format="json"),
                  400, "validation_error")
-    assert_error(api_as(alice).post("/api/v1/me/blocks/", {"user_id": "00000000-0000-0000-0000-000000000001"},
-                                    format="json"), 404, "not_found")
+    error = assert_error(api_as(alice).post("/api/v1/me/blocks/", {"user_id": "00000000-0000-0000-0000-000000000001"},
+                                            format="json"), 400, "validation_error")
+    assert error["fields"] == {"user_id": ["No such user."]}
 
 
 def test_a_dm_has_no_name_password_invites_roles_or_kicks(people, api_as):
