@@ -21,8 +21,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
-from chatroom import cursors, unread
+from chatroom import cursors, thread_state, unread
 from chatroom.models import (
+    ROOM_VISIBLE,
     Attachment,
     Invite,
     JoinRequest,
@@ -229,7 +230,7 @@ def room_messages(*, user, room: Room, before: str | None = None, after: str | N
         raise ValidationFailed(fields={"before": ["Use only one of before, after, around."]})
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationFailed(fields={"limit": [f"Between 1 and {MAX_LIMIT}."]})
-    qs = _visible(room, member)
+    qs = _visible(room, member).filter(ROOM_VISIBLE)  # thread replies only when sent also_to_room
 
     if after is not None:
         at, mid = cursors.decode(after, field="after")
@@ -327,10 +328,11 @@ def attachment_for_download(*, user, attachment_id) -> Attachment:
 
 def unread_counts(*, user) -> dict:
     """GET /unread: unread and mention counts per room and their total
-    (chatroom.unread: one counting query for the rooms not cached in Redis)."""
+    (chatroom.unread: one counting query for the rooms not cached in Redis),
+    and over the followed threads (chatroom.thread_state)."""
     rooms = [{"room_id": str(r), "unread": u, "mentions": m} for r, (u, m) in unread.counts(user).items() if u or m]
     rooms.sort(key=lambda r: (-r["mentions"], -r["unread"], r["room_id"]))
-    return {"total": sum(r["unread"] for r in rooms), "rooms": rooms}
+    return {"total": sum(r["unread"] for r in rooms), "rooms": rooms, "threads": thread_state.totals(user)}
 
 
 # --------------------------------------------------------------------------- search
