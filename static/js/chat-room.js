@@ -132,8 +132,19 @@ function renderMessage(m) {
     el("button", { type: "button", class: `reaction${r.me ? " me" : ""}`, "aria-pressed": r.me ? "true" : "false", "data-emoji": r.emoji,
       on: { click: () => toggleReaction(m, r.emoji, r.me) } }, `${r.emoji} ${r.count}`)));
   node.append(reactions);
+  // A root's thread summary (its unread count is this user's), or, for a
+  // thread reply also sent to the room, a link to its thread.
+  if (m.thread && m.thread.reply_count) {
+    node.append(el("button", { type: "button", class: "link thread-summary", "data-testid": "thread-summary", on: { click: () => openThread(m.id) } },
+      `${m.thread.reply_count} ${m.thread.reply_count === 1 ? "reply" : "replies"}`,
+      m.thread.last_reply_at ? el("span", { class: "muted" }, ` · last ${timeLabel(m.thread.last_reply_at)}`) : null,
+      m.thread.unread ? el("span", { class: "unread", "data-testid": "thread-unread", title: "unread replies" }, String(m.thread.unread)) : null));
+  } else if (m.thread_id) {
+    node.append(el("button", { type: "button", class: "link thread-summary", on: { click: () => openThread(m.thread_id) } }, "in a thread"));
+  }
   const actions = el("div", { class: "msg-actions" },
     el("button", { type: "button", class: "link", "data-action": "reply", on: { click: () => startReply(m) } }, "Reply"),
+    m.thread_id ? null : el("button", { type: "button", class: "link", "data-action": "thread", "data-testid": "open-thread", on: { click: () => openThread(m.id) } }, "Thread"),
     QUICK_EMOJI.map((e) => el("button", { type: "button", class: "link", "data-action": "react", "data-emoji": e, title: `React ${e}`,
       on: { click: () => toggleReaction(m, e, m.reactions.some((r) => r.emoji === e && r.me)) } }, e)),
     mine ? el("button", { type: "button", class: "link", "data-action": "edit", on: { click: () => startEdit(m, node) } }, "Edit") : null,
@@ -141,6 +152,34 @@ function renderMessage(m) {
     config.powers.pin ? el("button", { type: "button", class: "link", "data-action": "pin", on: { click: () => togglePin(m) } }, m.is_pinned ? "Unpin" : "Pin") : null);
   node.append(actions);
   return node;
+}
+
+// The thread panel (chat-thread.js) opens on this event.
+function openThread(rootId) {
+  document.dispatchEvent(new CustomEvent("thread:open", { detail: { rootId } }));
+}
+
+// A thread reply belongs in the room's timeline only when sent also_to_room.
+function inRoom(m) {
+  return !m.thread_id || m.also_to_room;
+}
+
+// A root on the page gets its summary again (with this user's unread count)
+// when its thread changes; one request per root at a time.
+// Only the newest answer per root is shown (an older one may come back later).
+const refreshing = new Map();
+const refreshGeneration = new Map();
+function refreshRoot(rootId) {
+  if (!state.byId.has(rootId) || refreshing.has(rootId)) return;
+  refreshing.set(rootId, setTimeout(async () => {
+    refreshing.delete(rootId);
+    const mine = (refreshGeneration.get(rootId) || 0) + 1;
+    refreshGeneration.set(rootId, mine);
+    try {
+      const fresh = await api("GET", `messages/${rootId}/`);
+      if (refreshGeneration.get(rootId) === mine && state.byId.has(rootId)) upsert(fresh);
+    } catch (e) { /* removed meanwhile */ }
+  }, 150));
 }
 
 // Insert or replace, keeping (created_at, id) order: cursors sort the same way.
@@ -450,6 +489,8 @@ live.on("socket.closed", () => {
 
 live.on("message.new", (frame) => {
   if (!forThisRoom(frame)) return;
+  if (frame.message.thread_id) refreshRoot(frame.message.thread_id);
+  if (!inRoom(frame.message)) return; // the thread panel shows it
   const atBottom = timeline.parentElement.scrollHeight - timeline.parentElement.scrollTop - timeline.parentElement.clientHeight < 80;
   upsert(frame.message);
   if (frame.message.user) clearTypist(frame.message.user.username);
@@ -522,8 +563,13 @@ for (const type of ["member.joined", "member.left"]) {
 
 live.on("ack", (frame) => {
   state.pending.delete(frame.client_id);
-  upsert(frame.message);
+  if (frame.message.room_id === ROOM && inRoom(frame.message)) upsert(frame.message);
 });
+
+// A thread's new summary, or this user read a thread (here or in another tab).
+for (const type of ["thread.updated", "thread.read"]) {
+  live.on(type, (frame) => { if (frame.room_id === ROOM) refreshRoot(frame.root_id); });
+}
 
 // A send the server could not take just now (its database was not
 // answering, or the socket sent too fast) is tried again after retry_after;

@@ -1,0 +1,232 @@
+// The thread panel beside a room (issue 16): open a message's thread (the
+// room page's "Thread" buttons send "thread:open"; ?thread=<root id> opens
+// one on load), read it, reply in it (optionally also to the room), follow
+// or unfollow it. Replies arrive live as message.new with thread_id; while
+// the panel is open and the page visible they are marked read with the
+// socket's thread.read frame (the API when the socket is down).
+// Text is only ever inserted as text nodes.
+
+import { live } from "./socket.js";
+
+const config = JSON.parse(document.getElementById("chat-config").textContent);
+const API = config.api;
+const ROOM = config.roomId;
+
+const panel = document.getElementById("thread-panel");
+const rootOut = document.getElementById("thread-root");
+const replies = document.getElementById("thread-replies");
+const earlier = document.getElementById("thread-earlier");
+const form = document.getElementById("thread-composer");
+const text = document.getElementById("thread-text");
+const also = document.getElementById("thread-also");
+const errorOut = document.getElementById("thread-error");
+const followButton = document.getElementById("thread-follow");
+
+// root: the root message; byId: its replies shown; lastRead: the newest reply marked read.
+const state = { root: null, prev: null, byId: new Map(), lastRead: null, pending: new Map(), clientId: null };
+
+function csrfToken() {
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+async function api(method, path, body) {
+  const init = { method, credentials: "same-origin", headers: { "X-CSRFToken": csrfToken() } };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const response = await fetch(API + path, init);
+  if (response.status === 204) return null;
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    const err = data && data.error ? data.error : { message: `HTTP ${response.status}` };
+    const fields = err.fields ? Object.values(err.fields).flat().join(" ") : "";
+    throw new Error(fields || err.message);
+  }
+  return data;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else if (key === "on") for (const [ev, fn] of Object.entries(value)) node.addEventListener(ev, fn);
+    else if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function timeLabel(iso) {
+  return new Date(iso).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+}
+
+function clientId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function render(m, { root = false } = {}) {
+  const node = el(root ? "div" : "li", { class: `msg${m.is_deleted ? " deleted" : ""}`, "data-id": m.id, "data-testid": root ? "thread-root-message" : "thread-reply" });
+  node.append(el("div", { class: "msg-head" },
+    el("strong", { class: "author" }, m.user ? m.user.username : "?"), " ",
+    el("time", { datetime: m.created_at, class: "muted" }, timeLabel(m.created_at)),
+    m.also_to_room ? el("span", { class: "badge" }, "also in the room") : null));
+  node.append(m.is_deleted
+    ? el("p", { class: "content muted" }, el("em", {}, "This message was removed."))
+    : el("p", { class: "content", "data-testid": "message-content" }, m.content));
+  for (const a of m.is_deleted ? [] : m.attachments) {
+    node.append(el("a", { href: a.url, download: a.filename, class: "file" }, `📎 ${a.filename}`));
+  }
+  return node;
+}
+
+function upsert(m) {
+  const node = render(m);
+  const existing = replies.querySelector(`li[data-id="${CSS.escape(m.id)}"]`);
+  state.byId.set(m.id, m);
+  if (existing) { existing.replaceWith(node); return; }
+  const key = m.created_at + m.id;
+  for (const child of replies.children) {
+    const other = state.byId.get(child.dataset.id);
+    if (other && other.created_at + other.id > key) { replies.insertBefore(node, child); return; }
+  }
+  replies.append(node);
+}
+
+function newest() {
+  let found = null;
+  for (const m of state.byId.values()) if (!found || m.created_at + m.id > found.created_at + found.id) found = m;
+  return found;
+}
+
+function showFollow() {
+  const following = Boolean(state.root && state.root.thread && state.root.thread.following);
+  followButton.textContent = following ? "Unfollow" : "Follow";
+  followButton.dataset.following = following ? "true" : "false";
+}
+
+async function markRead() {
+  if (!state.root || document.hidden) return;
+  const last = newest() || state.root;
+  if (last.id === state.lastRead) return;
+  state.lastRead = last.id;
+  const frame = { type: "thread.read", root_id: state.root.id, message_id: last.id };
+  if (live.send(frame)) return;
+  try { await api("POST", `threads/${state.root.id}/read`, { message_id: last.id }); } catch (e) { state.lastRead = null; }
+}
+
+async function open(rootId) {
+  errorOut.textContent = "";
+  try {
+    const page = await api("GET", `messages/${rootId}/thread?limit=50`);
+    state.root = page.root;
+    state.prev = page.prev;
+    state.byId.clear();
+    state.lastRead = null;
+    replies.replaceChildren();
+    rootOut.replaceChildren(render(page.root, { root: true }));
+    page.results.forEach(upsert);
+    earlier.hidden = !state.prev;
+    panel.hidden = false;
+    document.getElementById("chat-room").classList.add("thread-open");
+    panel.dataset.rootId = rootId;
+    showFollow();
+    const url = new URL(location.href);
+    url.searchParams.set("thread", rootId);
+    history.replaceState(null, "", url);
+    if (replies.lastElementChild) replies.lastElementChild.scrollIntoView({ block: "end" });
+    text.focus();
+    markRead();
+  } catch (e) {
+    errorOut.textContent = e.message;
+  }
+}
+
+function close() {
+  panel.hidden = true;
+  state.root = null;
+  delete panel.dataset.rootId;
+  document.getElementById("chat-room").classList.remove("thread-open");
+  const url = new URL(location.href);
+  url.searchParams.delete("thread");
+  history.replaceState(null, "", url);
+}
+
+document.addEventListener("thread:open", (event) => open(event.detail.rootId));
+document.getElementById("thread-close").addEventListener("click", close);
+document.addEventListener("visibilitychange", () => { if (!document.hidden) markRead(); });
+
+earlier.addEventListener("click", async () => {
+  if (!state.root || !state.prev) return;
+  const page = await api("GET", `messages/${state.root.id}/thread?limit=50&before=${encodeURIComponent(state.prev)}`);
+  page.results.forEach(upsert);
+  state.prev = page.prev;
+  earlier.hidden = !state.prev;
+});
+
+followButton.addEventListener("click", async () => {
+  if (!state.root) return;
+  const following = followButton.dataset.following === "true";
+  try {
+    await api(following ? "DELETE" : "POST", `messages/${state.root.id}/follow`);
+    state.root.thread = { ...(state.root.thread || { reply_count: 0, last_reply_at: null, participants: [], unread: 0 }), following: !following };
+    showFollow();
+  } catch (e) { errorOut.textContent = e.message; }
+});
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  errorOut.textContent = "";
+  if (!state.root || !text.value.trim()) return;
+  state.clientId = state.clientId || clientId();
+  const body = { content: text.value, client_id: state.clientId, thread_id: state.root.id, also_to_room: also.checked };
+  const frame = { type: "message.send", room_id: ROOM, ...body };
+  try {
+    if (live.send(frame)) state.pending.set(frame.client_id, frame); // the ack shows it
+    else upsert(await api("POST", `rooms/${ROOM}/messages/`, body));
+    state.clientId = null;
+    text.value = "";
+    also.checked = false;
+  } catch (e) { errorOut.textContent = e.message; }
+});
+
+text.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    form.requestSubmit();
+  }
+});
+
+live.on("message.new", (frame) => {
+  const m = frame.message;
+  if (!state.root || m.thread_id !== state.root.id) return;
+  upsert(m);
+  replies.lastElementChild.scrollIntoView({ block: "end" });
+  markRead();
+});
+
+live.on("ack", (frame) => {
+  if (!state.pending.delete(frame.client_id)) return;
+  if (state.root && frame.message.thread_id === state.root.id) {
+    upsert(frame.message);
+    replies.lastElementChild.scrollIntoView({ block: "end" });
+    // Replying follows the thread (the server's rule).
+    state.root.thread = { ...(state.root.thread || {}), following: true };
+    showFollow();
+  }
+});
+
+live.on("error", (frame) => {
+  if (frame.ref && state.pending.delete(frame.ref)) errorOut.textContent = frame.message;
+});
+
+// After a reconnect, send what was not acknowledged (stored once by client_id).
+live.on("ready", () => { for (const frame of state.pending.values()) live.send(frame); });
+
+if (config.thread) open(config.thread);
+panel.dataset.ready = "true";
