@@ -380,7 +380,8 @@ def _notify_message(*, message: Message, actor: User, mentioned: list[uuid.UUID]
     data = {"room_id": str(room.id), "room_name": room.name, "message_id": str(message.id),
             "thread_id": str(message.thread_id) if message.thread_id else None,
             "message_created_at": message.created_at.isoformat(), "author_id": str(actor.id), "excerpt": text,
-            "url": reverse("chatroom:room", args=[room.id])}
+            # A thread reply opens its thread beside the room.
+            "url": reverse("chatroom:room", args=[room.id]) + (f"?thread={message.thread_id}" if message.thread_id else "")}
     drafts = []
     for user_id, reason in reasons.items():
         if user_id not in listening:

@@ -502,7 +502,7 @@ live.on("message.new", (frame) => {
 });
 
 live.on("message.updated", (frame) => {
-  if (!forThisRoom(frame)) return;
+  if (!forThisRoom(frame) || !inRoom(frame.message)) return;
   const old = state.byId.get(frame.message.id);
   // Broadcasts are the same for everyone; keep which reactions are mine.
   const mine = new Set(old ? old.reactions.filter((r) => r.me).map((r) => r.emoji) : []);

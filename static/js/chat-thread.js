@@ -210,6 +210,24 @@ live.on("message.new", (frame) => {
   markRead();
 });
 
+live.on("message.updated", (frame) => {
+  const m = frame.message;
+  if (state.root && m.id === state.root.id) {
+    state.root = { ...m, thread: state.root.thread };
+    rootOut.replaceChildren(render(state.root, { root: true }));
+  } else if (state.byId.has(m.id)) upsert(m);
+});
+
+live.on("message.deleted", (frame) => {
+  if (state.root && frame.message_id === state.root.id) {
+    state.root = { ...state.root, is_deleted: true, content: "", attachments: [] };
+    rootOut.replaceChildren(render(state.root, { root: true })); // the thread stays readable
+  } else if (state.byId.has(frame.message_id)) {
+    state.byId.delete(frame.message_id);
+    replies.querySelector(`li[data-id="${CSS.escape(frame.message_id)}"]`)?.remove();
+  }
+});
+
 live.on("ack", (frame) => {
   if (!state.pending.delete(frame.client_id)) return;
   if (state.root && frame.message.thread_id === state.root.id) {
