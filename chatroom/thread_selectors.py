@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from chatroom import cursors, thread_state
-from chatroom.models import Message, Room, RoomMember
+from chatroom.models import Message, Room, RoomMember, Thread
 from chatroom.permissions import has_power
 from chatroom.presenters import message_dicts
 from chatroom.selectors import CLOCK_SKEW, MAX_LIMIT, _newer, _older
@@ -36,7 +36,13 @@ def thread_root(*, user, root_id) -> tuple[Message, RoomMember]:
         root_id = parse_uuid(root_id, "root_id")
     except ValidationFailed:
         raise NotFound("No such thread.") from None
-    root = Message.objects.filter(id=root_id).select_related("user", "room").first()
+    roots = Message.objects.filter(id=root_id)
+    # A thread's summary knows its root's created_at: the lookup then prunes
+    # to the root's partition instead of probing every month's.
+    known = Thread.objects.filter(root_id=root_id).values_list("root_created_at", flat=True).first()
+    if known is not None:
+        roots = roots.filter(created_at=known)
+    root = roots.select_related("user", "room").first()
     member = None
     if root is not None and getattr(user, "is_authenticated", False):
         member = RoomMember.objects.filter(room_id=root.room_id, user=user).first()
