@@ -232,26 +232,28 @@ def room_messages(*, user, room: Room, before: str | None = None, after: str | N
         raise ValidationFailed(fields={"limit": [f"Between 1 and {MAX_LIMIT}."]})
     qs = _visible(room, member).filter(ROOM_VISIBLE)  # thread replies only when sent also_to_room
 
+    if around is None:
+        return keyset_page(qs, before=before, after=after, limit=limit, viewer=user)
+    target = qs.filter(id=parse_uuid(around, "around")).first()
+    if target is None:
+        raise NotFound("No such message in this room.")
+    n_older = limit // 2 + 1  # the target and the half before it
+    n_newer = limit - n_older
+    older = _older(qs, target.created_at, target.id, n_older + 1, inclusive=True)
+    newer = _newer(qs, target.created_at, target.id, n_newer + 1)
+    has_older, has_newer = len(older) > n_older, len(newer) > n_newer
+    rows = list(reversed(older[:n_older])) + newer[:n_newer]
+    return _page(rows, has_older, has_newer, user)
+
+
+def keyset_page(qs, *, before: str | None, after: str | None, limit: int, viewer) -> Page:
+    """A page of ``qs`` after a cursor, before one, or the newest, oldest
+    first (a room's history, a thread's replies)."""
     if after is not None:
         at, mid = cursors.decode(after, field="after")
         rows = _newer(qs, at, mid, limit + 1)
-        has_newer = len(rows) > limit
-        rows = rows[:limit]
-        has_older = True  # there is at least the cursor's own message
-        return _page(rows, has_older, has_newer, user)
-
-    if around is not None:
-        target = qs.filter(id=parse_uuid(around, "around")).first()
-        if target is None:
-            raise NotFound("No such message in this room.")
-        n_older = limit // 2 + 1  # the target and the half before it
-        n_newer = limit - n_older
-        older = _older(qs, target.created_at, target.id, n_older + 1, inclusive=True)
-        newer = _newer(qs, target.created_at, target.id, n_newer + 1)
-        has_older, has_newer = len(older) > n_older, len(newer) > n_newer
-        rows = list(reversed(older[:n_older])) + newer[:n_newer]
-        return _page(rows, has_older, has_newer, user)
-
+        # has_older: there is at least the cursor's own message
+        return _page(rows[:limit], True, len(rows) > limit, viewer)
     if before is not None:
         at, mid = cursors.decode(before, field="before")
         has_newer = True
@@ -259,9 +261,7 @@ def room_messages(*, user, room: Room, before: str | None = None, after: str | N
         at, mid = timezone.now() + CLOCK_SKEW, None
         has_newer = False
     rows = _older(qs, at, mid, limit + 1)
-    has_older = len(rows) > limit
-    rows = list(reversed(rows[:limit]))
-    return _page(rows, has_older, has_newer, user)
+    return _page(list(reversed(rows[:limit])), len(rows) > limit, has_newer, viewer)
 
 
 def _page(rows: list[Message], has_older: bool, has_newer: bool, viewer) -> Page:

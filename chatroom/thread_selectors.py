@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Q
-from django.utils import timezone
 
 from chatroom import cursors, thread_state
 from chatroom.models import Message, Room, RoomMember, Thread
 from chatroom.permissions import has_power
 from chatroom.presenters import message_dicts
-from chatroom.selectors import CLOCK_SKEW, MAX_LIMIT, _newer, _older
+from chatroom.selectors import MAX_LIMIT, keyset_page
 from core.errors import NotFound, ValidationFailed, parse_uuid
 
 LIST_MAX_LIMIT = 100
@@ -78,24 +77,8 @@ def thread_messages(*, user, root_id, before: str | None = None, after: str | No
     qs = Message.objects.filter(thread_id=root.id, created_at__gte=root.created_at).select_related("user")
     if not has_power(member, "see_deleted"):
         qs = qs.filter(is_deleted=False)
-    if after is not None:
-        at, mid = cursors.decode(after, field="after")
-        rows = _newer(qs, at, mid, limit + 1)
-        has_older, has_newer = True, len(rows) > limit
-        rows = rows[:limit]
-    else:
-        if before is not None:
-            at, mid = cursors.decode(before, field="before")
-            has_newer = True
-        else:
-            at, mid = timezone.now() + CLOCK_SKEW, None
-            has_newer = False
-        rows = _older(qs, at, mid, limit + 1)
-        has_older = len(rows) > limit
-        rows = list(reversed(rows[:limit]))
-    prev = rows[0].cursor if rows and has_older else None
-    nxt = rows[-1].cursor if rows and has_newer else None
-    return ThreadPage(root=root, messages=rows, prev=prev, next=nxt, viewer=user)
+    page = keyset_page(qs, before=before, after=after, limit=limit, viewer=user)
+    return ThreadPage(root=root, messages=page.messages, prev=page.prev, next=page.next, viewer=user)
 
 
 def _list_cursor(activity: datetime, root_id) -> str:

@@ -7,9 +7,9 @@
 // Text is only ever inserted as text nodes.
 
 import { live } from "./socket.js";
+import { api, clientId, el, timeLabel } from "./chat-util.js";
 
 const config = JSON.parse(document.getElementById("chat-config").textContent);
-const API = config.api;
 const ROOM = config.roomId;
 
 const panel = document.getElementById("thread-panel");
@@ -24,51 +24,6 @@ const followButton = document.getElementById("thread-follow");
 
 // root: the root message; byId: its replies shown; lastRead: the newest reply marked read.
 const state = { root: null, prev: null, byId: new Map(), lastRead: null, pending: new Map(), clientId: null };
-
-function csrfToken() {
-  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  return match ? decodeURIComponent(match[1]) : "";
-}
-
-async function api(method, path, body) {
-  const init = { method, credentials: "same-origin", headers: { "X-CSRFToken": csrfToken() } };
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  const response = await fetch(API + path, init);
-  if (response.status === 204) return null;
-  const data = await response.json().catch(() => null);
-  if (!response.ok) {
-    const err = data && data.error ? data.error : { message: `HTTP ${response.status}` };
-    const fields = err.fields ? Object.values(err.fields).flat().join(" ") : "";
-    throw new Error(fields || err.message);
-  }
-  return data;
-}
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (key === "class") node.className = value;
-    else if (key === "on") for (const [ev, fn] of Object.entries(value)) node.addEventListener(ev, fn);
-    else if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value === true ? "" : value);
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
-
-function timeLabel(iso) {
-  return new Date(iso).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
-}
-
-function clientId() {
-  if (crypto.randomUUID) return crypto.randomUUID();
-  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 function render(m, { root = false } = {}) {
   const node = el(root ? "div" : "li", { class: `msg${m.is_deleted ? " deleted" : ""}`, "data-id": m.id, "data-testid": root ? "thread-root-message" : "thread-reply" });

@@ -6,15 +6,10 @@
 // Text only (textContent): contents and names are user data.
 
 import { live } from "./socket.js";
+import { api } from "./chat-util.js";
 
 const badge = document.getElementById("threads-badge");
 const list = document.getElementById("thread-list");
-
-async function get(path) {
-  const response = await fetch(`/api/v1/${path}`, { credentials: "same-origin" });
-  if (!response.ok) throw new Error(`HTTP ${response.status}`);
-  return response.json();
-}
 
 function showBadge(n) {
   if (!badge) return;
@@ -75,11 +70,11 @@ let generation = 0;
 async function refresh() {
   const mine = ++generation;
   try {
-    const unread = await get("unread");
+    const unread = await api("GET", "unread");
     if (mine !== generation) return;
     showBadge(unread.threads.unread);
     if (list) {
-      const page = await get("threads/?limit=100");
+      const page = await api("GET", "threads/?limit=100");
       if (mine !== generation) return;
       // Unread first, then latest activity (the API's order).
       const sorted = [...page.results.filter((t) => t.unread), ...page.results.filter((t) => !t.unread)];
