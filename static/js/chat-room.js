@@ -9,7 +9,7 @@
 // elements for http(s) URLs only.
 
 import { live } from "./socket.js";
-import { api, clientId, el, linkify, timeLabel } from "./chat-util.js";
+import { api, clientId, el, linkify, newestOf, placeMessage, timeLabel } from "./chat-util.js";
 
 const config = JSON.parse(document.getElementById("chat-config").textContent);
 const ROOM = config.roomId;
@@ -118,16 +118,7 @@ function refreshRoot(rootId) {
 
 // Insert or replace, keeping (created_at, id) order: cursors sort the same way.
 function upsert(m) {
-  const node = renderMessage(m);
-  const existing = timeline.querySelector(`li[data-id="${m.id}"]`);
-  state.byId.set(m.id, m);
-  if (existing) { existing.replaceWith(node); return; }
-  const key = m.created_at + m.id;
-  for (const child of timeline.children) {
-    const other = state.byId.get(child.dataset.id);
-    if (other && other.created_at + other.id > key) { timeline.insertBefore(node, child); return; }
-  }
-  timeline.append(node);
+  placeMessage(timeline, state.byId, m, renderMessage(m));
 }
 
 function drop(id) {
@@ -137,9 +128,7 @@ function drop(id) {
 }
 
 function newestCursor() {
-  let newest = null;
-  for (const m of state.byId.values()) if (!newest || m.created_at + m.id > newest.created_at + newest.id) newest = m;
-  return newest;
+  return newestOf(state.byId);
 }
 
 async function markRead() {

@@ -7,7 +7,7 @@
 // Text is only ever inserted as text nodes.
 
 import { live } from "./socket.js";
-import { api, clientId, el, timeLabel } from "./chat-util.js";
+import { api, clientId, el, newestOf, placeMessage, timeLabel } from "./chat-util.js";
 
 const config = JSON.parse(document.getElementById("chat-config").textContent);
 const ROOM = config.roomId;
@@ -41,22 +41,11 @@ function render(m, { root = false } = {}) {
 }
 
 function upsert(m) {
-  const node = render(m);
-  const existing = replies.querySelector(`li[data-id="${CSS.escape(m.id)}"]`);
-  state.byId.set(m.id, m);
-  if (existing) { existing.replaceWith(node); return; }
-  const key = m.created_at + m.id;
-  for (const child of replies.children) {
-    const other = state.byId.get(child.dataset.id);
-    if (other && other.created_at + other.id > key) { replies.insertBefore(node, child); return; }
-  }
-  replies.append(node);
+  placeMessage(replies, state.byId, m, render(m));
 }
 
 function newest() {
-  let found = null;
-  for (const m of state.byId.values()) if (!found || m.created_at + m.id > found.created_at + found.id) found = m;
-  return found;
+  return newestOf(state.byId);
 }
 
 function showFollow() {
