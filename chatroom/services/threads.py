@@ -15,11 +15,11 @@ as a room's read cursor (read_state), they write no audit entry."""
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 from accounts.models import User
 from chatroom import thread_state
-from chatroom.models import Message, ThreadFollow
+from chatroom.models import Message, Thread, ThreadFollow
 from chatroom.thread_selectors import thread_root
 from core.errors import ValidationFailed, parse_uuid
 from realtime import broadcast as realtime
@@ -86,6 +86,14 @@ def followers(reply: Message) -> list:
     (still a member, notifications on, not blocking the author)."""
     return list(ThreadFollow.objects.filter(root_id=reply.thread_id, following=True)
                 .exclude(user_id=reply.user_id).values_list("user_id", flat=True))
+
+
+def reply_removed(reply: Message) -> None:
+    """A thread reply was deleted (in message_delete's transaction): the
+    thread counts one reply fewer, told to the room. A decrement, like the
+    posting function's increment, so a reply posted meanwhile is not lost."""
+    Thread.objects.filter(root_id=reply.thread_id).update(reply_count=F("reply_count") - 1)
+    broadcast_summary(reply)
 
 
 def broadcast_summary(reply: Message) -> None:

@@ -271,3 +271,19 @@ def test_the_socket_stream_keeps_thread_replies(trio, api_as):
     reply = post(api_as(bob), room, "reply", thread_id=root["id"])
     found, more = selectors.messages_after(user=alice, room_id=room.id, cursor=root["cursor"], limit=10)
     assert [m["id"] for m in found] == [reply["id"]] and found[0]["thread_id"] == root["id"] and not more
+
+
+def test_deleting_a_reply_counts_it_out_of_the_summary(trio, api_as):
+    room, alice, bob, _ = trio
+    root = post(api_as(alice), room, "root")
+    first = post(api_as(bob), room, "one", thread_id=root["id"])
+    post(api_as(bob), room, "two", thread_id=root["id"])
+    assert api_as(bob).delete(f"/api/v1/messages/{first['id']}/").status_code == 204
+    assert api_as(bob).delete(f"/api/v1/messages/{first['id']}/").status_code in (204, 404)  # once only
+    assert Thread.objects.get(root_id=root["id"]).reply_count == 1
+    assert unread_threads(api_as(alice))["unread"] == 1
+    # A member sees it gone; the owner (a moderator) sees it as removed.
+    page = api_as(bob).get(f"/api/v1/messages/{root['id']}/thread").json()
+    assert [m["content"] for m in page["results"]] == ["two"]
+    page = api_as(alice).get(f"/api/v1/messages/{root['id']}/thread").json()
+    assert [(m["content"], m["is_deleted"]) for m in page["results"]] == [("", True), ("two", False)]
