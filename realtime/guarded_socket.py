@@ -18,13 +18,16 @@ WS_ABUSE_STRIKES refused frames in a row close the socket with 4429."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import math
 import time
 
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from config.faults import DATABASE_ERRORS as DATABASE_DOWN
@@ -93,7 +96,7 @@ class GuardedSocket(AsyncWebsocketConsumer):
                 self.client_gone = True
 
         try:
-            await super().__call__(scope, receive, send_unless_gone)
+            await self._serve(scope, receive, send_unless_gone)
         except REDIS_DOWN:
             if getattr(self, "channel_name", None) is not None:
                 raise
@@ -106,6 +109,28 @@ class GuardedSocket(AsyncWebsocketConsumer):
                 await send_unless_gone({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
         finally:
             await self._end()  # idempotent; also when the consumer ended by an exception
+
+    async def _serve(self, scope, receive, send) -> None:
+        """Channels' AsyncConsumer.__call__, with a leaner loop: its
+        await_many_dispatch makes a new task for every event and waits on
+        both sources afresh each time, which was a sixth of a loaded
+        server's event-loop time (py-spy, 1,000 sockets at 300 msg/s)."""
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.base_send = send
+        sources = [receive]
+        if self.channel_layer is not None:
+            self.channel_name = await self.channel_layer.new_channel()
+            self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
+            sources.append(self.channel_receive)
+        try:
+            await dispatch_one_at_a_time(sources, self.dispatch)
+        except StopConsumer:
+            pass
+        finally:
+            forget = getattr(self.channel_layer, "forget_channel", None)
+            if forget is not None:
+                await forget(self.channel_name)
 
     async def dispatch(self, message):
         """As Channels' own, minus its close_old_connections() before every
@@ -200,3 +225,37 @@ class GuardedSocket(AsyncWebsocketConsumer):
 
     async def send_exception(self, exc: ApplicationError, ref: str | None = None) -> None:
         await self.send_frame(error_frame(exc, ref))
+
+
+async def dispatch_one_at_a_time(sources, dispatch) -> None:
+    """Await messages from every source (coroutine functions: the client's
+    receive, the channel layer's) and dispatch them one at a time, as
+    Channels' await_many_dispatch does, until a dispatch raises (a
+    disconnect raises StopConsumer) or a source does. One long-lived task
+    per source, each holding at most one message while another is being
+    dispatched, so the channel layer's bounded queue still sets the pace."""
+    turn = asyncio.Lock()
+    stopped = False
+
+    async def pump(source):
+        nonlocal stopped
+        while True:
+            message = await source()
+            async with turn:
+                if stopped:
+                    return
+                try:
+                    await dispatch(message)
+                except BaseException:
+                    stopped = True  # nothing is dispatched after the one that ended the consumer
+                    raise
+
+    tasks = [asyncio.ensure_future(pump(source)) for source in sources]
+    try:
+        done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            task.result()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

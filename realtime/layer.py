@@ -109,7 +109,7 @@ class _ChannelQueue(asyncio.Queue):
     """One channel's events in this process: at most ``bound``, then one
     behind marker and nothing more until the consumer has taken it."""
 
-    def __init__(self, bound: int, marker: bytes):
+    def __init__(self, bound: int, marker: dict):
         super().__init__()
         self.bound, self.marker = bound, marker
         self.behind = False
@@ -202,14 +202,21 @@ class _Shard(RedisSingleShardConnection):
         if isinstance(name, bytes):
             name = name.decode()
         layer = self.channel_layer
+        # Decoded once here, not once per local socket of the group: the
+        # sockets share the event, and read it only.
+        try:
+            event = layer.channel_layer.deserialize(message["data"])
+        except Exception:  # noqa: BLE001 - not ours (another client publishing on our prefix)
+            logger.warning("channel layer: an undecodable event on %s was dropped", name)
+            return
         queue = layer.channels.get(name)
         if queue is not None:
-            queue.offer(message["data"])
+            queue.offer(event)
             return
         for channel in layer.groups.get(name, ()):
             queue = layer.channels.get(channel)
             if queue is not None:
-                queue.offer(message["data"])
+                queue.offer(event)
 
 
 class _LoopLayer(RedisPubSubLoopLayer):
@@ -218,7 +225,7 @@ class _LoopLayer(RedisPubSubLoopLayer):
     def __init__(self, hosts=None, *args, queue_max: int = DEFAULT_QUEUE_MAX, **kwargs):
         super().__init__(hosts, *args, **kwargs)
         self.queue_max = queue_max
-        self._marker = self.channel_layer.serialize(BEHIND)
+        self._marker = BEHIND
         self._shards = [_Shard(host, self) for host in decode_hosts(hosts)]
 
     async def _subscribe_to_channel(self, channel):
@@ -241,6 +248,24 @@ class BoundedPubSubChannelLayer(RedisPubSubChannelLayer):
 
     def __init__(self, *args, queue_max: int = DEFAULT_QUEUE_MAX, **kwargs):
         super().__init__(*args, queue_max=queue_max, **kwargs)
+
+    def deserialize(self, message):
+        # Events reach the library's receive() decoded already (_Shard).
+        if isinstance(message, dict):
+            return message
+        return super().deserialize(message)
+
+    async def forget_channel(self, channel: str) -> None:
+        """A consumer's channel, once the consumer has ended: unsubscribed
+        and its queue dropped. The library does this only when a receive is
+        cancelled while waiting, which a consumer that ended in the middle
+        of handling an event never is."""
+        layer = self._get_layer()
+        if layer.channels.pop(channel, None) is not None:
+            try:
+                await layer._get_shard(channel).unsubscribe(channel)
+            except Exception:  # noqa: BLE001 - Redis away: the subscription ended with its connection
+                logger.warning("channel layer: could not unsubscribe %s", channel, exc_info=True)
 
     def _get_layer(self):
         # The library's, building our loop layer instead of its own.
