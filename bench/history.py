@@ -14,8 +14,14 @@ that many messages spread over 24 months with COPY; then dropped. Prints:
 - search latency (an English word, and a Chinese substring);
 - EXPLAIN evidence: which partitions the page queries scan.
 
+- threads (issue 16): 5% of the loaded messages are thread replies (not sent
+  to the room, so the room's page and the plain query skip them); the newest
+  page of a 500-reply thread; GET /unread for a user in 200 rooms and 50 DMs
+  who follows 100 threads, cached or not.
+
 Targets: a page within 2x the plain query; at most 1.5x slower at the largest
-size than at the smallest.
+size than at the smallest; a 500-reply thread's newest page and the unread
+query with threads under 20 ms p50.
 """
 
 from __future__ import annotations
@@ -74,6 +80,8 @@ def main() -> int:
         print(f"######## {size:,} messages: measuring again on {args.measure_only}", flush=True)
         measure(connection, User.objects.get(username="bench-reader"), Room.objects.get(name="bench-room-0"), size, args)
         measure_unread(connection, User.objects.get(username="bench-busy"), args)
+        measure_threads(connection, User.objects.get(username="bench-busy"), Room.objects.get(name="bench-room-0"),
+                        args)
         return 0
 
     summary = {}
@@ -151,6 +159,7 @@ def run_size(url: str, name: str, size: int, args) -> dict:
     load(connection, size, rooms, authors, first_month, now)
     results = measure(connection, reader, hot, size, args)
     results.update(measure_unread(connection, busy, args))
+    results.update(measure_threads(connection, busy, hot, args))
     return results
 
 
@@ -172,7 +181,11 @@ def load(connection, size: int, rooms, authors, start: datetime, end: datetime) 
     t0 = time.perf_counter()
     raw = connection.connection
     chunk = 200_000
-    columns = "(id, created_at, room_id, user_id, content, message_type, is_edited, is_deleted, is_pinned, metadata, updated_at)"
+    columns = ("(id, created_at, room_id, user_id, content, message_type, is_edited, is_deleted, is_pinned, metadata, "
+               "updated_at, thread_id, thread_created_at)")
+    # 5% of the messages are thread replies to a recent message of their room
+    # (the room's previous root, kept per room), so the room's pages skip them.
+    roots: dict = {}
     with raw.cursor() as cur:
         with cur.copy(f"COPY messages {columns} FROM STDIN") as copy:
             for offset in range(0, size, chunk):
@@ -191,7 +204,13 @@ def load(connection, size: int, rooms, authors, start: datetime, end: datetime) 
                         n_words = rng.randrange(4, 14)
                         content = " ".join(rng.choice(COMMON) if rng.random() < 0.5 else RARE[int(rng.paretovariate(1.2)) % len(RARE)]
                                            for _ in range(n_words))
-                    lines.append(f"{uuid.uuid4()}\t{at}\t{room}\t{rng.choice(user_ids)}\t{content}\ttext\tf\tf\tf\t{{}}\t{at}\n")
+                    mid = uuid.uuid4()
+                    thread = roots.get(room) if rng.random() < 0.05 else None
+                    if thread is None:
+                        roots[room] = (mid, at) if rng.random() < 0.2 else roots.get(room)
+                        thread = ("\\N", "\\N")
+                    lines.append(f"{mid}\t{at}\t{room}\t{rng.choice(user_ids)}\t{content}\ttext\tf\tf\tf\t{{}}\t{at}"
+                                 f"\t{thread[0]}\t{thread[1]}\n")
                 copy.write("".join(lines))
                 print(f"  copied {offset + n:,}/{size:,} ({time.perf_counter() - t0:.0f} s)", flush=True)
     loaded = time.perf_counter() - t0
@@ -219,8 +238,11 @@ def measure(connection, reader, room, size: int, args) -> dict:
     back_cursor = cursors.encode(back_at, back_id)
     print(f"  the read room holds {room_rows:,} messages; 'six months back' starts before {back_at:%Y-%m-%d %H:%M}")
 
+    # The same page as plain SQL: the room's own messages (thread replies only
+    # when sent also to the room).
     plain_sql = ("SELECT m.* FROM messages m WHERE m.room_id = %s AND (m.created_at, m.id) < (%s, %s) "
-                 "AND NOT m.is_deleted ORDER BY m.created_at DESC, m.id DESC LIMIT 51")
+                 "AND NOT m.is_deleted AND (m.thread_id IS NULL OR m.also_to_room) "
+                 "ORDER BY m.created_at DESC, m.id DESC LIMIT 51")
     far_future = datetime.now(timezone.utc) + timedelta(minutes=5)
 
     def plain(at, mid):
@@ -344,6 +366,113 @@ def measure_unread(connection, busy, args) -> dict:
         print(f"    {label:<34} p50 {statistics.median(ms):8.2f} ms   p99 {percentile(ms, 99):8.2f} ms")
     return {"unread uncached, 200 rooms": statistics.median(uncached), "unread cached": statistics.median(cached),
             "unread, one room changed": statistics.median(partial)}
+
+
+def measure_threads(connection, busy, hot, args) -> dict:
+    """A 500-reply thread's newest page, and GET /unread for ``busy`` (in
+    every room) with 50 DMs and 100 followed threads, each read halfway."""
+    from accounts.services import user_create
+    from chatroom.models import Room, RoomMember
+
+    rng = random.Random(11)
+    samples = max(args.samples // 5, 20)
+    with connection.cursor() as cursor:
+        # Roots: a message a month ago in the hot room, and one in each of 99 other rooms.
+        month_ago = datetime.now(timezone.utc) - timedelta(days=30)
+        cursor.execute("""SELECT DISTINCT ON (m.room_id) m.room_id, m.id, m.created_at, m.user_id FROM messages m
+                          WHERE m.created_at <= %s AND m.created_at > %s AND m.thread_id IS NULL
+                          ORDER BY m.room_id, m.created_at DESC""", [month_ago, month_ago - timedelta(days=30)])
+        found = cursor.fetchall()
+    from chatroom.models import Thread
+
+    if Thread.objects.filter(reply_count=500).exists():  # --measure-only: written already
+        big = Thread.objects.filter(reply_count=500).values_list("room_id", "root_id", "root_created_at").first()
+        return _time_threads(connection, busy, big, samples)
+    found.sort(key=lambda r: r[0] != hot.id)
+    big, others = found[0], found[1:100]
+    assert big[0] == hot.id, "the hot room has a root"
+
+    def replies(root, n, user_ids):
+        """n replies over the month since the root, thread-only, and its summary."""
+        room_id, root_id, root_at, _ = root
+        rows = []
+        for i in range(n):
+            at = root_at + timedelta(seconds=(i + 1) * (30 * 86400 / (n + 1)))
+            rows.append((uuid.uuid4(), at, room_id, rng.choice(user_ids), f"reply {i}", root_id, root_at))
+        with connection.cursor() as cursor:
+            cursor.executemany("INSERT INTO messages (id, created_at, room_id, user_id, content, message_type, "
+                               "is_edited, is_deleted, is_pinned, metadata, updated_at, thread_id, thread_created_at, "
+                               "also_to_room) VALUES (%s, %s, %s, %s, %s, 'text', false, false, false, '{}', %s, %s, "
+                               "%s, false)", [(a, b, c, d, e, b, f, g) for a, b, c, d, e, f, g in rows])
+            cursor.execute("INSERT INTO chat_threads (root_id, root_created_at, room_id, reply_count, last_reply_at, "
+                           "participants) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (root_id) DO UPDATE SET "
+                           "reply_count = EXCLUDED.reply_count, last_reply_at = EXCLUDED.last_reply_at",
+                           [root_id, root_at, room_id, n, rows[-1][1], list({r[3] for r in rows})])
+        return rows
+
+    authors = list(RoomMember.objects.filter(room_id=hot.id).exclude(user=busy).values_list("user_id", flat=True))
+    t0 = time.perf_counter()
+    replies(big, 500, authors)
+    for root in others:
+        replies(root, 10, authors)
+    # 50 DMs of the busy user, 20 messages each.
+    with connection.cursor() as cursor:
+        for i in range(50):
+            other = user_create(username=f"dm-peer-{i}", email=f"peer{i}@example.com", password=None)
+            room = Room.objects.create(kind=Room.Kind.DM, name="", owner=busy, dm_key=f"bench-dm-{i}", allow_invites=False)
+            RoomMember.objects.bulk_create([RoomMember(room=room, user=busy), RoomMember(room=room, user=other)])
+            start = datetime.now(timezone.utc) - timedelta(days=20)
+            cursor.executemany("INSERT INTO messages (id, created_at, room_id, user_id, content, message_type, "
+                               "is_edited, is_deleted, is_pinned, metadata, updated_at) VALUES (%s, %s, %s, %s, 'hi', "
+                               "'text', false, false, false, '{}', %s)",
+                               [(uuid.uuid4(), start + timedelta(hours=j), room.id, other.id,
+                                 start + timedelta(hours=j)) for j in range(20)])
+        # busy follows the 100 threads, read halfway through each.
+        cursor.execute("""INSERT INTO thread_follows (user_id, root_id, root_created_at, room_id, following,
+                                                      last_read_message_id, last_read_at, created_at)
+                          SELECT %s, t.root_id, t.root_created_at, t.room_id, true, h.id, h.created_at, now()
+                          FROM chat_threads t CROSS JOIN LATERAL (
+                              SELECT m.id, m.created_at FROM messages m WHERE m.thread_id = t.root_id
+                              ORDER BY m.created_at OFFSET t.reply_count / 2 LIMIT 1) h
+                          ON CONFLICT DO NOTHING""", [busy.id])
+        cursor.execute("ANALYZE messages; ANALYZE thread_follows; ANALYZE chat_threads")
+    print(f"\n  threads: a 500-reply thread and 99 of 10 replies, 50 DMs, written in "
+          f"{time.perf_counter() - t0:.1f} s")
+    return _time_threads(connection, busy, big, samples)
+
+
+def _time_threads(connection, busy, big, samples) -> dict:
+    from chatroom import thread_selectors, thread_state, unread
+    from chatroom.models import RoomMember
+    from chatroom.selectors import unread_counts
+
+    def timed(fn) -> list[float]:
+        for _ in range(5):
+            fn()
+        ms = []
+        for _ in range(samples):
+            t = time.perf_counter()
+            fn()
+            ms.append((time.perf_counter() - t) * 1000)
+        return ms
+
+    page = timed(lambda: thread_selectors.thread_messages(user=busy, root_id=big[1], limit=50))
+    body = timed(lambda: thread_selectors.thread_messages(user=busy, root_id=big[1], limit=50).as_dict())
+    assert len(thread_selectors.thread_messages(user=busy, root_id=big[1], limit=50).messages) == 50
+    totals = timed(lambda: thread_state.totals(busy))
+    room_ids = list(RoomMember.objects.filter(user=busy).values_list("room_id", flat=True))
+    uncached = timed(lambda: (unread._count(busy, room_ids), thread_state.totals(busy)))
+    counts = unread_counts(user=busy)
+    cached = timed(lambda: unread_counts(user=busy))
+    print(f"  ({len(room_ids)} memberships, {counts['threads']} over the followed threads)")
+    for label, ms in (("500-reply thread, newest page", page), ("  ... the full API body", body),
+                      ("followed threads' counts (100)", totals),
+                      ("GET /unread uncached (rooms + threads)", uncached),
+                      ("GET /unread, rooms cached", cached)):
+        print(f"    {label:<40} p50 {statistics.median(ms):8.2f} ms   p99 {percentile(ms, 99):8.2f} ms")
+    return {"thread newest page (500 replies)": statistics.median(page),
+            "unread with threads, uncached": statistics.median(uncached),
+            "unread with threads, cached": statistics.median(cached)}
 
 
 def rooms_by_traffic(room_ids):

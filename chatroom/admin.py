@@ -23,7 +23,7 @@ from django.contrib import admin, messages
 from django.http import HttpResponse, HttpResponseRedirect
 
 from chatroom import selectors, services
-from chatroom.models import Attachment, Invite, JoinRequest, Message, Room, RoomMember
+from chatroom.models import Attachment, Invite, JoinRequest, Message, Room, RoomMember, Thread
 from config.admin_actions import (
     ServiceErrorsAsMessages,
     refusal_text,
@@ -297,8 +297,10 @@ class ReadOnly:
 
 @admin.register(Message)
 class MessageAdmin(ReadOnly, admin.ModelAdmin):
-    list_display = ["created_at", "room", "user", "message_type", "short_content", "is_edited", "is_deleted", "is_pinned"]
-    list_filter = ["message_type", "is_deleted", "is_pinned", ("room", admin.RelatedFieldListFilter),
+    list_display = ["created_at", "room", "user", "message_type", "short_content", "thread_id", "also_to_room",
+                    "is_edited", "is_deleted", "is_pinned"]
+    list_filter = ["message_type", "is_deleted", "is_pinned", ("thread_id", admin.EmptyFieldListFilter),
+                   ("room", admin.RelatedFieldListFilter),
                    ("user", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["content", "room__name", "user__username"]
     date_hierarchy = "created_at"
@@ -319,6 +321,20 @@ class MessageAdmin(ReadOnly, admin.ModelAdmin):
     def soft_delete(self, request, queryset):
         run_service_action(self, request, queryset,
                     lambda m: services.message_delete(actor=request.user, message_id=m.id, **STAFF), "Soft-deleted")
+
+
+@admin.register(Thread)
+class ThreadAdmin(ReadOnly, admin.ModelAdmin):
+    """Each thread's summary (kept by chat_message_post); a reply is in the
+    messages list, filtered by its thread id. Channels only, as messages."""
+
+    list_display = ["root_id", "room", "reply_count", "last_reply_at", "root_created_at"]
+    ordering = ["-last_reply_at"]
+    list_select_related = ["room"]
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(room__kind=Room.Kind.CHANNEL)
 
 
 @admin.register(Invite)

@@ -229,7 +229,8 @@ class MessagesView(APIView):
         data = validated(s.MessageInput, request.data)
         message = services.message_post(actor=request.user, room=room, content=data["content"],
                                         message_type=data["message_type"], reply_to=data.get("reply_to"),
-                                        client_id=data.get("client_id"), attachment_ids=data["attachment_ids"])
+                                        client_id=data.get("client_id"), attachment_ids=data["attachment_ids"],
+                                        thread_id=data.get("thread_id"), also_to_room=data["also_to_room"])
         return Response(_message(request, message), status=200 if getattr(message, "deduplicated", False) else 201)
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chatroom import api
+from chatroom import api, thread_api
 
 urlpatterns = [
     path("rooms/", api.RoomsView.as_view(), name="chat-rooms"),
@@ -29,6 +29,10 @@ urlpatterns = [
     path("messages/<uuid:message_id>/reactions/<str:emoji>/", api.ReactionDetailView.as_view(),
          name="chat-message-reaction"),
     path("messages/<uuid:message_id>/pin", api.PinView.as_view(), name="chat-message-pin"),
+    path("messages/<uuid:message_id>/thread", thread_api.ThreadView.as_view(), name="chat-message-thread"),
+    path("messages/<uuid:message_id>/follow", thread_api.ThreadFollowView.as_view(), name="chat-message-follow"),
+    path("threads/", thread_api.ThreadsView.as_view(), name="chat-threads"),
+    path("threads/<uuid:root_id>/read", thread_api.ThreadReadView.as_view(), name="chat-thread-read"),
     path("unread", api.UnreadView.as_view(), name="chat-unread"),
     path("search/messages", api.SearchView.as_view(), name="chat-search"),
     path("uploads", api.UploadView.as_view(), name="chat-uploads"),

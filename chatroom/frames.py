@@ -27,7 +27,12 @@ def message_send(user, frame: dict) -> dict:
     if not isinstance(content, str):
         raise ValidationFailed(fields={"content": ["Required text."]})
     reply_to = uuid_field(frame, "reply_to", required=False)
-    message = services.message_post(actor=user, room=room, content=content, reply_to=reply_to, client_id=client_id)
+    thread_id = uuid_field(frame, "thread_id", required=False)
+    also_to_room = frame.get("also_to_room", False)
+    if not isinstance(also_to_room, bool):
+        raise ValidationFailed(fields={"also_to_room": ["true or false."]})
+    message = services.message_post(actor=user, room=room, content=content, reply_to=reply_to, client_id=client_id,
+                                    thread_id=thread_id, also_to_room=also_to_room)
     body = getattr(message, "body", None) or message_dicts([message], user)[0]  # a resend re-reads the first
     return {"type": "ack", "client_id": client_id, "message": body}
 
@@ -56,6 +61,13 @@ def read(user, frame: dict) -> None:
     services.read_mark(actor=user, room=room, message_id=uuid_field(frame, "message_id"))
 
 
+def thread_read(user, frame: dict) -> None:
+    """``thread.read {root_id, message_id}``: the thread's own read cursor
+    (the room's does not move); the user's other sockets get ``thread.read``."""
+    services.thread_read_mark(actor=user, root_id=uuid_field(frame, "root_id"),
+                              message_id=uuid_field(frame, "message_id"))
+
+
 def typing(user, frame: dict) -> registry.Typing:
     """``typing {room_id, state}``, membership rechecked; the socket relays it."""
     state = frame.get("state")
@@ -68,6 +80,6 @@ def typing(user, frame: dict) -> registry.Typing:
 def register() -> None:
     for frame_type, handle in (("message.send", message_send), ("message.edit", message_edit),
                                ("message.delete", message_delete), ("reaction.add", reaction_add),
-                               ("reaction.remove", reaction_remove), ("read", read)):
+                               ("reaction.remove", reaction_remove), ("read", read), ("thread.read", thread_read)):
         registry.register_frame(frame_type, handle, write=True)
     registry.register_frame("typing", typing)

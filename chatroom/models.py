@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector
 from django.core.validators import RegexValidator
@@ -264,6 +265,13 @@ class Message(PostgresPartitionedModel):
     # composite foreign key added by the migration (ON DELETE SET NULL).
     reply_to_id = models.UUIDField(null=True, blank=True)
     reply_to_created_at = models.DateTimeField(null=True, blank=True)
+    # A reply in a thread: (thread_id, thread_created_at) -> its root, a real
+    # composite foreign key (migration 0010, ON DELETE CASCADE). A root is
+    # never itself a reply (chat_message_post refuses ``thread_reply``).
+    # ``also_to_room``: the reply shows in the room's history too.
+    thread_id = models.UUIDField(null=True, blank=True)
+    thread_created_at = models.DateTimeField(null=True, blank=True)
+    also_to_room = models.BooleanField(default=False, db_default=False)
     is_edited = models.BooleanField(default=False)
     edited_at = models.DateTimeField(null=True, blank=True)
     is_deleted = models.BooleanField(default=False)
@@ -293,6 +301,11 @@ class Message(PostgresPartitionedModel):
                 | Q(reply_to_id__isnull=False, reply_to_created_at__isnull=False),
                 name="messages_reply_to_pair_check",
             ),
+            models.CheckConstraint(
+                condition=Q(thread_id__isnull=True, thread_created_at__isnull=True, also_to_room=False)
+                | Q(thread_id__isnull=False, thread_created_at__isnull=False),
+                name="messages_thread_pair_check",
+            ),
         ]
         indexes = [
             # Keyset pages: (room, created_at, id) in both directions.
@@ -300,6 +313,9 @@ class Message(PostgresPartitionedModel):
             models.Index(fields=["user", "created_at"], name="idx_messages_user_created"),
             models.Index(fields=["id"], name="idx_messages_id"),
             models.Index(fields=["reply_to_id"], name="idx_messages_reply_to"),
+            # A thread's pages and its unread counts: (thread, created_at, id).
+            models.Index(fields=["thread_id", "created_at", "id"], condition=Q(thread_id__isnull=False),
+                         name="idx_messages_thread"),
             models.Index(fields=["room", "created_at"], condition=Q(is_pinned=True), name="idx_messages_pinned"),
             # English full-text search (seed 000); the trigram index for
             # substring search is created by the migration where pg_trgm exists.
@@ -314,6 +330,54 @@ class Message(PostgresPartitionedModel):
         from chatroom.cursors import encode
 
         return encode(self.created_at, self.id)
+
+
+# What a room's history holds: its own messages, and thread replies sent with
+# also_to_room. The one definition; chatroom.unread renders it as SQL
+# (ROOM_VISIBLE_SQL) and a test proves the two agree.
+ROOM_VISIBLE = Q(thread_id__isnull=True) | Q(also_to_room=True)
+ROOM_VISIBLE_SQL = "({m}.thread_id IS NULL OR {m}.also_to_room)"
+
+
+class Thread(models.Model):
+    """A thread's summary, kept by chat_message_post (migration 0010) under
+    the room's posting lock as each reply is stored: the root's room, its
+    number of replies, the last reply's time and who replied (in order of
+    their first reply). (root_id, root_created_at) -> messages, composite."""
+
+    root = models.OneToOneField(Message, primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False,
+                                related_name="+")
+    root_created_at = models.DateTimeField()
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="+")
+    reply_count = models.PositiveIntegerField(default=0)
+    last_reply_at = models.DateTimeField(null=True, blank=True)
+    participants = ArrayField(models.UUIDField(), default=list, blank=True)
+
+    class Meta:
+        db_table = "chat_threads"
+        indexes = [models.Index(fields=["room", "last_reply_at"], name="idx_chat_threads_room")]
+
+
+class ThreadFollow(models.Model):
+    """A user's state in one thread: whether they follow it (``following``:
+    None = never chose, so the root's author is followed automatically; True;
+    False = unfollowed, which only their own reply or a mention undoes), and
+    their read cursor in it, apart from the room's."""
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    root = models.ForeignKey(Message, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    root_created_at = models.DateTimeField()
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="+")
+    following = models.BooleanField(null=True, blank=True)
+    last_read_message_id = models.UUIDField(null=True, blank=True)
+    last_read_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "thread_follows"
+        constraints = [models.UniqueConstraint(fields=["user", "root"], name="thread_follows_unique")]
+        indexes = [models.Index(fields=["root"], name="idx_thread_follows_root")]
 
 
 class MessageRef(models.Model):

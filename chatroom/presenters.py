@@ -11,6 +11,7 @@ from django.db.models import Count, Min, Q
 from django.http import FileResponse
 from django.urls import reverse
 
+from chatroom import thread_state
 from chatroom.models import Attachment, Mention, Message, Reaction
 from core.timestamps import isoformat_z
 
@@ -93,12 +94,15 @@ def message_dicts(messages: list[Message], viewer=None) -> list[dict]:
         for parent in Message.objects.filter(condition).select_related("user"):
             replies[parent.id] = parent
 
+    # The thread summaries of the roots among them (a reply is never a root).
+    threads = thread_state.summaries([m.id for m in messages if m.thread_id is None], viewer)
+
     out = []
     for m in messages:
         parent = replies.get(m.reply_to_id) if m.reply_to_id else None
         reply = reply_dict(parent) if parent is not None else None
         out.append(message_dict(m, reactions=reactions.get(m.id, []), attachments=attachments.get(m.id, []),
-                                mentions=mentions.get(m.id, []), reply=reply))
+                                mentions=mentions.get(m.id, []), reply=reply, thread=threads.get(m.id)))
     return out
 
 
@@ -119,7 +123,7 @@ def new_message_dict(m: Message, *, attachments=(), mentions=(), parent: Message
                         mentions=[str(u) for u in mentions], reply=reply_dict(parent) if parent else None)
 
 
-def message_dict(m: Message, *, reactions=(), attachments=(), mentions=(), reply=None) -> dict:
+def message_dict(m: Message, *, reactions=(), attachments=(), mentions=(), reply=None, thread=None) -> dict:
     deleted = m.is_deleted
     return {
         "id": str(m.id),
@@ -129,6 +133,10 @@ def message_dict(m: Message, *, reactions=(), attachments=(), mentions=(), reply
         "content": "" if deleted else m.content,
         "message_type": m.message_type,
         "reply_to": reply,
+        # A reply in a thread names its root; a root with replies has its summary.
+        "thread_id": str(m.thread_id) if m.thread_id else None,
+        "also_to_room": m.also_to_room,
+        "thread": thread,
         "is_edited": m.is_edited,
         "is_deleted": deleted,
         "is_pinned": m.is_pinned,

@@ -21,8 +21,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
-from chatroom import cursors, unread
+from chatroom import cursors, thread_state, unread
 from chatroom.models import (
+    ROOM_VISIBLE,
     Attachment,
     Invite,
     JoinRequest,
@@ -229,28 +230,30 @@ def room_messages(*, user, room: Room, before: str | None = None, after: str | N
         raise ValidationFailed(fields={"before": ["Use only one of before, after, around."]})
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationFailed(fields={"limit": [f"Between 1 and {MAX_LIMIT}."]})
-    qs = _visible(room, member)
+    qs = _visible(room, member).filter(ROOM_VISIBLE)  # thread replies only when sent also_to_room
 
+    if around is None:
+        return keyset_page(qs, before=before, after=after, limit=limit, viewer=user)
+    target = qs.filter(id=parse_uuid(around, "around")).first()
+    if target is None:
+        raise NotFound("No such message in this room.")
+    n_older = limit // 2 + 1  # the target and the half before it
+    n_newer = limit - n_older
+    older = _older(qs, target.created_at, target.id, n_older + 1, inclusive=True)
+    newer = _newer(qs, target.created_at, target.id, n_newer + 1)
+    has_older, has_newer = len(older) > n_older, len(newer) > n_newer
+    rows = list(reversed(older[:n_older])) + newer[:n_newer]
+    return _page(rows, has_older, has_newer, user)
+
+
+def keyset_page(qs, *, before: str | None, after: str | None, limit: int, viewer) -> Page:
+    """A page of ``qs`` after a cursor, before one, or the newest, oldest
+    first (a room's history, a thread's replies)."""
     if after is not None:
         at, mid = cursors.decode(after, field="after")
         rows = _newer(qs, at, mid, limit + 1)
-        has_newer = len(rows) > limit
-        rows = rows[:limit]
-        has_older = True  # there is at least the cursor's own message
-        return _page(rows, has_older, has_newer, user)
-
-    if around is not None:
-        target = qs.filter(id=parse_uuid(around, "around")).first()
-        if target is None:
-            raise NotFound("No such message in this room.")
-        n_older = limit // 2 + 1  # the target and the half before it
-        n_newer = limit - n_older
-        older = _older(qs, target.created_at, target.id, n_older + 1, inclusive=True)
-        newer = _newer(qs, target.created_at, target.id, n_newer + 1)
-        has_older, has_newer = len(older) > n_older, len(newer) > n_newer
-        rows = list(reversed(older[:n_older])) + newer[:n_newer]
-        return _page(rows, has_older, has_newer, user)
-
+        # has_older: there is at least the cursor's own message
+        return _page(rows[:limit], True, len(rows) > limit, viewer)
     if before is not None:
         at, mid = cursors.decode(before, field="before")
         has_newer = True
@@ -258,9 +261,7 @@ def room_messages(*, user, room: Room, before: str | None = None, after: str | N
         at, mid = timezone.now() + CLOCK_SKEW, None
         has_newer = False
     rows = _older(qs, at, mid, limit + 1)
-    has_older = len(rows) > limit
-    rows = list(reversed(rows[:limit]))
-    return _page(rows, has_older, has_newer, user)
+    return _page(list(reversed(rows[:limit])), len(rows) > limit, has_newer, viewer)
 
 
 def _page(rows: list[Message], has_older: bool, has_newer: bool, viewer) -> Page:
@@ -327,10 +328,11 @@ def attachment_for_download(*, user, attachment_id) -> Attachment:
 
 def unread_counts(*, user) -> dict:
     """GET /unread: unread and mention counts per room and their total
-    (chatroom.unread: one counting query for the rooms not cached in Redis)."""
+    (chatroom.unread: one counting query for the rooms not cached in Redis),
+    and over the followed threads (chatroom.thread_state)."""
     rooms = [{"room_id": str(r), "unread": u, "mentions": m} for r, (u, m) in unread.counts(user).items() if u or m]
     rooms.sort(key=lambda r: (-r["mentions"], -r["unread"], r["room_id"]))
-    return {"total": sum(r["unread"] for r in rooms), "rooms": rooms}
+    return {"total": sum(r["unread"] for r in rooms), "rooms": rooms, "threads": thread_state.totals(user)}
 
 
 # --------------------------------------------------------------------------- search

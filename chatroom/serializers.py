@@ -200,6 +200,18 @@ class ReplySerializer(serializers.Serializer):
     is_deleted = serializers.BooleanField()
 
 
+class ThreadSummarySerializer(serializers.Serializer):
+    """A thread's summary on its root; `following` and `unread` are the caller's
+    (false and 0 in a broadcast, which every member gets alike)."""
+
+    reply_count = serializers.IntegerField()
+    last_reply_at = serializers.DateTimeField(allow_null=True)
+    participants = serializers.ListField(child=serializers.UUIDField(),
+                                         help_text="Who replied, in order of their first reply.")
+    following = serializers.BooleanField()
+    unread = serializers.IntegerField()
+
+
 class _MessagesOfAPage(serializers.ListSerializer):
     # Messages in a fixed number of queries, whatever their number (chatroom.presenters.message_dicts).
     def to_representation(self, data):
@@ -218,6 +230,9 @@ class MessageSerializer(Presented):
     content = serializers.CharField(allow_blank=True, help_text="Empty once deleted.")
     message_type = serializers.ChoiceField(choices=Message.Type.choices)
     reply_to = ReplySerializer(allow_null=True)
+    thread_id = serializers.UUIDField(allow_null=True, help_text="The root's id for a reply in a thread, else null.")
+    also_to_room = serializers.BooleanField(help_text="A thread reply that the room's history shows too.")
+    thread = ThreadSummarySerializer(allow_null=True, help_text="On a root with replies, its thread's summary.")
     is_edited = serializers.BooleanField()
     is_deleted = serializers.BooleanField()
     is_pinned = serializers.BooleanField()
@@ -274,11 +289,19 @@ class UnreadRoomSerializer(serializers.Serializer):
     mentions = serializers.IntegerField()
 
 
+class UnreadThreadsSerializer(serializers.Serializer):
+    unread = serializers.IntegerField()
+    mentions = serializers.IntegerField()
+
+
 class UnreadSerializer(serializers.Serializer):
-    """Unread messages and mentions, per room (only rooms with any) and in total."""
+    """Unread messages and mentions, per room (only rooms with any) and in
+    total, and over the threads the caller follows (`threads`, counted apart
+    from the rooms')."""
 
     total = serializers.IntegerField()
     rooms = UnreadRoomSerializer(many=True)
+    threads = UnreadThreadsSerializer()
 
 
 class SearchHitSerializer(serializers.Serializer):
@@ -365,6 +388,9 @@ class MessageInput(serializers.Serializer):
     reply_to = serializers.UUIDField(required=False, allow_null=True)
     client_id = serializers.CharField(required=False, allow_null=True, max_length=services.CLIENT_ID_MAX)
     attachment_ids = serializers.ListField(child=serializers.UUIDField(), required=False, default=list, max_length=10)
+    thread_id = serializers.UUIDField(required=False, allow_null=True, help_text="Reply in this root's thread.")
+    also_to_room = serializers.BooleanField(required=False, default=False,
+                                            help_text="With thread_id: show the reply in the room's history too.")
 
 
 class MessageEditInput(serializers.Serializer):

@@ -25,7 +25,7 @@ import uuid
 from django.core.cache import cache
 from django.db import connection, transaction
 
-from chatroom.models import RoomMember
+from chatroom.models import ROOM_VISIBLE_SQL, RoomMember
 from config.faults import OPEN, redis_policy
 from core.replicas import primary_only
 
@@ -52,13 +52,17 @@ def _bump(room_id) -> None:
     cache.set(_version_key(room_id), uuid.uuid4().hex, timeout=None)
 
 
+# A room counts what its history shows (chatroom.models.ROOM_VISIBLE): a
+# thread reply not sent to the room counts in its thread only (thread_state).
 UNREAD_SQL = """
 SELECT rm.room_id, u.unread,
        -- In a DM or group DM every unread message counts for the badge, as a mention does.
        CASE WHEN c.kind <> 'channel' THEN u.unread ELSE
        (SELECT count(*) FROM message_mentions x
+          JOIN messages mm ON mm.id = x.message_id AND mm.created_at = x.message_created_at
          WHERE x.user_id = rm.user_id AND x.room_id = rm.room_id
-           AND x.message_created_at > COALESCE(rm.last_read_at, rm.joined_at)) END AS mentions
+           AND x.message_created_at > COALESCE(rm.last_read_at, rm.joined_at)
+           AND {mm_visible}) END AS mentions
 FROM room_members rm
 JOIN chat_rooms c ON c.id = rm.room_id
 CROSS JOIN LATERAL (
@@ -67,9 +71,10 @@ CROSS JOIN LATERAL (
        AND m.created_at >= COALESCE(rm.last_read_at, rm.joined_at)
        AND (m.created_at, m.id) > (COALESCE(rm.last_read_at, rm.joined_at),
                                    COALESCE(rm.last_read_message_id, '00000000-0000-0000-0000-000000000000'))
-       AND m.user_id <> rm.user_id AND NOT m.is_deleted AND m.message_type <> 'system') u
+       AND m.user_id <> rm.user_id AND NOT m.is_deleted AND m.message_type <> 'system'
+       AND {m_visible}) u
 WHERE rm.user_id = %s AND rm.room_id = ANY(%s)
-"""
+""".replace("{mm_visible}", ROOM_VISIBLE_SQL.format(m="mm")).replace("{m_visible}", ROOM_VISIBLE_SQL.format(m="m"))
 
 
 def _count(user, room_ids: list) -> dict:

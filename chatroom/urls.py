@@ -7,6 +7,7 @@ app_name = "chatroom"
 urlpatterns = [
     path("", views.room_list, name="list"),
     path("search/", views.search, name="search"),
+    path("threads/", views.threads, name="threads"),
     path("rooms/<uuid:room_id>/", views.room_view, name="room"),
     path("rooms/<uuid:room_id>/join", views.room_join, name="join"),
     path("rooms/<uuid:room_id>/leave", views.room_leave, name="leave"),

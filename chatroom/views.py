@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import user_for_login
-from chatroom import selectors, services
+from chatroom import selectors, services, thread_selectors
 from chatroom.models import JoinRequest
 from chatroom.permissions import can_invite, has_power
 from chatroom.presenters import attachment_response
@@ -128,6 +128,14 @@ def person(request, user_id):
 
 
 @login_required
+def threads(request):
+    """The "Threads" page: the threads the user follows, unread first (the
+    API lists them latest activity first); threads.js keeps it live."""
+    found = thread_selectors.threads_list(user=request.user, unread_first=True, limit=100)
+    return render(request, "chatroom/threads.html", {"threads": found["results"]})
+
+
+@login_required
 def room_view(request, room_id):
     try:
         room = selectors.room_get(user=request.user, room_id=room_id)
@@ -147,7 +155,7 @@ def room_view(request, room_id):
         "config": {
             "roomId": str(room.id), "userId": str(request.user.id), "username": request.user.username,
             "role": member.role, "powers": powers, "maxLength": settings.CHAT_MESSAGE_MAX_LENGTH,
-            "api": "/api/v1/", "kind": room.kind,
+            "api": "/api/v1/", "kind": room.kind, "thread": request.GET.get("thread") or None,
         },
     })
 

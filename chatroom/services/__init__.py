@@ -7,6 +7,8 @@ admin all call these), one module per use case:
 - ``message_send``: posting every kind of message;
 - ``message_edit``: edit, delete, pin;
 - ``dms``: opening DMs and group DMs, blocks, the legal-hold export;
+- ``threads``: following a thread and reading it (replies are posted by
+  ``message_send``);
 - ``reactions``, ``read_state``, ``uploads``.
 
 Each service runs in one transaction, checks the actor's room powers
@@ -34,6 +36,7 @@ from chatroom.services.message_edit import message_delete, message_edit, message
 from chatroom.services.message_send import CLIENT_ID_MAX, message_post
 from chatroom.services.reactions import EMOJI_MAX, reaction_add, reaction_remove
 from chatroom.services.read_state import read_mark
+from chatroom.services.threads import thread_follow, thread_read_mark, thread_unfollow
 from chatroom.services.rooms import (
     room_create,
     room_delete,
@@ -50,4 +53,5 @@ __all__ = [
     "message_delete", "message_edit", "message_pin", "message_post",
     "reaction_add", "reaction_remove", "read_mark",
     "room_create", "room_delete", "room_join", "room_leave", "room_transfer_ownership", "room_update",
+    "thread_follow", "thread_read_mark", "thread_unfollow",
 ]

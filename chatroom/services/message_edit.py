@@ -9,6 +9,7 @@ from accounts.models import User
 from chatroom import unread
 from chatroom.models import Attachment, Mention, Message, MessageEdit
 from chatroom.presenters import message_dicts
+from chatroom.services import threads
 from chatroom.services._common import (
     _acting_member,
     _audit,
@@ -80,6 +81,8 @@ def message_delete(*, actor: User, message_id, staff_override: bool = False) -> 
     message.is_pinned = False
     message.save(update_fields=["is_deleted", "deleted_at", "deleted_by", "is_pinned", "updated_at"])
     unread.room_changed(message.room_id)
+    if message.thread_id is not None:
+        threads.reply_removed(message)
     _audit("message.deleted", actor=actor, room=message.room, resource_type="message", resource_id=message.id,
            details={"author_id": str(message.user_id), "via": "staff" if staff_override else "room"})
     realtime.room_event(message.room_id, {"type": "message.deleted", "room_id": str(message.room_id),

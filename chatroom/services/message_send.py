@@ -33,6 +33,7 @@ from chatroom import cursors, unread
 from chatroom.models import Attachment, Message, MessageClientId, Room, RoomMember, UserBlock
 from chatroom.presenters import new_message_dict
 from chatroom.ratelimit import check_message_rate
+from chatroom.services import threads
 from chatroom.services._common import _audit_fields
 from chatroom.signals import message_posted
 from core.db import run_bound
@@ -96,7 +97,8 @@ def mentioned_user_ids(*, room_id, author_id, content: str) -> list[uuid.UUID]:
 # --------------------------------------------------------------------------- the one database call
 
 _POST_SQL = (
-    "SELECT outcome, message_created_at, prev_created_at, prev_id, reply_to_created_at, org_id, org_name "
+    "SELECT outcome, message_created_at, prev_created_at, prev_id, reply_to_created_at, org_id, org_name, "
+    "thread_created_at "
     "FROM chat_message_post(%s::uuid, %s::uuid, %s::boolean, %s::text, %s::jsonb, %s::uuid[], %s::uuid[], "
     + append_sql_placeholders() + ")"
 )
@@ -110,6 +112,8 @@ _REFUSALS = {
     "muted": lambda: PermissionDenied("You are muted in this room."),
     "blocked": lambda: PermissionDenied("You cannot message this person.", code="blocked"),
     "no_reply": lambda: ValidationFailed(fields={"reply_to": ["No such message in this room."]}),
+    "no_thread": lambda: ValidationFailed(fields={"thread_id": ["No such message in this room."]}),
+    "thread_reply": lambda: ValidationFailed(fields={"thread_id": ["A reply in a thread cannot start another thread."]}),
     "bad_attachments": lambda: ValidationFailed(fields={"attachment_ids": ["Unknown, already used, or not your upload."]}),
 }
 STALE_RETRIES = 3
@@ -192,7 +196,7 @@ def _insert(message: Message, *, judge: bool, client_id: str | None = None, atta
                                                       resource_type="message", resource_id=message.id,
                                                       details=details), lane=room_lane(message.room_id))
         # Bound on the server, so psycopg prepares the statement after a few runs.
-        outcome, created_at, prev_at, prev_id, reply_at, org_id, org_name = run_bound(_POST_SQL, [
+        outcome, created_at, prev_at, prev_id, reply_at, org_id, org_name, thread_at = run_bound(_POST_SQL, [
             message.room_id, message.user_id, judge, client_id, row, list(attachment_ids), list(mentions),
             *audit_args])
         if outcome != "stale":
@@ -203,6 +207,7 @@ def _insert(message: Message, *, judge: bool, client_id: str | None = None, atta
     if outcome == "posted":
         message.created_at = message.updated_at = created_at
         message.reply_to_created_at = reply_at
+        message.thread_created_at = thread_at
         message._state.adding, message._state.db = False, connection.alias
         message.prev_cursor = cursors.encode(prev_at, prev_id) if prev_at else None
         unread.room_changed(message.room_id)
@@ -210,10 +215,12 @@ def _insert(message: Message, *, judge: bool, client_id: str | None = None, atta
     return outcome
 
 
-def _draft(*, room_id, user: User, content: str, message_type: str, reply_to=None, metadata=None) -> Message:
+def _draft(*, room_id, user: User, content: str, message_type: str, reply_to=None, metadata=None,
+           thread_id=None, also_to_room: bool = False) -> Message:
     # created_at is the database's (chat_message_post); the app's clock never stamps a message.
     return Message(id=uuid.uuid4(), room_id=room_id, user=user, content=content, message_type=message_type,
-                   reply_to_id=reply_to, metadata=metadata or {}, created_at=None)
+                   reply_to_id=reply_to, metadata=metadata or {}, created_at=None, thread_id=thread_id,
+                   also_to_room=also_to_room)
 
 
 def _broadcast_new(message: Message, body: dict) -> None:
@@ -235,10 +242,14 @@ def message_post(
     reply_to: uuid.UUID | str | None = None,
     client_id: str | None = None,
     attachment_ids: list | tuple = (),
+    thread_id: uuid.UUID | str | None = None,
+    also_to_room: bool = False,
 ) -> Message:
     """Post a message. Sending a client_id again returns the first message
     (``message.deduplicated`` is True then) and stores nothing new. ``room``
     may be a bare ``Room(pk=...)``: the database reads the room itself.
+    ``thread_id``: a reply in the thread of that root (chat_message_post
+    judges it), shown in the room's history too with ``also_to_room``.
     Every send counts towards the sender's message rate (resends too), on
     every face alike."""
     check_message_rate(actor)
@@ -249,18 +260,25 @@ def message_post(
     attachment_ids = _attachment_ids(attachment_ids)
     content = _validate_content(content, allow_empty=bool(attachment_ids))
     reply_to = parse_uuid(reply_to, "reply_to", optional=True)
+    thread_id = parse_uuid(thread_id, "thread_id", optional=True)
+    if not isinstance(also_to_room, bool):
+        raise ValidationFailed(fields={"also_to_room": ["true or false."]})
+    if also_to_room and thread_id is None:
+        raise ValidationFailed(fields={"also_to_room": ["Only for a reply in a thread (thread_id)."]})
     # On the text as stored: "@\x00alice" is stored as "@alice", and mentions her.
     mentioned = (mentioned_user_ids(room_id=room.pk, author_id=actor.pk, content=content)
                  if MENTION_RE.search(content) else [])
     in_dm = room_kinds.get(room.pk) not in (None, Room.Kind.CHANNEL)
-    notifies = bool(mentioned) or reply_to is not None or in_dm
+    # A thread reply also updates its thread's summary and notifies its followers.
+    notifies = bool(mentioned) or reply_to is not None or in_dm or thread_id is not None
     with transaction.atomic() if notifies else contextlib.nullcontext():
         return _post(actor=actor, room_id=room.pk, content=content, message_type=message_type, reply_to=reply_to,
-                     client_id=client_id, attachment_ids=attachment_ids, mentioned=mentioned, in_dm=in_dm)
+                     client_id=client_id, attachment_ids=attachment_ids, mentioned=mentioned, in_dm=in_dm,
+                     thread_id=thread_id, also_to_room=also_to_room)
 
 
 def _post(*, actor: User, room_id, content: str, message_type: str, reply_to, client_id, attachment_ids,
-          mentioned, in_dm: bool = False) -> Message:
+          mentioned, in_dm: bool = False, thread_id=None, also_to_room: bool = False) -> Message:
     attachments = []
     if attachment_ids:
         if client_id is not None:
@@ -276,10 +294,14 @@ def _post(*, actor: User, room_id, content: str, message_type: str, reply_to, cl
             images = attachments and all(a.is_image for a in attachments)
             message_type = Message.Type.IMAGE if images else Message.Type.FILE
 
-    message = _draft(room_id=room_id, user=actor, content=content, message_type=message_type, reply_to=reply_to)
+    message = _draft(room_id=room_id, user=actor, content=content, message_type=message_type, reply_to=reply_to,
+                     thread_id=thread_id, also_to_room=also_to_room)
+    details = {"message_type": message_type, "reply_to": str(reply_to) if reply_to else None,
+               "attachments": len(attachment_ids), "mentions": len(mentioned)}
+    if thread_id is not None:
+        details.update(thread_id=str(thread_id), also_to_room=also_to_room)
     outcome = _insert(message, judge=True, client_id=client_id, attachment_ids=attachment_ids, mentions=mentioned,
-                      details={"message_type": message_type, "reply_to": str(reply_to) if reply_to else None,
-                               "attachments": len(attachment_ids), "mentions": len(mentioned)})
+                      details=details)
     if outcome == "duplicate":  # this client_id was stored first by an earlier send
         return _deduplicated(actor, client_id)
     if outcome != "posted":
@@ -291,9 +313,13 @@ def _post(*, actor: User, room_id, content: str, message_type: str, reply_to, cl
     for attachment in attachments:
         attachment.message_id, attachment.message_created_at = message.id, message.created_at
         attachment.room_id = room_id
-    _notify_message(message=message, actor=actor, mentioned=mentioned, parent=parent, in_dm=in_dm)
+    followers = threads.followers(message) if thread_id is not None else ()
+    _notify_message(message=message, actor=actor, mentioned=mentioned, parent=parent, in_dm=in_dm,
+                    followers=followers)
     message.deduplicated = False
     _broadcast_new(message, new_message_dict(message, attachments=attachments, mentions=mentioned, parent=parent))
+    if thread_id is not None:
+        threads.broadcast_summary(message)
     return message
 
 
@@ -320,12 +346,13 @@ def system_message_post(*, room: Room, user: User, event: str, content: str, ext
 
 
 def _notify_message(*, message: Message, actor: User, mentioned: list[uuid.UUID], parent: Message | None,
-                    in_dm: bool = False) -> None:
+                    in_dm: bool = False, followers=()) -> None:
     """Notify, in the posting transaction, each member the message mentions
     (``mention``), the author of the message it replies to (``new_message``
-    with reason "reply") and, in a DM or group DM, its other people
-    (``new_message`` with reason "dm"), once each: a mention wins over a
-    reply, a reply over a DM. The poster never notifies themself
+    with reason "reply"), for a reply in a thread the thread's followers
+    (``new_message`` with reason "thread") and, in a DM or group DM, its
+    other people (``new_message`` with reason "dm"), once each: a mention
+    wins over a reply, a reply over a thread, a thread over a DM. The poster never notifies themself
     (mentioned_user_ids leaves them out); members who switched the room's
     notifications off (notifications_enabled, the "mute room notifications"
     switch), who left the room, or who blocked the poster get nothing. Three
@@ -333,6 +360,8 @@ def _notify_message(*, message: Message, actor: User, mentioned: list[uuid.UUID]
     reasons = {user_id: "mention" for user_id in mentioned}
     if parent is not None and parent.user_id != actor.id:
         reasons.setdefault(parent.user_id, "reply")
+    for user_id in followers:
+        reasons.setdefault(user_id, "thread")
     if not reasons and not in_dm:
         return
     members = RoomMember.objects.filter(room_id=message.room_id, notifications_enabled=True).exclude(
@@ -349,8 +378,10 @@ def _notify_message(*, message: Message, actor: User, mentioned: list[uuid.UUID]
     where = "a direct message" if room.is_dm else f"#{room.name}"
     text = notifications.excerpt(message.content)
     data = {"room_id": str(room.id), "room_name": room.name, "message_id": str(message.id),
+            "thread_id": str(message.thread_id) if message.thread_id else None,
             "message_created_at": message.created_at.isoformat(), "author_id": str(actor.id), "excerpt": text,
-            "url": reverse("chatroom:room", args=[room.id])}
+            # A thread reply opens its thread beside the room.
+            "url": reverse("chatroom:room", args=[room.id]) + (f"?thread={message.thread_id}" if message.thread_id else "")}
     drafts = []
     for user_id, reason in reasons.items():
         if user_id not in listening:
@@ -359,6 +390,10 @@ def _notify_message(*, message: Message, actor: User, mentioned: list[uuid.UUID]
             drafts.append(notifications.Draft(user_id=user_id, type=notifications.Type.NEW_MESSAGE, message=text,
                                               title=f"{actor.username} sent you a message",
                                               data={**data, "reason": "dm", "kind": room.kind}))
+        elif reason == "thread":
+            drafts.append(notifications.Draft(user_id=user_id, type=notifications.Type.NEW_MESSAGE, message=text,
+                                              title=f"{actor.username} replied in a thread in {where}",
+                                              data={**data, "reason": "thread"}))
         elif reason == "mention":
             drafts.append(notifications.Draft(user_id=user_id, type=notifications.Type.MENTION, message=text,
                                               title=f"{actor.username} mentioned you in {where}", data=data))

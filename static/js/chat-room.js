@@ -9,9 +9,9 @@
 // elements for http(s) URLs only.
 
 import { live } from "./socket.js";
+import { api, clientId, el, linkify, newestOf, placeMessage, timeLabel } from "./chat-util.js";
 
 const config = JSON.parse(document.getElementById("chat-config").textContent);
-const API = config.api;
 const ROOM = config.roomId;
 const QUICK_EMOJI = ["👍", "❤️", "😂", "🎉"];
 const POLL_MS = 4000;
@@ -30,72 +30,6 @@ const replying = document.getElementById("replying");
 // pending: message.send frames not yet acknowledged, by client_id; they are
 // sent again after a reconnect (the server stores a client_id once).
 const state = { prev: null, newest: null, replyTo: null, lastRead: null, byId: new Map(), pending: new Map() };
-
-function csrfToken() {
-  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  return match ? decodeURIComponent(match[1]) : "";
-}
-
-async function api(method, path, body) {
-  const init = { method, credentials: "same-origin", headers: { "X-CSRFToken": csrfToken() } };
-  if (body instanceof FormData) {
-    init.body = body;
-  } else if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  const response = await fetch(API + path, init);
-  if (response.status === 204) return null;
-  const data = await response.json().catch(() => null);
-  if (!response.ok) {
-    const err = data && data.error ? data.error : { message: `HTTP ${response.status}` };
-    const fields = err.fields ? Object.values(err.fields).flat().join(" ") : "";
-    throw new Error(fields || err.message);
-  }
-  return data;
-}
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (key === "class") node.className = value;
-    else if (key === "on") for (const [ev, fn] of Object.entries(value)) node.addEventListener(ev, fn);
-    else if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value === true ? "" : value);
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
-
-const URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/gi;
-
-// Text with clickable http(s) links; everything else stays plain text.
-function linkify(value) {
-  const out = document.createDocumentFragment();
-  let last = 0;
-  for (const match of value.matchAll(URL_RE)) {
-    let url = match[0].replace(/[.,;:!?)\]]+$/, "");
-    out.append(document.createTextNode(value.slice(last, match.index)));
-    out.append(el("a", { href: url, rel: "noopener noreferrer nofollow", target: "_blank" }, url));
-    last = match.index + url.length;
-  }
-  out.append(document.createTextNode(value.slice(last)));
-  return out;
-}
-
-function timeLabel(iso) {
-  const d = new Date(iso);
-  return d.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
-}
-
-// An id per message being sent, so a retried request is stored once. randomUUID needs
-// a secure context; getRandomValues works on plain http too.
-function clientId() {
-  if (crypto.randomUUID) return crypto.randomUUID();
-  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 function showError(message) {
   errorOut.textContent = message || "";
@@ -132,8 +66,19 @@ function renderMessage(m) {
     el("button", { type: "button", class: `reaction${r.me ? " me" : ""}`, "aria-pressed": r.me ? "true" : "false", "data-emoji": r.emoji,
       on: { click: () => toggleReaction(m, r.emoji, r.me) } }, `${r.emoji} ${r.count}`)));
   node.append(reactions);
+  // A root's thread summary (its unread count is this user's), or, for a
+  // thread reply also sent to the room, a link to its thread.
+  if (m.thread && m.thread.reply_count) {
+    node.append(el("button", { type: "button", class: "link thread-summary", "data-testid": "thread-summary", on: { click: () => openThread(m.id) } },
+      `${m.thread.reply_count} ${m.thread.reply_count === 1 ? "reply" : "replies"}`,
+      m.thread.last_reply_at ? el("span", { class: "muted" }, ` · last ${timeLabel(m.thread.last_reply_at)}`) : null,
+      m.thread.unread ? el("span", { class: "unread", "data-testid": "thread-unread", title: "unread replies" }, String(m.thread.unread)) : null));
+  } else if (m.thread_id) {
+    node.append(el("button", { type: "button", class: "link thread-summary", on: { click: () => openThread(m.thread_id) } }, "in a thread"));
+  }
   const actions = el("div", { class: "msg-actions" },
     el("button", { type: "button", class: "link", "data-action": "reply", on: { click: () => startReply(m) } }, "Reply"),
+    m.thread_id ? null : el("button", { type: "button", class: "link", "data-action": "thread", "data-testid": "open-thread", on: { click: () => openThread(m.id) } }, "Thread"),
     QUICK_EMOJI.map((e) => el("button", { type: "button", class: "link", "data-action": "react", "data-emoji": e, title: `React ${e}`,
       on: { click: () => toggleReaction(m, e, m.reactions.some((r) => r.emoji === e && r.me)) } }, e)),
     mine ? el("button", { type: "button", class: "link", "data-action": "edit", on: { click: () => startEdit(m, node) } }, "Edit") : null,
@@ -143,18 +88,37 @@ function renderMessage(m) {
   return node;
 }
 
+// The thread panel (chat-thread.js) opens on this event.
+function openThread(rootId) {
+  document.dispatchEvent(new CustomEvent("thread:open", { detail: { rootId } }));
+}
+
+// A thread reply belongs in the room's timeline only when sent also_to_room.
+function inRoom(m) {
+  return !m.thread_id || m.also_to_room;
+}
+
+// A root on the page gets its summary again (with this user's unread count)
+// when its thread changes; one request per root at a time.
+// Only the newest answer per root is shown (an older one may come back later).
+const refreshing = new Map();
+const refreshGeneration = new Map();
+function refreshRoot(rootId) {
+  if (!state.byId.has(rootId) || refreshing.has(rootId)) return;
+  refreshing.set(rootId, setTimeout(async () => {
+    refreshing.delete(rootId);
+    const mine = (refreshGeneration.get(rootId) || 0) + 1;
+    refreshGeneration.set(rootId, mine);
+    try {
+      const fresh = await api("GET", `messages/${rootId}/`);
+      if (refreshGeneration.get(rootId) === mine && state.byId.has(rootId)) upsert(fresh);
+    } catch (e) { /* removed meanwhile */ }
+  }, 150));
+}
+
 // Insert or replace, keeping (created_at, id) order: cursors sort the same way.
 function upsert(m) {
-  const node = renderMessage(m);
-  const existing = timeline.querySelector(`li[data-id="${m.id}"]`);
-  state.byId.set(m.id, m);
-  if (existing) { existing.replaceWith(node); return; }
-  const key = m.created_at + m.id;
-  for (const child of timeline.children) {
-    const other = state.byId.get(child.dataset.id);
-    if (other && other.created_at + other.id > key) { timeline.insertBefore(node, child); return; }
-  }
-  timeline.append(node);
+  placeMessage(timeline, state.byId, m, renderMessage(m));
 }
 
 function drop(id) {
@@ -164,9 +128,7 @@ function drop(id) {
 }
 
 function newestCursor() {
-  let newest = null;
-  for (const m of state.byId.values()) if (!newest || m.created_at + m.id > newest.created_at + newest.id) newest = m;
-  return newest;
+  return newestOf(state.byId);
 }
 
 async function markRead() {
@@ -450,6 +412,8 @@ live.on("socket.closed", () => {
 
 live.on("message.new", (frame) => {
   if (!forThisRoom(frame)) return;
+  if (frame.message.thread_id) refreshRoot(frame.message.thread_id);
+  if (!inRoom(frame.message)) return; // the thread panel shows it
   const atBottom = timeline.parentElement.scrollHeight - timeline.parentElement.scrollTop - timeline.parentElement.clientHeight < 80;
   upsert(frame.message);
   if (frame.message.user) clearTypist(frame.message.user.username);
@@ -461,7 +425,7 @@ live.on("message.new", (frame) => {
 });
 
 live.on("message.updated", (frame) => {
-  if (!forThisRoom(frame)) return;
+  if (!forThisRoom(frame) || !inRoom(frame.message)) return;
   const old = state.byId.get(frame.message.id);
   // Broadcasts are the same for everyone; keep which reactions are mine.
   const mine = new Set(old ? old.reactions.filter((r) => r.me).map((r) => r.emoji) : []);
@@ -522,8 +486,13 @@ for (const type of ["member.joined", "member.left"]) {
 
 live.on("ack", (frame) => {
   state.pending.delete(frame.client_id);
-  upsert(frame.message);
+  if (frame.message.room_id === ROOM && inRoom(frame.message)) upsert(frame.message);
 });
+
+// A thread's new summary, or this user read a thread (here or in another tab).
+for (const type of ["thread.updated", "thread.read"]) {
+  live.on(type, (frame) => { if (frame.room_id === ROOM) refreshRoot(frame.root_id); });
+}
 
 // A send the server could not take just now (its database was not
 // answering, or the socket sent too fast) is tried again after retry_after;

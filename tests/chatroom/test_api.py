@@ -7,6 +7,9 @@ import pytest
 from chatroom import services
 from chatroom.models import Message, Room, RoomMember
 
+# GET /unread's counts over followed threads (none in these tests).
+NO_THREADS = {"unread": 0, "mentions": 0}
+
 pytestmark = pytest.mark.django_db
 
 MESSAGE_KEYS = {"id", "room_id", "user", "content", "message_type", "reply_to", "is_edited", "is_deleted", "is_pinned",
@@ -158,7 +161,7 @@ def test_read_unread_and_search_endpoints(make_room, member_of, api_as):
     services.message_post(actor=room.owner, room=room, content="second")
     client = api_as(bob)
     unread = client.get("/api/v1/unread").json()
-    assert unread == {"total": 2, "rooms": [{"room_id": str(room.id), "unread": 2, "mentions": 1}]}
+    assert unread == {"total": 2, "rooms": [{"room_id": str(room.id), "unread": 2, "mentions": 1}], "threads": NO_THREADS}
     assert client.post(f"/api/v1/rooms/{room.id}/read", {"message_id": str(first.id)}, format="json").status_code == 200
     assert client.get("/api/v1/unread").json()["total"] == 1
     found = client.get("/api/v1/search/messages", {"q": "会议"}).json()
