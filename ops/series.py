@@ -6,7 +6,7 @@ numbers.
 Staff's per-day charts read daily_stats; an org's are computed from its own
 rooms and members (daily_stats is global). Live sockets and messages per
 minute come from system_metrics: per minute the sum over processes, then
-the mean per bucket.
+the mean per bucket; latency from performance_metrics.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from django.db import connection
 
-from ops.models import DailyStat
+from ops.models import FANOUT_LATENCY, HTTP_REQUEST_DURATION, DailyStat
 from ops.selectors import Scope
 
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "90d": timedelta(days=90)}
@@ -161,8 +161,25 @@ def jobs(scope: Scope, range_key: str, now: datetime) -> Series:
     return series
 
 
-CHARTS = {"activity": activity, "storage": storage, "live": live, "jobs": jobs}
-STAFF_ONLY = {"live"}  # process metrics are not any one org's
+def latency(scope: Scope, range_key: str, now: datetime) -> Series:
+    """Request and fan-out latency (performance_metrics): per bucket, the
+    minutes' p95s averaged, each weighted by its count (a busy minute
+    weighs more than an idle one); staff only."""
+    buckets = _buckets(range_key, now)
+    unit = BUCKETS[range_key]
+    series = Series("latency", "Latency p95 (ms)", labels=[_bucket_label(b, range_key) for b in buckets])
+    for name, label in ((HTTP_REQUEST_DURATION, "HTTP requests"), (FANOUT_LATENCY, "fan-out")):
+        rows = dict(_fetch(
+            """SELECT date_trunc(%s, created_at AT TIME ZONE 'UTC'),
+                      sum(value * (tags->>'count')::bigint) / nullif(sum((tags->>'count')::bigint), 0)
+               FROM performance_metrics WHERE metric_name = %s AND created_at >= %s GROUP BY 1""",
+            [unit, name, buckets[0]]))
+        series.values[label] = [round(float(rows.get(b.replace(tzinfo=None)) or 0), 1) for b in buckets]
+    return series
+
+
+CHARTS = {"activity": activity, "storage": storage, "live": live, "latency": latency, "jobs": jobs}
+STAFF_ONLY = {"live", "latency"}  # process metrics are not any one org's
 
 
 def charts_for(scope: Scope) -> list[str]:

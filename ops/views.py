@@ -15,7 +15,8 @@ from django.views.decorators.http import require_GET
 
 from core.errors import NotFound, PermissionDenied, ValidationFailed, parse_uuid
 from ops import charts, health, series
-from ops.selectors import dashboard_scope, recent_events_for, stats_admin_orgs, user_daily_for
+from ops.selectors import (dashboard_scope, recent_events_for, slowest_endpoints_for, stats_admin_orgs,
+                           user_daily_for)
 
 
 def _scope_and_range(request):
@@ -48,6 +49,8 @@ def dashboard(request):
         "scope": scope, "range": range_key, "ranges": list(series.RANGES), "charts": drawn,
         "parts": health.parts() if scope.org is None else None,
         "events": recent_events_for(actor=request.user) if scope.org is None else None,
+        "endpoints": slowest_endpoints_for(actor=request.user, since=now - series.RANGES[range_key])
+        if scope.org is None else None,
         "orgs": stats_admin_orgs(actor=request.user) if not request.user.is_staff else [],
     })
 
