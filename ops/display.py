@@ -74,8 +74,11 @@ def details_summary(value, max_chars: int = 120) -> str:
                 walk(f"{prefix}.{i + 1}", sub)
         elif isinstance(item, list | tuple):
             parts.append(f"{prefix}: {', '.join(scalar_text(v) for v in item) or '—'}")
+        elif isinstance(item, dict):
+            parts.append(f"{prefix}: —")
         else:
             parts.append(f"{prefix}: {scalar_text(item)}" if prefix else scalar_text(item))
 
-    walk("", value if value not in (None, "") else {})
+    if value not in (None, "", {}, []):
+        walk("", value)
     return Truncator(" · ".join(parts) or "—").chars(max_chars)
