@@ -110,7 +110,7 @@ class UserStatisticAdmin(MachineWrittenAdmin):
 
 def _value_with_unit(value, unit: str) -> str:
     number = f"{value:,.2f}".rstrip("0").rstrip(".") if isinstance(value, float) else f"{value.normalize():,f}"
-    return f"{number} {unit}".strip()
+    return f"{number}\N{NO-BREAK SPACE}{unit}" if unit else number
 
 
 @admin.register(SystemMetric)
@@ -141,7 +141,8 @@ class SystemMetricAdmin(MachineWrittenAdmin):
 
 @admin.register(PerformanceMetric)
 class PerformanceMetricAdmin(MachineWrittenAdmin):
-    list_display = ["created_at", "service_name", "metric_name", "endpoint", "p95", "requests", "server"]
+    # The service follows from the metric (a filter has it).
+    list_display = ["created_at", "metric_name", "endpoint", "p95", "requests", "server"]
     list_filter = [fixed_choices_filter("service_name", ["http", "channels"], "service"),
                    fixed_choices_filter("metric_name", [HTTP_REQUEST_DURATION, FANOUT_LATENCY]), KindFilter]
     search_fields = ["tags__view", "^tags__server_id"]

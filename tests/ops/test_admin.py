@@ -100,7 +100,7 @@ def test_the_lists_show_readable_values(staff, rows):
     html = staff.get(url("systemmetric")).content.decode()
     assert "143.1\xa0MB" in html or "143.1 MB" in html
     html = staff.get(url("performancemetric")).content.decode()
-    assert "87.5 ms" in html and "chat:room" in html and "web-1:42" in html
+    assert "87.5\xa0ms" in html and "chat:room" in html and "web-1:42" in html
 
 
 def test_filters_search_and_date_hierarchy(staff, rows):
