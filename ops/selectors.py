@@ -134,6 +134,12 @@ def recent_events_for(*, actor: User, limit: int = 20) -> list[SystemEvent]:
     return list(SystemEvent.objects.order_by("-created_at")[:limit])
 
 
+# performance_metrics' rows are per minute (value: that minute's p95): over
+# many minutes and processes, their p95s averaged, weighted by their counts.
+# The dashboard's latency chart (ops.series) uses the same.
+WEIGHTED_P95_SQL = "sum(value * (tags->>'count')::bigint) / nullif(sum((tags->>'count')::bigint), 0)"
+
+
 @dataclass(frozen=True)
 class EndpointLatency:
     view: str
@@ -149,8 +155,8 @@ def slowest_endpoints_for(*, actor: User, since, limit: int = 10) -> list[Endpoi
     _require_staff(actor)
     with connection.cursor() as cursor:
         cursor.execute(
-            """SELECT tags->>'view', sum((tags->>'count')::bigint), sum((tags->>'errors')::bigint),
-                      sum(value * (tags->>'count')::bigint) / nullif(sum((tags->>'count')::bigint), 0), max(value)
+            f"""SELECT tags->>'view', sum((tags->>'count')::bigint), sum((tags->>'errors')::bigint),
+                      {WEIGHTED_P95_SQL}, max(value)
                FROM performance_metrics WHERE metric_name = %s AND created_at >= %s
                GROUP BY 1 ORDER BY 4 DESC NULLS LAST, 2 DESC, 1 LIMIT %s""",
             [HTTP_REQUEST_DURATION, since, limit])

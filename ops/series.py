@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta, timezone
 from django.db import connection
 
 from ops.models import FANOUT_LATENCY, HTTP_REQUEST_DURATION, DailyStat
-from ops.selectors import Scope
+from ops.selectors import WEIGHTED_P95_SQL, Scope
 
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "90d": timedelta(days=90)}
 # Time buckets for the per-minute data, per range.
@@ -170,8 +170,7 @@ def latency(scope: Scope, range_key: str, now: datetime) -> Series:
     series = Series("latency", "Latency p95 (ms)", labels=[_bucket_label(b, range_key) for b in buckets])
     for name, label in ((HTTP_REQUEST_DURATION, "HTTP requests"), (FANOUT_LATENCY, "fan-out")):
         rows = dict(_fetch(
-            """SELECT date_trunc(%s, created_at AT TIME ZONE 'UTC'),
-                      sum(value * (tags->>'count')::bigint) / nullif(sum((tags->>'count')::bigint), 0)
+            f"""SELECT date_trunc(%s, created_at AT TIME ZONE 'UTC'), {WEIGHTED_P95_SQL}
                FROM performance_metrics WHERE metric_name = %s AND created_at >= %s GROUP BY 1""",
             [unit, name, buckets[0]]))
         series.values[label] = [round(float(rows.get(b.replace(tzinfo=None)) or 0), 1) for b in buckets]
