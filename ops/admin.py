@@ -32,13 +32,14 @@ class MachineWrittenAdmin(admin.ModelAdmin):
         return False
 
 
-def fixed_choices_filter(field: str, choices, title: str | None = None) -> type[admin.SimpleListFilter]:
+def fixed_choices_filter(field: str, choices, title: str | None = None,
+                         parameter: str | None = None) -> type[admin.SimpleListFilter]:
     """A list filter whose choices are known in code: the default one would
     run SELECT DISTINCT over the whole (big) table on every page."""
     values = [str(c) for c in choices]
 
     class Filter(admin.SimpleListFilter):
-        parameter_name = field
+        parameter_name = parameter or field
 
         def lookups(self, request, model_admin):
             return [(v, v) for v in values]
@@ -47,23 +48,12 @@ def fixed_choices_filter(field: str, choices, title: str | None = None) -> type[
             return queryset.filter(**{field: self.value()}) if self.value() in values else queryset
 
     Filter.title = title or field.replace("_", " ")
-    Filter.__name__ = f"{field.title().replace('_', '')}Filter"
+    Filter.__name__ = f"{(parameter or field).title().replace('_', '')}Filter"
     return Filter
 
 
-class KindFilter(admin.SimpleListFilter):
-    """Web process or Celery worker (the sampler's ``kind`` tag)."""
-
-    title = "process kind"
-    parameter_name = "kind"
-
-    def lookups(self, request, model_admin):
-        return [("web", "web"), ("worker", "worker")]
-
-    def queryset(self, request, queryset):
-        if self.value() in ("web", "worker"):
-            return queryset.filter(tags__kind=self.value())
-        return queryset
+# Web process or Celery worker (the sampler's ``kind`` tag).
+KindFilter = fixed_choices_filter("tags__kind", ["web", "worker"], "process kind", parameter="kind")
 
 
 def _duration(seconds: int) -> str:

@@ -34,12 +34,18 @@ class Latencies:
         self.count += 1
         if error:
             self.errors += 1
-        if len(self.durations) < cap:
-            self.durations.append(duration)
-        else:
-            slot = random.randrange(self.count)
-            if slot < cap:
-                self.durations[slot] = duration
+        _keep(self.durations, self.count, duration, cap)
+
+
+def _keep(kept: list[float], seen: int, value: float, cap: int) -> None:
+    """Reservoir sampling: ``kept`` stays a uniform sample of at most ``cap``
+    of the ``seen`` values so far (``value`` being the latest)."""
+    if len(kept) < cap:
+        kept.append(value)
+    else:
+        slot = random.randrange(seen)
+        if slot < cap:
+            kept[slot] = value
 
 
 @dataclass
@@ -69,12 +75,7 @@ def request_done(duration: float, status: int, view: str = "") -> None:
         _window.requests += 1
         if status >= 500:
             _window.errors += 1
-        if len(_window.durations) < RESERVOIR:
-            _window.durations.append(duration)
-        else:
-            slot = random.randrange(_window.requests)
-            if slot < RESERVOIR:
-                _window.durations[slot] = duration
+        _keep(_window.durations, _window.requests, duration, RESERVOIR)
         if view:
             views = _window.views
             latencies = views.get(view)
