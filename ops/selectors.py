@@ -11,10 +11,11 @@ Who sees what (one rule each, used by the API and the pages alike):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from django.db import connection
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.models import User
 from core.errors import NotFound, PermissionDenied
@@ -134,10 +135,20 @@ def recent_events_for(*, actor: User, limit: int = 20) -> list[SystemEvent]:
     return list(SystemEvent.objects.order_by("-created_at")[:limit])
 
 
-# performance_metrics' rows are per minute (value: that minute's p95): over
-# many minutes and processes, their p95s averaged, weighted by their counts.
-# The dashboard's latency chart (ops.series) uses the same.
-WEIGHTED_P95_SQL = "sum(value * (tags->>'count')::bigint) / nullif(sum((tags->>'count')::bigint), 0)"
+# Tables with one p95 a row, per minute per process: over many minutes and
+# processes the p95s are averaged, each weighted by its count, so a busy
+# minute weighs more than an idle one (a worker's minute, with no requests,
+# weighs nothing). The dashboard's latency chart (ops.series) uses the same.
+def weighted_p95_sql(value: str = "value", count_tag: str = "count") -> str:
+    """SQL for that mean; ``value`` and ``count_tag`` are this module's own
+    column and tag names, never input."""
+    count = f"(tags->>'{count_tag}')::bigint"
+    return f"sum({value} * {count}) / nullif(sum({count}), 0)"
+
+
+# The slowest endpoints read every view's rows: their range is at most this
+# (a 90-day scan of per-view minute rows would make the page slow).
+ENDPOINTS_RANGE_MAX = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -150,13 +161,15 @@ class EndpointLatency:
 
 
 def slowest_endpoints_for(*, actor: User, since, limit: int = 10) -> list[EndpointLatency]:
-    """The views with the highest request-weighted p95 since ``since``, from
-    performance_metrics' per-minute rows (every process)."""
+    """The views with the highest request-weighted p95 since ``since`` (at
+    most ENDPOINTS_RANGE_MAX back from now), from performance_metrics'
+    per-minute rows (every process)."""
     _require_staff(actor)
+    since = max(since, timezone.now() - ENDPOINTS_RANGE_MAX)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""SELECT tags->>'view', sum((tags->>'count')::bigint), sum((tags->>'errors')::bigint),
-                      {WEIGHTED_P95_SQL}, max(value)
+                      {weighted_p95_sql()}, max(value)
                FROM performance_metrics WHERE metric_name = %s AND created_at >= %s
                GROUP BY 1 ORDER BY 4 DESC NULLS LAST, 2 DESC, 1 LIMIT %s""",
             [HTTP_REQUEST_DURATION, since, limit])

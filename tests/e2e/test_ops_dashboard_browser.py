@@ -50,7 +50,7 @@ def seed_data(user):
         UserStatistic.objects.create(user=user, date=(now - timedelta(days=offset)).date(), messages_sent=20 + offset,
                                      files_uploaded=offset % 3, bytes_transferred=offset * 3_500_000,
                                      jobs_run=offset % 4, online_seconds=1800 + offset * 600)
-    latency = []
+    latency, overall = [], []
     for minute in range(0, 24 * 60, 10):
         at = now - timedelta(minutes=minute)
         wave = (minute // 60) % 6
@@ -61,11 +61,14 @@ def seed_data(user):
                 value=Decimal(p95), created_at=at,
                 tags={"view": view, "count": count, "errors": 1 if wave == 5 and count == 6 else 0, "p50": p95 / 2,
                       "max": p95 * 2, "server_id": "web-1:100", "kind": "web"}))
+        overall.append(SystemMetric(metric_name="response_time", metric_value=50 + wave * 8, created_at=at,
+                                    server_id="web-1:100", tags={"unit": "ms_p95", "requests": 58, "kind": "web"}))
         latency.append(PerformanceMetric(
             metric_name=FANOUT_LATENCY, metric_type="histogram", service_name="channels", unit="ms",
             value=Decimal(8 + wave * 3), created_at=at,
             tags={"count": 50, "errors": 0, "p50": 4, "max": 40, "server_id": "web-1:100", "kind": "web"}))
     PerformanceMetric.objects.bulk_create(latency)
+    SystemMetric.objects.bulk_create(overall)
     event_record(event_type="maintenance", event_name="core.tasks.partitions_maintain",
                  data={"state": "SUCCESS", "result": {"done": [
                      "system_metrics: create system_metrics_2027_04 [2027-04-01 .. 2027-05-01)",

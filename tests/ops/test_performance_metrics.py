@@ -54,7 +54,7 @@ def test_one_row_per_view_per_minute_with_its_p95_count_and_errors():
     assert got["api:jobs-list"].tags["errors"] == 1 and got["api:jobs-list"].value == Decimal("500.000000")
     # The same minute's system_metrics, at the same instant.
     overall = SystemMetric.objects.get(metric_name="response_time")
-    assert overall.tags and overall.created_at == room.created_at
+    assert overall.tags["requests"] == 102 and overall.created_at == room.created_at
     assert SystemMetric.objects.count() == len(METRIC_NAMES)
 
 
@@ -112,7 +112,8 @@ def test_the_type_check_and_the_seeds_indexes():
 
 
 def seed_minutes(now):
-    """Two processes, two views, over the last three hours."""
+    """Two processes, two views, over the last three hours; and a worker,
+    which answers no requests."""
     made = []
     for minutes_ago in range(0, 180, 5):
         at = now - timedelta(minutes=minutes_ago)
@@ -123,10 +124,15 @@ def seed_minutes(now):
                     value=Decimal(p95), created_at=at,
                     tags={"view": view, "count": count, "errors": 1 if view == "api:jobs-list" else 0,
                           "server_id": server, "kind": "web"}))
+            # The same minute's overall p95 (system_metrics), which the chart reads.
+            SystemMetric.objects.create(metric_name="response_time", metric_value=62.5, created_at=at,
+                                        server_id=server, tags={"unit": "ms_p95", "requests": 32, "kind": "web"})
             made.append(PerformanceMetric(metric_name=FANOUT_LATENCY, metric_type="histogram", service_name="channels",
                                           unit="ms", value=Decimal(12), created_at=at,
                                           tags={"count": 10, "errors": 0, "server_id": server, "kind": "web"}))
     PerformanceMetric.objects.bulk_create(made)
+    SystemMetric.objects.create(metric_name="response_time", metric_value=0, created_at=now, server_id="worker-1:30",
+                                tags={"unit": "ms_p95", "requests": 0, "kind": "worker"})
 
 
 def test_the_dashboard_charts_latency_and_lists_the_slowest_endpoints(client, make_user):
@@ -142,8 +148,11 @@ def test_the_dashboard_charts_latency_and_lists_the_slowest_endpoints(client, ma
     csv = client.get("/staff/dashboard/export/latency.csv?range=24h").content.decode().splitlines()
     assert csv[0] == "bucket,HTTP requests,fan-out"
     last = csv[-1].split(",")
-    # Request-weighted: (40 * 30 + 400 * 2) / 32 = 62.5 for a bucket holding both views.
+    # Request-weighted: the worker's idle minute (0 ms, 0 requests) weighs nothing.
     assert float(last[1]) == pytest.approx(62.5) and float(last[2]) == pytest.approx(12)
+    # 90 days: the table covers the last 7 days only (a cheap scan).
+    html = client.get("/staff/dashboard/?range=90d").content.decode()
+    assert "Slowest endpoints <span class=\"muted\">· last 7d</span>" in html
 
 
 def test_slowest_endpoints_are_staff_only(make_user):
@@ -156,3 +165,8 @@ def test_slowest_endpoints_are_staff_only(make_user):
     assert [(e.view, e.requests, e.errors) for e in got] == [("api:jobs-list", 48, 24), ("chat:room", 720, 0)]
     with pytest.raises(PermissionDenied):
         slowest_endpoints_for(actor=make_user("plain"), since=since)
+    old = PerformanceMetric.objects.first()
+    PerformanceMetric.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=8),
+                                                       tags={**old.tags, "view": "ancient"})
+    assert "ancient" not in {e.view for e in slowest_endpoints_for(actor=make_user("root2", is_staff=True),
+                                                                    since=timezone.now() - timedelta(days=90))}
