@@ -78,7 +78,7 @@ def _draw(series: Series, layout: str) -> str:
         value_formatter=compact, margin_right=20,
         # pygal under-counts the rotated labels' height on the small drawing,
         # which cut the legend's last row off.
-        margin_bottom=24 if layout == "narrow" else 12,
+        margin_bottom=24 if layout == "narrow" else None,
     )
     chart.x_labels = series.labels
     step = max(math.ceil(len(series.labels) / x_shown), 1)
