@@ -29,9 +29,11 @@ class Latencies:
     count: int = 0
     errors: int = 0
     durations: list[float] = field(default_factory=list)
+    peak: float = 0.0  # the true maximum (the reservoir may have dropped it)
 
     def add(self, duration: float, cap: int, error: bool = False) -> None:
         self.count += 1
+        self.peak = max(self.peak, duration)
         if error:
             self.errors += 1
         _keep(self.durations, self.count, duration, cap)

@@ -101,7 +101,7 @@ def _latency_row(name: str, service: str, latencies: counters.Latencies, *, crea
         metric_name=name, metric_type=PerformanceMetric.Type.HISTOGRAM, service_name=service,
         value=_ms(counters.p95(durations)), unit="ms", created_at=created_at,
         tags={**tags, "count": latencies.count, "errors": latencies.errors,
-              "p50": float(_ms(counters.percentile(durations, 0.5))), "max": float(_ms(max(durations, default=0.0)))})
+              "p50": float(_ms(counters.percentile(durations, 0.5))), "max": float(_ms(latencies.peak))})
 
 
 def performance_rows(window: counters.Window, *, created_at, server: str, kind: str) -> list[PerformanceMetric]:

@@ -88,6 +88,14 @@ def test_fanout_latency_from_live_deliveries():
     assert Decimal("250") <= row.value < Decimal("5000")
 
 
+def test_the_max_is_the_true_one_past_the_reservoir():
+    counters.request_done(9.0, 200, "slow")
+    for _ in range(counters.VIEW_RESERVOIR * 20):
+        counters.request_done(0.001, 200, "slow")
+    Sampler("web").sample()
+    assert rows()["slow"].tags["max"] == pytest.approx(9000) and rows()["slow"].value == Decimal("1.000000")
+
+
 def test_the_views_a_minute_are_bounded():
     for i in range(counters.VIEWS_MAX + 25):
         counters.request_done(0.01, 200, f"view-{i}")
