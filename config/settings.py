@@ -690,10 +690,12 @@ for _network in METRICS_ALLOWED_IPS:
         ipaddress.ip_network(_network, strict=False)
     except ValueError:
         raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: not an IP address or network: {_network!r}") from None
-# Each web process and worker writes its samples to system_metrics every this
+# Each web process and worker writes its samples to system_metrics (and its
+# minute latencies to performance_metrics) every this
 # many seconds (0 turns the sampler off).
 METRICS_SAMPLE_SECONDS = env_int("METRICS_SAMPLE_SECONDS", 60)
-# system_metrics partitions are dropped after this many whole months.
+# system_metrics and performance_metrics partitions are dropped after this many
+# whole months.
 METRICS_RETENTION_MONTHS = env_int("METRICS_RETENTION_MONTHS", 3) or None
 # daily_stats and user_statistics: yesterday's rows, shortly after midnight UTC.
 CELERY_BEAT_SCHEDULE["ops-daily-stats"] = {"task": "ops.tasks.daily_stats", "schedule": crontab(minute=5, hour=0)}

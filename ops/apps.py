@@ -17,3 +17,5 @@ class OpsConfig(AppConfig):
         receivers.connect()
         profile_sections.register(views.profile_section)
         partitions.register("ops.SystemMetric", retention_setting="METRICS_RETENTION_MONTHS")
+        # Minute data too, as big as system_metrics' and as short-lived.
+        partitions.register("ops.PerformanceMetric", retention_setting="METRICS_RETENTION_MONTHS")

@@ -40,7 +40,7 @@ class HttpMetricsMiddleware:
         prom.HTTP_REQUESTS.labels(view=view, method=request.method if request.method in _METHODS else "other",
                                   status=str(response.status_code)).inc()
         prom.HTTP_LATENCY.labels(view=view).observe(duration)
-        counters.request_done(duration, response.status_code)
+        counters.request_done(duration, response.status_code, view)
         # Set by the session middleware, or by DRF's token and key
         # authentication (it sets the user on the request it wraps).
         # Only a user already loaded: loading one here would query the

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
@@ -140,3 +141,61 @@ class SystemEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type}.{self.event_name}"
+
+
+# performance_metrics' metric names (ops.sampler writes them).
+HTTP_REQUEST_DURATION = "http_request_duration"  # per view: tags["view"]
+FANOUT_LATENCY = "fanout_latency"  # a message's stamp to its send to a socket
+
+
+class PerformanceMetric(PostgresPartitionedModel):
+    """Seed 002 performance_metrics: latency this product measures, one row
+    per minute per process per endpoint (and per process for the channel
+    layer's fan-out), written by the sampler in the same minute batch as
+    system_metrics (ops.sampler), never per request.
+
+    ``value`` is the minute's p95 in ``unit`` (ms) for a histogram; ``tags``
+    carries the rest of the minute: ``count``, ``errors``, ``p50``, ``max``,
+    ``view`` (the route's name), ``server_id`` and ``kind``. The seed's
+    ``timestamp`` is ``created_at`` here, the partition key (partitioned
+    monthly like system_metrics, with the same METRICS_RETENTION_MONTHS)."""
+
+    class Type(models.TextChoices):
+        COUNTER = "counter", "Counter"
+        GAUGE = "gauge", "Gauge"
+        HISTOGRAM = "histogram", "Histogram"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    metric_name = models.CharField(max_length=100)
+    metric_type = models.CharField(max_length=50, choices=Type.choices)
+    service_name = models.CharField(max_length=100)
+    value = models.DecimalField(max_digits=15, decimal_places=6)
+    unit = models.CharField(max_length=20, blank=True, default="")
+    tags = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+
+    objects = PostgresManager()
+
+    class PartitioningMeta:
+        method = PostgresPartitioningMethod.RANGE
+        key = ["created_at"]
+
+    class Meta:
+        db_table = "performance_metrics"
+        ordering = ["created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(metric_type__in=["counter", "gauge", "histogram"]),
+                                   name="performance_metrics_type_check"),
+        ]
+        # The seed's four indexes (Django caps index names at 30 characters).
+        # Every read is bounded in time, so the name and service indexes
+        # carry the time too, as system_metrics' do.
+        indexes = [
+            models.Index(fields=["metric_name", "-created_at"], name="idx_perf_metrics_name"),
+            models.Index(fields=["service_name", "-created_at"], name="idx_perf_metrics_service"),
+            models.Index(fields=["-created_at"], name="idx_perf_metrics_created_at"),
+            GinIndex(fields=["tags"], name="idx_perf_metrics_tags"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_name}.{self.metric_name}={self.value}{self.unit}"

@@ -86,7 +86,9 @@ def on_message_delivered(sender, cursor: str, **kwargs):
     _frames("out", "message.new").inc()
     stamp = _stamp(cursor)
     if stamp is not None:
-        prom.FANOUT_LATENCY.observe(max(time.time() - stamp, 0.0))
+        latency = max(time.time() - stamp, 0.0)
+        prom.FANOUT_LATENCY.observe(latency)
+        counters.fanout_done(latency)
 
 
 def on_message_posted(sender, **kwargs):

@@ -1,7 +1,7 @@
 """Reads of the operations data, scoped to the actor.
 
 Who sees what (one rule each, used by the API and the pages alike):
-- daily_stats and system_metrics: staff.
+- daily_stats, system_metrics, performance_metrics, system_events: staff.
 - a user's daily statistics: the user, staff, and the admins of an org the
   user is an active member of (STATS_ADMIN in that org).
 - the dashboard: staff see everything; an org's admins see it scoped to
@@ -11,13 +11,15 @@ Who sees what (one rule each, used by the API and the pages alike):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
+from django.db import connection
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.models import User
 from core.errors import NotFound, PermissionDenied
-from ops.models import DailyStat, SystemEvent, SystemMetric, UserStatistic
+from ops.models import HTTP_REQUEST_DURATION, DailyStat, SystemEvent, SystemMetric, UserStatistic
 from orgs.models import Membership, Organization
 from orgs.permissions import active_membership_q, has_permission
 
@@ -131,3 +133,45 @@ def dashboard_scope(*, actor: User, org_id=None) -> Scope:
 def recent_events_for(*, actor: User, limit: int = 20) -> list[SystemEvent]:
     _require_staff(actor)
     return list(SystemEvent.objects.order_by("-created_at")[:limit])
+
+
+# Tables with one p95 a row, per minute per process: over many minutes and
+# processes the p95s are averaged, each weighted by its count, so a busy
+# minute weighs more than an idle one (a worker's minute, with no requests,
+# weighs nothing). The dashboard's latency chart (ops.series) uses the same.
+def weighted_p95_sql(value: str = "value", count_tag: str = "count") -> str:
+    """SQL for that mean; ``value`` and ``count_tag`` are this module's own
+    column and tag names, never input."""
+    count = f"(tags->>'{count_tag}')::bigint"
+    return f"sum({value} * {count}) / nullif(sum({count}), 0)"
+
+
+# The slowest endpoints read every view's rows: their range is at most this
+# (a 90-day scan of per-view minute rows would make the page slow).
+ENDPOINTS_RANGE_MAX = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class EndpointLatency:
+    view: str
+    requests: int
+    errors: int
+    p95_ms: float  # the minutes' p95s, weighted by their requests
+    worst_ms: float  # the worst minute's p95
+
+
+def slowest_endpoints_for(*, actor: User, since, limit: int = 10) -> list[EndpointLatency]:
+    """The views with the highest request-weighted p95 since ``since`` (at
+    most ENDPOINTS_RANGE_MAX back from now), from performance_metrics'
+    per-minute rows (every process)."""
+    _require_staff(actor)
+    since = max(since, timezone.now() - ENDPOINTS_RANGE_MAX)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT tags->>'view', sum((tags->>'count')::bigint), sum((tags->>'errors')::bigint),
+                      {weighted_p95_sql()}, max(value)
+               FROM performance_metrics WHERE metric_name = %s AND created_at >= %s
+               GROUP BY 1 ORDER BY 4 DESC NULLS LAST, 2 DESC, 1 LIMIT %s""",
+            [HTTP_REQUEST_DURATION, since, limit])
+        return [EndpointLatency(view or "", int(n or 0), int(e or 0), float(p95 or 0), float(worst or 0))
+                for view, n, e, p95, worst in cursor.fetchall()]

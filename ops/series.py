@@ -6,7 +6,8 @@ numbers.
 Staff's per-day charts read daily_stats; an org's are computed from its own
 rooms and members (daily_stats is global). Live sockets and messages per
 minute come from system_metrics: per minute the sum over processes, then
-the mean per bucket.
+the mean per bucket; latency from system_metrics (requests) and
+performance_metrics (fan-out).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from datetime import date, datetime, timedelta, timezone
 
 from django.db import connection
 
-from ops.models import DailyStat
-from ops.selectors import Scope
+from ops.models import FANOUT_LATENCY, DailyStat
+from ops.selectors import Scope, weighted_p95_sql
 
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "90d": timedelta(days=90)}
 # Time buckets for the per-minute data, per range.
@@ -161,8 +162,28 @@ def jobs(scope: Scope, range_key: str, now: datetime) -> Series:
     return series
 
 
-CHARTS = {"activity": activity, "storage": storage, "live": live, "jobs": jobs}
-STAFF_ONLY = {"live"}  # process metrics are not any one org's
+def latency(scope: Scope, range_key: str, now: datetime) -> Series:
+    """Request and fan-out latency: per bucket, the minutes' p95s averaged,
+    each weighted by its count (ops.selectors.weighted_p95_sql); staff only."""
+    buckets = _buckets(range_key, now)
+    unit = BUCKETS[range_key]
+    series = Series("latency", "Latency p95 (ms)", labels=[_bucket_label(b, range_key) for b in buckets])
+    # One row per process-minute each: every request's p95 is system_metrics'
+    # response_time (its tags count the requests); the per-view rows of
+    # performance_metrics would be one per view, far more to scan over 90 days.
+    for table, name, value, count, label in (
+            ("system_metrics", "response_time", "metric_value", "requests", "HTTP requests"),
+            ("performance_metrics", FANOUT_LATENCY, "value", "count", "fan-out")):
+        rows = dict(_fetch(
+            f"""SELECT date_trunc(%s, created_at AT TIME ZONE 'UTC'), {weighted_p95_sql(value, count)}
+                FROM {table} WHERE metric_name = %s AND created_at >= %s GROUP BY 1""",
+            [unit, name, buckets[0]]))
+        series.values[label] = [round(float(rows.get(b.replace(tzinfo=None)) or 0), 1) for b in buckets]
+    return series
+
+
+CHARTS = {"activity": activity, "storage": storage, "live": live, "latency": latency, "jobs": jobs}
+STAFF_ONLY = {"live", "latency"}  # process metrics are not any one org's
 
 
 def charts_for(scope: Scope) -> list[str]:

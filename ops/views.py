@@ -15,7 +15,8 @@ from django.views.decorators.http import require_GET
 
 from core.errors import NotFound, PermissionDenied, ValidationFailed, parse_uuid
 from ops import charts, health, series
-from ops.selectors import dashboard_scope, recent_events_for, stats_admin_orgs, user_daily_for
+from ops.selectors import (ENDPOINTS_RANGE_MAX, dashboard_scope, recent_events_for, slowest_endpoints_for,
+                           stats_admin_orgs, user_daily_for)
 
 
 def _scope_and_range(request):
@@ -48,6 +49,11 @@ def dashboard(request):
         "scope": scope, "range": range_key, "ranges": list(series.RANGES), "charts": drawn,
         "parts": health.parts() if scope.org is None else None,
         "events": recent_events_for(actor=request.user) if scope.org is None else None,
+        "endpoints": slowest_endpoints_for(actor=request.user, since=now - series.RANGES[range_key])
+        if scope.org is None else None,
+        # The range the table covers (at most ENDPOINTS_RANGE_MAX), by its key.
+        "endpoints_range": max((k for k, span in series.RANGES.items()
+                                if span <= min(series.RANGES[range_key], ENDPOINTS_RANGE_MAX)), key=series.RANGES.get),
         "orgs": stats_admin_orgs(actor=request.user) if not request.user.is_staff else [],
     })
 

@@ -172,7 +172,7 @@ def test_status_lists_partitions_counts_sizes_and_next_action(settings):
 def test_every_partitioned_table_registers_from_its_own_app():
     assert {c.table: c.label for c in partitions.configs()} == {
         "audit_logs": "audit.AuditLog", "messages": "chatroom.Message", "job_logs": "jobs.JobLog",
-        "system_metrics": "ops.SystemMetric"}
+        "system_metrics": "ops.SystemMetric", "performance_metrics": "ops.PerformanceMetric"}
 
 
 def test_retention_is_read_from_each_tables_setting_when_maintaining(settings):

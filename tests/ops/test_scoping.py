@@ -96,12 +96,14 @@ def test_an_org_admin_sees_only_their_org_on_the_dashboard(client, two_orgs):
     assert "acme" in html and "globex" not in html.lower()
     # Staff only: process metrics, health, system events.
     assert 'data-testid="chart-live"' not in html and 'data-testid="health"' not in html
+    assert 'data-testid="chart-latency"' not in html and 'data-testid="endpoints"' not in html
     assert 'data-testid="events"' not in html
     # Another org's dashboard: not found; a malformed id too.
     assert client.get(f"/staff/dashboard/?org={globex.pk}").status_code == 404
     assert client.get("/staff/dashboard/?org=nope").status_code == 404
     assert client.get(f"/staff/dashboard/export/activity.csv?org={globex.pk}").status_code == 404
     assert client.get("/staff/dashboard/export/live.csv").status_code == 404
+    assert client.get("/staff/dashboard/export/latency.csv").status_code == 404
 
 
 def test_org_csv_counts_only_the_orgs_messages(client, two_orgs, settings):
@@ -132,8 +134,9 @@ def test_members_and_outsiders_get_no_dashboard(client, two_orgs):
 def test_staff_see_every_chart_and_the_health_of_every_part(client, make_user):
     client.force_login(make_user("root", is_staff=True))
     html = client.get("/staff/dashboard/?range=24h").content.decode()
-    for key in ("activity", "storage", "live", "jobs"):
+    for key in ("activity", "storage", "live", "latency", "jobs"):
         assert f'data-testid="chart-{key}"' in html
+    assert 'data-testid="endpoints"' in html
     for part in ("database", "redis", "channel layer", "workers", "beat", "audit chain", "partitions"):
         assert f'data-part="{part}"' in html
     assert "<svg" in html and "kozea.github.io" not in html  # no script from the internet
