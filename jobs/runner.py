@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from django.conf import settings
-from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
+
+from jobs import figures
 
 # rclone's exit codes (docs: "Exit code").
 EXIT_MEANINGS = {
@@ -307,10 +308,6 @@ def start_entry(argv: list[str], redact: Redactor, note: str = "") -> dict:
     return _entry("info", f"Started{f' ({note})' if note else ''}: {shlex.join(shape)}", {"command": shape}, redact)
 
 
-def _size(n) -> str:
-    return filesizeformat(n).replace("\xa0", " ")
-
-
 def summary_entry(outcome: "Outcome", redact: Redactor) -> dict:
     """The run's last line: how it ended, files, bytes, duration, average
     speed, errors (also in ``details``, as numbers)."""
@@ -328,7 +325,7 @@ def summary_entry(outcome: "Outcome", redact: Redactor) -> dict:
         how, level = "Completed", "info"
     else:
         how, level = f"Failed ({outcome.error or f'exit code {outcome.exit_code}'})", "error"
-    parts = [f"{files} file{'s' if files != 1 else ''}", _size(size), f"{_size(speed)}/s average",
+    parts = [f"{files} file{'s' if files != 1 else ''}", figures.size(size), f"{figures.speed(speed)} average",
              f"{errors} error{'s' if errors != 1 else ''}"]
     for key, label in (("checks", "checked"), ("deletes", "deleted")):
         if stats.get(key):
@@ -337,7 +334,7 @@ def summary_entry(outcome: "Outcome", redact: Redactor) -> dict:
                "exit_code": outcome.exit_code, "files": files, "bytes": size, "duration_seconds": round(duration, 3),
                "average_bytes_per_second": round(speed), "errors": errors,
                "checks": stats.get("checks", 0), "deletes": stats.get("deletes", 0)}
-    return _entry(level, f"{how} after {duration:.1f} s: {', '.join(parts)}", details, redact)
+    return _entry(level, f"{how} after {figures.duration(duration)}: {', '.join(parts)}", details, redact)
 
 
 def run(
