@@ -263,7 +263,9 @@ def parse_line(raw: str, redact: Redactor) -> tuple[dict | None, dict | None]:
         return None, _entry("error", raw, None, redact)
     if isinstance(data.get("stats"), dict):
         return data["stats"], None
-    details = {k: data[k] for k in ("object", "size") if k in data}
+    # "skipped" is what a dry run would have done to the object (copy,
+    # delete, move, ...): the job page's preview groups the lines by it.
+    details = {k: data[k] for k in ("object", "size", "skipped") if k in data}
     message = str(data.get("msg", ""))
     if details.get("object") not in (None, "") and not message.startswith(f"{details['object']}:"):
         message = f"{details['object']}: {message}"

@@ -61,13 +61,18 @@ def _side(post, prefix):
     return {"remote": remote, "path": post.get(f"{prefix}_path", "/")} if remote else None
 
 
+PREVIEW_TYPES = ("sync", "move")  # they delete: the form puts Preview first
+PREVIEW_VERBS = (("copy", "Would copy"), ("move", "Would move"), ("delete", "Would delete"))
+
+
 @login_required
 def job_new(request):
     remotes = selectors.remotes_for(request.user)
-    form = request.POST if request.method == "POST" else {}
+    form = request.POST if request.method == "POST" else request.GET
     if request.method == "POST":
+        preview = "preview" in request.POST  # the Preview button: the same job, with --dry-run
         options = {
-            "dry_run": bool(request.POST.get("dry_run")),
+            "dry_run": preview,
             "checksum": bool(request.POST.get("checksum")),
             "verbose": bool(request.POST.get("verbose")),
             "bwlimit": request.POST.get("bwlimit", "").strip() or None,
@@ -90,16 +95,40 @@ def job_new(request):
             _error(request, exc if isinstance(exc, ApplicationError) else ApplicationError(str(exc)))
         else:
             return redirect("jobs:detail", pk=job.pk)
-    return render(request, "jobs/job_new.html", {"remotes": remotes, "types": Job.Type.choices, "form": form})
+    return render(request, "jobs/job_new.html", {"remotes": remotes, "types": Job.Type.choices, "form": form,
+                                                 "preview_types": PREVIEW_TYPES})
+
+
+def _totals(job: Job) -> dict | None:
+    """A finished job's totals (static/js/jobs.js computes the same when the
+    job finishes while the page is open)."""
+    if job.status not in Job.FINISHED:
+        return None
+    stats = job.result or {}
+    end = job.completed_at or job.cancelled_at
+    took = (end - job.started_at).total_seconds() if end and job.started_at else None
+    size = stats.get("bytes") or 0
+    return {"bytes": size, "transfers": stats.get("transfers") or 0, "errors": stats.get("errors") or 0,
+            "checks": stats.get("checks") or 0, "took": took,
+            "average": size / took if took else None}
 
 
 @login_required
 def job_detail(request, pk):
     job = _job_or_404(request, pk)
     logs, _ = selectors.job_logs(request.user, job.id, limit=500)
+    owner = job.user_id == request.user.pk or access.is_superuser(request.user)
+    preview = selectors.dry_run_preview(job)
     return render(request, "jobs/job_detail.html", {
         "job": job, "job_json": json.dumps(job_dict(job)), "logs": logs,
         "last_log_id": logs[-1].id if logs else 0,
+        "finished": job.status in Job.FINISHED, "totals": _totals(job),
+        "can_cancel": owner and job.status in Job.ACTIVE,
+        "can_retry": owner and job.status in (Job.Status.FAILED, Job.Status.CANCELLED),
+        "can_run_for_real": job.user_id == request.user.pk and job.options.get("dry_run")
+        and job.status == Job.Status.COMPLETED,
+        "preview": preview,
+        "preview_groups": [(key, verb, (preview or {}).get(key, [])) for key, verb in PREVIEW_VERBS],
     })
 
 
@@ -114,6 +143,10 @@ def job_action(request, pk, action):
         elif action == "retry":
             services.job_retry(actor=request.user, job=job)
             messages.success(request, "Queued again.")
+        elif action == "run":
+            real = services.job_run_previewed(actor=request.user, preview=job)
+            messages.success(request, "Started the real run of the previewed job.")
+            return redirect("jobs:detail", pk=real.pk)
         else:
             raise Http404
     except ApplicationError as exc:
