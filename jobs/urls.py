@@ -1,6 +1,6 @@
 from django.urls import path
 
-from jobs import remote_views, views
+from jobs import remote_views, schedule_views, views
 
 app_name = "jobs"
 
@@ -15,6 +15,7 @@ urlpatterns = [
     path("remotes/<str:name>/permissions/", views.remote_permissions, name="permissions"),
     path("remotes/<str:name>/permissions/<uuid:grant_id>/revoke/", views.permission_revoke,
          name="permission_revoke"),
-    path("schedules/", views.schedule_list, name="schedules"),
-    path("schedules/<uuid:pk>/<str:action>/", views.schedule_action, name="schedule_action"),
+    path("schedules/", schedule_views.schedule_list, name="schedules"),
+    path("schedules/preview", schedule_views.schedule_preview, name="schedule_preview"),
+    path("schedules/<uuid:pk>/<str:action>/", schedule_views.schedule_action, name="schedule_action"),
 ]
