@@ -53,10 +53,16 @@ def speed(value) -> str:
 
 
 def duration(value) -> str:
-    """Seconds as the two largest units: ``45 s``, ``2 min 5 s``, ``1 h 2 min``, ``3 d 4 h``."""
+    """Seconds as the two largest units: ``45 s``, ``2 min 5 s``, ``1 h 2 min``, ``3 d 4 h``
+    (tenths below 10 s: ``0.4 s``)."""
     n = _number(value)
     if n is None:
         return DASH
+    if n < 10:
+        # Short runs in tenths: "0.4 s" says more than "0 s".
+        tenths = math.floor(n * 10 + 0.5)
+        if tenths < 100:
+            return f"{tenths // 10}.{tenths % 10} s" if tenths % 10 else f"{tenths // 10} s"
     s = math.floor(n + 0.5)
     days, rest = divmod(s, 86400)
     hours, rest = divmod(rest, 3600)

@@ -18,10 +18,9 @@ from accounts.models import User
 from config import safejson
 from core.errors import ApplicationError, NotFound, ValidationFailed
 from core.replicas import lag_tolerant
-from jobs import access, rclone, selectors, services
+from jobs import access, selectors, services
 from jobs.models import Job, Remote, RemotePermission
 from jobs.presenters import job_dict
-from jobs.secrets import decrypt_options
 
 
 def _error(request, exc: ApplicationError) -> None:

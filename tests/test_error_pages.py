@@ -63,8 +63,9 @@ def test_500_page_renders_without_a_request_context():
     assert "Something went wrong on our side" in html and "has been logged" in html
 
 
-def test_favicon_is_served(client):
+def test_favicon_is_a_static_svg():
     from django.contrib.staticfiles import finders
 
     path = finders.find("favicon.svg")
-    assert path and open(path).read().lstrip().startswith("<svg")
+    with open(path) as fh:
+        assert fh.read().lstrip().startswith("<svg")

@@ -31,6 +31,11 @@ export function speed(value) { return number(value) === null ? DASH : `${size(va
 export function duration(value) {
   const n = number(value);
   if (n === null) return DASH;
+  if (n < 10) {
+    // Short runs in tenths: "0.4 s" says more than "0 s".
+    const tenths = Math.floor(n * 10 + 0.5);
+    if (tenths < 100) return tenths % 10 ? `${Math.floor(tenths / 10)}.${tenths % 10} s` : `${Math.floor(tenths / 10)} s`;
+  }
   const s = Math.floor(n + 0.5);
   const days = Math.floor(s / 86400), hours = Math.floor((s % 86400) / 3600);
   const minutes = Math.floor((s % 3600) / 60), seconds = s % 60;

@@ -26,7 +26,7 @@ def page(client, power):
 
 def _text(response) -> str:
     html = response.content.decode()
-    html = re.sub(r"<script.*?</script>", "", html, flags=re.S)
+    html = re.sub(r"<script.*?</script>", "", html, flags=re.DOTALL)
     return re.sub(r"<[^>]+>", " ", html)
 
 
@@ -66,7 +66,7 @@ def test_finished_job_shows_totals_in_readable_units_and_only_retry(page, power,
 
 @pytest.mark.django_db(transaction=True)
 def test_preview_shows_what_would_change_then_runs_for_real(page, power, make_local):
-    _, src_root = make_local("src", {"new.txt": "new", "sub/deep.bin": b"y" * 2048})
+    make_local("src", {"new.txt": "new", "sub/deep.bin": b"y" * 2048})
     _, dst_root = make_local("dst", {"stale.txt": "old"})
     response = page.post("/jobs/new/", {"type": "sync", "source_remote": "src", "source_path": "/",
                                         "destination_remote": "dst", "destination_path": "/", "preview": "1"})
