@@ -15,26 +15,16 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
-from config import safejson
 from core.errors import ApplicationError, NotFound, ValidationFailed
 from core.replicas import lag_tolerant
 from jobs import access, selectors, services
-from jobs.models import Job, Remote, RemotePermission
+from jobs.models import PERMISSIONS, Job, Remote, RemotePermission
 from jobs.presenters import job_dict
 
 
 def _error(request, exc: ApplicationError) -> None:
     detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in (exc.fields or {}).items())
     messages.error(request, f"{exc.message} {detail}".strip())
-
-
-def _json_post(value: str, field: str, message: str):
-    """A JSON field of a form post, read within bounds (config.safejson); its
-    refusal is shown in the page's own words, with safejson's reason."""
-    try:
-        return safejson.loads(value, field=field)
-    except ValidationFailed as exc:
-        raise ValidationFailed(message, fields=exc.fields) from None
 
 
 def _job_or_404(request, pk) -> Job:
@@ -179,25 +169,42 @@ def permission_revoke(request, name, grant_id):
     return redirect("jobs:permissions", name=remote.name)
 
 
+RULE_ROWS = 3  # blank path-rule rows the grant form offers (its script adds more)
+MAX_RULE_ROWS = 200
+
+
+def _rules_from_post(post) -> list[dict]:
+    """The grant form's rule rows (``rule_path_<i>``, ``rule_allow_<i>``,
+    ``rule_deny_<i>``) as path_rules; rows without a path are skipped."""
+    rules = []
+    for i in range(MAX_RULE_ROWS):
+        path = post.get(f"rule_path_{i}", "").strip()
+        if path:
+            rules.append({"path": path, "allow": post.getlist(f"rule_allow_{i}"),
+                          "deny": post.getlist(f"rule_deny_{i}")})
+    return rules
+
+
 @login_required
 def remote_permissions(request, name):
     remote = _administered_remote_or_404(request, name)
+    form = {"username": "", "permissions": [], "rules": []}
     if request.method == "POST":
+        rules = _rules_from_post(request.POST)
+        form = {"username": request.POST.get("username", "").strip(),
+                "permissions": request.POST.getlist("permissions"), "rules": rules}
         try:
-            user = User.objects.filter(username=request.POST.get("username", "")).first()
+            user = User.objects.filter(username=form["username"]).first()
             if user is None:
-                raise ApplicationError("No such user.")
-            services.permission_grant(
-                actor=request.user, remote=remote, user=user, permissions=request.POST.getlist("permissions"),
-                path_rules=_json_post(request.POST.get("path_rules") or "[]", "path_rules",
-                                      "Path rules must be a JSON list."),
-            )
-        except ValueError:
-            messages.error(request, "Path rules must be a JSON list.")
+                raise ValidationFailed("No such user.", fields={"username": ["No user has this name."]})
+            services.permission_grant(actor=request.user, remote=remote, user=user,
+                                      permissions=form["permissions"], path_rules=rules)
         except ApplicationError as exc:
             _error(request, exc)
         else:
-            messages.success(request, "Saved.")
+            messages.success(request, f"Saved {user.username}'s access.")
             return redirect("jobs:permissions", name=remote.name)
     grants = selectors.grants_of(request.user, remote).select_related("user", "role", "department")
-    return render(request, "jobs/permissions.html", {"remote": remote, "grants": grants})
+    rows = [*form["rules"], *({"path": "", "allow": [], "deny": []} for _ in range(RULE_ROWS))]
+    return render(request, "jobs/permissions.html", {
+        "remote": remote, "grants": grants, "form": form, "rule_rows": rows, "permission_names": PERMISSIONS})

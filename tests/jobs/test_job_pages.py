@@ -175,3 +175,26 @@ def test_once_and_interval_choices(page, make_local):
     assert len(once["next_runs"]) == 1 and once["next_runs"][0]["label"].endswith(f"{soon[-5:]} KST")
     every = page.get("/jobs/schedules/preview", {"repeat": "interval", "every_minutes": "90"}).json()
     assert every["rule"] == "Every 90 min" and len(every["next_runs"]) == 5
+
+
+def test_grant_form_takes_path_rules_as_fields(page, power, make_local, make_user):
+    from jobs.models import RemotePermission
+
+    make_local("src")
+    alice = make_user("alice")
+    refused = page.post("/jobs/remotes/src/permissions/", {
+        "username": "alice", "permissions": ["read"], "rule_path_0": "/a/[x]", "rule_deny_0": ["read"]})
+    assert refused.status_code == 200 and not RemotePermission.objects.filter(user=alice).exists()
+    assert b'value="/a/[x]"' in refused.content and b"wildcards" in refused.content
+    nobody = page.post("/jobs/remotes/src/permissions/", {"username": "nobody", "permissions": ["read"]})
+    assert b"No user has this name." in nobody.content and b'value="nobody"' in nobody.content
+    saved = page.post("/jobs/remotes/src/permissions/", {
+        "username": "alice", "permissions": ["read", "write"], "rule_path_0": "/private/*", "rule_deny_0": ["read"],
+        "rule_path_1": "", "rule_path_2": "/public/*", "rule_allow_2": ["delete"]})
+    assert saved.status_code == 302
+    grant = RemotePermission.objects.get(user=alice)
+    assert grant.permissions == ["read", "write"]
+    assert grant.path_rules == [{"path": "/private/*", "allow": [], "deny": ["read"]},
+                                {"path": "/public/*", "allow": ["delete"], "deny": []}]
+    html = page.get("/jobs/remotes/src/permissions/").content.decode()
+    assert "<code>/private/*</code>" in html and "deny read" in html and "JSON" not in html

@@ -201,6 +201,8 @@ def test_schedule_next_runs_appear_as_the_rule_is_typed(browser_page, power, mak
     _shots(page, "remotes")
     page.goto(f"{base}/jobs/remotes/new/?type=s3")
     _shots(page, "remote-new-s3")
+    page.goto(f"{base}/jobs/remotes/src/permissions/")
+    _shots(page, "permissions")
     page.goto(f"{base}/jobs/remotes/dav/edit/")
     assert page.locator("#opt_pass").input_value() == ""
     _shots(page, "remote-edit-webdav")
