@@ -168,7 +168,13 @@ def dry_run_preview(job: Job) -> dict[str, list[dict]] | None:
     groups: dict[str, list[dict]] = {"copy": [], "delete": [], "move": []}
     rows = JobLog.objects.filter(job=job, details__has_key="skipped").order_by("id").values_list("details", flat=True)
     for details in rows[:PREVIEW_LIMIT]:
-        group = PREVIEW_GROUPS.get(str(details.get("skipped")))
-        if group:
+        skipped = str(details.get("skipped"))
+        group = PREVIEW_GROUPS.get(skipped)
+        if group == "move" and skipped != "move":
+            # A whole-folder move names the backend ("Local file system at
+            # /srv/..."), not a path of the remote: say what it means instead.
+            groups[group].append({"object": f"{job.source.get('remote')}:{job.source.get('path')} (the whole folder)",
+                                  "size": None})
+        elif group:
             groups[group].append({"object": details.get("object") or "", "size": details.get("size")})
     return groups

@@ -197,10 +197,12 @@ import * as fig from "./figures.js";
     const li = document.createElement("li");
     const name = document.createElement("span");
     name.className = "name";
-    name.textContent = line.details.object || "";
+    const wholeFolder = group === "move" && line.details.skipped !== "move";
+    // A whole-folder move names the backend, not a path (see selectors.dry_run_preview).
+    name.textContent = wholeFolder ? `${section.dataset.source} (the whole folder)` : line.details.object || "";
     const size = document.createElement("span");
     size.className = "muted";
-    size.textContent = ` ${fig.size(line.details.size)}`;
+    size.textContent = wholeFolder ? "" : ` ${fig.size(line.details.size)}`;
     li.append(name, size);
     box.querySelector("ul").appendChild(li);
     box.querySelector("[data-preview-count]").textContent = box.querySelectorAll("li").length;

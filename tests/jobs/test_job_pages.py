@@ -198,3 +198,18 @@ def test_grant_form_takes_path_rules_as_fields(page, power, make_local, make_use
                                 {"path": "/public/*", "allow": ["delete"], "deny": []}]
     html = page.get("/jobs/remotes/src/permissions/").content.decode()
     assert "<code>/private/*</code>" in html and "deny read" in html and "JSON" not in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_move_preview_lists_what_would_move_without_server_paths(page, power, make_local, roots):
+    make_local("src", {"a.txt": "a", "d/b.txt": "bb"})
+    make_local("dst")
+    for path in ("/", "/d"):
+        job = services.job_submit(actor=power, type="move", source={"remote": "src", "path": path},
+                                  destination={"remote": "dst", "path": "/in"}, options={"dry_run": True})
+        assert tasks.execute(job.id) == "completed"
+        html = page.get(f"/jobs/{job.pk}/").content.decode()
+        moved = html.split('data-preview-group="move"')[1].split("</details>")[0]
+        assert "hidden" not in moved.split(">")[0], moved
+        assert str(roots) not in moved  # never the server's own folder
+        assert "b.txt" in moved or "(the whole folder)" in moved
