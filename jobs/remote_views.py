@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_safe
 
 from core.errors import ApplicationError, NotFound
 from jobs import access, rclone, remote_forms, selectors, services
@@ -16,6 +17,7 @@ from jobs.secrets import decrypt_options
 
 
 @login_required
+@require_safe  # remotes are created at remotes/new/
 def remote_list(request):
     remotes = list(selectors.remotes_for(request.user))
     labels = dict(remote_forms.type_choices())
