@@ -116,9 +116,12 @@ def fields_for(remote_type: str) -> list[Field]:
         elif info.get("Examples") and name in ("provider", "vendor"):
             kind = "select"
         default = info.get("Default")
+        help_text = OWN_HELP.get((remote_type, name)) or _help(info.get("Help", ""))
+        if help_text.rstrip(".").lower() in (_label(name).lower(), name.replace("_", " ")):
+            help_text = ""  # "Password." under "Password" says nothing
         fields.append(Field(
             name=name, label=_label(name), kind=kind, secret=secret,
-            help=OWN_HELP.get((remote_type, name)) or _help(info.get("Help", "")),
+            help=help_text,
             choices=tuple((e.get("Value"), _help(e.get("Help", "")) or e.get("Value"))
                           for e in info.get("Examples") or () if e.get("Value") not in (None, "")),
             default=default if isinstance(default, (bool, int, str)) else "",
