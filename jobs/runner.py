@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from django.conf import settings
-from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
+
+from jobs import figures
 
 # rclone's exit codes (docs: "Exit code").
 EXIT_MEANINGS = {
@@ -262,7 +263,9 @@ def parse_line(raw: str, redact: Redactor) -> tuple[dict | None, dict | None]:
         return None, _entry("error", raw, None, redact)
     if isinstance(data.get("stats"), dict):
         return data["stats"], None
-    details = {k: data[k] for k in ("object", "size") if k in data}
+    # "skipped" is what a dry run would have done to the object (copy,
+    # delete, move, ...): the job page's preview groups the lines by it.
+    details = {k: data[k] for k in ("object", "size", "skipped") if k in data}
     message = str(data.get("msg", ""))
     if details.get("object") not in (None, "") and not message.startswith(f"{details['object']}:"):
         message = f"{details['object']}: {message}"
@@ -307,10 +310,6 @@ def start_entry(argv: list[str], redact: Redactor, note: str = "") -> dict:
     return _entry("info", f"Started{f' ({note})' if note else ''}: {shlex.join(shape)}", {"command": shape}, redact)
 
 
-def _size(n) -> str:
-    return filesizeformat(n).replace("\xa0", " ")
-
-
 def summary_entry(outcome: "Outcome", redact: Redactor) -> dict:
     """The run's last line: how it ended, files, bytes, duration, average
     speed, errors (also in ``details``, as numbers)."""
@@ -328,7 +327,7 @@ def summary_entry(outcome: "Outcome", redact: Redactor) -> dict:
         how, level = "Completed", "info"
     else:
         how, level = f"Failed ({outcome.error or f'exit code {outcome.exit_code}'})", "error"
-    parts = [f"{files} file{'s' if files != 1 else ''}", _size(size), f"{_size(speed)}/s average",
+    parts = [f"{files} file{'s' if files != 1 else ''}", figures.size(size), f"{figures.speed(speed)} average",
              f"{errors} error{'s' if errors != 1 else ''}"]
     for key, label in (("checks", "checked"), ("deletes", "deleted")):
         if stats.get(key):
@@ -337,7 +336,7 @@ def summary_entry(outcome: "Outcome", redact: Redactor) -> dict:
                "exit_code": outcome.exit_code, "files": files, "bytes": size, "duration_seconds": round(duration, 3),
                "average_bytes_per_second": round(speed), "errors": errors,
                "checks": stats.get("checks", 0), "deletes": stats.get("deletes", 0)}
-    return _entry(level, f"{how} after {duration:.1f} s: {', '.join(parts)}", details, redact)
+    return _entry(level, f"{how} after {figures.duration(duration)}: {', '.join(parts)}", details, redact)
 
 
 def run(

@@ -150,3 +150,31 @@ def remote_test(user, name: str) -> dict:
     except (ValidationFailed, NotFound) as exc:
         return {"ok": False, "error": exc.message}
     return {"ok": True, "entries": len(entries)}
+
+
+PREVIEW_LIMIT = 1000
+# rclone's dry-run notices name what was skipped; the preview groups them.
+PREVIEW_GROUPS = {"copy": "copy", "delete": "delete", "move": "move", "server-side directory move": "move"}
+
+
+def dry_run_preview(job: Job) -> dict[str, list[dict]] | None:
+    """What a dry run (options.dry_run) would have done, from its log:
+    ``{"copy": [{object, size}], "delete": [...], "move": [...]}`` (at most
+    PREVIEW_LIMIT lines; a run stores at most runner.MAX_LOG_LINES anyway).
+    None for a job that is not a dry run. The caller has the job from
+    ``job_for`` (scoped to the user)."""
+    if not job.options.get("dry_run"):
+        return None
+    groups: dict[str, list[dict]] = {"copy": [], "delete": [], "move": []}
+    rows = JobLog.objects.filter(job=job, details__has_key="skipped").order_by("id").values_list("details", flat=True)
+    for details in rows[:PREVIEW_LIMIT]:
+        skipped = str(details.get("skipped"))
+        group = PREVIEW_GROUPS.get(skipped)
+        if group == "move" and skipped != "move":
+            # A whole-folder move names the backend ("Local file system at
+            # /srv/..."), not a path of the remote: say what it means instead.
+            groups[group].append({"object": f"{job.source.get('remote')}:{job.source.get('path')} (the whole folder)",
+                                  "size": None})
+        elif group:
+            groups[group].append({"object": details.get("object") or "", "size": details.get("size")})
+    return groups

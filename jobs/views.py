@@ -15,27 +15,16 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
-from config import safejson
 from core.errors import ApplicationError, NotFound, ValidationFailed
 from core.replicas import lag_tolerant
-from jobs import access, rclone, selectors, services
-from jobs.models import Job, Remote, RemotePermission
+from jobs import access, selectors, services
+from jobs.models import PERMISSIONS, Job, Remote, RemotePermission
 from jobs.presenters import job_dict
-from jobs.secrets import decrypt_options
 
 
 def _error(request, exc: ApplicationError) -> None:
     detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in (exc.fields or {}).items())
     messages.error(request, f"{exc.message} {detail}".strip())
-
-
-def _json_post(value: str, field: str, message: str):
-    """A JSON field of a form post, read within bounds (config.safejson); its
-    refusal is shown in the page's own words, with safejson's reason."""
-    try:
-        return safejson.loads(value, field=field)
-    except ValidationFailed as exc:
-        raise ValidationFailed(message, fields=exc.fields) from None
 
 
 def _job_or_404(request, pk) -> Job:
@@ -61,13 +50,18 @@ def _side(post, prefix):
     return {"remote": remote, "path": post.get(f"{prefix}_path", "/")} if remote else None
 
 
+PREVIEW_TYPES = ("sync", "move")  # they delete: the form puts Preview first
+PREVIEW_VERBS = (("copy", "Would copy"), ("move", "Would move"), ("delete", "Would delete"))
+
+
 @login_required
 def job_new(request):
     remotes = selectors.remotes_for(request.user)
-    form = request.POST if request.method == "POST" else {}
+    form = request.POST if request.method == "POST" else request.GET
     if request.method == "POST":
+        preview = "preview" in request.POST  # the Preview button: the same job, with --dry-run
         options = {
-            "dry_run": bool(request.POST.get("dry_run")),
+            "dry_run": preview,
             "checksum": bool(request.POST.get("checksum")),
             "verbose": bool(request.POST.get("verbose")),
             "bwlimit": request.POST.get("bwlimit", "").strip() or None,
@@ -90,16 +84,40 @@ def job_new(request):
             _error(request, exc if isinstance(exc, ApplicationError) else ApplicationError(str(exc)))
         else:
             return redirect("jobs:detail", pk=job.pk)
-    return render(request, "jobs/job_new.html", {"remotes": remotes, "types": Job.Type.choices, "form": form})
+    return render(request, "jobs/job_new.html", {"remotes": remotes, "types": Job.Type.choices, "form": form,
+                                                 "preview_types": PREVIEW_TYPES})
+
+
+def _totals(job: Job) -> dict | None:
+    """A finished job's totals (static/js/jobs.js computes the same when the
+    job finishes while the page is open)."""
+    if job.status not in Job.FINISHED:
+        return None
+    stats = job.result or {}
+    end = job.completed_at or job.cancelled_at
+    took = (end - job.started_at).total_seconds() if end and job.started_at else None
+    size = stats.get("bytes") or 0
+    return {"bytes": size, "transfers": stats.get("transfers") or 0, "errors": stats.get("errors") or 0,
+            "checks": stats.get("checks") or 0, "took": took,
+            "average": size / took if took else None}
 
 
 @login_required
 def job_detail(request, pk):
     job = _job_or_404(request, pk)
     logs, _ = selectors.job_logs(request.user, job.id, limit=500)
+    owner = job.user_id == request.user.pk or access.is_superuser(request.user)
+    preview = selectors.dry_run_preview(job)
     return render(request, "jobs/job_detail.html", {
         "job": job, "job_json": json.dumps(job_dict(job)), "logs": logs,
         "last_log_id": logs[-1].id if logs else 0,
+        "finished": job.status in Job.FINISHED, "totals": _totals(job),
+        "can_cancel": owner and job.status in Job.ACTIVE,
+        "can_retry": owner and job.status in (Job.Status.FAILED, Job.Status.CANCELLED),
+        "can_run_for_real": job.user_id == request.user.pk and job.options.get("dry_run")
+        and job.status == Job.Status.COMPLETED,
+        "preview": preview,
+        "preview_groups": [(key, verb, (preview or {}).get(key, [])) for key, verb in PREVIEW_VERBS],
     })
 
 
@@ -114,75 +132,15 @@ def job_action(request, pk, action):
         elif action == "retry":
             services.job_retry(actor=request.user, job=job)
             messages.success(request, "Queued again.")
+        elif action == "run":
+            real = services.job_run_previewed(actor=request.user, preview=job)
+            messages.success(request, "Started the real run of the previewed job.")
+            return redirect("jobs:detail", pk=real.pk)
         else:
             raise Http404
     except ApplicationError as exc:
         _error(request, exc)
     return redirect("jobs:detail", pk=job.pk)
-
-
-@login_required
-def remote_list(request):
-    if request.method == "POST":
-        try:
-            options = _json_post(request.POST.get("options") or "{}", "options", "Options must be a JSON object.")
-            services.remote_create(actor=request.user, name=request.POST.get("name", ""),
-                                   type=request.POST.get("type", ""), options=options,
-                                   description=request.POST.get("description", ""))
-        except ValueError:
-            messages.error(request, "Options must be a JSON object.")
-        except ApplicationError as exc:
-            _error(request, exc)
-        else:
-            messages.success(request, "Remote created.")
-            return redirect("jobs:remotes")
-    remotes = selectors.remotes_for(request.user)
-    accesses = {r.name: access.access_for(request.user, r) for r in remotes}
-    return render(request, "jobs/remote_list.html", {
-        "remotes": remotes, "types": Remote.Type.choices, "can_create": access.can_create_remotes(request.user),
-        "admin_of": {n for n, acc in accesses.items() if acc.is_admin},
-        "editable": {n for n, acc in accesses.items() if access.can_edit_remote(request.user, acc)},
-    })
-
-
-@login_required
-def remote_edit(request, name):
-    """Edit form for a remote. Secret fields are always rendered blank (their
-    values are never sent to the browser); a blank one keeps the stored value."""
-    try:
-        remote, acc = access.get_remote(request.user, name)
-        if not access.can_edit_remote(request.user, acc):
-            raise NotFound()
-    except ApplicationError:
-        raise Http404 from None
-    backend = rclone.BACKENDS[remote.type]
-    form = {"name": remote.name, "description": remote.description,
-            "options": json.dumps(remote.options, indent=2, sort_keys=True)}
-    if request.method == "POST":
-        form = {key: request.POST.get(key, "") for key in ("name", "description", "options")}
-        try:
-            options = _json_post(form["options"] or "{}", "options", "Options must be a JSON object.")
-            if not isinstance(options, dict):
-                raise ValueError
-            for key in sorted(backend.secrets):
-                if request.POST.get(f"secret_{key}"):
-                    options[key] = request.POST[f"secret_{key}"]
-            remote = services.remote_update(
-                actor=request.user, remote=remote, name=form["name"].strip(), options=options,
-                description=form["description"], remove_secrets=request.POST.getlist("remove_secrets"),
-            )
-        except ValueError:
-            messages.error(request, "Options must be a JSON object.")
-        except ApplicationError as exc:
-            _error(request, exc)
-        else:
-            messages.success(request, f"Remote {remote.name} saved.")
-            return redirect("jobs:remotes")
-    stored = set(decrypt_options(remote.secret_options))
-    return render(request, "jobs/remote_edit.html", {
-        "remote": remote, "form": form,
-        "secrets": [{"name": key, "is_set": key in stored} for key in sorted(backend.secrets)],
-    })
 
 
 def _administered_remote_or_404(request, name) -> Remote:
@@ -211,67 +169,42 @@ def permission_revoke(request, name, grant_id):
     return redirect("jobs:permissions", name=remote.name)
 
 
+RULE_ROWS = 3  # blank path-rule rows the grant form offers (its script adds more)
+MAX_RULE_ROWS = 200
+
+
+def _rules_from_post(post) -> list[dict]:
+    """The grant form's rule rows (``rule_path_<i>``, ``rule_allow_<i>``,
+    ``rule_deny_<i>``) as path_rules; rows without a path are skipped."""
+    rules = []
+    for i in range(MAX_RULE_ROWS):
+        path = post.get(f"rule_path_{i}", "").strip()
+        if path:
+            rules.append({"path": path, "allow": post.getlist(f"rule_allow_{i}"),
+                          "deny": post.getlist(f"rule_deny_{i}")})
+    return rules
+
+
 @login_required
 def remote_permissions(request, name):
     remote = _administered_remote_or_404(request, name)
+    form = {"username": "", "permissions": [], "rules": []}
     if request.method == "POST":
+        rules = _rules_from_post(request.POST)
+        form = {"username": request.POST.get("username", "").strip(),
+                "permissions": request.POST.getlist("permissions"), "rules": rules}
         try:
-            user = User.objects.filter(username=request.POST.get("username", "")).first()
+            user = User.objects.filter(username=form["username"]).first()
             if user is None:
-                raise ApplicationError("No such user.")
-            services.permission_grant(
-                actor=request.user, remote=remote, user=user, permissions=request.POST.getlist("permissions"),
-                path_rules=_json_post(request.POST.get("path_rules") or "[]", "path_rules",
-                                      "Path rules must be a JSON list."),
-            )
-        except ValueError:
-            messages.error(request, "Path rules must be a JSON list.")
+                raise ValidationFailed("No such user.", fields={"username": ["No user has this name."]})
+            services.permission_grant(actor=request.user, remote=remote, user=user,
+                                      permissions=form["permissions"], path_rules=rules)
         except ApplicationError as exc:
             _error(request, exc)
         else:
-            messages.success(request, "Saved.")
+            messages.success(request, f"Saved {user.username}'s access.")
             return redirect("jobs:permissions", name=remote.name)
     grants = selectors.grants_of(request.user, remote).select_related("user", "role", "department")
-    return render(request, "jobs/permissions.html", {"remote": remote, "grants": grants})
-
-
-@login_required
-def schedule_list(request):
-    if request.method == "POST":
-        try:
-            run_at = request.POST.get("run_at", "").strip()
-            services.schedule_create(
-                actor=request.user, name=request.POST.get("name", ""), rule_type=request.POST.get("rule_type", ""),
-                cron_expression=request.POST.get("cron_expression") or None,
-                interval_seconds=int(request.POST["interval_seconds"]) if request.POST.get("interval_seconds") else None,
-                run_at=parse_datetime(run_at) if run_at else None,
-                timezone_name=request.POST.get("timezone") or "UTC",
-                job_template=_json_post(request.POST.get("job_template") or "{}", "job_template",
-                                        "The job template must be a JSON object."),
-            )
-        except ValueError:
-            messages.error(request, "Check the numbers, the time and the job template JSON.")
-        except ApplicationError as exc:
-            _error(request, exc)
-        else:
-            messages.success(request, "Schedule created.")
-            return redirect("jobs:schedules")
-    return render(request, "jobs/schedules.html", {"schedules": selectors.schedules_for(request.user)})
-
-
-@login_required
-@require_POST
-def schedule_action(request, pk, action):
-    try:
-        rule = selectors.schedule_for(request.user, pk)
-        if action in ("pause", "resume"):
-            services.schedule_update(actor=request.user, rule=rule, is_active=action == "resume")
-        elif action == "run":
-            services.schedule_run_now(actor=request.user, rule=rule)
-        elif action == "delete":
-            services.schedule_delete(actor=request.user, rule=rule)
-        else:
-            raise Http404
-    except ApplicationError as exc:
-        _error(request, exc)
-    return redirect("jobs:schedules")
+    rows = [*form["rules"], *({"path": "", "allow": [], "deny": []} for _ in range(RULE_ROWS))]
+    return render(request, "jobs/permissions.html", {
+        "remote": remote, "grants": grants, "form": form, "rule_rows": rows, "permission_names": PERMISSIONS})

@@ -22,7 +22,7 @@ from jobs.services.job_control import job_cancel, job_retry
 from jobs.services.job_logs import job_logs_append, job_logs_prune
 from jobs.services.job_recovery import job_recover_stale, job_requeue_lost
 from jobs.services.job_run import RunSuperseded, job_claim, job_finish, job_heartbeat
-from jobs.services.job_submit import backup_folder_name, job_submit
+from jobs.services.job_submit import backup_folder_name, job_run_previewed, job_submit
 from jobs.services.remote_permissions import permission_grant, permission_revoke
 from jobs.services.remotes import remote_create, remote_delete, remote_update
 from jobs.services.schedules import (
@@ -38,6 +38,7 @@ from jobs.services.schedules import (
 __all__ = [
     "RunSuperseded", "backup_folder_name", "job_cancel", "job_claim", "job_finish", "job_heartbeat",
     "job_logs_append", "job_logs_prune", "job_recover_stale", "job_redispatch", "job_requeue_lost", "job_retry",
+    "job_run_previewed",
     "job_submit", "next_runs", "permission_grant", "permission_revoke", "remote_create", "remote_delete",
     "remote_update", "schedule_create", "schedule_delete", "schedule_run", "schedule_run_now", "schedule_update",
     "schedules_tick",

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from core.errors import Conflict, ValidationFailed, validate_model
+from core.errors import Conflict, NotFound, ValidationFailed, validate_model
 from jobs import access, realtime
 from jobs.command import validate_options
 from jobs.dispatch import enqueue_on_commit
@@ -72,3 +72,20 @@ def job_submit(
     enqueue_on_commit(job)
     realtime.job_progress(job)
     return job
+
+
+@transaction.atomic
+def job_run_previewed(*, actor, preview: Job) -> Job:
+    """The real run of a finished dry run (the job page's "Run it for real"):
+    the same job, submitted again by its owner without ``dry_run`` (the
+    access checks and options validation of ``job_submit`` apply again)."""
+    preview = Job.objects.select_for_update().filter(pk=preview.pk).first()
+    if preview is None or preview.user_id != actor.pk:
+        raise NotFound("No such job.")
+    if not preview.options.get("dry_run"):
+        raise Conflict("This job is not a preview.")
+    if preview.status != Job.Status.COMPLETED:
+        raise Conflict(f"A {preview.status} preview cannot be run for real; retry the preview first.")
+    options = {k: v for k, v in preview.options.items() if k != "dry_run"}
+    return job_submit(actor=actor, type=preview.type, source=preview.source, destination=preview.destination,
+                      priority=preview.priority, options=options)

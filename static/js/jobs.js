@@ -3,6 +3,7 @@
 // job.progress and job.log frames); while the socket is down it polls the
 // JSON API once a second instead.
 import { live } from "./socket.js";
+import * as fig from "./figures.js";
 
 (function () {
   "use strict";
@@ -18,35 +19,91 @@ import { live } from "./socket.js";
   }
   function enc(s) { return encodeURIComponent(s); }
 
-  async function browse(remote, path, list, onPick) {
-    list.textContent = "…";
+  function when(iso) {
+    if (!iso) return "";
+    const d = new Date(iso);
+    return Number.isNaN(d.getTime()) ? "" : d.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  }
+  // One folder's listing: folders open on click; each row shows its size and
+  // date; with `uses` ([{label, pick(path)}]) each row also offers them.
+  async function browse(remote, path, list, uses) {
+    list.textContent = "";
+    const wait = document.createElement("li");
+    wait.textContent = "Loading…";
+    list.appendChild(wait);
     try {
       const body = await api(`/api/v1/remotes/${enc(remote)}/browse?path=${enc(path)}`);
       list.textContent = "";
-      const parent = path.replace(/\/[^/]*$/, "") || "/";
-      const items = path === "/" ? body.entries : [{ name: "..", path: parent, is_dir: true }].concat(body.entries);
+      const head = document.createElement("li");
+      head.className = "path-head";
+      head.textContent = `${remote}:${path}`;
+      list.appendChild(head);
+      addUses(head, path, uses);
+      const parent = path.replace(/\/[^/]*\/?$/, "") || "/";
+      const items = path === "/" ? body.entries : [{ name: "..", path: parent, is_dir: true, up: true }].concat(body.entries);
       for (const entry of items) {
         const li = document.createElement("li");
-        li.textContent = (entry.is_dir ? "📁 " : "📄 ") + entry.name;
-        li.addEventListener("click", () => {
-          if (onPick) onPick(entry.path);
-          if (entry.is_dir) browse(remote, entry.path, list, onPick);
-        });
+        const open = document.createElement("button");
+        open.type = "button";
+        open.className = `entry ${entry.is_dir ? "is-dir" : "is-file"}`;
+        open.textContent = entry.name;
+        if (entry.is_dir) open.addEventListener("click", () => browse(remote, entry.path, list, uses));
+        else open.disabled = true;
+        const meta = document.createElement("span");
+        meta.className = "meta";
+        if (!entry.up) meta.textContent = [entry.is_dir ? "folder" : fig.size(entry.size), when(entry.mod_time)].filter(Boolean).join(" · ");
+        li.append(open, meta);
+        if (!entry.up) addUses(li, entry.path, uses);
         list.appendChild(li);
       }
-    } catch (err) { list.textContent = err.message; }
+      if (!body.entries.length) {
+        const li = document.createElement("li");
+        li.className = "muted";
+        li.textContent = "This folder is empty.";
+        list.appendChild(li);
+      }
+    } catch (err) { list.textContent = ""; const li = document.createElement("li"); li.textContent = err.message; list.appendChild(li); }
+  }
+  function addUses(li, path, uses) {
+    for (const use of uses || []) {
+      const b = document.createElement(use.href ? "a" : "button");
+      b.className = "use";
+      b.textContent = use.short || use.label;
+      b.title = use.label;
+      b.setAttribute("aria-label", `${use.label}: ${path}`);
+      if (use.href) b.href = use.href(path);
+      else { b.type = "button"; b.className = "use btn"; b.addEventListener("click", () => use.pick(path)); }
+      li.appendChild(b);
+    }
   }
 
-  // New-job form: a picker per side.
+  // New-job form: a picker per side, and Preview first for types that delete.
   document.querySelectorAll("[data-browse]").forEach((button) => {
     const side = button.dataset.browse;
     button.addEventListener("click", () => {
       const remote = document.querySelector(`[data-picker="${side}"]`).value;
       const input = document.querySelector(`[data-picker-path="${side}"]`);
+      const list = document.querySelector(`[data-picker-list="${side}"]`);
       if (!remote) return;
-      browse(remote, input.value || "/", document.querySelector(`[data-picker-list="${side}"]`), (p) => { input.value = p; });
+      browse(remote, input.value || "/", list, [{ label: `Use as ${side}`, short: "Use", pick: (p) => { input.value = p; list.textContent = ""; } }]);
     });
   });
+  const jobForm = document.querySelector("[data-testid=job-form]");
+  if (jobForm) {
+    const type = jobForm.querySelector("[data-job-type]");
+    const deleting = (jobForm.dataset.previewTypes || "").split(",");
+    const preview = jobForm.querySelector("[data-testid=preview]");
+    const start = jobForm.querySelector("[data-testid=start]");
+    const update = () => {
+      const risky = deleting.includes(type.value);
+      jobForm.querySelector("[data-deletes-hint]").hidden = !risky;
+      preview.classList.toggle("primary", risky);
+      start.classList.toggle("primary", !risky);
+      jobForm.querySelector("[data-destination]").disabled = type.value === "delete";
+    };
+    type.addEventListener("change", update);
+    update();
+  }
   // Remotes page: test connection and browse.
   document.querySelectorAll("[data-test-remote]").forEach((button) => {
     button.addEventListener("click", async () => {
@@ -62,7 +119,11 @@ import { live } from "./socket.js";
   document.querySelectorAll("[data-browse-remote]").forEach((button) => {
     button.addEventListener("click", () => {
       const name = button.dataset.browseRemote;
-      browse(name, "/", document.querySelector(`[data-browse-list="${name}"]`));
+      const q = (side, p) => `/jobs/new/?${side}_remote=${enc(name)}&${side}_path=${enc(p)}`;
+      browse(name, "/", document.querySelector(`[data-browse-list="${name}"]`), [
+        { label: "New job from here", href: (p) => q("source", p) },
+        { label: "New job to here", href: (p) => q("destination", p) },
+      ]);
     });
   });
 
@@ -72,30 +133,91 @@ import { live } from "./socket.js";
   const id = section.dataset.jobId;
   let lastLog = Number(section.dataset.lastLog || 0);
   const field = (name) => section.querySelector(`[data-field="${name}"]`);
+  const total = (name) => section.querySelector(`[data-total="${name}"]`);
   const logBox = document.querySelector("pre.log");
-  const finished = ["completed", "failed", "cancelled"];
+  const FINISHED = ["completed", "failed", "cancelled"];
+  const ACTIVE = ["pending", "queued", "running"];
+  function show(action, visible) {
+    const form = section.querySelector(`[data-action="${action}"]`);
+    if (form) form.hidden = !visible;
+  }
   function render(job) {
-    field("status").textContent = job.status;
+    const s = job.stats || {};
+    const finished = FINISHED.includes(job.status);
+    const running = job.status === "running";
+    section.dataset.state = finished ? "finished" : "active";
+    const status = field("status");
+    status.textContent = job.status;
+    status.className = `badge status-${job.status}`;
     field("progress").textContent = job.progress;
     field("progress-bar").value = job.progress;
-    field("bytes").textContent = `${job.stats.bytes} / ${job.stats.total_bytes}`;
-    field("speed").textContent = `${Math.round(job.stats.speed || 0)} B/s`;
-    field("eta").textContent = job.stats.eta == null ? "–" : `${job.stats.eta} s`;
-    field("transfers").textContent = `${job.stats.transfers} / ${job.stats.total_transfers}`;
-    field("retry_count").textContent = job.retry_count;
+    field("bytes").textContent = s.total_bytes ? fig.sizeOf(s.bytes, s.total_bytes) : fig.size(s.bytes || 0);
+    // Speed and ETA belong to a running transfer: none is shown once it ends.
+    field("speed").textContent = running ? fig.speed(s.speed || 0) : fig.DASH;
+    field("eta").textContent = running && s.eta != null ? fig.eta(s.eta) : fig.DASH;
+    field("transfers").textContent = fig.count(s.transfers, s.total_transfers);
+    field("attempt").textContent = job.retry_count + 1;
     field("error").textContent = job.error || "";
     const list = field("transferring");
     list.textContent = "";
-    for (const t of job.transferring || []) {
+    for (const t of running ? job.transferring || [] : []) {
       const li = document.createElement("li");
-      li.textContent = `${t.name}: ${t.percentage}%`;
+      const name = document.createElement("span");
+      name.className = "name";
+      name.textContent = t.name;
+      const how = document.createElement("span");
+      how.className = "muted";
+      how.textContent = ` ${t.percentage || 0}% of ${fig.size(t.size)}`;
+      li.append(name, how);
       list.appendChild(li);
     }
+    if (finished) {
+      const end = job.completed_at || job.cancelled_at;
+      const took = end && job.started_at ? (Date.parse(end) - Date.parse(job.started_at)) / 1000 : null;
+      total("bytes").textContent = fig.size(s.bytes || 0);
+      total("transfers").textContent = s.transfers || 0;
+      total("took").textContent = fig.duration(took);
+      total("average").textContent = took ? fig.speed((s.bytes || 0) / took) : fig.DASH;
+      total("checks").textContent = s.checks || 0;
+      total("errors").textContent = s.errors || 0;
+      const empty = section.querySelector("[data-preview-empty]");
+      if (empty) empty.textContent = "Nothing: the destination is already up to date.";
+    }
+    // Only what the state allows (the page's owner checks are the server's).
+    show("cancel", ACTIVE.includes(job.status));
+    show("retry", job.status === "failed" || job.status === "cancelled");
+    show("run", job.status === "completed" && section.dataset.dryRun === "true");
+  }
+  // A dry run's "would copy/move/delete" lines, as the preview lists them.
+  const PREVIEW = { copy: "copy", delete: "delete", move: "move", "server-side directory move": "move" };
+  function addPreview(line) {
+    const group = line.details && PREVIEW[line.details.skipped];
+    const box = group && section.querySelector(`[data-preview-group="${group}"]`);
+    if (!box) return;
+    const li = document.createElement("li");
+    const name = document.createElement("span");
+    name.className = "name";
+    const wholeFolder = group === "move" && line.details.skipped !== "move";
+    // A whole-folder move names the backend, not a path (see selectors.dry_run_preview).
+    name.textContent = wholeFolder ? `${section.dataset.source} (the whole folder)` : line.details.object || "";
+    const size = document.createElement("span");
+    size.className = "muted";
+    size.textContent = wholeFolder ? "" : ` ${fig.size(line.details.size)}`;
+    li.append(name, size);
+    box.querySelector("ul").appendChild(li);
+    box.querySelector("[data-preview-count]").textContent = box.querySelectorAll("li").length;
+    box.hidden = false;
+    const empty = section.querySelector("[data-preview-empty]");
+    if (empty) empty.hidden = true;
   }
   function appendLogs(lines) {
     for (const line of lines) {
       if (line.id <= lastLog) continue; // already shown (live and polled lines overlap)
-      logBox.appendChild(document.createTextNode(`[${line.level}] ${line.message}\n`));
+      const span = document.createElement("span");
+      span.className = `lvl-${line.level}`;
+      span.textContent = `[${line.level}] ${line.message}`;
+      logBox.append(span, "\n");
+      addPreview(line);
       lastLog = line.id;
     }
     if (lines.length) logBox.scrollTop = logBox.scrollHeight;

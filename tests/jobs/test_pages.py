@@ -49,14 +49,15 @@ def test_new_job_form_submits_through_the_service(page, make_local):
 
 def test_remote_and_schedule_forms(page, roots):
     (roots / "data").mkdir()
-    response = page.post("/jobs/remotes/", {"name": "data", "type": "local", "options": f'{{"root": "{roots}/data"}}'})
+    response = page.post("/jobs/remotes/new/", {"name": "data", "type": "local", "opt_root": f"{roots}/data"})
     assert response.status_code == 302 and Remote.objects.filter(name="data").exists()
-    refused = page.post("/jobs/remotes/", {"name": "etc", "type": "local", "options": '{"root": "/etc"}'})
+    refused = page.post("/jobs/remotes/new/", {"name": "etc", "type": "local", "opt_root": "/etc"})
     assert refused.status_code == 200 and not Remote.objects.filter(name="etc").exists()
-    template = '{"type": "delete", "source": {"remote": "data", "path": "/tmp"}}'
-    page.post("/jobs/schedules/", {"name": "n", "rule_type": "cron", "cron_expression": "0 * * * *",
-                                   "timezone": "UTC", "job_template": template})
+    assert b'value="/etc"' in refused.content and b'value="etc"' in refused.content
+    page.post("/jobs/schedules/", {"name": "n", "repeat": "hourly", "at_minute": "0", "timezone": "UTC",
+                                   "type": "delete", "source_remote": "data", "source_path": "/tmp"})
     rule = ScheduleRule.objects.get()
+    assert rule.cron_expression == "0 * * * *" and rule.job_template["source"] == {"remote": "data", "path": "/tmp"}
     page.post(f"/jobs/schedules/{rule.pk}/pause/")
     assert ScheduleRule.objects.get().is_active is False
     page.post(f"/jobs/schedules/{rule.pk}/run/")

@@ -230,34 +230,39 @@ def test_edit_page_never_shows_secrets_and_blank_keeps_them(page, dav):
     assert form.status_code == 200
     html = form.content.decode()
     assert SECRET not in html and Remote.objects.get(name="dav").secret_options not in html
-    assert 'name="secret_pass" value=""' in html and "(set)" in html and "http://h/" in html
-    response = page.post("/jobs/remotes/dav/edit/", {"name": "dav", "description": "d", "secret_pass": "",
-                                                    "options": '{"url": "http://h3/", "user": "w"}'})
+    # One field per option of the type; the secret is a blank password field.
+    assert 'type="password" id="opt_pass" name="opt_pass" value=""' in html and "(set)" in html
+    assert 'name="opt_url" value="http://h/"' in html and "options" not in html.split('name="opt_url"')[0][-200:]
+    response = page.post("/jobs/remotes/dav/edit/", {"name": "dav", "description": "d", "opt_pass": "",
+                                                    "opt_url": "http://h3/", "opt_user": "w"})
     assert response.status_code == 302 and response["Location"] == "/jobs/remotes/"
     remote = Remote.objects.get(name="dav")
     assert remote.options == {"url": "http://h3/", "user": "w"} and remote.description == "d"
     assert secrets_of("dav") == {"pass": SECRET}
-    page.post("/jobs/remotes/dav/edit/", {"name": "dav", "secret_pass": NEW_SECRET,
-                                         "options": '{"url": "http://h3/", "user": "w"}'})
+    page.post("/jobs/remotes/dav/edit/", {"name": "dav", "opt_pass": NEW_SECRET, "opt_url": "http://h3/",
+                                         "opt_user": "w"})
     assert secrets_of("dav") == {"pass": NEW_SECRET}
     assert NEW_SECRET not in page.get("/jobs/remotes/dav/edit/").content.decode()
-    page.post("/jobs/remotes/dav/edit/", {"name": "dav", "remove_secrets": ["pass"],
-                                         "options": '{"url": "http://h3/", "user": "w"}'})
+    page.post("/jobs/remotes/dav/edit/", {"name": "dav", "remove_secrets": ["pass"], "opt_url": "http://h3/",
+                                         "opt_user": "w"})
     assert secrets_of("dav") == {}
     assert NEW_SECRET not in audit_text()
 
 
 @pytest.mark.parametrize("post, shown", [
-    ({"name": "dav", "options": "{not json"}, b"Options must be a JSON object."),
-    ({"name": "dav", "options": "[]"}, b"Options must be a JSON object."),
-    ({"name": "dav", "options": '{"url": "http://h/", "bearer_token_command": "x"}'}, b"run programs"),
-    ({"name": "bad name", "options": '{"url": "http://h/"}'}, b"letters, digits or underscores"),
+    ({"name": "dav", "opt_url": ""}, b"This option is required."),
+    ({"name": "bad name", "opt_url": "http://typed.example/"}, b"letters, digits or underscores"),
+    ({"name": "dav", "opt_url": "http://h/\x01"}, b"Control characters"),
 ])
 def test_edit_page_errors_are_form_errors_and_change_nothing(page, dav, post, shown):
     before = Remote.objects.filter(name="dav").values().get()
-    response = page.post("/jobs/remotes/dav/edit/", {**post, "secret_pass": NEW_SECRET})
+    response = page.post("/jobs/remotes/dav/edit/", {**post, "opt_user": "typed_user", "opt_pass": NEW_SECRET})
     assert response.status_code == 200 and shown in response.content
-    assert NEW_SECRET.encode() not in response.content  # the typed secret is not echoed back
+    assert b'data-testid="form-error"' in response.content
+    # What the user typed is kept, except the secret, which is not echoed back.
+    assert b'value="typed_user"' in response.content
+    assert f'value="{post["name"]}"'.encode() in response.content
+    assert NEW_SECRET.encode() not in response.content
     assert Remote.objects.filter(pk=dav.pk).values().get() == before
 
 
@@ -267,7 +272,7 @@ def test_edit_page_is_for_editors_only(client, dav, power, make_user):
     client.force_login(plain_admin)
     assert b"/jobs/remotes/dav/edit/" not in client.get("/jobs/remotes/").content
     assert client.get("/jobs/remotes/dav/edit/").status_code == 404
-    assert client.post("/jobs/remotes/dav/edit/", {"name": "x", "options": "{}"}).status_code == 404
+    assert client.post("/jobs/remotes/dav/edit/", {"name": "x", "opt_url": "http://x/"}).status_code == 404
     assert Remote.objects.filter(name="dav").exists()
 
 

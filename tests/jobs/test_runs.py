@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 
 from audit.models import AuditLog
-from jobs import services, tasks
+from jobs import figures, services, tasks
 from jobs.models import Job, JobLog
 from jobs.runner import LineReader
 from tests.jobs.conftest import deliver_concurrently, tree
@@ -85,7 +85,7 @@ def test_every_run_logs_its_command_and_ends_with_a_summary(power, make_local):
     assert "--config" not in start.message and "rclone.conf" not in str(start.details)
     size = sum(len(v) for v in FILES.values())
     assert end.level == "info" and end.message.startswith("Completed after ")
-    assert f"3 files, {size} bytes" in end.message and "/s average, 0 errors" in end.message
+    assert f"3 files, {figures.size(size)}, " in end.message and "/s average, 0 errors" in end.message
     assert end.details["outcome"] == "completed" and end.details["exit_code"] == 0
     assert (end.details["files"], end.details["bytes"], end.details["errors"]) == (3, size, 0)
     assert end.details["duration_seconds"] > 0
