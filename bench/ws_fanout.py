@@ -3,6 +3,7 @@ uvicorn processes sharing the Redis channel layer, with senders at a set rate.
 
     .venv/bin/python bench/ws_fanout.py [--clients 1000] [--rooms 50] [--servers 2]
         [--rate 200 | --rates 100,200,300,400] [--seconds 20] [--tree PATH]
+        [--thread-share 0.1 --dm-share 0.1]
 
 A scratch database (on DATABASE_URL's server, or the embedded PostgreSQL) is
 created, migrated and filled with the users, rooms and memberships by the
@@ -14,7 +15,10 @@ figure: ``git worktree add /tmp/before <commit>``, then ``--tree
 For each rate, fresh server processes and sockets: clients are spread
 round-robin over the servers; every second the senders post ``rate``
 messages with ``message.send`` from random members of random rooms (the full
-path: services, audit entry, broadcast on commit). A client that is told
+path: services, audit entry, broadcast on commit). ``--thread-share`` and
+``--dm-share`` send those shares of the messages as replies in a thread of
+the room (one root per room; every member's socket gets them) and into DMs
+(one per pair of neighbours in a room; both get them). A client that is told
 ``resume_required`` resumes from its last cursor, as the pages do. Then, at
 the same rate, the raw baseline: for each message a PostgreSQL INSERT, then a
 Redis PUBLISH to the room's channel, with the same number of receivers as
@@ -77,6 +81,8 @@ def main() -> int:
     parser.add_argument("--quiet", type=float, default=10,
                         help="stop waiting for late deliveries after this long without one")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--thread-share", type=float, default=0.0, help="share of messages sent as thread replies")
+    parser.add_argument("--dm-share", type=float, default=0.0, help="share of messages sent in DMs")
     parser.add_argument("--logs", help="keep the server processes' logs in this directory")
     parser.add_argument("--settle", type=float, default=10,
                         help="seconds to wait after connecting (the servers send everyone's presence)")
@@ -93,12 +99,13 @@ def main() -> int:
         import django
 
         django.setup()
-        clients, rooms = setup_data(args)
+        clients, rooms, conversations = setup_data(args)
         results = []
         try:
             for rate in rates:
-                results.append((rate, measure_sockets(args, rate, clients, rooms), None if args.no_baseline
-                                else asyncio.run(measure_baseline(args, rate, clients, rooms, url))))
+                results.append((rate, measure_sockets(args, rate, clients, rooms, conversations),
+                                None if args.no_baseline
+                                else asyncio.run(measure_baseline(args, rate, clients, rooms, conversations, url))))
         finally:
             drop_redis_keys()
     print_curve(args, results)
@@ -127,20 +134,56 @@ def tree_version(tree: Path) -> str:
 # --------------------------------------------------------------------------- data
 
 
-def setup_data(args) -> tuple[list[dict], dict]:
+class Conversations:
+    """Where each message goes: a room, a thread of a room, or a DM."""
+
+    def __init__(self, args, rooms: dict, data: dict):
+        self.thread_share, self.dm_share = args.thread_share, args.dm_share
+        self.room_ids = list(rooms)
+        self.dms = data.get("dms", {})
+        self.dm_ids = list(self.dms)
+        self.roots = data.get("roots", {})
+
+    @property
+    def used(self) -> bool:
+        return bool(self.thread_share or self.dm_share)
+
+    def all_rooms(self, rooms: dict) -> dict:
+        """Every room's members, DMs included (who must get what is sent there)."""
+        return {**rooms, **self.dms}
+
+    def pick(self) -> tuple[str, str | None]:
+        """(room id, thread root id or None) for the next message."""
+        draw = random.random()
+        if draw < self.dm_share:
+            return random.choice(self.dm_ids), None
+        room = random.choice(self.room_ids)
+        if draw < self.dm_share + self.thread_share:
+            return room, self.roots[room]
+        return room, None
+
+    def label(self) -> str:
+        if not self.used:
+            return ""
+        return f", {self.thread_share:.0%} in threads and {self.dm_share:.0%} in DMs"
+
+
+def setup_data(args) -> tuple[list[dict], dict, Conversations]:
     """Migrate the scratch database and fill it, with the tree under test's
     own code (a child process run in that checkout): its migrations and
     services may differ from this one's."""
     t0 = time.perf_counter()
     done = subprocess.run([sys.executable, str(Path(__file__).resolve().parent / "ws_fanout_setup.py"),
-                           str(args.clients), str(args.rooms)], cwd=args.tree, capture_output=True, text=True,
-                          check=False)
+                           str(args.clients), str(args.rooms),
+                           *(["--conversations"] if args.thread_share or args.dm_share else [])],
+                          cwd=args.tree, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         sys.exit(f"setting up the data failed:\n{done.stdout}\n{done.stderr}")
     data = json.loads(done.stdout.strip().splitlines()[-1])
-    print(f"setup: {args.clients} users with sessions, {args.rooms} rooms of ~{args.clients // args.rooms} "
-          f"in {time.perf_counter() - t0:.1f} s", flush=True)
-    return data["clients"], data["rooms"]
+    conversations = Conversations(args, data["rooms"], data)
+    print(f"setup: {args.clients} users with sessions, {args.rooms} rooms of ~{args.clients // args.rooms}, "
+          f"{len(conversations.dm_ids)} DMs in {time.perf_counter() - t0:.1f} s", flush=True)
+    return data["clients"], data["rooms"], conversations
 
 
 # --------------------------------------------------------------------------- counting
@@ -262,10 +305,9 @@ def collector_paused():
         gc.enable()
 
 
-async def pace(args, rate: float, tally: Tally, send_one) -> None:
+async def pace(args, rate: float, tally: Tally, send_one, conversations: Conversations) -> None:
     """Send at ``rate`` for warmup + seconds; only the measured window counts."""
     rooms = tally.rooms
-    room_ids = list(rooms)
     interval = 1 / rate
     start = time.perf_counter()
     n = 0
@@ -276,12 +318,12 @@ async def pace(args, rate: float, tally: Tally, send_one) -> None:
             return
         due = int(elapsed / interval)
         while n <= due:
-            room = random.choice(room_ids)
+            room, thread = conversations.pick()
             seq = f"{n}"
             tally.sent[seq] = time.perf_counter()
             if elapsed >= args.warmup:
                 tally.measured.add(seq)
-            await send_one(seq, room, random.choice(rooms[room]))
+            await send_one(seq, room, random.choice(rooms[room]), thread)
             n += 1
         await asyncio.sleep(max(0.0, start + (n * interval) - time.perf_counter()))
 
@@ -371,23 +413,25 @@ async def connect_sockets(clients, urls, tally: Tally):
     return sockets, tasks
 
 
-async def socket_run(args, rate, clients, rooms, urls, pids) -> dict:
+async def socket_run(args, rate, clients, rooms, conversations, urls, pids) -> dict:
     import psutil
     from websockets.exceptions import ConnectionClosed
 
     def rss_mb() -> float:
         return sum(psutil.Process(p).memory_info().rss for p in pids) / 2**20
 
-    tally = Tally(rooms)
+    tally = Tally(conversations.all_rooms(rooms))
     rss_before = rss_mb()
     sockets, tasks = await connect_sockets(clients, urls, tally)
     await asyncio.sleep(args.settle)
     rss_after = rss_mb()
 
-    async def send_one(seq, room, sender):
+    async def send_one(seq, room, sender, thread):
+        frame = {"type": "message.send", "room_id": room, "content": seq, "client_id": f"{seq}.{tally.token}"}
+        if thread is not None:
+            frame["thread_id"] = thread
         try:
-            await sockets[sender].send(json.dumps({"type": "message.send", "room_id": room, "content": seq,
-                                                   "client_id": f"{seq}.{tally.token}"}))
+            await sockets[sender].send(json.dumps(frame))
         except ConnectionClosed:  # closed by the server; its client is reconnecting
             tally.errors.append("socket closed")
             tally.refused.add(seq)
@@ -395,15 +439,16 @@ async def socket_run(args, rate, clients, rooms, urls, pids) -> dict:
     load = os.getloadavg()
     before = await asyncio.to_thread(server_stats, urls, pids)
     with collector_paused():
-        await pace(args, rate, tally, send_one)
+        await pace(args, rate, tally, send_one, conversations)
         sent_stats = await asyncio.to_thread(server_stats, urls, pids)
         drained = await tally.drain(args)
     after = await asyncio.to_thread(server_stats, urls, pids)
-    out = tally.report(f"WebSocket: {args.clients} clients, {args.rooms} rooms, {rate:.0f} msg/s, "
-                       f"{len(urls)} server processes", args.seconds, drained)
+    out = tally.report(f"WebSocket: {args.clients} clients, {args.rooms} rooms, {rate:.0f} msg/s"
+                       f"{conversations.label()}, {len(urls)} server processes", args.seconds, drained)
     for seq, client in getattr(tally, "lost_examples", []):
         await asyncio.to_thread(explain_loss, tally, seq, client)
     out["load"] = load
+    out["mix"] = conversations.label()
     out["server_cpu"] = (sent_stats["cpu"] - before["cpu"]) / (args.warmup + args.seconds) / len(pids)
     if before["overloads"] is not None:
         out["overloads"] = {k: v - before["overloads"].get(k, 0) for k, v in after["overloads"].items()}
@@ -444,7 +489,7 @@ def explain_loss(tally, seq: str, client: int) -> None:
     connection.close()
 
 
-def measure_sockets(args, rate, clients, rooms) -> dict:
+def measure_sockets(args, rate, clients, rooms, conversations) -> dict:
     import psutil
     from django.db import connections
 
@@ -457,20 +502,25 @@ def measure_sockets(args, rate, clients, rooms) -> dict:
         with asgi_servers(args.servers, logs, root=args.tree, CHAT_MESSAGE_RATE=0) as urls:
             pids = [p.pid for p in urls.procs]
             assert all("uvicorn" in " ".join(psutil.Process(p).cmdline()) for p in pids)
-            return asyncio.run(socket_run(args, rate, clients, rooms, urls, pids))
+            return asyncio.run(socket_run(args, rate, clients, rooms, conversations, urls, pids))
 
 
 # --------------------------------------------------------------------------- the baseline
 
 
-async def measure_baseline(args, rate, clients, rooms, db_url) -> dict:
+async def measure_baseline(args, rate, clients, rooms, conversations, db_url) -> dict:
     """INSERT into PostgreSQL, then PUBLISH to the room's Redis channel, which
     every member client subscribes to on a connection of its own."""
     import psycopg
     import redis.asyncio as aioredis
     from django.conf import settings
 
-    tally = Tally(rooms)
+    everywhere = conversations.all_rooms(rooms)
+    tally = Tally(everywhere)
+    channels_of = collections.defaultdict(list)  # client -> the rooms and DMs it is in
+    for room, members in everywhere.items():
+        for member in members:
+            channels_of[member].append(room)
     prefix = f"{settings.REDIS_KEY_PREFIX}:baseline:"
     redis_url = settings.REDIS_URL
     parsed = urlparse(db_url)
@@ -489,7 +539,7 @@ async def measure_baseline(args, rate, clients, rooms, db_url) -> dict:
         conn = aioredis.Redis.from_url(redis_url, socket_connect_timeout=30)
         pubsub = conn.pubsub()
         async with gate:
-            await pubsub.subscribe(prefix + c["room"])
+            await pubsub.subscribe(*[prefix + room for room in channels_of[c["i"]]])
         subscribed += 1
         if subscribed == len(clients):
             all_in.set()
@@ -505,7 +555,7 @@ async def measure_baseline(args, rate, clients, rooms, db_url) -> dict:
     await asyncio.wait_for(all_in.wait(), 120)
     lock = asyncio.Lock()  # one connection, one statement at a time
 
-    async def send_one(seq, room, sender):
+    async def send_one(seq, room, sender, thread):
         async def go():
             async with lock:
                 await pg.execute("INSERT INTO bench_baseline (room, content) VALUES (%s, %s)", [room, seq])
@@ -515,7 +565,7 @@ async def measure_baseline(args, rate, clients, rooms, db_url) -> dict:
 
     load = os.getloadavg()
     with collector_paused():
-        await pace(args, rate, tally, send_one)
+        await pace(args, rate, tally, send_one, conversations)
         drained = await tally.drain(args)
     for t in tasks:
         t.cancel()
@@ -530,7 +580,7 @@ async def measure_baseline(args, rate, clients, rooms, db_url) -> dict:
 
 
 def print_curve(args, results) -> None:
-    print(f"\n== curve: {args.clients} sockets, {args.rooms} rooms, {args.servers} server processes, "
+    print(f"\n== curve: {args.clients} sockets, {args.rooms} rooms{results[0][1].get('mix', '')}, {args.servers} server processes, "
           f"tree {args.tree} at {tree_version(args.tree)} ==")
     print(f"{'rate':>6} | {'p50':>8} {'p95':>8} {'p99':>8} {'lost':>7} {'dup':>5} {'cpu':>5} {'behind':>6} | "
           f"{'base p50':>8} {'p95':>7} {'p99':>7} {'lost':>5} | load")

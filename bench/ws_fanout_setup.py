@@ -1,12 +1,15 @@
 """bench/ws_fanout.py's data, made by the code under test: run in that
 checkout (the working directory), against DATABASE_URL's scratch database.
 
-    python bench/ws_fanout_setup.py CLIENTS ROOMS
+    python bench/ws_fanout_setup.py CLIENTS ROOMS [--conversations]
 
 Migrates, creates CLIENTS users with a session cookie each and ROOMS rooms
 (the users split evenly among them) through the tree's own services, and
 prints them as JSON on its last line: {"clients": [{"i", "cookie", "room"}],
-"rooms": {room id: [client numbers]}}.
+"rooms": {room id: [client numbers]}}. With ``--conversations`` (a tree
+with DMs and threads) also a DM for each pair of neighbours in a room
+("dms": {room id: [two client numbers]}) and a thread root in each room
+("roots": {room id: root message id}).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import sys
 sys.path.insert(0, os.getcwd())  # the checkout under test, not this script's
 
 
-def main(n_clients: int, n_rooms: int) -> None:
+def main(n_clients: int, n_rooms: int, conversations: bool = False) -> None:
     """In the tree under test (the working directory): migrate, create the
     users with a session cookie each and the rooms, print them as JSON."""
     import django
@@ -54,8 +57,22 @@ def main(n_clients: int, n_rooms: int) -> None:
         rooms[str(room.id)] = members
         for i in members:
             clients[i]["room"] = str(room.id)
-    print(json.dumps({"clients": clients, "rooms": rooms}))
+    out = {"clients": clients, "rooms": rooms}
+    if conversations:
+        from chatroom.models import Room
+        from chatroom.services import message_post
+        from chatroom.services.dms import dm_open
+
+        out["dms"], out["roots"] = {}, {}
+        for members in rooms.values():
+            for a, b in zip(members[0::2], members[1::2]):
+                dm, _created = dm_open(actor=users[a], user_ids=[users[b].id])
+                out["dms"][str(dm.id)] = [a, b]
+        for room_id, members in rooms.items():
+            root = message_post(actor=users[members[0]], room=Room.objects.get(pk=room_id), content="thread root")
+            out["roots"][room_id] = str(root.id)
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), int(sys.argv[2]))
+    main(int(sys.argv[1]), int(sys.argv[2]), "--conversations" in sys.argv[3:])
