@@ -35,6 +35,11 @@ def redis_server_binary() -> str:
     return shutil.which("redis-server") or str(_redis_server_binary())
 
 
+def _quote(value: str) -> str:
+    """A value for a Redis config file, in double quotes."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -76,38 +81,43 @@ class SentinelCluster:
         return subprocess.Popen([redis_server_binary(), *args], cwd=self.dir, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
 
-    def _server_args(self, port: int, name: str) -> list[str]:
+    def _server_conf(self, port: int, name: str, *extra: str) -> str:
+        """A config file (not arguments: a password may hold spaces)."""
         data = self.dir / name
         data.mkdir(parents=True, exist_ok=True)
-        args = ["--port", str(port), "--bind", HOST, "--dir", str(data), "--save", "", "--appendonly", "no"]
+        lines = [f"port {port}", f"bind {HOST}", f"dir {_quote(str(data))}", 'save ""', "appendonly no",
+                 # A replica's first sync starts at once (Redis waits 5 s for more replicas by default).
+                 "repl-diskless-sync-delay 0", *extra]
         if self.password:
             # masterauth too: the replica (and later the old master, demoted) authenticates to its master.
-            args += ["--requirepass", self.password, "--masterauth", self.password]
-        return args
+            lines += [f"requirepass {_quote(self.password)}", f"masterauth {_quote(self.password)}"]
+        conf = self.dir / f"{name}.conf"
+        conf.write_text("\n".join(lines) + "\n")
+        return str(conf)
 
     def start(self) -> "SentinelCluster":
         self.dir.mkdir(parents=True, exist_ok=True)
         self.master_port, self.replica_port, *sentinel_ports = self._ports(2 + self.sentinel_count)
-        self.servers[self.master_port] = self._spawn("master", self._server_args(self.master_port, "master"))
+        self.servers[self.master_port] = self._spawn("master", [self._server_conf(self.master_port, "master")])
         self._wait(lambda: self._ping(self.master_port), 10, "the master did not start")
         self.servers[self.replica_port] = self._spawn(
-            "replica", self._server_args(self.replica_port, "replica") + ["--replicaof", HOST, str(self.master_port)])
+            "replica", [self._server_conf(self.replica_port, "replica", f"replicaof {HOST} {self.master_port}")])
         self._wait(lambda: self._replica_synced(self.replica_port), 15, "the replica did not sync")
         for n, port in enumerate(sentinel_ports):
             conf = self.dir / f"sentinel-{n}.conf"  # sentinels rewrite their file: one each
             lines = [
-                f"port {port}", f"bind {HOST}", f"dir {self.dir}", "protected-mode no",
+                f"port {port}", f"bind {HOST}", f"dir {_quote(str(self.dir))}", "protected-mode no",
                 f"sentinel monitor {self.master_name} {HOST} {self.master_port} 2",
                 f"sentinel down-after-milliseconds {self.master_name} {self.down_after_ms}",
                 f"sentinel failover-timeout {self.master_name} {self.failover_timeout_ms}",
                 f"sentinel parallel-syncs {self.master_name} 1",
             ]
             if self.password:
-                lines.append(f"sentinel auth-pass {self.master_name} {self.password}")
+                lines.append(f"sentinel auth-pass {self.master_name} {_quote(self.password)}")
             if self.sentinel_password:
-                lines.append(f"requirepass {self.sentinel_password}")
+                lines.append(f"requirepass {_quote(self.sentinel_password)}")
                 # Sentinels talk to each other with the same password.
-                lines.append(f"sentinel sentinel-pass {self.sentinel_password}")
+                lines.append(f"sentinel sentinel-pass {_quote(self.sentinel_password)}")
             conf.write_text("\n".join(lines) + "\n")
             self.sentinel_procs[port] = self._spawn(f"sentinel-{n}", [str(conf), "--sentinel"])
         # Ready when every sentinel knows the replica and the other sentinels:
@@ -191,6 +201,16 @@ class SentinelCluster:
             return self.server(port).info("replication").get("role")
         except redis.RedisError:
             return None
+
+    def wait_replicated(self, timeout: float = 10) -> None:
+        """Until the replica has everything the master has written so far."""
+        target = self.server(self.master_port).info("replication")["master_repl_offset"]
+
+        def caught_up():
+            info = self.server(self.replica_port).info("replication")
+            return info.get("master_link_status") == "up" and info.get("slave_repl_offset", -1) >= target
+
+        self._wait(caught_up, timeout, "the replica did not catch up")
 
     # ------------------------------------------------------------------ faults
 
