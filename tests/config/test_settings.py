@@ -46,3 +46,59 @@ def test_rejects_ws_db_threads_below_one():
     result = _load_settings(SECRET_KEY="a-real-secret", WS_DB_THREADS="0")
     assert result.returncode != 0
     assert "WS_DB_THREADS must be at least 1" in result.stderr
+
+
+def test_redis_sentinels_without_a_master_name_is_refused():
+    result = _load_settings(SECRET_KEY="a-real-secret", REDIS_URL="", REDIS_SENTINELS="127.0.0.1:26379")
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together" in result.stderr
+
+
+def test_a_sentinel_master_name_without_sentinels_is_refused():
+    result = _load_settings(SECRET_KEY="a-real-secret", REDIS_SENTINEL_MASTER="teamhub")
+    assert result.returncode != 0
+    assert "REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together" in result.stderr
+
+
+def test_a_sentinel_that_is_not_host_port_is_refused():
+    result = _load_settings(SECRET_KEY="a-real-secret", REDIS_URL="", REDIS_SENTINELS="127.0.0.1:26379,sentinel-two",
+                            REDIS_SENTINEL_MASTER="teamhub")
+    assert result.returncode != 0
+    assert "REDIS_SENTINELS must be a comma-separated list of host:port, got 'sentinel-two'" in result.stderr
+
+
+def test_redis_url_and_sentinels_together_are_refused():
+    result = _load_settings(SECRET_KEY="a-real-secret", REDIS_URL="redis://127.0.0.1:6379/0",
+                            REDIS_SENTINELS="127.0.0.1:26379", REDIS_SENTINEL_MASTER="teamhub")
+    assert result.returncode != 0
+    assert "Set REDIS_URL or REDIS_SENTINELS, not both" in result.stderr
+
+
+def test_a_redis_password_without_sentinels_is_refused():
+    result = _load_settings(SECRET_KEY="a-real-secret", REDIS_PASSWORD="secret")
+    assert result.returncode != 0
+    assert "REDIS_PASSWORD and REDIS_SENTINEL_PASSWORD apply only with REDIS_SENTINELS" in result.stderr
+
+
+def test_sentinel_settings_configure_every_client_on_the_master():
+    code = ("import django; django.setup(); from django.conf import settings as s; "
+            "o = s.CACHES['default']['OPTIONS']; h = s.CHANNEL_LAYERS['default']['CONFIG']['hosts'][0]; "
+            "print(s.CACHES['default']['LOCATION'], o['SENTINELS'], o['SENTINEL_MASTER'], o['PASSWORD'], "
+            "o['SENTINEL_KWARGS']['password']); "
+            "print(h['master_name'], h['sentinels'], h['password'], h['sentinel_kwargs']['password']); "
+            "print(s.CELERY_BROKER_URL, s.CELERY_BROKER_TRANSPORT_OPTIONS['master_name'], "
+            "s.CELERY_RESULT_BACKEND == s.CELERY_BROKER_URL, "
+            "s.CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS['master_name'])")
+    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", SECRET_KEY="a-real-secret", REDIS_URL="",
+               REDIS_SENTINELS="10.0.0.1:26379, [fd00::2]:26380", REDIS_SENTINEL_MASTER="Teamhub",
+               REDIS_PASSWORD="p@ss word", REDIS_SENTINEL_PASSWORD="s3ntinel")
+    result = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    cache, layer, celery = result.stdout.strip().splitlines()
+    assert cache == ("redis://Teamhub/0 [('10.0.0.1', 26379), ('fd00::2', 26380)] Teamhub p@ss word s3ntinel")
+    assert layer == "Teamhub [('10.0.0.1', 26379), ('fd00::2', 26380)] p@ss word s3ntinel"
+    assert celery == ("sentinel://:p%40ss%20word@10.0.0.1:26379/0;sentinel://:p%40ss%20word@[fd00::2]:26380/0 "
+                      "Teamhub True Teamhub")
