@@ -41,13 +41,15 @@ from redis.retry import Retry
 
 # With Sentinel, a command that finds its connection dead (the master was
 # killed, or demoted) is run again on a fresh connection, which asks the
-# sentinels for the master first. Three quick tries (about 0.35 s in all) ride
-# out a stale pooled connection after a promotion without holding a request
-# long while there is no master yet: then the caller's faults policy answers
-# (503 with Retry-After, or fail open). Without Sentinel nothing is retried,
-# as before.
-RETRIES = 3
-RETRY_BACKOFF = {"base": 0.05, "cap": 0.2}
+# sentinels for the master first: a stale pooled connection after a promotion
+# costs nothing. The retries are few and nearly immediate: while there is no
+# master yet they fail at once (the sentinels say so), and a request makes
+# several fail-open Redis calls, each of which would otherwise wait out the
+# backoff (0.5 s each with 3 backed-off tries, bench/sentinel_failover.py saw
+# API answers held 2 s). Then the caller's faults policy answers (503 with
+# Retry-After, or fail open). Without Sentinel nothing is retried, as before.
+RETRIES = 2
+RETRY_BACKOFF = {"base": 0.005, "cap": 0.02}
 
 _HOST_PORT = re.compile(r"^\[?(?P<host>[^\[\]\s]+?)\]?:(?P<port>\d{1,5})$")
 
