@@ -45,8 +45,8 @@ from redis.retry import Retry
 # costs nothing. The retries are few and nearly immediate: while there is no
 # master yet they fail at once (the sentinels say so), and a request makes
 # several fail-open Redis calls, each of which would otherwise wait out the
-# backoff (0.5 s each with 3 backed-off tries, bench/sentinel_failover.py saw
-# API answers held 2 s). Then the caller's faults policy answers (503 with
+# backoff (0.5 s each with 3 backed-off tries: the failover test saw API
+# answers held 2 s). Then the caller's faults policy answers (503 with
 # Retry-After, or fail open). Without Sentinel nothing is retried, as before.
 RETRIES = 2
 RETRY_BACKOFF = {"base": 0.005, "cap": 0.02}

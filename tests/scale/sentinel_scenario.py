@@ -341,3 +341,59 @@ def make_tree(root: Path, files: int, size: int) -> None:
     root.mkdir(parents=True, exist_ok=True)
     for i in range(files):
         (root / f"f{i:02d}.bin").write_bytes(os.urandom(size))
+
+
+USERS = 10  # two sockets each, one on each web process
+
+
+def prepare(roots: Path, tag: str) -> dict:
+    """The scenario's users, room, local remotes and jobs (in the database
+    the caller is set up for); returns run_failover's keyword arguments
+    except ``directory``. ``tag`` keeps names apart between runs."""
+    from django.db import connection
+
+    from accounts.services import user_create
+    from chatroom.models import Message
+    from chatroom.services import room_create, room_join
+    from jobs import services as job_services
+    from jobs.models import Job
+    from tests.e2e.live_client import cookie
+
+    users = [user_create(username=f"fo{tag}u{i}", password=PASSWORD, email=f"fo{tag}u{i}@example.com")
+             for i in range(USERS)]
+    power = user_create(username=f"fo{tag}power", password=PASSWORD, email=f"fo{tag}power@example.com",
+                        role="power_user")
+    room = room_create(owner=users[0], name=f"failover-{tag}")
+    for user in users[1:]:
+        room_join(user=user, room=room)
+    # The running job: 3 MB at 300 KB/s, about 10 s, across the failover.
+    make_tree(roots / f"{tag}src", 6, 512 * 1024)
+    make_tree(roots / f"{tag}src_after", 3, 64 * 1024)
+    for name in ("src", "dst", "src_after", "dst_after"):
+        (roots / f"{tag}{name}").mkdir(parents=True, exist_ok=True)
+        job_services.remote_create(actor=power, name=f"fo{tag}_{name}", type="local",
+                                   options={"root": str(roots / f"{tag}{name}")})
+    jobs = [
+        {"type": "copy", "source": {"remote": f"fo{tag}_src", "path": "/"},
+         "destination": {"remote": f"fo{tag}_dst", "path": "/"}, "options": {"bwlimit": "300K"}},
+        {"type": "copy", "source": {"remote": f"fo{tag}_src_after", "path": "/"},
+         "destination": {"remote": f"fo{tag}_dst_after", "path": "/"}},
+    ]
+
+    def job_status(job_id: str) -> str:
+        try:
+            return Job.objects.filter(id=job_id).values_list("status", flat=True).first()
+        finally:
+            connection.close()  # a thread of the scenario's event loop
+
+    def room_messages() -> list[str]:
+        """The scenario's messages in stored (cursor) order."""
+        try:
+            rows = Message.objects.filter(room=room, message_type="text").values_list("id", "created_at")
+            return [str(i) for i, _ in sorted(rows, key=lambda r: (r[1], r[0]))]
+        finally:
+            connection.close()
+
+    return {"cookies": [cookie(u) for u in users], "usernames": [u.username for u in users],
+            "job_user": power.username, "rid": str(room.id), "local_roots": str(roots), "job_bodies": jobs,
+            "job_status": job_status, "room_messages": room_messages}

@@ -14,61 +14,19 @@ The master is SIGKILLed. The sentinels promote the replica, and:
 from __future__ import annotations
 
 import pytest
-from django.db import connection
 
 from chatroom import cursors
-from chatroom.models import Message
-from chatroom.services import room_create, room_join
-from jobs import services as job_services
-from jobs.models import Job
-from tests.e2e.live_client import cookie
-from tests.scale.sentinel_scenario import SOCKETS, make_tree, run_failover
+from tests.scale.sentinel_scenario import SOCKETS, prepare, run_failover
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e, pytest.mark.cluster]
 
-USERS = 10  # two sockets each, one on each web process
 
-
-def _job_status(job_id: str) -> str:
-    try:
-        return Job.objects.filter(id=job_id).values_list("status", flat=True).first()
-    finally:
-        connection.close()  # a thread of the scenario's event loop
-
-
-def test_a_sentinel_failover_loses_nothing_and_answers_only_2xx_or_503(make_user, settings, tmp_path):
+def test_a_sentinel_failover_loses_nothing_and_answers_only_2xx_or_503(settings, tmp_path):
     roots = tmp_path / "allowed"
     settings.RCLONE_LOCAL_ROOTS = [str(roots)]
-    users = [make_user(f"sentinel{i}") for i in range(USERS)]
-    power = make_user("sentinel-power", role="power_user")
-    room = room_create(owner=users[0], name="failover")
-    for user in users[1:]:
-        room_join(user=user, room=room)
-    # The running job: 3 MB at 300 KB/s, about 10 s, across the failover.
-    make_tree(roots / "src", 6, 512 * 1024)
-    make_tree(roots / "src-after", 3, 64 * 1024)
-    (roots / "dst").mkdir()
-    (roots / "dst-after").mkdir()
-    for name in ("src", "dst", "src-after", "dst-after"):
-        job_services.remote_create(actor=power, name="fo_" + name.replace("-", "_"), type="local",
-                                   options={"root": str(roots / name)})
-    jobs = [
-        {"type": "copy", "source": {"remote": "fo_src", "path": "/"},
-         "destination": {"remote": "fo_dst", "path": "/"}, "options": {"bwlimit": "300K"}},
-        {"type": "copy", "source": {"remote": "fo_src_after", "path": "/"},
-         "destination": {"remote": "fo_dst_after", "path": "/"}},
-    ]
-
-    def room_messages() -> list[str]:
-        try:
-            rows = Message.objects.filter(room=room, message_type="text").values_list("id", "created_at")
-            return [str(i) for i, _ in sorted(rows, key=lambda r: (r[1], r[0]))]
-        finally:
-            connection.close()
-
-    out = run_failover(directory=tmp_path / "run", cookies=[cookie(u) for u in users],
-                       usernames=[u.username for u in users], job_user=power.username, rid=str(room.id),
-                       local_roots=str(roots), job_bodies=jobs, job_status=_job_status, room_messages=room_messages)
+    data = prepare(roots, "t")
+    room_messages = data["room_messages"]
+    out = run_failover(directory=tmp_path / "run", **data)
     print(f"promoted {out.promoted_after:.2f} s after the kill; sockets back {out.sockets_back_after():.2f} s; "
           f"login {out.recovered_after('login')} s; post {out.recovered_after('post')} s; "
           f"closes {dict(out.close_codes)}; API {dict(out.api_codes)}; after the kill: "
