@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -48,38 +50,25 @@ def test_rejects_ws_db_threads_below_one():
     assert "WS_DB_THREADS must be at least 1" in result.stderr
 
 
-def test_redis_sentinels_without_a_master_name_is_refused():
-    result = _load_settings(SECRET_KEY="a-real-secret", REDIS_URL="", REDIS_SENTINELS="127.0.0.1:26379")
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"REDIS_URL": "", "REDIS_SENTINELS": "127.0.0.1:26379"},
+     "REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together"),
+    ({"REDIS_SENTINEL_MASTER": "teamhub"}, "REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together"),
+    ({"REDIS_URL": "", "REDIS_SENTINELS": "127.0.0.1:26379,sentinel-two", "REDIS_SENTINEL_MASTER": "teamhub"},
+     "REDIS_SENTINELS must be a comma-separated list of host:port, got 'sentinel-two'"),
+    ({"REDIS_URL": "", "REDIS_SENTINELS": "127.0.0.1:26379", "REDIS_SENTINEL_MASTER": "team hub"},
+     "REDIS_SENTINEL_MASTER must be a master name"),
+    ({"REDIS_URL": "redis://127.0.0.1:6379/0", "REDIS_SENTINELS": "127.0.0.1:26379",
+      "REDIS_SENTINEL_MASTER": "teamhub"}, "Set REDIS_URL or REDIS_SENTINELS, not both"),
+    ({"REDIS_PASSWORD": "secret"}, "REDIS_PASSWORD and REDIS_SENTINEL_PASSWORD apply only with REDIS_SENTINELS"),
+], ids=["sentinels-without-master", "master-without-sentinels", "not-host-port", "bad-master-name",
+        "url-and-sentinels", "password-without-sentinels"])
+def test_incomplete_or_conflicting_redis_sentinel_settings_are_refused(env, message):
+    result = _load_settings(SECRET_KEY="a-real-secret", **env)
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
-    assert "REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together" in result.stderr
-
-
-def test_a_sentinel_master_name_without_sentinels_is_refused():
-    result = _load_settings(SECRET_KEY="a-real-secret", REDIS_SENTINEL_MASTER="teamhub")
-    assert result.returncode != 0
-    assert "REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together" in result.stderr
-
-
-def test_a_sentinel_that_is_not_host_port_is_refused():
-    result = _load_settings(SECRET_KEY="a-real-secret", REDIS_URL="", REDIS_SENTINELS="127.0.0.1:26379,sentinel-two",
-                            REDIS_SENTINEL_MASTER="teamhub")
-    assert result.returncode != 0
-    assert "REDIS_SENTINELS must be a comma-separated list of host:port, got 'sentinel-two'" in result.stderr
-
-
-def test_redis_url_and_sentinels_together_are_refused():
-    result = _load_settings(SECRET_KEY="a-real-secret", REDIS_URL="redis://127.0.0.1:6379/0",
-                            REDIS_SENTINELS="127.0.0.1:26379", REDIS_SENTINEL_MASTER="teamhub")
-    assert result.returncode != 0
-    assert "Set REDIS_URL or REDIS_SENTINELS, not both" in result.stderr
-
-
-def test_a_redis_password_without_sentinels_is_refused():
-    result = _load_settings(SECRET_KEY="a-real-secret", REDIS_PASSWORD="secret")
-    assert result.returncode != 0
-    assert "REDIS_PASSWORD and REDIS_SENTINEL_PASSWORD apply only with REDIS_SENTINELS" in result.stderr
-
+    assert message in result.stderr
 
 def test_sentinel_settings_configure_every_client_on_the_master():
     code = ("import django; django.setup(); from django.conf import settings as s; "
