@@ -183,3 +183,28 @@ def test_the_clients_never_use_a_replica(tmp_path):
             assert cluster.server(cluster.master_port).info("commandstats")["cmdstat_get"]["calls"] >= 20
             # The replica served no client reads (its only commands are replication's).
             assert "cmdstat_get" not in cluster.server(cluster.replica_port).info("commandstats")
+
+
+def test_after_a_manual_failover_the_clients_leave_the_demoted_master(tmp_path):
+    """SENTINEL FAILOVER: the old master lives on as a replica, so a pooled
+    connection to it stays open and a write on it is answered READONLY (or
+    the server drops it); the client asks the sentinels again and writes to
+    the new master, with no error to the caller."""
+    with SentinelCluster(tmp_path) as cluster:
+        prefix = f"sentinel-test-{uuid.uuid4().hex[:8]}"
+        topology = _topology(cluster, prefix)
+        with override_settings(CACHES={"default": topology.cache()}):
+            client = redis_connections.client()
+            client.set(f"{prefix}:k", "before")
+            (old,) = cluster.master_addresses()
+            cluster.wait_replicated()
+            cluster.sentinel(cluster.sentinels[0][1]).execute_command("SENTINEL", "FAILOVER", cluster.master_name)
+            new = cluster.wait_for_promotion(old, timeout=30)
+            # The demoted master must be a replica of the new one before the write,
+            # so a connection still open to it would be refused with READONLY.
+            cluster._wait(lambda: cluster.role(old[1]) == "slave", 30, "the old master was not demoted")
+            client.set(f"{prefix}:k", "after")  # no test-side retry: the client's own
+            cache.set("written-after", "yes", 60)
+            assert cluster.server(new[1]).get(f"{prefix}:k") == b"after"
+            assert cluster.server(new[1]).get(cache.make_key("written-after")) is not None
+            assert client.execute_command("ROLE")[0] == b"master"
