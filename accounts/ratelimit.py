@@ -19,8 +19,7 @@ import uuid
 
 from django.conf import settings
 from django.core.cache import cache
-from django_redis import get_redis_connection
-
+from config import redis_connections
 from config.faults import CLOSED, OPEN, redis_policy
 
 _SLIDING_WINDOW = """
@@ -49,7 +48,7 @@ _scripts: dict[str, object] = {}
 
 
 def _redis():
-    return get_redis_connection("default")
+    return redis_connections.client()
 
 
 def _run_script(source: str, *, keys: list, args: list):

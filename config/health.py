@@ -12,6 +12,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from config import redis_connections
 from config.celery import app as celery_app
 from core import replica_health
 from realtime.layer import overload_counts
@@ -35,9 +36,7 @@ def _check_database() -> None:
 
 
 def _check_redis() -> None:
-    from django_redis import get_redis_connection
-
-    if not get_redis_connection("default").ping():
+    if not redis_connections.client().ping():
         raise ConnectionError("PING was not answered")
 
 

@@ -39,7 +39,7 @@ def _embedded_env() -> tuple[dict[str, str], list[str]]:
         env["DATABASE_URL"] = embedded.ensure_postgres()
         if not was_running:
             started.append("postgres")
-    if not env.get("REDIS_URL"):
+    if not env.get("REDIS_URL") and not env.get("REDIS_SENTINELS"):  # Sentinel: no embedded Redis
         was_running = embedded.redis_running()
         env["REDIS_URL"] = embedded.ensure_redis()
         if not was_running:
@@ -95,7 +95,8 @@ def _stop_children(children: list[subprocess.Popen]) -> None:
 
 def run() -> int:
     env, _ = _embedded_env()
-    embedded_servers = [name for name, var in (("postgres", "DATABASE_URL"), ("redis", "REDIS_URL")) if not os.environ.get(var)]
+    embedded_servers = [name for name, var in (("postgres", "DATABASE_URL"), ("redis", "REDIS_URL"))
+                        if not os.environ.get(var) and not (name == "redis" and os.environ.get("REDIS_SENTINELS"))]
     env.setdefault("SECRET_KEY", os.environ.get("SECRET_KEY") or persistent_secret("secret_key", lambda: secrets.token_urlsafe(50)))
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.update(env)

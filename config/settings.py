@@ -9,13 +9,13 @@ import secrets
 import tempfile
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from config import embedded
 from config.local_secrets import persistent_secret
+from config.redis_connections import RedisTopology
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -282,7 +282,6 @@ DATABASE_ROUTERS = ["core.replicas.ReplicaRouter"]
 
 # --------------------------------------------------------------------------- redis
 
-REDIS_URL = os.environ.get("REDIS_URL") or embedded.ensure_redis()
 # Keys are namespaced by prefix rather than by database number, so a Redis with
 # a single database (or a unix-socket URL) works the same.
 REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "teamhub")
@@ -291,18 +290,18 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     REDIS_KEY_PREFIX += "-" + os.environ["PYTEST_XDIST_WORKER"]
 # Fail fast when Redis is down: readiness reports it instead of hanging.
 REDIS_SOCKET_TIMEOUT = 2.0
+# Where Redis is: REDIS_URL (else the embedded one), or, with REDIS_SENTINELS
+# (comma-separated host:port) and REDIS_SENTINEL_MASTER, the master those
+# sentinels name, with REDIS_PASSWORD for the Redis servers and
+# REDIS_SENTINEL_PASSWORD for the sentinels. Every client (cache, channel
+# layer, Celery, the apps' direct uses) is built by config/redis_connections.py.
+REDIS = RedisTopology.from_env(os.environ, url_default=embedded.ensure_redis, prefix=REDIS_KEY_PREFIX,
+                               socket_timeout=REDIS_SOCKET_TIMEOUT)
+REDIS_URL = REDIS.url  # empty with Sentinel
+REDIS_SENTINELS = REDIS.sentinels
+REDIS_SENTINEL_MASTER = REDIS.master
 
-CACHES = {
-    "default": {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
-        "KEY_PREFIX": REDIS_KEY_PREFIX,
-        "OPTIONS": {
-            "SOCKET_CONNECT_TIMEOUT": REDIS_SOCKET_TIMEOUT,
-            "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
-        },
-    }
-}
+CACHES = {"default": REDIS.cache()}
 
 # Redis pub/sub, not channels-redis's list-based layer: a group send is one
 # PUBLISH that each server process fans out to its own sockets in memory. The
@@ -323,30 +322,19 @@ CHANNEL_LAYERS = {
             "queue_max": CHANNEL_LAYER_QUEUE_MAX,
             # redis-py's own limits are too tight for a busy server process: a
             # 5 s socket read timeout and a pool of 100 connections per loop.
-            "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
-                       "max_connections": env_int("CHANNEL_LAYER_MAX_CONNECTIONS", 2000)}],
+            "hosts": [REDIS.channel_layer_host(
+                socket_timeout=30, socket_connect_timeout=REDIS_SOCKET_TIMEOUT,
+                max_connections=env_int("CHANNEL_LAYER_MAX_CONNECTIONS", 2000))],
             "prefix": f"{REDIS_KEY_PREFIX}:asgi",
         },
     }
 }
 
-
-def celery_redis_url(url: str) -> str:
-    """Celery/kombu spell a Unix-socket Redis as redis+socket://."""
-    parsed = urlparse(url)
-    if parsed.scheme != "unix":
-        return url
-    db = parse_qs(parsed.query).get("db", ["0"])[0]
-    return f"redis+socket://{parsed.path}?virtual_host={db}"
-
-
-CELERY_BROKER_URL = celery_redis_url(REDIS_URL)
-CELERY_RESULT_BACKEND = celery_redis_url(REDIS_URL)
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "global_keyprefix": f"{REDIS_KEY_PREFIX}:celery:",
-    "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
-}
-CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_KEY_PREFIX}:celery:"}
+_celery_redis = REDIS.celery()
+CELERY_BROKER_URL = _celery_redis["broker_url"]
+CELERY_RESULT_BACKEND = _celery_redis["result_backend"]
+CELERY_BROKER_TRANSPORT_OPTIONS = _celery_redis["broker_transport_options"]
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = _celery_redis["result_backend_transport_options"]
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = REDIS_SOCKET_TIMEOUT
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"

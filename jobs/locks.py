@@ -7,8 +7,7 @@ import uuid
 from datetime import datetime, timezone
 
 from django.conf import settings
-from django_redis import get_redis_connection
-
+from config import redis_connections
 from config.faults import OPEN, redis_policy
 
 SLOT_TTL_SECONDS = 30  # refreshed by the running job's heartbeat
@@ -22,7 +21,7 @@ _REFRESH = (
 
 
 def _redis():
-    return get_redis_connection("default")
+    return redis_connections.client()
 
 
 def _key(*parts: str) -> str:

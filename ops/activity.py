@@ -8,7 +8,8 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django_redis import get_redis_connection
+
+from config import redis_connections
 
 logger = logging.getLogger(__name__)
 ACTIVE_DAYS = 8
@@ -22,7 +23,7 @@ def record_seen(seen: set[tuple[str, str]]) -> None:
     if not seen:
         return
     try:
-        redis = get_redis_connection("default")
+        redis = redis_connections.client()
         pipe = redis.pipeline(transaction=False)
         by_day: dict[str, list[str]] = {}
         for day, user_id in seen:
@@ -37,7 +38,7 @@ def record_seen(seen: set[tuple[str, str]]) -> None:
 
 def seen_on(day: str) -> set[str]:
     try:
-        return {member.decode() for member in get_redis_connection("default").smembers(_key(day))}
+        return {member.decode() for member in redis_connections.client().smembers(_key(day))}
     except Exception as exc:  # noqa: BLE001
         logger.warning("active users of %s unavailable: %s", day, exc)
         return set()

@@ -15,6 +15,7 @@ from django.db import DatabaseError, connection
 from django.db.models import Count
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from config import redis_connections
 from core import partitions
 from jobs.models import Job, JobLog
 from ops.models import SystemEvent
@@ -27,10 +28,8 @@ _PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
 
 
 def queue_depth(queue: str = "celery") -> int | None:
-    from django_redis import get_redis_connection
-
     try:
-        redis = get_redis_connection("default")
+        redis = redis_connections.client()
         prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
         return sum(redis.llen(f"{prefix}{queue}{suffix}") for suffix in _PRIORITY_SUFFIXES)
     except Exception as exc:  # noqa: BLE001 - Redis away: the metric is left out, the scrape goes on

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
+from config import redis_connections
 from ops.collectors import last_verification, partitions_ahead
 from ops.receivers import BEAT_TICK_KEY
 
@@ -37,9 +38,7 @@ def _database() -> str:
 
 
 def _redis() -> str:
-    from django_redis import get_redis_connection
-
-    get_redis_connection("default").ping()
+    redis_connections.client().ping()
     return "answers"
 
 

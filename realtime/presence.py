@@ -35,8 +35,7 @@ from __future__ import annotations
 import time
 
 from django.conf import settings
-from django_redis import get_redis_connection
-
+from config import redis_connections
 from config.faults import OPEN, redis_policy
 from realtime import broadcast, registry
 
@@ -97,7 +96,7 @@ return {before, after, since, ended_since, ended_at, started}
 
 
 def _redis():
-    return get_redis_connection("default")
+    return redis_connections.client()
 
 
 def _key(*parts) -> str:

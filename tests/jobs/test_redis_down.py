@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from config import faults
 from config.celery import app as celery_app
-from config.settings import celery_redis_url
+from config.redis_connections import celery_redis_url
 from jobs import services, tasks
 from jobs.models import Job
 from tests.redis_server import ThrowawayRedis
