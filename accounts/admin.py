@@ -7,7 +7,7 @@ from django.db.models import Count
 from accounts import services
 from accounts.forms import StaffLoginForm
 from accounts.models import ApiKey, DeviceSession, Notification, Profile, User
-from config.admin_actions import run_service_action
+from config.admin_actions import ReadOnly, run_service_action
 
 # The admin's login goes through the same lockout, status checks and audit.
 admin.site.login_form = StaffLoginForm
@@ -68,15 +68,8 @@ class UserAdmin(admin.ModelAdmin):
                            "Sessions revoked for")
 
 
-class _ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # revoke through the action, which audits
+class _ReadOnlyAdmin(ReadOnly, admin.ModelAdmin):
+    """Revoked through the actions, which audit."""
 
 
 @admin.register(DeviceSession)

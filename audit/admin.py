@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from audit.models import AuditLog
 from audit.services import audit_record
 from audit.verification import parse_when, verify
+from config.admin_actions import ReadOnly
 from core import partitions
 
 EXPORT_FIELDS = [
@@ -116,7 +117,8 @@ class DateRangeFilter(InputFilter):
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin):
+class AuditLogAdmin(ReadOnly, admin.ModelAdmin):
+    # Read-only: the table is append-only and entries come from services only.
     list_display = ["created_at", "actor_username", "acting_for_username", "org_name", "action", "resource",
                     "result", "level", "ip", "request_id"]
     list_filter = [DateRangeFilter, ActorFilter, OrgFilter, ActionFilter, "result", "level"]
@@ -133,15 +135,6 @@ class AuditLogAdmin(admin.ModelAdmin):
     def resource(self, obj):
         return f"{obj.resource_type}:{obj.resource_id}" if obj.resource_type else obj.resource_id
 
-    # Read-only: the table is append-only and entries come from services only.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_actions(self, request):
         actions = super().get_actions(request)

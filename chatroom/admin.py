@@ -25,6 +25,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from chatroom import selectors, services
 from chatroom.models import Attachment, Invite, JoinRequest, Message, Room, RoomMember, Thread
 from config.admin_actions import (
+    ReadOnly,
     ServiceErrorsAsMessages,
     refusal_text,
     run_service_action,
@@ -280,19 +281,6 @@ class RoomAdmin(ServiceFormErrors, admin.ModelAdmin):
 
 
 # --------------------------------------------------------------------------- read-only, with actions
-
-
-class ReadOnly:
-    """Seen here, changed only by the actions (which call the services)."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Message)

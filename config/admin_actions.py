@@ -30,6 +30,21 @@ def run_service_action(modeladmin, request, queryset, func, label: str) -> None:
         modeladmin.message_user(request, f"{label}: {done}.")
 
 
+class ReadOnly:
+    """A model seen in the admin and never added, changed or deleted there:
+    written by the system or by services only (an admin's actions, which call
+    the services, may still change it)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ServiceErrorsAsMessages:
     """A service's ApplicationError rolls the admin's transaction back and is
     shown as a message on the same page instead of a server error."""

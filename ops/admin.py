@@ -9,12 +9,13 @@ from __future__ import annotations
 from django.contrib import admin
 from django.template.defaultfilters import filesizeformat
 
+from config.admin_actions import ReadOnly
 from ops.display import details_html, details_summary
 from ops.models import (FANOUT_LATENCY, HTTP_REQUEST_DURATION, METRIC_NAMES, DailyStat, PerformanceMetric,
                         SystemEvent, SystemMetric, UserStatistic)
 
 
-class MachineWrittenAdmin(admin.ModelAdmin):
+class MachineWrittenAdmin(ReadOnly, admin.ModelAdmin):
     list_per_page = 100
     # No count(*) over a big (partitioned) table on every page.
     show_full_result_count = False
@@ -22,14 +23,6 @@ class MachineWrittenAdmin(admin.ModelAdmin):
     class Media:
         css = {"all": ["css/ops.css"]}  # the key: value lists
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def fixed_choices_filter(field: str, choices, title: str | None = None,

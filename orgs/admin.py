@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.db.models import Q
 from django.utils import timezone
 
-from config.admin_actions import ServiceErrorsAsMessages
+from config.admin_actions import ReadOnly, ServiceErrorsAsMessages
 from orgs import services
 from orgs.models import Department, Membership, Organization, Position, Proxy, Role
 
@@ -183,7 +183,7 @@ class ProxyAdmin(ServiceErrorsAsMessages, admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(ServiceErrorsAsMessages, admin.ModelAdmin):
+class MembershipAdmin(ReadOnly, ServiceErrorsAsMessages, admin.ModelAdmin):
     """Read and filter memberships across orgs; edits happen on the org page."""
 
     list_display = ["user", "org", "role", "department", "position", "expires_at", "is_active"]
@@ -191,18 +191,10 @@ class MembershipAdmin(ServiceErrorsAsMessages, admin.ModelAdmin):
     search_fields = ["user__username", "org__name"]
     list_select_related = ["user", "org", "role", "department", "position"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Role)
-class RoleAdmin(admin.ModelAdmin):
+class RoleAdmin(ReadOnly, admin.ModelAdmin):
     """Read-only: system roles are fixed, and org roles are managed on the org
     pages or the API, where the no-escalation rule applies."""
 
@@ -210,11 +202,3 @@ class RoleAdmin(admin.ModelAdmin):
     list_filter = ["is_system_role"]
     search_fields = ["name", "org__name"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
