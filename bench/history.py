@@ -121,6 +121,9 @@ def configure_django(url: str) -> None:
     from django.db import connections
 
     connections.close_all()
+    # The process's connection pool was made for the previous size's
+    # database (dropped since): a new one is made for this one.
+    connections["default"].close_pool()
     settings.DATABASES["default"]["NAME"] = urlparse(url).path.lstrip("/")
     connections["default"].settings_dict["NAME"] = settings.DATABASES["default"]["NAME"]
 
