@@ -1,9 +1,11 @@
 import asyncio
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 
 from accounts.services import user_create
+from config import redis_connections
 
 
 @pytest.fixture(autouse=True)
@@ -18,9 +20,15 @@ def _fresh_content_type_cache():
 
 @pytest.fixture(autouse=True)
 def _clean_redis_keyspace():
-    """Each test starts with an empty key space (this worker's prefix only)."""
+    """Each test starts with an empty key space (this worker's prefix only):
+    the cache's keys and the raw ones beside them, such as a remote's
+    transfer slots (jobs.locks), which a test's killed runner leaves held
+    for their 30 s TTL, long enough to make a later test's remote busy."""
     yield
     cache.delete_pattern("*")
+    client = redis_connections.client()
+    for key in client.scan_iter(match=f"{settings.REDIS_KEY_PREFIX}:lock:*", count=1000):
+        client.delete(key)
 
 
 @pytest.fixture
