@@ -330,9 +330,11 @@ def unread_counts(*, user) -> dict:
     """GET /unread: unread and mention counts per room and their total
     (chatroom.unread: one counting query for the rooms not cached in Redis),
     and over the followed threads (chatroom.thread_state)."""
-    rooms = [{"room_id": str(r), "unread": u, "mentions": m} for r, (u, m) in unread.counts(user).items() if u or m]
+    rooms = [{"room_id": str(r), "unread": b.unread, "mentions": b.mentions, "capped": b.capped}
+             for r, b in unread.counts(user).items() if b.unread or b.mentions]
     rooms.sort(key=lambda r: (-r["mentions"], -r["unread"], r["room_id"]))
-    return {"total": sum(r["unread"] for r in rooms), "rooms": rooms, "threads": thread_state.totals(user)}
+    return {"total": sum(r["unread"] for r in rooms), "capped": any(r["capped"] for r in rooms),
+            "rooms": rooms, "threads": thread_state.totals(user)}
 
 
 # --------------------------------------------------------------------------- search

@@ -498,6 +498,11 @@ if DM_POLICY not in ("shared", "anyone"):
 GROUP_DM_MAX_MEMBERS = env_int("GROUP_DM_MAX_MEMBERS", 9)
 if GROUP_DM_MAX_MEMBERS < 3:
     raise ImproperlyConfigured("GROUP_DM_MAX_MEMBERS must be at least 3")
+# A room's unread count stops here (the badge reads "100+"): counting costs a
+# row per unread message (chatroom.unread).
+UNREAD_COUNT_CAP = env_int("UNREAD_COUNT_CAP", 100)
+if UNREAD_COUNT_CAP < 1:
+    raise ImproperlyConfigured("UNREAD_COUNT_CAP must be at least 1")
 
 # --------------------------------------------------------------------------- live socket
 
