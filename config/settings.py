@@ -120,9 +120,13 @@ MIDDLEWARE = [
     "audit.context.AuditContextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language cookie, then Accept-Language; a signed-in user's profile
+    # language wins after authentication (accounts/languages.py).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.languages.ProfileLanguageMiddleware",
     # Runs each request for its user: one that writes pins the user's reads
     # to the primary for REPLICA_PIN_SECONDS (core/replicas.py).
     "core.replicas.PinMiddleware",
@@ -173,6 +177,12 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en"
+# The product's languages (a profile's ``language`` is one of these codes).
+# Translations: locale/<lang>/LC_MESSAGES/*.po, compiled by
+# ``manage.py compilemessages`` (Babel; no GNU gettext needed), which the run
+# and test commands do.
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文"), ("ko", "한국어")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
