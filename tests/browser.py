@@ -77,3 +77,16 @@ def room_pages(playwright, base: str, room, sessions: dict, *, profile_prefix: s
             page.goto(f"{base}/chat/rooms/{room.id}/")
             expect(page.locator("[data-testid=live-status]")).to_have_text("live")
         yield pages
+
+
+def screenshot_pages(base: str, shots: str, views) -> None:
+    """Each (name, page, url) of ``views`` at 1280 and 390 px wide, saved as
+    ``<shots>/<name>-<width>.png``; none may scroll sideways."""
+    for width, height in ((1280, 800), (390, 844)):
+        for name, page, url in views:
+            page.set_viewport_size({"width": width, "height": height})
+            page.goto(base + url)
+            page.wait_for_load_state("networkidle")
+            scroll = page.evaluate("document.documentElement.scrollWidth")
+            assert scroll <= width, (name, width, scroll)
+            page.screenshot(path=f"{shots}/{name}-{width}.png", full_page=True)

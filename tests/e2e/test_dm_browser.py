@@ -13,7 +13,7 @@ from chatroom.models import Message, Room
 from chatroom.services import room_create, room_join
 from orgs import services as org_services
 from orgs.models import Role as OrgRole
-from tests.browser import require_chromium, session_for, signed_in_pages
+from tests.browser import require_chromium, screenshot_pages, session_for, signed_in_pages
 from tests.processes import asgi_servers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -64,17 +64,10 @@ def test_two_browsers_open_a_dm_and_exchange_messages_live(make_user, tmp_path):
 
         if shots:
             Path(shots).mkdir(parents=True, exist_ok=True)
-            for width, height in ((1280, 800), (390, 844)):
-                for name, page, url in (("dm-room", a, dm_path), ("dm-list", b, "/chat/"),
-                                        ("dm-person", a, f"/chat/people/{bob.id}/"),
-                                        ("room-members", a, f"/chat/rooms/{lobby.id}/"),
-                                        ("org-directory", a, f"/orgs/{org.id}/members/")):
-                    page.set_viewport_size({"width": width, "height": height})
-                    page.goto(base + url)
-                    page.wait_for_load_state("networkidle")
-                    scroll = page.evaluate("document.documentElement.scrollWidth")
-                    assert scroll <= width, (name, width, scroll)
-                    page.screenshot(path=f"{shots}/{name}-{width}.png", full_page=True)
+            screenshot_pages(base, shots, (("dm-room", a, dm_path), ("dm-list", b, "/chat/"),
+                                           ("dm-person", a, f"/chat/people/{bob.id}/"),
+                                           ("room-members", a, f"/chat/rooms/{lobby.id}/"),
+                                           ("org-directory", a, f"/orgs/{org.id}/members/")))
     dm = Room.objects.get(kind="dm", members__user=bob)
     assert Room.objects.filter(kind="dm", members__user=carol).exists()
     assert dm_path == f"/chat/rooms/{dm.id}/"

@@ -13,7 +13,7 @@ import pytest
 
 from chatroom.models import Message, ThreadFollow
 from chatroom.services import message_post, room_create, room_join
-from tests.browser import require_chromium, room_pages, session_for
+from tests.browser import require_chromium, screenshot_pages, room_pages, session_for
 from tests.processes import asgi_servers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -84,15 +84,8 @@ def test_a_thread_reply_raises_the_others_unread_count_live_and_opening_it_clear
             a.keyboard.press("Enter")
             b.locator("[data-testid=thread-close]").click()
             expect(b.locator("[data-testid=threads-badge]")).to_have_text("1")
-            for width, height in ((1280, 800), (390, 844)):
-                for name, page, url in (("thread-panel", a, f"/chat/rooms/{room.id}/?thread={root.id}"),
-                                        ("threads-page", b, "/chat/threads/")):
-                    page.set_viewport_size({"width": width, "height": height})
-                    page.goto(base + url)
-                    page.wait_for_load_state("networkidle")
-                    scroll = page.evaluate("document.documentElement.scrollWidth")
-                    assert scroll <= width, (name, width, scroll)
-                    page.screenshot(path=f"{shots}/{name}-{width}.png", full_page=True)
+            screenshot_pages(base, shots, (("thread-panel", a, f"/chat/rooms/{room.id}/?thread={root.id}"),
+                                           ("threads-page", b, "/chat/threads/")))
     replies = list(Message.objects.filter(thread_id=root.id).order_by("created_at").values_list("content", flat=True))
     assert replies[:4] == ["the thread panel", "and the threads page", "live into the open panel", "friday: threads"]
     assert ThreadFollow.objects.get(root_id=root.id, user=bob).following is True
