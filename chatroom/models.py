@@ -317,6 +317,12 @@ class Message(PostgresPartitionedModel):
             models.Index(fields=["thread_id", "created_at", "id"], condition=Q(thread_id__isnull=False),
                          name="idx_messages_thread"),
             models.Index(fields=["room", "created_at"], condition=Q(is_pinned=True), name="idx_messages_pinned"),
+            # The unread counts (chatroom.unread): the messages a room's badge
+            # counts, with their author, so counting is an index-only scan.
+            models.Index(fields=["room", "created_at", "id"], include=["user"],
+                         condition=Q(is_deleted=False) & ~Q(message_type="system")
+                         & (Q(thread_id__isnull=True) | Q(also_to_room=True)),
+                         name="idx_messages_room_unread"),
             # English full-text search (seed 000); the trigram index for
             # substring search is created by the migration where pg_trgm exists.
             GinIndex(SearchVector("content", config="english"), name="idx_messages_content_search"),

@@ -1,7 +1,8 @@
 """Unread and mention counts per room, cached in Redis.
 
-Counting is an index range scan above each read cursor, so it costs one row
-per unread message. A room's count therefore stops at UNREAD_COUNT_CAP (a
+Counting is an index-only range scan above each read cursor
+(idx_messages_room_unread holds just the messages a badge counts, with their
+author), so it costs one index entry per unread message. A room's count therefore stops at UNREAD_COUNT_CAP (a
 badge reads "100+", as in every chat client): without the cap, a user in 200
 busy rooms read up to a week ago paid for all of them (bench/history.py:
 103 ms at 10M messages); with it, at most the cap per room. Mentions in a
