@@ -64,7 +64,7 @@ def _read_past(created_at, message_id) -> Q:
 def _hidden(qs, *, viewer, author_id):
     # Never the viewer, never the author (who wrote it), never an opted-out user.
     return (qs.exclude(user_id=viewer.pk).exclude(user_id=author_id)
-            .exclude(**{f"user__profile__preferences__{USER_PREFERENCE}": False}))
+            .exclude(user__profile__preferences__contains={USER_PREFERENCE: False}))
 
 
 def message_receipts(*, user, message_id) -> dict:
@@ -96,7 +96,7 @@ def room_read_cursors(*, user, room: Room) -> list[dict]:
     if not receipts_on(room):
         return []
     rows = (RoomMember.objects.filter(room_id=room.pk, last_read_message_id__isnull=False)
-            .exclude(user_id=user.pk).exclude(**{f"user__profile__preferences__{USER_PREFERENCE}": False})
+            .exclude(user_id=user.pk).exclude(user__profile__preferences__contains={USER_PREFERENCE: False})
             .select_related("user"))
     return [{"user": user_dict(r.user), "message_id": str(r.last_read_message_id),
              "read_at": isoformat_z(r.last_read_marked_at or r.last_read_at)} for r in rows]
