@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from chatroom import scheduled_selectors
+from chatroom.models import RoomMember
 from chatroom.services import scheduled_messages
 from core.errors import ApplicationError, ValidationFailed
 
@@ -49,8 +50,14 @@ def scheduled_page(request):
     zone = _zone(request.user)
     items = list(scheduled_selectors.scheduled_list(user=request.user, status=status)
                  .order_by("send_at" if status == Status.SCHEDULED else "-send_at", "id")[:200])
+    people: dict = {}
+    dm_ids = {item.room_id for item in items if item.room.is_dm}
+    for room_id, username in (RoomMember.objects.filter(room_id__in=dm_ids).exclude(user=request.user)
+                              .order_by("user__username").values_list("room_id", "user__username")):
+        people.setdefault(room_id, []).append(username)
     for item in items:
         item.local_value = timezone.localtime(item.send_at, zone).strftime("%Y-%m-%dT%H:%M")
+        item.people = ", ".join(people.get(item.room_id, []))
     counts = {s: 0 for s in Status.values}
     for s in scheduled_selectors.scheduled_list(user=request.user).values_list("status", flat=True):
         counts[s] += 1
