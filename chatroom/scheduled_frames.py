@@ -28,7 +28,10 @@ def _send_at(frame: dict, *, required: bool = True):
     value = frame.get("send_at")
     if value is None and not required:
         return UNSET
-    parsed = parse_datetime(value) if isinstance(value, str) else None
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:  # well-formed but impossible ("2026-13-45T00:00")
+        parsed = None
     if parsed is None:
         raise ValidationFailed(fields={"send_at": ["An ISO 8601 date and time with its time zone."]})
     return parsed

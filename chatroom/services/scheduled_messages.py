@@ -18,7 +18,7 @@ from chatroom.scheduled_presenters import scheduled_dict
 from chatroom.services._common import _audit, _find_in_room, _require_active
 from chatroom.services.message_send import _validate_content
 from core.changes import UNSET, given
-from core.errors import Conflict, PermissionDenied, ValidationFailed
+from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from realtime import broadcast as realtime
 
 # How far ahead a message may be scheduled (api.md: at most a year).
@@ -45,7 +45,12 @@ def push(scheduled: ScheduledMessage) -> None:
 
 @transaction.atomic
 def scheduled_create(*, actor: User, room_id, content: str, send_at: datetime, thread_id=None) -> ScheduledMessage:
-    room, member = selectors.room_for_member(user=actor, room_id=room_id)
+    try:
+        room, member = selectors.room_for_member(user=actor, room_id=room_id)
+    except NotFound:
+        # The room is named in the body, not the path: a bad field (a DM of
+        # others stays the same answer as no room at all).
+        raise ValidationFailed(fields={"room_id": ["No such room."]}) from None
     _require_active(room)
     if not has_power(member, "post") or member.is_muted:
         raise PermissionDenied("You may not post in this room.")

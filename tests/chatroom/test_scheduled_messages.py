@@ -85,6 +85,16 @@ def test_refusals(pair, api_as, make_room, make_user):
     # a room alice is not a member of
     elsewhere = make_room(name="elsewhere")
     assert_error(schedule(client, elsewhere), 403, "permission_denied")
+    # a room that does not exist, or a DM of others: the same bad field
+    assert_error(client.post("/api/v1/scheduled-messages/", {"room_id": "00000000-0000-0000-0000-000000000000",
+                                                            "content": "x", "send_at": iso(timedelta(hours=1))},
+                             format="json"), 400, "validation_error")
+    carol, dave = make_user("carol"), make_user("dave")
+    services.room_join(user=carol, room=room)
+    services.room_join(user=dave, room=room)
+    others_dm, _ = services.dm_open(actor=carol, user_ids=[dave.id])
+    err = assert_error(schedule(client, others_dm), 400, "validation_error")
+    assert "room_id" in err["fields"]
     # a thread root that is not in the room
     assert_error(schedule(client, room, thread_id="00000000-0000-0000-0000-000000000000"), 400, "validation_error")
     assert ScheduledMessage.objects.count() == 0
