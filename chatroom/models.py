@@ -140,6 +140,8 @@ class RoomMember(models.Model):
     # message's composite key so unread counts filter on created_at.
     last_read_message_id = models.UUIDField(null=True, blank=True)
     last_read_at = models.DateTimeField(null=True, blank=True)
+    # When the cursor last moved: a read receipt's ``read_at`` (chatroom.receipts).
+    last_read_marked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "room_members"
@@ -510,3 +512,6 @@ class Attachment(models.Model):
 
 Message._meta.get_field("content").register_lookup(ILike)
 Room._meta.get_field("name").register_lookup(ILike)
+
+# Send later: in its own module (this one is at its size limit).
+from chatroom.scheduled_models import ScheduledMessage  # noqa: E402,F401

@@ -513,6 +513,17 @@ if GROUP_DM_MAX_MEMBERS < 3:
 UNREAD_COUNT_CAP = env_int("UNREAD_COUNT_CAP", 100)
 if UNREAD_COUNT_CAP < 1:
     raise ImproperlyConfigured("UNREAD_COUNT_CAP must be at least 1")
+# Read receipts (chatroom.receipts): DMs, group DMs and rooms of at most this many members.
+RECEIPTS_MAX_MEMBERS = env_int("RECEIPTS_MAX_MEMBERS", 50)
+# Send later: beat scans for due scheduled messages this often (seconds); a
+# message goes out within about this long of its send_at, after a restart too.
+SCHEDULED_MESSAGES_SCAN_SECONDS = env_int("SCHEDULED_MESSAGES_SCAN_SECONDS", 1)
+if not 1 <= SCHEDULED_MESSAGES_SCAN_SECONDS <= 5:
+    raise ImproperlyConfigured("SCHEDULED_MESSAGES_SCAN_SECONDS must be between 1 and 5")
+# A scan still waiting past the next one is dropped (the next one does its work).
+CELERY_BEAT_SCHEDULE["chatroom-scheduled-messages-due"] = {
+    "task": "chatroom.tasks.scheduled_messages_due", "schedule": float(SCHEDULED_MESSAGES_SCAN_SECONDS),
+    "options": {"expires": float(SCHEDULED_MESSAGES_SCAN_SECONDS)}}
 
 # --------------------------------------------------------------------------- live socket
 
