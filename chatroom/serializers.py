@@ -90,7 +90,7 @@ class RoomMemberSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RoomMember
-        fields = ["user", "role", "is_muted", "notifications_enabled", "permissions", "joined_at",
+        fields = ["user", "role", "is_muted", "notifications_enabled", "notify_level", "permissions", "joined_at",
                   "last_read_message_id"]
         read_only_fields = fields
 
@@ -358,6 +358,10 @@ class RoomMemberUpdateInput(serializers.Serializer):
     role = serializers.ChoiceField(choices=RoomMember.Role.choices, required=False)
     is_muted = serializers.BooleanField(required=False)
     notifications_enabled = serializers.BooleanField(required=False)
+    notify_level = serializers.ChoiceField(
+        choices=RoomMember.NotifyLevel.choices, required=False,
+        help_text="The member's own: `all`, `mentions` (notify only when mentioned) or `none` (muted: no "
+                  "notifications, unread still counted).")
     permissions = serializers.DictField(child=serializers.BooleanField(), required=False)
 
 
