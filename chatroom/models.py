@@ -516,3 +516,6 @@ class Attachment(models.Model):
 
 Message._meta.get_field("content").register_lookup(ILike)
 Room._meta.get_field("name").register_lookup(ILike)
+
+# The missed-message mail's tables live in their own module (issue 18).
+from chatroom.missed_mail_models import MissedMailCursor, MissedMessageMail  # noqa: E402,F401
