@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, time, timedelta
+from datetime import timezone as dt_timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import transaction
@@ -71,7 +72,7 @@ def dnd_state(preferences, tz_name: str, now: datetime | None = None) -> dict:
     scheduled = _schedule_end(schedule, now.astimezone(_zone(tz_name)))
     if scheduled is not None:
         ends.append(scheduled)
-    return {"active": bool(ends), "ends_at": isoformat_z(max(ends)) if ends else None,
+    return {"active": bool(ends), "ends_at": isoformat_z(max(ends).astimezone(dt_timezone.utc)) if ends else None,
             "until": isoformat_z(until) if until is not None and until > now else None,
             "schedule": {"start": schedule.get("start"), "end": schedule.get("end")} if schedule else None}
 

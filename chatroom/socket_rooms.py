@@ -4,6 +4,7 @@ below chatroom and reaches rooms only through this."""
 
 from __future__ import annotations
 
+from accounts import dnd
 from chatroom import cursors, selectors, unread
 from chatroom.models import RoomMember
 from chatroom.presenters import user_dict
@@ -17,7 +18,16 @@ def ready_rooms(*, user) -> list[dict]:
     counts = {str(room_id): pair for room_id, pair in unread.counts(user).items()}
     for room in rooms:
         room["unread"], room["mentions"] = counts.get(room["id"], (0, 0))
+    # ready's user is presented on the event loop, where no query may run:
+    # the user's do-not-disturb state is read here, in the worker thread.
+    user.dnd_state = dnd.state_of(user)
     return rooms
+
+
+def present_user(user) -> dict:
+    """``ready``'s user, with ``dnd`` (accounts.dnd.dnd_state) for the
+    page's notifier: no desktop notifications while ``dnd.active``."""
+    return {**user_dict(user), "dnd": getattr(user, "dnd_state", None)}
 
 
 def user_room_ids(user_id) -> list[str]:
@@ -33,5 +43,5 @@ def register() -> None:
         messages_after=selectors.messages_after,
         cursor_key=cursors.decode,
         user_room_ids=user_room_ids,
-        present_user=user_dict,
+        present_user=present_user,
     ))
