@@ -18,6 +18,11 @@ function mark() {
     if ((item.dataset.dnd === "1") !== on) item.dataset.dnd = on ? "1" : "0";
     item.title = on ? "In do not disturb" : "";
   }
+  // A DM's title names its people (links to their pages) beside their presence.
+  for (const link of document.querySelectorAll('[data-testid="dm-title"] a.person')) {
+    const id = link.getAttribute("href").split("/").filter(Boolean).pop();
+    link.dataset.dnd = resting.has(id) ? "1" : "0";
+  }
 }
 
 function when(iso) {
