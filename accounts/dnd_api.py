@@ -28,8 +28,8 @@ class DndStateSerializer(serializers.Serializer):
 class DndInput(serializers.Serializer):
     until = serializers.CharField(required=False, allow_null=True, allow_blank=True,
                                   help_text="DND until this time (ISO 8601), null to end it.")
-    schedule = serializers.JSONField(required=False, allow_null=True,
-                                     help_text='{"start": "22:00", "end": "08:00"} daily, null for none.')
+    schedule = DndScheduleSerializer(required=False, allow_null=True,
+                                     help_text='Daily quiet hours, {"start": "22:00", "end": "08:00"}; null for none.')
 
 
 class DndView(APIView):

@@ -11,6 +11,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.serializers import UserRefSerializer
 from chatroom import selectors
 from chatroom.api import READ
 from chatroom.presenters import user_dict
@@ -29,7 +30,7 @@ class MentionableSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["user", "group", "department"])
     handle = serializers.CharField(help_text="What follows the @.")
     name = serializers.CharField()
-    user = serializers.DictField(required=False, help_text="kind user: {id, username, avatar_url}.")
+    user = UserRefSerializer(required=False, help_text="Only for kind user.")
     members = serializers.IntegerField(required=False, help_text="Groups: how many members of the room it reaches.")
     allowed = serializers.BooleanField(required=False, help_text="Groups: whether the caller may use it here.")
     org_id = serializers.UUIDField(required=False, help_text="Departments: its organization.")
