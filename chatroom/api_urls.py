@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chatroom import api, attention_api, thread_api
+from chatroom import api, attention_api, mention_api, thread_api
 
 urlpatterns = [
     path("rooms/", api.RoomsView.as_view(), name="chat-rooms"),
@@ -10,6 +10,7 @@ urlpatterns = [
     path("rooms/<uuid:room_id>/transfer", api.RoomTransferView.as_view(), name="chat-room-transfer"),
     path("rooms/<uuid:room_id>/members/", api.MembersView.as_view(), name="chat-room-members"),
     path("rooms/<uuid:room_id>/members/<uuid:user_id>/", api.MemberDetailView.as_view(), name="chat-room-member"),
+    path("rooms/<uuid:room_id>/mentionables/", mention_api.MentionablesView.as_view(), name="chat-room-mentionables"),
     path("rooms/<uuid:room_id>/join-requests/", api.JoinRequestsView.as_view(), name="chat-join-requests"),
     path("rooms/<uuid:room_id>/join-requests/<uuid:request_id>/approve",
          api.JoinRequestDecideView.as_view(approve=True), name="chat-join-request-approve"),

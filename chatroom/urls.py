@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chatroom import scheduled_views, views
+from chatroom import attention_views, scheduled_views, views
 
 app_name = "chatroom"
 
@@ -14,6 +14,7 @@ urlpatterns = [
     path("rooms/<uuid:room_id>/", views.room_view, name="room"),
     path("rooms/<uuid:room_id>/join", views.room_join, name="join"),
     path("rooms/<uuid:room_id>/leave", views.room_leave, name="leave"),
+    path("rooms/<uuid:room_id>/notify", attention_views.notify_level, name="notify_level"),
     path("rooms/<uuid:room_id>/invite", views.room_invite_user, name="invite_user"),
     path("rooms/<uuid:room_id>/requests/", views.join_requests, name="join_requests"),
     path("dm/", views.dm_open, name="dm_open"),

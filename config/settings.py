@@ -489,6 +489,24 @@ if EMAIL_HOST:
     EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# The site's own address, for links in mails (no request to take it from).
+SITE_URL = os.environ.get("SITE_URL", "http://localhost:8000").rstrip("/")
+
+# Missed-message mail (issue 18): what is still unread this long after it came,
+# while the user has no socket online, is mailed (batched, one mail per user,
+# at most MISSED_MESSAGE_EMAIL_MAX_ITEMS messages); the beat scan runs every
+# MISSED_MESSAGE_EMAIL_SCAN_SECONDS and also sends again what SMTP refused.
+MISSED_MESSAGE_EMAIL_DELAY_SECONDS = env_int("MISSED_MESSAGE_EMAIL_DELAY_SECONDS", 120)
+MISSED_MESSAGE_EMAIL_SCAN_SECONDS = env_int("MISSED_MESSAGE_EMAIL_SCAN_SECONDS", 30)
+MISSED_MESSAGE_EMAIL_MAX_ITEMS = env_int("MISSED_MESSAGE_EMAIL_MAX_ITEMS", 20)
+# Celery retries of one send (backing off up to an hour); past them the beat
+# scan keeps trying, so a mail is delayed by a failing SMTP server, never lost.
+MISSED_MESSAGE_EMAIL_MAX_RETRIES = env_int("MISSED_MESSAGE_EMAIL_MAX_RETRIES", 10)
+CELERY_BEAT_SCHEDULE["chatroom-missed-message-mail"] = {
+    "task": "chatroom.scan_missed_messages", "schedule": float(MISSED_MESSAGE_EMAIL_SCAN_SECONDS),
+}
+# @all and @here need room admin in rooms of more members than this.
+GROUP_MENTION_FREE_MEMBERS = env_int("GROUP_MENTION_FREE_MEMBERS", 10)
 
 # --------------------------------------------------------------------------- chat
 

@@ -1,12 +1,15 @@
-"""The room page's send-later menu and read receipts, as template tags so
-the room view needs no change: ``{% load attention %}``, then
-``{% send_later room %}`` in the composer and ``{% read_receipts room %}``
-once on the page."""
+"""The room page's attention bits (issue 18), as template tags so the room
+view needs no change: ``{% load attention %}``, then ``{% send_later room %}``
+in the composer, ``{% read_receipts room %}`` once on the page, and
+``dnd_people`` for the DM composer's do-not-disturb warning."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django import template
 
+from accounts import dnd
 from chatroom import receipts
 from chatroom.models import Room
 
@@ -30,3 +33,19 @@ def read_receipts(context, room: Room) -> dict:
         "enabled": receipts.receipts_on(room),
         "cursors": receipts.room_read_cursors(user=user, room=room),
     }}
+
+
+@register.simple_tag
+def dnd_people(people) -> list:
+    """The people (users) among ``people`` in DND now, each with ``dnd_ends``."""
+    people = list(people or ())
+    if not people:
+        return []
+    resting = dnd.in_dnd([p.id for p in people])
+    out = []
+    for person in people:
+        if person.id in resting:
+            ends = dnd.state_of(person)["ends_at"]
+            person.dnd_ends = datetime.fromisoformat(ends.replace("Z", "+00:00")) if ends else None
+            out.append(person)
+    return out
