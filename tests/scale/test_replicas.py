@@ -73,11 +73,8 @@ def _wait_status(servers, status: str, timeout: float = 30) -> list[dict]:
 def stack(tmp_path_factory):
     cluster = Cluster()
     try:
-        primary = cluster.init_primary()
+        primary = cluster.migrated_primary(child_env())
         env = child_env(DATABASE_URL=primary.url())
-        migrate = subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env,
-                                 capture_output=True, text=True, timeout=300)
-        assert migrate.returncode == 0, migrate.stderr[-3000:]
         superuser = subprocess.run([sys.executable, "manage.py", "createsuperuser", "--noinput", "--username", "ops",
                                     "--email", "ops@example.com"], cwd=ROOT, capture_output=True, text=True,
                                    env={**env, "DJANGO_SUPERUSER_PASSWORD": PASSWORD}, timeout=120)
