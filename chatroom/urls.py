@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chatroom import views
+from chatroom import room_settings_views, views
 
 app_name = "chatroom"
 
@@ -13,6 +13,9 @@ urlpatterns = [
     path("rooms/<uuid:room_id>/leave", views.room_leave, name="leave"),
     path("rooms/<uuid:room_id>/invite", views.room_invite_user, name="invite_user"),
     path("rooms/<uuid:room_id>/requests/", views.join_requests, name="join_requests"),
+    path("rooms/<uuid:room_id>/settings/", room_settings_views.room_settings, name="settings"),
+    path("rooms/<uuid:room_id>/members/", room_settings_views.room_members, name="members"),
+    path("rooms/<uuid:room_id>/members/change", room_settings_views.member_change, name="member_change"),
     path("dm/", views.dm_open, name="dm_open"),
     path("people/<uuid:user_id>/", views.person, name="person"),
     path("invite/<str:code>/", views.invite_page, name="invite"),
