@@ -40,12 +40,11 @@ def session_for(user) -> str:
 
 
 @contextlib.contextmanager
-def room_pages(playwright, base: str, room, sessions: dict, *, profile_prefix: str = "teamhub-chromium-"):
+def browser_pages(playwright, base: str, sessions: dict, *, profile_prefix: str = "teamhub-chromium-"):
     """One chromium per ``sessions`` entry ({name: session_for(user)}, made
     before Playwright's loop runs, which Django's ORM refuses), each with a
-    fresh profile, on ``room``'s page with its socket live; yields {name: page}."""
+    fresh profile and logged in; yields {name: page} (blank pages)."""
     from django.conf import settings
-    from playwright.sync_api import expect
 
     profiles = [tempfile.mkdtemp(prefix=profile_prefix) for _ in sessions]
     contexts = []
@@ -58,8 +57,6 @@ def room_pages(playwright, base: str, room, sessions: dict, *, profile_prefix: s
             context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": base}])
             page = context.pages[0] if context.pages else context.new_page()
             page.set_default_timeout(15_000)
-            page.goto(f"{base}/chat/rooms/{room.id}/")
-            expect(page.locator("[data-testid=live-status]")).to_have_text("live")
             pages[who] = page
         yield pages
     finally:
@@ -67,3 +64,31 @@ def room_pages(playwright, base: str, room, sessions: dict, *, profile_prefix: s
             context.close()
         for profile in profiles:
             shutil.rmtree(profile, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def room_pages(playwright, base: str, room, sessions: dict, *, profile_prefix: str = "teamhub-chromium-"):
+    """browser_pages, each on ``room``'s page with its socket live."""
+    from playwright.sync_api import expect
+
+    with browser_pages(playwright, base, sessions, profile_prefix=profile_prefix) as pages:
+        for page in pages.values():
+            page.goto(f"{base}/chat/rooms/{room.id}/")
+            expect(page.locator("[data-testid=live-status]")).to_have_text("live")
+        yield pages
+
+
+# axe-core's impacts that fail a page (minor and moderate are reported, not failed).
+AXE_FAILING = ("serious", "critical")
+
+
+def axe_violations(page) -> list[dict]:
+    """axe-core (the pinned axe-playwright-python package's copy) run on the
+    page as it is now: its serious and critical violations, each with the
+    rule, its help text and the first few offending nodes' selectors."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [{"id": v["id"], "impact": v["impact"], "help": v["help"],
+             "nodes": [n["target"] for n in v["nodes"][:5]]}
+            for v in results.response["violations"] if v["impact"] in AXE_FAILING]

@@ -118,6 +118,7 @@ function removed(roomId) {
 live.on("ready", (frame) => {
   me = frame.user && frame.user.id;
   setAll(frame.rooms || []);
+  if (bar) bar.dataset.live = "true";
   soon(); // the threads' totals, which ready does not carry
 });
 
@@ -138,6 +139,7 @@ live.on("message.new", (frame) => {
   show();
 });
 
+live.on("socket.closed", () => { if (bar) bar.dataset.live = "false"; });
 live.on("read", (frame) => { if (me && frame.user_id === me) soon(); });
 for (const type of ["message.deleted", "thread.updated", "thread.read"]) live.on(type, soon);
 live.on("member.joined", (frame) => {

@@ -12,6 +12,7 @@ let rooms = null; // [{id, label, kind}]
 let shown = [];
 let active = 0;
 let opener = null;
+let enterWhileLoading = false; // Enter typed before the list came: open the best match when it does
 
 async function load() {
   if (rooms) return rooms;
@@ -92,11 +93,14 @@ async function open() {
   opener = document.activeElement;
   input.value = "";
   active = 0;
+  enterWhileLoading = false;
   dialog.showModal();
   input.focus();
   render();
   try { await load(); } catch (e) { rooms = rooms || []; }
   render();
+  if (enterWhileLoading && shown[active]) go(shown[active]);
+  enterWhileLoading = false;
 }
 
 function close() {
@@ -121,6 +125,7 @@ if (dialog) {
     } else if (e.key === "Enter") {
       e.preventDefault();
       if (shown[active]) go(shown[active]);
+      else if (!rooms) enterWhileLoading = true;
     }
   });
   // A click on the backdrop (the dialog itself, outside its box) closes it.
