@@ -42,3 +42,24 @@ def test_home_shows_only_my_active_jobs(client, make_user):
     assert f'data-job-id="{mine.id}"' in jobs and "src:/a" in jobs
     assert "theirs" not in jobs and "done:" not in jobs
     assert "js/dashboard.js" in html
+
+
+def test_home_lists_my_next_scheduled_runs_soonest_first(client, make_user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from jobs.models import ScheduleRule
+
+    me, other = make_user("me-sched"), make_user("other-sched")
+    template = {"type": "copy", "source": {"remote": "a", "path": "/"}, "destination": {"remote": "b", "path": "/"}}
+    now = timezone.now()
+    for user, name, hours, active in ((me, "later-run", 5, True), (me, "sooner-run", 1, True),
+                                      (me, "paused-run", 2, False), (other, "their-run", 1, True)):
+        ScheduleRule.objects.create(user=user, name=name, rule_type="cron", cron_expression="0 * * * *",
+                                    job_template=template, is_active=active, next_run_at=now + timedelta(hours=hours))
+    client.force_login(me)
+    html = client.get("/").content.decode()
+    runs = html.split('data-testid="dash-schedules"', 1)[1].split("</section>", 1)[0]
+    assert runs.index("sooner-run") < runs.index("later-run")
+    assert "paused-run" not in runs and "their-run" not in runs
