@@ -302,12 +302,14 @@ def test_at_390px_nothing_scrolls_sideways_and_the_sidebar_is_a_drawer(make_user
             Path(shots).mkdir(parents=True, exist_ok=True)
             for width, height in ((1280, 800), (390, 844)):
                 a.set_viewport_size({"width": width, "height": height})
-                for name in ("home", "room", "settings", "members"):
+                for name, shot in (("home", "home"), ("room", "room"), ("settings", "room-settings"),
+                                   ("members", "room-members-page")):
                     a.goto(base + paths[name])
                     a.wait_for_load_state("networkidle")
-                    a.screenshot(path=f"{shots}/chat-{name}-{width}.png", full_page=True)
+                    a.screenshot(path=f"{shots}/{shot}-{width}.png", full_page=True)
                 if width == 390:
                     a.goto(base + paths["room"])
+                    a.wait_for_load_state("networkidle")
                     a.click("[data-testid=drawer-open]")
                     a.wait_for_timeout(300)  # the drawer's slide-in, for the picture only
                     a.screenshot(path=f"{shots}/chat-drawer-390.png")
@@ -315,7 +317,8 @@ def test_at_390px_nothing_scrolls_sideways_and_the_sidebar_is_a_drawer(make_user
                     a.goto(base + paths["home"])
                     a.keyboard.press("Control+k")
                     a.locator("[data-testid=switcher-input]").fill("pa")
-                    a.screenshot(path=f"{shots}/chat-switcher-1280.png")
+                    a.locator("[data-testid=switcher-option]").first.wait_for()
+                    a.screenshot(path=f"{shots}/quick-switcher-1280.png")
 
 
 AXE_PAGES = ("home", "room", "settings", "dm", "threads", "jobs", "job", "org-chart")
