@@ -108,6 +108,10 @@ function close() {
 }
 
 if (dialog) {
+  // The shortcut as the keyboard says it.
+  if (/Mac|iPhone|iPad/.test(navigator.platform || "")) {
+    for (const kbd of document.querySelectorAll("[data-switcher-open] kbd")) kbd.textContent = "⌘K";
+  }
   document.addEventListener("keydown", (e) => {
     if ((e.ctrlKey || e.metaKey) && !e.altKey && (e.key === "k" || e.key === "K")) {
       e.preventDefault();

@@ -312,6 +312,7 @@ def test_at_390px_nothing_scrolls_sideways_and_the_sidebar_is_a_drawer(make_user
                     a.wait_for_load_state("networkidle")
                     a.click("[data-testid=drawer-open]")
                     a.wait_for_timeout(300)  # the drawer's slide-in, for the picture only
+                    a.evaluate("document.fonts.ready.then(() => true)")
                     a.screenshot(path=f"{shots}/chat-drawer-390.png")
                 else:
                     a.goto(base + paths["home"])
