@@ -13,19 +13,19 @@ menu?.addEventListener("click", () => {
 });
 
 function setDrawer(open) {
-  document.body.classList.toggle("drawer-open", open);
+  document.body.classList.toggle("drawer-shown", open);
   opener?.setAttribute("aria-expanded", String(open));
   if (open) drawer?.querySelector("a, button")?.focus();
   else opener?.focus();
 }
 
 if (drawer && opener) {
-  opener.addEventListener("click", () => setDrawer(!document.body.classList.contains("drawer-open")));
+  opener.addEventListener("click", () => setDrawer(!document.body.classList.contains("drawer-shown")));
   drawer.querySelector("[data-drawer-close]")?.addEventListener("click", () => setDrawer(false));
   document.addEventListener("keydown", (e) => {
-    if (e.key === "Escape" && document.body.classList.contains("drawer-open")) setDrawer(false);
+    if (e.key === "Escape" && document.body.classList.contains("drawer-shown")) setDrawer(false);
   });
   document.addEventListener("click", (e) => {
-    if (document.body.classList.contains("drawer-open") && !drawer.contains(e.target) && !opener.contains(e.target)) setDrawer(false);
+    if (document.body.classList.contains("drawer-shown") && !drawer.contains(e.target) && !opener.contains(e.target)) setDrawer(false);
   });
 }

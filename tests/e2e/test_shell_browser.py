@@ -115,6 +115,7 @@ def test_quick_switcher_filters_moves_opens_and_closes(make_user, tmp_path):
         expect(dialog).to_be_hidden()
         a.keyboard.press("Control+k")
         expect(dialog).to_be_visible()
+        expect(a.get_by_role("dialog", name="Jump to a conversation")).to_be_visible()
         box = a.locator("[data-testid=switcher-input]")
         expect(box).to_be_focused()
         expect(box).to_have_accessible_name("Room or person name")
@@ -135,6 +136,13 @@ def test_quick_switcher_filters_moves_opens_and_closes(make_user, tmp_path):
 
         box.press("Escape")
         expect(dialog).to_be_hidden()
+        # The sidebar's button opens it too, and focus goes back to it on close.
+        a.goto(base + "/chat/")
+        opener = a.locator("[data-testid=switcher-open]")
+        opener.click()
+        expect(box).to_be_focused()
+        box.press("Escape")
+        expect(opener).to_be_focused()
 
         a.keyboard.press("Control+k")
         box.fill("bob")
@@ -292,6 +300,8 @@ def test_at_390px_nothing_scrolls_sideways_and_the_sidebar_is_a_drawer(make_user
         a.click("[data-testid=drawer-open]")
         expect(sidebar).to_be_visible()
         expect(a.locator("[data-testid=drawer-open]")).to_have_attribute("aria-expanded", "true")
+        # The open drawer changes nothing beneath it (the page stays 390 px wide).
+        assert a.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
         a.keyboard.press("Escape")
         expect(sidebar).to_be_hidden()
         expect(a.locator("[data-testid=drawer-open]")).to_be_focused()
@@ -313,7 +323,7 @@ def test_at_390px_nothing_scrolls_sideways_and_the_sidebar_is_a_drawer(make_user
                     a.click("[data-testid=drawer-open]")
                     a.wait_for_timeout(300)  # the drawer's slide-in, for the picture only
                     a.evaluate("document.fonts.ready.then(() => true)")
-                    a.screenshot(path=f"{shots}/chat-drawer-390.png")
+                    a.screenshot(path=f"{shots}/chat-drawer-390.png", full_page=True)
                 else:
                     a.goto(base + paths["home"])
                     a.keyboard.press("Control+k")
