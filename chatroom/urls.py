@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chatroom import attention_views, scheduled_views, views
+from chatroom import attention_views, room_settings_views, scheduled_views, views
 
 app_name = "chatroom"
 
@@ -17,6 +17,9 @@ urlpatterns = [
     path("rooms/<uuid:room_id>/notify", attention_views.notify_level, name="notify_level"),
     path("rooms/<uuid:room_id>/invite", views.room_invite_user, name="invite_user"),
     path("rooms/<uuid:room_id>/requests/", views.join_requests, name="join_requests"),
+    path("rooms/<uuid:room_id>/settings/", room_settings_views.room_settings, name="settings"),
+    path("rooms/<uuid:room_id>/members/", room_settings_views.room_members, name="members"),
+    path("rooms/<uuid:room_id>/members/change", room_settings_views.member_change, name="member_change"),
     path("dm/", views.dm_open, name="dm_open"),
     path("people/<uuid:user_id>/", views.person, name="person"),
     path("invite/<str:code>/", views.invite_page, name="invite"),
