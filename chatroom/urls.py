@@ -1,11 +1,12 @@
 from django.urls import path
 
-from chatroom import views
+from chatroom import emoji_data, views
 
 app_name = "chatroom"
 
 urlpatterns = [
     path("", views.room_list, name="list"),
+    path("emoji.json", emoji_data.emoji_view, name="emoji"),
     path("search/", views.search, name="search"),
     path("threads/", views.threads, name="threads"),
     path("rooms/<uuid:room_id>/", views.room_view, name="room"),

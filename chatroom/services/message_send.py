@@ -24,14 +24,13 @@ import uuid
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.urls import reverse
 
 from accounts import notifications
 from accounts.models import User
 from audit.services import NO_ENTRY, append_sql_placeholders, entry_params
 from chatroom import cursors, unread
 from chatroom.models import Attachment, Message, MessageClientId, Room, RoomMember, UserBlock
-from chatroom.presenters import new_message_dict
+from chatroom.presenters import jump_url, new_message_dict
 from chatroom.ratelimit import check_message_rate
 from chatroom.services import threads
 from chatroom.services._common import _audit_fields
@@ -380,8 +379,8 @@ def _notify_message(*, message: Message, actor: User, mentioned: list[uuid.UUID]
     data = {"room_id": str(room.id), "room_name": room.name, "message_id": str(message.id),
             "thread_id": str(message.thread_id) if message.thread_id else None,
             "message_created_at": message.created_at.isoformat(), "author_id": str(actor.id), "excerpt": text,
-            # A thread reply opens its thread beside the room.
-            "url": reverse("chatroom:room", args=[room.id]) + (f"?thread={message.thread_id}" if message.thread_id else "")}
+            # Opens the room at the message (a thread reply: its thread, beside the room).
+            "url": jump_url(room.id, message.id, message.thread_id, message.also_to_room)}
     drafts = []
     for user_id, reason in reasons.items():
         if user_id not in listening:
