@@ -43,7 +43,12 @@ export function createComposer(opts) {
       const remove = el("button", { type: "button", class: "link", "aria-label": `Remove ${file.name}` }, "×");
       const node = el("li", { class: "upload", "data-testid": "upload" }, el("span", { class: "upload-name" }, `${file.name} (${size(file.size)})`), bar, remove);
       const item = { file, node, id: null, failed: null };
-      remove.addEventListener("click", () => { uploads.splice(uploads.indexOf(item), 1); node.remove(); });
+      remove.addEventListener("click", () => {
+        uploads.splice(uploads.indexOf(item), 1);
+        node.remove();
+        if (item.failed) error(uploads.find((u) => u.failed)?.failed || "");
+        text.focus();
+      });
       tray.append(node);
       uploads.push(item);
       if (opts.maxBytes && file.size > opts.maxBytes) {

@@ -71,7 +71,7 @@ export function renderMessage(m, opts = {}) {
   const body = el("div", { class: "msg-body" },
     el("div", { class: "msg-head" },
       el("strong", { class: "author" }, m.user ? m.user.username : "?"), " ",
-      timeNode(m.created_at, { class: "muted msg-time" }), edited,
+      timeNode(m.created_at, { class: "muted msg-time" }),
       m.is_pinned ? el("span", { class: "badge" }, "pinned") : null, ...(opts.extraHead || [])));
   if (m.reply_to) {
     body.append(el("blockquote", { class: "reply-quote", "data-testid": "reply-quote" },
@@ -81,7 +81,14 @@ export function renderMessage(m, opts = {}) {
   if (m.is_deleted) {
     body.append(el("p", { class: "msg-text muted" }, el("em", {}, "This message was removed.")));
   } else {
-    body.append(contentNode(m, opts.me), attachmentsNode(m), opts.reactions ? opts.reactions(m) : null);
+    // (append() would write a null as the text "null")
+    const content = contentNode(m, opts.me);
+    // "(edited)" ends the text (as in Slack), so it shows in a grouped message too.
+    if (edited) {
+      const last = content.lastElementChild;
+      (last && last.tagName === "P" ? last : content).append(" ", edited);
+    }
+    for (const part of [content, attachmentsNode(m), opts.reactions ? opts.reactions(m) : null]) if (part) body.append(part);
   }
   for (const extra of opts.after || []) if (extra) body.append(extra);
   if (opts.actions && !m.is_deleted) body.append(el("div", { class: "msg-actions" }, opts.actions));

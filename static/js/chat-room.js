@@ -10,16 +10,15 @@
 // and while the socket is down it polls the API instead.
 
 import { live } from "./socket.js";
-import { api, clientId, el, newestOf, placeMessage, refreshTimes, startClock } from "./chat-util.js";
-import { placeDivider, regroup, renderMessage } from "./chat-message.js";
+import { api, clientId, el, placeMessage, refreshTimes, startClock } from "./chat-util.js";
+import { regroup, renderMessage } from "./chat-message.js";
+import { createHistory } from "./chat-history.js";
 import { createComposer } from "./chat-composer.js";
 import { openEmojiPicker } from "./chat-emoji.js";
 import { setupDesktopNotifications } from "./chat-desktop.js";
 
 const config = JSON.parse(document.getElementById("chat-config").textContent);
 const ROOM = config.roomId;
-const PAGE = 50;
-const EDGE_PX = 150; // how near the top or bottom a scroll loads the next page
 const POLL_MS = 4000;
 const TYPING_TTL_MS = 6000; // a typing indicator lapses without a refresh (server: TYPING_TTL_SECONDS)
 const TYPING_SEND_MS = 2000;
@@ -32,12 +31,9 @@ const text = document.getElementById("composer-text");
 const errorOut = document.getElementById("composer-error");
 const replying = document.getElementById("replying");
 
-// prev/next: the history cursors beyond what is shown (next is set only when
-// the page was opened in the middle and the newest messages are not loaded).
 // pending: message.send frames not yet acknowledged, by client_id; they are
 // sent again after a reconnect (the server stores a client_id once).
-const state = { prev: null, next: null, loading: false, replyTo: null, lastRead: null, byId: new Map(), pending: new Map(),
-  members: [], groups: [] };
+const state = { replyTo: null, byId: new Map(), pending: new Map(), members: [], groups: [] };
 
 function showError(message) {
   errorOut.textContent = message || "";
@@ -128,146 +124,8 @@ function drop(id) {
   regroup(timeline, state.byId);
 }
 
-function newestCursor() {
-  return newestOf(state.byId);
-}
-
-function nearBottom() {
-  return timeline.scrollHeight - timeline.scrollTop - timeline.clientHeight < 80;
-}
-
-function toBottom() {
-  timeline.scrollTop = timeline.scrollHeight;
-}
-
-async function markRead() {
-  if (state.next) return; // the newest messages are not shown yet
-  const newest = newestCursor();
-  if (!newest || newest.id === state.lastRead || document.hidden) return;
-  state.lastRead = newest.id;
-  try {
-    await api("POST", `rooms/${ROOM}/read`, { message_id: newest.id });
-  } catch (e) {
-    // Not marked: let the next call (a new message, the next poll) try again.
-    if (state.lastRead === newest.id) state.lastRead = null;
-  }
-}
-
-// The message to open at: ?around=<id> (a notification, a search hit, a pin),
-// unless it names a thread reply, which the thread panel shows.
-function aroundTarget() {
-  const params = new URLSearchParams(location.search);
-  return params.get("thread") ? null : params.get("around");
-}
-
-function highlight(id) {
-  const target = timeline.querySelector(`li[data-id="${CSS.escape(id)}"]`);
-  if (!target) return false;
-  timeline.querySelectorAll(".msg.focus").forEach((n) => n.classList.remove("focus"));
-  target.classList.add("focus");
-  target.setAttribute("data-testid-focus", "true");
-  target.scrollIntoView({ block: "center" });
-  return true;
-}
-
-async function loadInitial() {
-  const around = aroundTarget();
-  let page;
-  try {
-    page = await api("GET", `rooms/${ROOM}/messages/?limit=${PAGE}${around ? `&around=${encodeURIComponent(around)}` : ""}`);
-  } catch (e) {
-    if (!around) throw e;
-    showError(`That message is not here any more (${e.message}). Showing the latest.`);
-    page = await api("GET", `rooms/${ROOM}/messages/?limit=${PAGE}`);
-  }
-  page.results.forEach(upsert);
-  state.prev = page.prev;
-  state.next = around ? page.next : null;
-  loadEarlier.hidden = !state.prev;
-  jumpLatest.hidden = !state.next;
-  const divider = placeDivider(timeline, state.byId, config.lastRead, config.userId);
-  if (!(around && highlight(around))) {
-    if (divider && divider.offsetTop > timeline.clientHeight / 2) divider.scrollIntoView({ block: "center" });
-    else toBottom();
-  }
-  markRead();
-}
-
-async function loadOlder() {
-  if (!state.prev || state.loading) return;
-  state.loading = true;
-  try {
-    const height = timeline.scrollHeight;
-    const top = timeline.scrollTop;
-    const page = await api("GET", `rooms/${ROOM}/messages/?limit=${PAGE}&before=${encodeURIComponent(state.prev)}`);
-    page.results.forEach(upsert);
-    state.prev = page.prev;
-    loadEarlier.hidden = !state.prev;
-    // Keep what was on screen where it was.
-    timeline.scrollTop = top + (timeline.scrollHeight - height);
-  } catch (e) { showError(e.message); } finally { state.loading = false; }
-}
-
-async function loadNewer() {
-  if (!state.next || state.loading) return;
-  state.loading = true;
-  try {
-    const page = await api("GET", `rooms/${ROOM}/messages/?limit=${PAGE}&after=${encodeURIComponent(state.next)}`);
-    page.results.forEach(upsert);
-    state.next = page.results.length ? page.next : null;
-    jumpLatest.hidden = !state.next;
-    if (!state.next) markRead();
-  } catch (e) { showError(e.message); } finally { state.loading = false; }
-}
-
-// Infinite history: older near the top, newer near the bottom.
-timeline.addEventListener("scroll", () => {
-  if (timeline.scrollTop < EDGE_PX) loadOlder();
-  if (timeline.scrollHeight - timeline.scrollTop - timeline.clientHeight < EDGE_PX) loadNewer();
-}, { passive: true });
-loadEarlier.addEventListener("click", loadOlder);
-
-// Back to the live end: the newest page, in place of the middle one.
-jumpLatest.addEventListener("click", async () => {
-  const page = await api("GET", `rooms/${ROOM}/messages/?limit=${PAGE}`);
-  for (const id of [...state.byId.keys()]) drop(id);
-  page.results.forEach(upsert);
-  state.prev = page.prev;
-  state.next = null;
-  loadEarlier.hidden = !state.prev;
-  jumpLatest.hidden = true;
-  const url = new URL(location.href);
-  url.searchParams.delete("around");
-  history.replaceState(null, "", url);
-  toBottom();
-  markRead();
-});
-
-// Until the live socket relays frames: poll forward from the newest cursor,
-// and refresh the newest page for edits, deletions and reactions.
-async function poll() {
-  if (state.next) return; // opened in the middle: newer pages load on scroll
-  try {
-    const newest = newestCursor();
-    if (newest) {
-      let cursor = newest.cursor;
-      for (let i = 0; i < 5 && cursor; i++) {
-        const page = await api("GET", `rooms/${ROOM}/messages/?limit=100&after=${encodeURIComponent(cursor)}`);
-        page.results.forEach(upsert);
-        cursor = page.next;
-      }
-    }
-    const recent = await api("GET", `rooms/${ROOM}/messages/?limit=50`);
-    const seen = new Set(recent.results.map((m) => m.id));
-    recent.results.forEach((m) => { const old = state.byId.get(m.id); if (!old || old.updated_at !== m.updated_at || JSON.stringify(old.reactions) !== JSON.stringify(m.reactions)) upsert(m); });
-    // Removed messages disappear for members without moderation rights.
-    if (recent.results.length) {
-      const oldest = recent.results[0];
-      for (const m of [...state.byId.values()]) if (m.created_at + m.id >= oldest.created_at + oldest.id && !seen.has(m.id)) drop(m.id);
-    }
-    markRead();
-  } catch (e) { /* offline for a moment: try again next tick */ }
-}
+const roomHistory = createHistory({ roomId: ROOM, userId: config.userId, lastRead: config.lastRead, timeline, byId: state.byId,
+  upsert, drop, showError, loadEarlier, jumpLatest });
 
 function startReply(m) {
   state.replyTo = m;
@@ -307,7 +165,7 @@ async function send({ content, attachmentIds }) {
   if (state.replyTo) body.reply_to = state.replyTo.id;
   const frame = { type: "message.send", room_id: ROOM, content, client_id: state.clientId };
   if (state.replyTo) frame.reply_to = state.replyTo.id;
-  if (state.next) jumpLatest.click(); // sending from the middle: go to the live end
+  if (roomHistory.middle) roomHistory.jumpToLatest(); // sending from the middle: go to the live end
   if (!attachmentIds.length && live.send(frame)) {
     state.pending.set(frame.client_id, frame); // the ack shows it
   } else {
@@ -315,8 +173,8 @@ async function send({ content, attachmentIds }) {
   }
   state.clientId = null;
   cancelReply();
-  toBottom();
-  markRead();
+  roomHistory.toBottom();
+  roomHistory.markRead();
 }
 
 createComposer({ form: composerForm, text, errorOut, onSend: send, people: mentionables, maxBytes: config.uploadMaxBytes,
@@ -416,7 +274,7 @@ async function memberAction(member, body) {
 
 async function kick(member) {
   if (!confirm(`Remove ${member.user.username} from the room?`)) return;
-  try { await api("DELETE", `rooms/${ROOM}/members/${member.user.id}/`); loadMembers(); poll(); } catch (e) { showError(e.message); }
+  try { await api("DELETE", `rooms/${ROOM}/members/${member.user.id}/`); loadMembers(); roomHistory.poll(); } catch (e) { showError(e.message); }
 }
 
 const inviteButton = document.getElementById("make-invite");
@@ -431,13 +289,13 @@ if (inviteButton) {
   });
 }
 
-loadInitial().catch((e) => showError(e.message));
+roomHistory.loadInitial().catch((e) => showError(e.message));
 startClock();
 loadGroups().catch(() => {});
 setupDesktopNotifications({ toggle: document.getElementById("desktop-notifications"), enabled: config.desktopNotifications });
 loadPinned().catch(() => {});
 loadMembers().catch(() => {});
-setInterval(() => { if (!live.ready) poll(); }, POLL_MS);
+setInterval(() => { if (!live.ready) roomHistory.poll(); }, POLL_MS);
 
 // ---------------------------------------------------------------- live
 
@@ -469,7 +327,7 @@ live.on("ready", (frame) => {
   const room = frame.rooms.find((r) => r.id === ROOM);
   if (room) setOnline(room.online_count);
   // Catch up on whatever arrived while the socket was away, then stay live.
-  const newest = newestCursor();
+  const newest = roomHistory.newestCursor();
   if (newest) live.send({ type: "resume", rooms: { [ROOM]: newest.cursor } });
   for (const frame of state.pending.values()) live.send(frame);
 });
@@ -484,16 +342,16 @@ live.on("message.new", (frame) => {
   if (frame.message.thread_id) refreshRoot(frame.message.thread_id);
   if (!inRoom(frame.message)) return; // the thread panel shows it
   if (frame.message.user) clearTypist(frame.message.user.username);
-  if (state.next) return; // opened in the middle: it arrives with the newer pages
-  const atBottom = nearBottom();
+  if (roomHistory.middle) return; // opened in the middle: it arrives with the newer pages
+  const atBottom = roomHistory.nearBottom();
   upsert(frame.message);
-  if (atBottom || (frame.message.user && frame.message.user.id === config.userId)) toBottom();
-  markRead();
+  if (atBottom || (frame.message.user && frame.message.user.id === config.userId)) roomHistory.toBottom();
+  roomHistory.markRead();
   if (frame.message.message_type === "system") loadMembers().catch(() => {});
 });
 
 // Read what arrived while the tab was hidden once it is shown.
-document.addEventListener("visibilitychange", () => { if (!document.hidden) markRead(); });
+document.addEventListener("visibilitychange", () => { if (!document.hidden) roomHistory.markRead(); });
 
 live.on("message.updated", (frame) => {
   if (!forThisRoom(frame) || !inRoom(frame.message)) return;
@@ -557,7 +415,7 @@ for (const type of ["member.joined", "member.left"]) {
 
 live.on("ack", (frame) => {
   state.pending.delete(frame.client_id);
-  if (frame.message.room_id === ROOM && inRoom(frame.message) && !state.next) { upsert(frame.message); toBottom(); }
+  if (frame.message.room_id === ROOM && inRoom(frame.message) && !roomHistory.middle) { upsert(frame.message); roomHistory.toBottom(); }
 });
 
 // A thread's new summary, or this user read a thread (here or in another tab).
@@ -579,7 +437,7 @@ live.on("error", (frame) => {
   }
   if (pending) state.pending.delete(frame.ref);
   if (frame.code === "resume_required" && frame.ref === ROOM) {
-    const newest = newestCursor();
+    const newest = roomHistory.newestCursor();
     live.send({ type: "resume", rooms: { [ROOM]: newest ? newest.cursor : null } });
     return;
   }

@@ -140,3 +140,32 @@ export function uploadFile(file, onProgress) {
     xhr.send(form);
   });
 }
+
+// An id per message being sent, so a retried request is stored once. randomUUID needs
+// a secure context; getRandomValues works on plain http too.
+export function clientId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// Put a message's node into ``list`` (an <ol> of messages by data-id), replacing
+// its old node or keeping (created_at, id) order, as cursors sort; ``byId``
+// maps the shown ids to their messages.
+export function placeMessage(list, byId, m, node) {
+  const existing = list.querySelector(`li[data-id="${CSS.escape(m.id)}"]`);
+  byId.set(m.id, m);
+  if (existing) { existing.replaceWith(node); return; }
+  const key = m.created_at + m.id;
+  for (const child of list.children) {
+    const other = byId.get(child.dataset.id);
+    if (other && other.created_at + other.id > key) { list.insertBefore(node, child); return; }
+  }
+  list.append(node);
+}
+
+// The newest of the messages in ``byId`` (null when none).
+export function newestOf(byId) {
+  let found = null;
+  for (const m of byId.values()) if (!found || m.created_at + m.id > found.created_at + found.id) found = m;
+  return found;
+}
