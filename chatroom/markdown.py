@@ -6,7 +6,7 @@ field (API, pages, socket frames), and the stored `content` stays the raw text.
 The subset: bold, italic, inline code, code blocks (fenced and indented),
 links (and bare URLs), lists, block quotes and line breaks. No raw HTML
 (markdown-it escapes it), no images, no headings, no tables. Links may only be
-http, https or mailto, and open in a new tab with rel="noopener nofollow".
+http, https or mailto, and open in a new tab with rel="noopener noreferrer nofollow".
 An @name becomes <span class="mention" data-mention="name">: the client
 highlights it, and makes the reader's own mention stand out.
 
@@ -87,7 +87,7 @@ def sanitize(html: str) -> str:
         attributes=ATTRIBUTES,
         allowed_classes={"span": {"mention"}},
         url_schemes=URL_SCHEMES,
-        link_rel="noopener nofollow",
+        link_rel="noopener noreferrer nofollow",
         set_tag_attribute_values={"a": {"target": "_blank"}},
         # Only absolute links: a relative one could point anywhere on this site.
         url_relative="deny",

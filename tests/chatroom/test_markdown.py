@@ -25,16 +25,16 @@ pytestmark = pytest.mark.django_db
     ("> quoted", "<blockquote>\n<p>quoted</p>\n</blockquote>"),
     ("line one\nline two", "<p>line one<br>\nline two</p>"),
     ("[docs](https://example.org/a?b=1&c=2)",
-     '<p><a href="https://example.org/a?b=1&amp;c=2" target="_blank" rel="noopener nofollow">docs</a></p>'),
+     '<p><a href="https://example.org/a?b=1&amp;c=2" target="_blank" rel="noopener noreferrer nofollow">docs</a></p>'),
     ("see https://example.org/x.",
-     '<p>see <a href="https://example.org/x" target="_blank" rel="noopener nofollow">https://example.org/x</a>.</p>'),
-    ("[mail](mailto:ann@example.org)", '<p><a href="mailto:ann@example.org" target="_blank" rel="noopener nofollow">mail</a></p>'),
+     '<p>see <a href="https://example.org/x" target="_blank" rel="noopener noreferrer nofollow">https://example.org/x</a>.</p>'),
+    ("[mail](mailto:ann@example.org)", '<p><a href="mailto:ann@example.org" target="_blank" rel="noopener noreferrer nofollow">mail</a></p>'),
     ("hi @alice.", '<p>hi <span class="mention" data-mention="alice">@alice</span>.</p>'),
     ("@All hands", '<p><span class="mention" data-mention="all">@All</span> hands</p>'),
-    ("ann@example.org is no mention", '<p><a href="mailto:ann@example.org" target="_blank" rel="noopener nofollow">ann@example.org</a> is no mention</p>'),
+    ("ann@example.org is no mention", '<p><a href="mailto:ann@example.org" target="_blank" rel="noopener noreferrer nofollow">ann@example.org</a> is no mention</p>'),
     ("`@alice` in code", "<p><code>@alice</code> in code</p>"),
     ("# not a heading", "<p># not a heading</p>"),
-    ("![img](https://example.org/x.png)", '<p>!<a href="https://example.org/x.png" target="_blank" rel="noopener nofollow">img</a></p>'),
+    ("![img](https://example.org/x.png)", '<p>!<a href="https://example.org/x.png" target="_blank" rel="noopener noreferrer nofollow">img</a></p>'),
 ])
 def test_each_construct_of_the_subset(source, html):
     assert render(source) == html
@@ -83,8 +83,8 @@ def test_the_sanitizer_guards_on_its_own():
     dirty = ('<p onclick="x()">a<script>alert(1)</script><img src=x onerror=alert(1)>'
              '<a href="javascript:alert(1)">j</a><a href="data:text/html,x">d</a>'
              '<span class="mention evil" style="x" data-mention="bob">@bob</span></p>')
-    assert sanitize(dirty) == ('<p>a<a target="_blank" rel="noopener nofollow">j</a>'
-                               '<a target="_blank" rel="noopener nofollow">d</a>'
+    assert sanitize(dirty) == ('<p>a<a target="_blank" rel="noopener noreferrer nofollow">j</a>'
+                               '<a target="_blank" rel="noopener noreferrer nofollow">d</a>'
                                '<span class="mention" data-mention="bob">@bob</span></p>')
 
 
