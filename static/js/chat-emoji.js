@@ -110,7 +110,7 @@ export async function openEmojiPicker(target, pick) {
   const used = recent();
   recentRow.hidden = !used.length;
   recentRow.replaceChildren(...used.map((emoji) => button({ emoji, name: emoji })));
-  search.focus();
+  search.focus({ preventScroll: true });
   try {
     show(picker.querySelector(".emoji-grid:not(.emoji-recent)"), await load());
     picker.dataset.ready = "true";

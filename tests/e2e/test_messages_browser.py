@@ -173,8 +173,13 @@ def test_markdown_mentions_emoji_ime_and_paste_upload(make_user, tmp_path):
             for width in (1280, 390):
                 a.set_viewport_size({"width": width, "height": 900 if width > 400 else 844})
                 a.locator("#composer-text").fill("")
-                a.locator("#composer [data-testid=composer-emoji]").click()
+                a.evaluate("window.scrollTo(0, 0)")
+                # The picker open for a reaction on the message that has some.
+                xss.scroll_into_view_if_needed()
+                xss.hover()
+                xss.locator("[data-action=react]").click()
                 expect(picker).to_be_visible()
+                expect(picker).to_have_attribute("data-ready", "true")
                 a.screenshot(path=str(out / f"chat-room-messages-{width}.png"))
                 _no_sideways_scroll(a)
                 a.keyboard.press("Escape")
@@ -184,37 +189,51 @@ def test_a_notification_opens_the_room_at_the_message(make_user, tmp_path, setti
     require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
-    settings.CHAT_MESSAGE_RATE = 1000  # the seeding below posts 121 messages at once
-
+    settings.CHAT_MESSAGE_RATE = 1000  # the seeding below posts 120 messages at once
     alice, bob = make_user("alice-jump"), make_user("bob-jump")
     room = room_create(owner=alice, name="jump-room")
     room_join(user=bob, room=room)
-    target = message_post(actor=bob, room=room, content=f"@{alice.username} the answer is 42")
-    for i in range(120):
-        message_post(actor=bob if i % 3 else alice, room=room, content=f"later message {i}")
-    sessions = {"alice": session_for(alice)}
+    seeded = [message_post(actor=bob if i % 3 else alice, room=room, content=f"earlier message {i}") for i in range(120)]
+    sessions = {"alice": session_for(alice), "bob": session_for(bob)}
     expect.set_options(timeout=15_000)
 
     with asgi_servers(1, tmp_path) as (base,), sync_playwright() as p, \
             room_pages(p, base, room, sessions, profile_prefix="teamhub-jump-chromium-") as pages:
-        a = pages["alice"]
+        a, b = pages["alice"], pages["bob"]
+        # alice has read everything (her page marked it); she leaves the room's page.
+        expect(a.locator("[data-testid=message]", has_text="earlier message 119")).to_be_visible()
         a.goto(base + reverse("notifications"))
+        b.locator("#composer-text").fill(f"@{alice.username} the answer is 42")
+        b.keyboard.press("Enter")
+        expect(b.locator("[data-testid=message]", has_text="the answer is 42")).to_be_visible()
+        target_id = b.locator("[data-testid=message]", has_text="the answer is 42").get_attribute("data-id")
+
+        a.reload()
         item = a.locator("li.notification[data-type=mention]")
         expect(item).to_contain_text("mentioned you")
         item.locator("[data-testid=open]").click()
-        a.wait_for_url(f"**/chat/rooms/{room.id}/?around={target.id}")
-        focus = a.locator(f"[data-testid=message][data-id='{target.id}']")
+        a.wait_for_url(f"**/chat/rooms/{room.id}/?around={target_id}")
+        focus = a.locator(f"[data-testid=message][data-id='{target_id}']")
         expect(focus).to_have_class(re.compile(r"\bfocus\b"))
         expect(focus).to_be_in_viewport()
         expect(focus.locator("span.mention.me")).to_have_text(f"@{alice.username}")
-        # Opened in the middle: newer messages load on scroll down, older on scroll up.
-        assert a.locator("[data-testid=message]", has_text="later message 119").count() == 0
+        # The first unread message follows the "new messages" divider.
+        expect(a.locator(f"[data-testid=unread-divider] + [data-id='{target_id}']")).to_have_count(1)
+        # Older messages load on scroll up, down to the first.
+        a.wait_for_function("""() => {
+            const t = document.getElementById('timeline');
+            t.scrollTop = 0;
+            return [...t.querySelectorAll('[data-testid=message-content]')].some((n) => n.textContent === 'earlier message 0');
+        }""", polling=250)
+
+        # Opened in the middle (a search hit), newer messages load on scroll down.
+        a.goto(f"{base}/chat/rooms/{room.id}/?around={seeded[10].id}")
+        expect(a.locator(f"[data-testid=message][data-id='{seeded[10].id}']")).to_have_class(re.compile(r"\bfocus\b"))
+        assert a.locator("[data-testid=message]", has_text="the answer is 42").count() == 0
         expect(a.locator("[data-testid=jump-latest]")).to_be_visible()
-        # Keep scrolling to the bottom until the newest page has come in.
         a.wait_for_function("""() => {
             const t = document.getElementById('timeline');
             t.scrollTop = t.scrollHeight;
-            return [...t.querySelectorAll('[data-testid=message-content]')].some((n) => n.textContent === 'later message 119');
+            return [...t.querySelectorAll('[data-testid=message-content]')].some((n) => n.textContent.includes('the answer is 42'));
         }""", polling=250)
-        expect(a.locator("[data-testid=message]", has_text="later message 119")).to_have_count(1)
         expect(a.locator("[data-testid=jump-latest]")).to_be_hidden()
