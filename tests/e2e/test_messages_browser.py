@@ -237,3 +237,20 @@ def test_a_notification_opens_the_room_at_the_message(make_user, tmp_path, setti
             return [...t.querySelectorAll('[data-testid=message-content]')].some((n) => n.textContent.includes('the answer is 42'));
         }""", polling=250)
         expect(a.locator("[data-testid=jump-latest]")).to_be_hidden()
+
+        # A search hit names room, author and time, and jumps to the message.
+        a.goto(f"{base}/chat/search/?q=answer&person=bob-jump")
+        hit = a.locator("[data-testid=search-hit]")
+        expect(hit).to_have_count(1)
+        expect(hit).to_contain_text("#jump-room")
+        expect(hit).to_contain_text("bob-jump")
+        expect(hit.locator("time")).to_have_text(re.compile(r"just now|min ago"))
+        shots = os.environ.get("SCREENSHOT_DIR")
+        if shots:
+            for width in (1280, 390):
+                a.set_viewport_size({"width": width, "height": 700})
+                a.screenshot(path=str(Path(shots) / f"chat-search-{width}.png"))
+                _no_sideways_scroll(a)
+        hit.locator("[data-testid=search-jump]").click()
+        a.wait_for_url(f"**/chat/rooms/{room.id}/?around={target_id}")
+        expect(a.locator(f"[data-testid=message][data-id='{target_id}']")).to_have_class(re.compile(r"\bfocus\b"))
