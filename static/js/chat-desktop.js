@@ -1,7 +1,10 @@
 // Desktop notifications (the browser's Notification API) for mentions and
-// direct messages while the tab is hidden. A per-user switch: the
-// `desktop_notifications` key of profile.preferences, changed through
-// PATCH /api/v1/me (accounts.services.profile_update), the other keys kept.
+// direct messages while the tab is hidden, on every chat page (loaded by
+// chatroom/base_chat.html). A per-user switch: the `desktop_notifications`
+// key of profile.preferences (default off), shown under the room's composer
+// (#desktop-notifications) and changed through PATCH /api/v1/me
+// (accounts.services.profile_update), the other keys kept. The room page's
+// config carries the setting; other pages read it from GET /api/v1/me.
 // Clicking a notification focuses the tab and opens the message (its url
 // jumps to the message: ?around=<id>).
 import { live } from "./socket.js";
@@ -9,7 +12,7 @@ import { api } from "./chat-util.js";
 
 const KEY = "desktop_notifications";
 
-export function setupDesktopNotifications({ toggle, enabled }) {
+function setup({ toggle, enabled }) {
   let on = Boolean(enabled);
   const supported = "Notification" in window;
 
@@ -60,3 +63,15 @@ export function setupDesktopNotifications({ toggle, enabled }) {
     });
   });
 }
+
+async function start() {
+  const config = document.getElementById("chat-config");
+  let enabled = config ? JSON.parse(config.textContent).desktopNotifications : undefined;
+  if (enabled === undefined) {
+    try { enabled = Boolean((await api("GET", "me")).profile?.preferences?.[KEY]); } catch (e) { enabled = false; }
+  }
+  setup({ toggle: document.getElementById("desktop-notifications"), enabled });
+  document.documentElement.dataset.desktopNotifications = "ready";
+}
+
+start();

@@ -15,7 +15,6 @@ import { regroup, renderMessage } from "./chat-message.js";
 import { createHistory } from "./chat-history.js";
 import { createComposer } from "./chat-composer.js";
 import { openEmojiPicker } from "./chat-emoji.js";
-import { setupDesktopNotifications } from "./chat-desktop.js";
 
 const config = JSON.parse(document.getElementById("chat-config").textContent);
 const ROOM = config.roomId;
@@ -292,7 +291,6 @@ if (inviteButton) {
 roomHistory.loadInitial().catch((e) => showError(e.message));
 startClock();
 loadGroups().catch(() => {});
-setupDesktopNotifications({ toggle: document.getElementById("desktop-notifications"), enabled: config.desktopNotifications });
 loadPinned().catch(() => {});
 loadMembers().catch(() => {});
 setInterval(() => { if (!live.ready) roomHistory.poll(); }, POLL_MS);

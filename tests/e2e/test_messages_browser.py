@@ -158,6 +158,17 @@ def test_markdown_mentions_emoji_ime_and_paste_upload(make_user, tmp_path):
         sent = a.locator("[data-testid=message]", has_text="the notes, pasted")
         expect(sent.locator("[data-testid=attachment]")).to_contain_text("pasted-notes.txt")
         expect(a.locator("[data-testid=upload]")).to_have_count(0)
+        # Dropped on the composer: the same.
+        a.evaluate("""() => {
+            const data = new DataTransfer();
+            data.items.add(new File(['dropped'], 'dropped.txt', {type: 'text/plain'}));
+            const form = document.getElementById('composer');
+            form.dispatchEvent(new DragEvent('dragover', {dataTransfer: data, bubbles: true, cancelable: true}));
+            form.dispatchEvent(new DragEvent('drop', {dataTransfer: data, bubbles: true, cancelable: true}));
+        }""")
+        expect(a.locator("[data-testid=upload]", has_text="dropped.txt")).to_have_attribute("data-state", "done")
+        box.press("Enter")
+        expect(a.locator("[data-testid=attachment]", has_text="dropped.txt")).to_be_visible()
         # Too large: refused at once, with a clear error, and nothing is sent.
         a.evaluate(paste, ["too-big.bin", 50000])
         expect(a.locator("[data-testid=upload]", has_text="too large")).to_be_visible()
@@ -254,3 +265,65 @@ def test_a_notification_opens_the_room_at_the_message(make_user, tmp_path, setti
         hit.locator("[data-testid=search-jump]").click()
         a.wait_for_url(f"**/chat/rooms/{room.id}/?around={target_id}")
         expect(a.locator(f"[data-testid=message][data-id='{target_id}']")).to_have_class(re.compile(r"\bfocus\b"))
+
+
+# The page's Notification API replaced by a recorder (headless chromium shows
+# none), permission granted, and the tab reported hidden.
+FAKE_NOTIFICATIONS = """
+window.__notes = [];
+class FakeNotification extends EventTarget {
+  static permission = "granted";
+  static requestPermission() { return Promise.resolve("granted"); }
+  constructor(title, options) { super(); this.title = title; this.options = options; window.__notes.push(this); }
+  close() {}
+}
+window.Notification = FakeNotification;
+Object.defineProperty(document, "hidden", { get: () => true });
+Object.defineProperty(document, "visibilityState", { get: () => "hidden" });
+"""
+
+
+def test_a_mention_while_the_tab_is_hidden_shows_a_desktop_notification(make_user, tmp_path):
+    require_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    alice, bob = make_user("alice-dn"), make_user("bob-dn")
+    room = room_create(owner=alice, name="desktop-room")
+    room_join(user=bob, room=room)
+    sessions = {"alice": session_for(alice), "bob": session_for(bob)}
+    expect.set_options(timeout=15_000)
+
+    with asgi_servers(1, tmp_path) as (base,), sync_playwright() as p, \
+            room_pages(p, base, room, sessions, profile_prefix="teamhub-dn-chromium-") as pages:
+        a, b = pages["alice"], pages["bob"]
+        a.add_init_script(FAKE_NOTIFICATIONS)
+        a.reload()
+        expect(a.locator("[data-testid=live-status]")).to_have_text("live")
+        switch = a.locator("[data-testid=desktop-notifications]")
+        expect(switch).not_to_be_checked()  # off by default
+        # Off: nothing shows.
+        b.locator("#composer-text").fill(f"@{alice.username} not yet")
+        b.keyboard.press("Enter")
+        expect(a.locator("[data-testid=message]", has_text="not yet")).to_be_visible()
+        switch.check()
+        a.wait_for_function("async () => (await (await fetch('/api/v1/me')).json()).profile.preferences.desktop_notifications === true")
+        assert a.evaluate("window.__notes.length") == 0
+
+        # On, and the tab hidden: a mention shows one; a plain message does not.
+        b.locator("#composer-text").fill("no mention here")
+        b.keyboard.press("Enter")
+        b.locator("#composer-text").fill(f"@{alice.username} look at this")
+        b.keyboard.press("Enter")
+        a.wait_for_function("window.__notes.length > 0")
+        note = a.evaluate("({title: window.__notes[0].title, body: window.__notes[0].options.body, n: window.__notes.length})")
+        assert note["n"] == 1 and "mentioned you" in note["title"] and note["body"].endswith("look at this")
+        # The switch stays on after a reload (it is the user's preference).
+        a.reload()
+        expect(a.locator("[data-testid=desktop-notifications]")).to_be_checked()
+        # Clicking the notification opens the message.
+        b.locator("#composer-text").fill(f"@{alice.username} and this")
+        b.keyboard.press("Enter")
+        a.wait_for_function("window.__notes.length > 0")
+        a.evaluate("window.__notes[0].dispatchEvent(new Event('click'))")
+        a.wait_for_url(re.compile(r".*\?around=[0-9a-f-]{36}$"))
+        expect(a.locator("[data-testid=message].focus")).to_contain_text("and this")
