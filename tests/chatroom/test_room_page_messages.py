@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 def _config(client, room):
     page = client.get(f"/chat/rooms/{room.id}/").content.decode()
-    found = re.search(r'<script id="chat-config" type="application/json">(.*?)</script>', page, re.S)
+    found = re.search(r'<script id="chat-config" type="application/json">(.*?)</script>', page, re.DOTALL)
     return json.loads(found.group(1))
 
 

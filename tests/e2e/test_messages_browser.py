@@ -15,8 +15,14 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from chatroom.services import message_edit, message_post, reaction_add, room_create, room_join
-from tests.browser import room_pages, require_chromium, session_for
+from chatroom.services import (
+    message_edit,
+    message_post,
+    reaction_add,
+    room_create,
+    room_join,
+)
+from tests.browser import require_chromium, room_pages, session_for
 from tests.processes import asgi_servers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
