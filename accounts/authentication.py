@@ -1,4 +1,6 @@
-"""DRF authentication for the two API schemes (api.md, "Authentication")."""
+"""DRF authentication for the two API schemes (api.md, "Authentication").
+Each reads the rest of the request in the user's profile language
+(accounts.languages), as the pages do for session users."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
 from accounts import selectors, services
+from accounts.languages import activate_for
 from core.client_ip import client_ip  # the one rule for the client's address (accounts' faces import it here)
 
 
@@ -28,6 +31,7 @@ class DeviceTokenAuthentication(TokenAuthentication):
         user, session = found
         services.device_session_touch(session=session, ip=client_ip(self._request))
         services.user_touch_activity(user=user)
+        activate_for(user, self._request)
         return user, session
 
     def authenticate(self, request):
@@ -56,6 +60,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked API key.")
         services.api_key_record_use(api_key=api_key)
         services.user_touch_activity(user=api_key.user)
+        activate_for(api_key.user, request)
         return api_key.user, api_key
 
     def authenticate_header(self, request):

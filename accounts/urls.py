@@ -13,6 +13,7 @@ urlpatterns = [
     path("password/reset/<uidb64>/<token>/", views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
     path("password/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("profile/", views.profile, name="profile"),
+    path("language/", views.language_switch, name="language_switch"),
     path("devices/", views.devices, name="devices"),
     path("devices/<uuid:session_id>/revoke/", views.device_revoke, name="device_revoke"),
     path("devices/revoke-others/", views.devices_revoke_others, name="devices_revoke_others"),

@@ -10,6 +10,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from rest_framework.request import Request
 
@@ -203,3 +205,25 @@ def _back(request) -> str:
     show = request.POST.get("show", "all")
     url = reverse("notifications")
     return f"{url}?show={show}" if show in ("unread", "archived") else url
+
+
+@require_POST
+def language_switch(request):
+    """The language switcher (nav and login page): the language cookie for
+    this browser and, for a signed-in user, the profile's language, so that
+    it follows them to every device. Back to ``next`` when it is this site's."""
+    language = request.POST.get("language", "")
+    if language not in dict(settings.LANGUAGES):
+        messages.error(request, _("Choose one of the languages offered."))
+        language = None
+    elif request.user.is_authenticated:
+        services.profile_update(actor=request.user, user=request.user, language=language)
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        back = "/"
+    response = redirect(back)
+    if language:
+        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600,
+                            samesite="Lax", secure=request.is_secure())
+    return response

@@ -325,6 +325,8 @@ def measure(connection, reader, room, size: int, args) -> dict:
 
 def measure_unread(connection, busy, args) -> dict:
     """GET /unread for a user in every room, read up to a week ago in each."""
+    from django.conf import settings
+
     from chatroom.models import RoomMember
     from chatroom.selectors import unread_counts
 
@@ -363,7 +365,8 @@ def measure_unread(connection, busy, args) -> dict:
 
     partial = timed(one_room_changed)
     print(f"\n  unread counts for a user in {rooms} rooms, each read up to a week ago "
-          f"({counts['total']:,} unread in all):")
+          f"({counts['total']:,} unread in all as the badges count them, each room's stopping at "
+          f"UNREAD_COUNT_CAP = {settings.UNREAD_COUNT_CAP}):")
     for label, ms in (("counting query, uncached", uncached), ("GET /unread, cached", cached),
                       ("GET /unread, busiest room changed", partial)):
         print(f"    {label:<34} p50 {statistics.median(ms):8.2f} ms   p99 {percentile(ms, 99):8.2f} ms")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chatroom import api, thread_api
+from chatroom import api, attention_api, thread_api
 
 urlpatterns = [
     path("rooms/", api.RoomsView.as_view(), name="chat-rooms"),
@@ -31,6 +31,10 @@ urlpatterns = [
     path("messages/<uuid:message_id>/pin", api.PinView.as_view(), name="chat-message-pin"),
     path("messages/<uuid:message_id>/thread", thread_api.ThreadView.as_view(), name="chat-message-thread"),
     path("messages/<uuid:message_id>/follow", thread_api.ThreadFollowView.as_view(), name="chat-message-follow"),
+    path("messages/<uuid:message_id>/receipts", attention_api.ReceiptsView.as_view(), name="chat-message-receipts"),
+    path("scheduled-messages/", attention_api.ScheduledMessagesView.as_view(), name="chat-scheduled-messages"),
+    path("scheduled-messages/<uuid:scheduled_id>/", attention_api.ScheduledMessageView.as_view(),
+         name="chat-scheduled-message"),
     path("threads/", thread_api.ThreadsView.as_view(), name="chat-threads"),
     path("threads/<uuid:root_id>/read", thread_api.ThreadReadView.as_view(), name="chat-thread-read"),
     path("unread", api.UnreadView.as_view(), name="chat-unread"),

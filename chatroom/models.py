@@ -140,6 +140,8 @@ class RoomMember(models.Model):
     # message's composite key so unread counts filter on created_at.
     last_read_message_id = models.UUIDField(null=True, blank=True)
     last_read_at = models.DateTimeField(null=True, blank=True)
+    # When the cursor last moved: a read receipt's ``read_at`` (chatroom.receipts).
+    last_read_marked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "room_members"
@@ -317,6 +319,12 @@ class Message(PostgresPartitionedModel):
             models.Index(fields=["thread_id", "created_at", "id"], condition=Q(thread_id__isnull=False),
                          name="idx_messages_thread"),
             models.Index(fields=["room", "created_at"], condition=Q(is_pinned=True), name="idx_messages_pinned"),
+            # The unread counts (chatroom.unread): the messages a room's badge
+            # counts, with their author, so counting is an index-only scan.
+            models.Index(fields=["room", "created_at", "id"], include=["user"],
+                         condition=Q(is_deleted=False) & ~Q(message_type="system")
+                         & (Q(thread_id__isnull=True) | Q(also_to_room=True)),
+                         name="idx_messages_room_unread"),
             # English full-text search (seed 000); the trigram index for
             # substring search is created by the migration where pg_trgm exists.
             GinIndex(SearchVector("content", config="english"), name="idx_messages_content_search"),
@@ -504,3 +512,6 @@ class Attachment(models.Model):
 
 Message._meta.get_field("content").register_lookup(ILike)
 Room._meta.get_field("name").register_lookup(ILike)
+
+# Send later: in its own module (this one is at its size limit).
+from chatroom.scheduled_models import ScheduledMessage  # noqa: E402,F401

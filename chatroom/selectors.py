@@ -19,6 +19,7 @@ from django.db import connection, connections
 from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Subquery, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from chatroom import cursors, thread_state, unread
@@ -64,7 +65,7 @@ def room_get(*, user, room_id) -> Room:
     is the same NotFound as a room that does not exist, on every face."""
     room = Room.objects.filter(id=parse_uuid(room_id, "room_id")).select_related("owner").first()
     if room is None or (room.is_dm and member_of(room, user) is None):
-        raise NotFound("No such room.")
+        raise NotFound(_("No such room."))
     return room
 
 
@@ -284,7 +285,7 @@ def message_get(*, user, message_id) -> tuple[Message, RoomMember]:
 
 def message_history(*, user, message_id) -> list[dict]:
     """Earlier versions of a message, oldest first."""
-    message, _ = message_get(user=user, message_id=message_id)
+    message, _room = message_get(user=user, message_id=message_id)
     if message.is_deleted:
         return []
     return [
@@ -330,9 +331,11 @@ def unread_counts(*, user) -> dict:
     """GET /unread: unread and mention counts per room and their total
     (chatroom.unread: one counting query for the rooms not cached in Redis),
     and over the followed threads (chatroom.thread_state)."""
-    rooms = [{"room_id": str(r), "unread": u, "mentions": m} for r, (u, m) in unread.counts(user).items() if u or m]
+    rooms = [{"room_id": str(r), "unread": b.unread, "mentions": b.mentions, "capped": b.capped}
+             for r, b in unread.counts(user).items() if b.unread or b.mentions]
     rooms.sort(key=lambda r: (-r["mentions"], -r["unread"], r["room_id"]))
-    return {"total": sum(r["unread"] for r in rooms), "rooms": rooms, "threads": thread_state.totals(user)}
+    return {"total": sum(r["unread"] for r in rooms), "capped": any(r["capped"] for r in rooms),
+            "rooms": rooms, "threads": thread_state.totals(user)}
 
 
 # --------------------------------------------------------------------------- search

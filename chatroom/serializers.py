@@ -288,8 +288,9 @@ class ReadMarkSerializer(serializers.Serializer):
 
 class UnreadRoomSerializer(serializers.Serializer):
     room_id = serializers.UUIDField()
-    unread = serializers.IntegerField()
-    mentions = serializers.IntegerField()
+    unread = serializers.IntegerField(help_text="Stops at UNREAD_COUNT_CAP (default 100).")
+    mentions = serializers.IntegerField(help_text="Stops at UNREAD_COUNT_CAP (default 100).")
+    capped = serializers.BooleanField(help_text="There are more unread messages than `unread` says (show \"100+\").")
 
 
 class UnreadThreadsSerializer(serializers.Serializer):
@@ -302,7 +303,8 @@ class UnreadSerializer(serializers.Serializer):
     total, and over the threads the caller follows (`threads`, counted apart
     from the rooms')."""
 
-    total = serializers.IntegerField()
+    total = serializers.IntegerField(help_text="The sum of the rooms' `unread`.")
+    capped = serializers.BooleanField(help_text="Some room's count is capped, so `total` is a lower bound.")
     rooms = UnreadRoomSerializer(many=True)
     threads = UnreadThreadsSerializer()
 

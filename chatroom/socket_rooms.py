@@ -4,7 +4,7 @@ below chatroom and reaches rooms only through this."""
 
 from __future__ import annotations
 
-from chatroom import cursors, selectors, unread
+from chatroom import cursors, selectors, thread_state, unread
 from chatroom.models import RoomMember
 from chatroom.presenters import user_dict
 from realtime import registry
@@ -12,12 +12,19 @@ from realtime import registry
 
 def ready_rooms(*, user) -> list[dict]:
     """``ready``'s rooms: selectors.socket_rooms, each with its ``unread``
-    and ``mentions`` counts."""
+    and ``mentions`` counts (``capped`` when there are more unread than
+    UNREAD_COUNT_CAP)."""
     rooms = selectors.socket_rooms(user=user)
-    counts = {str(room_id): pair for room_id, pair in unread.counts(user).items()}
+    counts = {str(room_id): badge for room_id, badge in unread.counts(user).items()}
     for room in rooms:
-        room["unread"], room["mentions"] = counts.get(room["id"], (0, 0))
+        room["unread"], room["mentions"], room["capped"] = counts.get(room["id"], (0, 0, False))
     return rooms
+
+
+def ready_extra(user) -> dict:
+    """``ready``'s ``threads``: unread replies and mentions over the threads
+    the user follows, as GET /unread's."""
+    return {"threads": thread_state.totals(user)}
 
 
 def user_room_ids(user_id) -> list[str]:
@@ -34,4 +41,5 @@ def register() -> None:
         cursor_key=cursors.decode,
         user_room_ids=user_room_ids,
         present_user=user_dict,
+        ready_extra=ready_extra,
     ))

@@ -122,6 +122,7 @@ def run() -> int:
         # After django.setup(): the demo seeding imports the apps' models.
         from config.demo import DEMO_ADMIN, seed_demo
 
+        call_command("compilemessages", verbosity=1)  # the translations (Babel: no gettext needed)
         call_command("migrate", interactive=False, verbosity=1)
         password = seed_demo()
         connections.close_all()

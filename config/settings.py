@@ -120,9 +120,13 @@ MIDDLEWARE = [
     "audit.context.AuditContextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language cookie, then Accept-Language; a signed-in user's profile
+    # language wins after authentication (accounts/languages.py).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.languages.ProfileLanguageMiddleware",
     # Runs each request for its user: one that writes pins the user's reads
     # to the primary for REPLICA_PIN_SECONDS (core/replicas.py).
     "core.replicas.PinMiddleware",
@@ -173,6 +177,12 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en"
+# The product's languages (a profile's ``language`` is one of these codes).
+# Translations: locale/<lang>/LC_MESSAGES/*.po, compiled by
+# ``manage.py compilemessages`` (Babel; no GNU gettext needed), which the run
+# and test commands do.
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文"), ("ko", "한국어")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -498,6 +508,22 @@ if DM_POLICY not in ("shared", "anyone"):
 GROUP_DM_MAX_MEMBERS = env_int("GROUP_DM_MAX_MEMBERS", 9)
 if GROUP_DM_MAX_MEMBERS < 3:
     raise ImproperlyConfigured("GROUP_DM_MAX_MEMBERS must be at least 3")
+# A room's unread count stops here (the badge reads "100+"): counting costs a
+# row per unread message (chatroom.unread).
+UNREAD_COUNT_CAP = env_int("UNREAD_COUNT_CAP", 100)
+if UNREAD_COUNT_CAP < 1:
+    raise ImproperlyConfigured("UNREAD_COUNT_CAP must be at least 1")
+# Read receipts (chatroom.receipts): DMs, group DMs and rooms of at most this many members.
+RECEIPTS_MAX_MEMBERS = env_int("RECEIPTS_MAX_MEMBERS", 50)
+# Send later: beat scans for due scheduled messages this often (seconds); a
+# message goes out within about this long of its send_at, after a restart too.
+SCHEDULED_MESSAGES_SCAN_SECONDS = env_int("SCHEDULED_MESSAGES_SCAN_SECONDS", 1)
+if not 1 <= SCHEDULED_MESSAGES_SCAN_SECONDS <= 5:
+    raise ImproperlyConfigured("SCHEDULED_MESSAGES_SCAN_SECONDS must be between 1 and 5")
+# A scan still waiting past the next one is dropped (the next one does its work).
+CELERY_BEAT_SCHEDULE["chatroom-scheduled-messages-due"] = {
+    "task": "chatroom.tasks.scheduled_messages_due", "schedule": float(SCHEDULED_MESSAGES_SCAN_SECONDS),
+    "options": {"expires": float(SCHEDULED_MESSAGES_SCAN_SECONDS)}}
 
 # --------------------------------------------------------------------------- live socket
 

@@ -8,12 +8,13 @@ and statuses are the v1 contract's (shared/design/api.md).
 from __future__ import annotations
 
 from django.http import JsonResponse
+from django.utils.translation import gettext_lazy as _
 
 
 class ApplicationError(Exception):
     status = 400
     code = "bad_request"
-    default_message = "The request could not be processed."
+    default_message = _("The request could not be processed.")
 
     def __init__(self, message: str | None = None, *, code: str | None = None, fields: dict | None = None):
         self.message = message or self.default_message
@@ -23,7 +24,8 @@ class ApplicationError(Exception):
         super().__init__(self.message)
 
     def as_dict(self) -> dict:
-        body = {"code": self.code, "message": self.message}
+        # The message in the language active now (the reader's); codes stay English.
+        body = {"code": self.code, "message": str(self.message)}
         if self.fields:
             body["fields"] = self.fields
         return body
@@ -32,59 +34,59 @@ class ApplicationError(Exception):
 class ValidationFailed(ApplicationError):
     status = 400
     code = "validation_error"
-    default_message = "The input is not valid."
+    default_message = _("The input is not valid.")
 
 
 class NotAuthenticated(ApplicationError):
     status = 401
     code = "not_authenticated"
-    default_message = "Authentication is required."
+    default_message = _("Authentication is required.")
 
 
 class InvalidCredentials(ApplicationError):
     status = 401
     code = "invalid_credentials"
-    default_message = "The login or password is wrong."
+    default_message = _("The login or password is wrong.")
 
 
 class PermissionDenied(ApplicationError):
     status = 403
     code = "permission_denied"
-    default_message = "You are not allowed to do this."
+    default_message = _("You are not allowed to do this.")
 
 
 class AccountInactive(PermissionDenied):
     code = "account_inactive"
-    default_message = "This account is inactive."
+    default_message = _("This account is inactive.")
 
 
 class AccountBanned(PermissionDenied):
     code = "account_banned"
-    default_message = "This account is banned."
+    default_message = _("This account is banned.")
 
 
 class NotFound(ApplicationError):
     status = 404
     code = "not_found"
-    default_message = "Not found."
+    default_message = _("Not found.")
 
 
 class Conflict(ApplicationError):
     status = 409
     code = "conflict"
-    default_message = "The request conflicts with the current state."
+    default_message = _("The request conflicts with the current state.")
 
 
 class TooLarge(ApplicationError):
     status = 413
     code = "too_large"
-    default_message = "The request is too large."
+    default_message = _("The request is too large.")
 
 
 class Throttled(ApplicationError):
     status = 429
     code = "throttled"
-    default_message = "Too many requests; try again later."
+    default_message = _("Too many requests; try again later.")
 
     def __init__(self, message: str | None = None, *, retry_after: int | None = None, **kwargs):
         super().__init__(message, **kwargs)
@@ -97,7 +99,7 @@ class ServiceUnavailable(ApplicationError):
 
     status = 503
     code = "service_unavailable"
-    default_message = "The service is temporarily unavailable; try again shortly."
+    default_message = _("The service is temporarily unavailable; try again shortly.")
 
     def __init__(self, message: str | None = None, *, retry_after: int = 5, **kwargs):
         super().__init__(message, **kwargs)

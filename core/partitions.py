@@ -58,21 +58,34 @@ class Registration:
     label: str
     retention_setting: str | None
     before_drop: Callable | None
+    storage: tuple = ()
 
 
 _registry: dict[str, Registration] = {}
 
 
-def register(label: str, *, retention_setting: str | None = None, before_drop: Callable | None = None) -> None:
+_STORAGE_NAME = re.compile(r"^[a-z_.]+$")
+_STORAGE_VALUE = re.compile(r"^[0-9.]+$|^(on|off|true|false)$")
+
+
+def register(label: str, *, retention_setting: str | None = None, before_drop: Callable | None = None,
+             storage: dict | None = None) -> None:
     """Put a model (``"app.Model"``) under maintenance; call it from the owning
     app's ``AppConfig.ready()``. ``retention_setting`` names the setting
     holding its retention in whole months (its value None keeps forever;
     no setting at all keeps forever too). ``before_drop(config=, table=,
-    export=, using=)`` runs in the transaction that drops a retired partition."""
+    export=, using=)`` runs in the transaction that drops a retired partition.
+    ``storage``: storage parameters each new monthly partition is created
+    with (PostgreSQL keeps them per partition, not on the parent), such as
+    autovacuum thresholds."""
     model = apps.get_model(label)
     if getattr(model, "_partitioning_meta", None) is None or model._partitioning_meta.key != ["created_at"]:
         raise ImproperlyConfigured(f"{label} must be a PostgresPartitionedModel partitioned by RANGE on created_at")
-    registration = Registration(label, retention_setting, before_drop)
+    storage = tuple(sorted((storage or {}).items()))
+    for name, value in storage:
+        if not _STORAGE_NAME.match(name) or not _STORAGE_VALUE.match(str(value)):
+            raise ImproperlyConfigured(f"{label}: not a storage parameter: {name}={value}")
+    registration = Registration(label, retention_setting, before_drop, storage)
     if _registry.get(label, registration) != registration:
         raise ImproperlyConfigured(f"{label} is already registered for partition maintenance")
     _registry[label] = registration
@@ -84,6 +97,7 @@ class TableConfig:
     model: type
     retention_months: int | None
     before_drop: Callable | None = None
+    storage: tuple = ()
 
     @property
     def table(self) -> str:
@@ -103,7 +117,7 @@ def configs() -> list[TableConfig]:
         TableConfig(
             r.label, apps.get_model(r.label),
             getattr(settings, r.retention_setting) if r.retention_setting else None,
-            r.before_drop,
+            r.before_drop, r.storage,
         )
         for r in _registry.values()
     ]
@@ -281,11 +295,18 @@ def create_month(config: TableConfig, start: datetime, *, using: str = "default"
     qn = connection.ops.quote_name
     with transaction.atomic(using=using), connection.cursor() as cursor:
         cursor.execute(
-            f"CREATE TABLE {qn(name)} PARTITION OF {qn(config.table)} FOR VALUES FROM (%s) TO (%s)",
+            f"CREATE TABLE {qn(name)} PARTITION OF {qn(config.table)} FOR VALUES FROM (%s) TO (%s)"
+            + storage_clause(config.storage),
             [start, add_months(start, 1)],
         )
         cursor.execute(f"COMMENT ON TABLE {qn(name)} IS %s", [PARTITION_COMMENT])
     return name
+
+
+def storage_clause(storage) -> str:
+    """`` WITH (name = value, ...)`` for CREATE TABLE, from checked names
+    and values (register())."""
+    return f" WITH ({', '.join(f'{name} = {value}' for name, value in storage)})" if storage else ""
 
 
 def create_default(config: TableConfig, *, using: str = "default") -> None:

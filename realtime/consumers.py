@@ -170,13 +170,14 @@ class ClientConsumer(GuardedSocket):
             await self.close(code=CLOSE_NOT_AUTHENTICATED)
             return
         rooms = await db(self.room_source.ready_rooms)(user=user)
+        extra = await db(self.room_source.ready_extra)(user)
         late = [r["id"] for r in rooms if r["id"] not in room_ids]  # joined meanwhile
         await broadcast.join(self.channel_name, [broadcast.room_group(r) for r in late])
         self.delivery.ready({r["id"]: r["cursor"] for r in rooms})
         online = await db(self._go_online)(self.delivery.room_ids())
         for room in rooms:
             room["online_count"] = online.get(room["id"], 0)
-        await self.send_frame({"type": "ready", "user": self.room_source.present_user(user), "rooms": rooms})
+        await self.send_frame({**extra, "type": "ready", "user": self.room_source.present_user(user), "rooms": rooms})
         self._beat = asyncio.create_task(self._heartbeat())
         self._start_timer = self._background(self._start_after_grace())
 

@@ -98,7 +98,9 @@ class Rooms:
       that is not a cursor;
     - ``user_room_ids(user_id)``: the rooms presence tells about a user;
     - ``present_user(user)``: a user as frames show one (``ready``'s
-      ``user``)."""
+      ``user``);
+    - ``ready_extra(user)``: more fields of ``ready`` (chatroom's
+      ``threads`` totals)."""
 
     member_room_ids: Callable[..., list[str]] = lambda user: []
     ready_rooms: Callable[..., list[dict]] = lambda user: []
@@ -107,6 +109,7 @@ class Rooms:
     cursor_key: Callable[[str], tuple] = lambda cursor: (cursor,)
     user_room_ids: Callable[[Any], list[str]] = lambda user_id: []
     present_user: Callable[[Any], dict] = lambda user: {"id": str(user.pk)}
+    ready_extra: Callable[[Any], dict] = lambda user: {}
 
 
 @dataclass(frozen=True)

@@ -40,12 +40,12 @@ def session_for(user) -> str:
 
 
 @contextlib.contextmanager
-def room_pages(playwright, base: str, room, sessions: dict, *, profile_prefix: str = "teamhub-chromium-"):
+def signed_in_pages(playwright, base: str, sessions: dict, *, profile_prefix: str = "teamhub-chromium-"):
     """One chromium per ``sessions`` entry ({name: session_for(user)}, made
     before Playwright's loop runs, which Django's ORM refuses), each with a
-    fresh profile, on ``room``'s page with its socket live; yields {name: page}."""
+    fresh profile and signed in to ``base``; yields {name: page}, on no page
+    yet. Every browser is closed and its profile removed afterwards."""
     from django.conf import settings
-    from playwright.sync_api import expect
 
     profiles = [tempfile.mkdtemp(prefix=profile_prefix) for _ in sessions]
     contexts = []
@@ -58,8 +58,6 @@ def room_pages(playwright, base: str, room, sessions: dict, *, profile_prefix: s
             context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": base}])
             page = context.pages[0] if context.pages else context.new_page()
             page.set_default_timeout(15_000)
-            page.goto(f"{base}/chat/rooms/{room.id}/")
-            expect(page.locator("[data-testid=live-status]")).to_have_text("live")
             pages[who] = page
         yield pages
     finally:
@@ -67,3 +65,28 @@ def room_pages(playwright, base: str, room, sessions: dict, *, profile_prefix: s
             context.close()
         for profile in profiles:
             shutil.rmtree(profile, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def room_pages(playwright, base: str, room, sessions: dict, *, profile_prefix: str = "teamhub-chromium-"):
+    """signed_in_pages, each on ``room``'s page with its socket live."""
+    from playwright.sync_api import expect
+
+    with signed_in_pages(playwright, base, sessions, profile_prefix=profile_prefix) as pages:
+        for page in pages.values():
+            page.goto(f"{base}/chat/rooms/{room.id}/")
+            expect(page.locator("[data-testid=live-status]")).to_have_text("live")
+        yield pages
+
+
+def screenshot_pages(base: str, shots: str, views) -> None:
+    """Each (name, page, url) of ``views`` at 1280 and 390 px wide, saved as
+    ``<shots>/<name>-<width>.png``; none may scroll sideways."""
+    for width, height in ((1280, 800), (390, 844)):
+        for name, page, url in views:
+            page.set_viewport_size({"width": width, "height": height})
+            page.goto(base + url)
+            page.wait_for_load_state("networkidle")
+            scroll = page.evaluate("document.documentElement.scrollWidth")
+            assert scroll <= width, (name, width, scroll)
+            page.screenshot(path=f"{shots}/{name}-{width}.png", full_page=True)

@@ -67,3 +67,12 @@ def _close_shared_thread_connections(django_db_setup):
 
     yield
     asyncio.run(sync_to_async(connections.close_all)())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _compiled_translations():
+    """The .mo files are built, never committed: compiled (Babel) before any
+    test reads a translated string, as the run command does."""
+    from core.management.commands.compilemessages import compile_all
+
+    compile_all()

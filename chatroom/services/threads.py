@@ -14,8 +14,8 @@ as a room's read cursor (read_state), they write no audit entry."""
 
 from __future__ import annotations
 
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connection, transaction
+from django.db.models import Q
 
 from accounts.models import User
 from chatroom import thread_state
@@ -88,11 +88,35 @@ def followers(reply: Message) -> list:
                 .exclude(user_id=reply.user_id).values_list("user_id", flat=True))
 
 
+# The summary counted again from the replies still there: their number, the
+# newest one's time and who wrote them, in order of their first reply.
+_RECOUNT_SQL = """
+UPDATE chat_threads t
+   SET reply_count = s.replies, last_reply_at = s.last_at, participants = s.people
+  FROM (SELECT count(*) AS replies, max(m.created_at) AS last_at,
+               COALESCE((SELECT array_agg(p.user_id ORDER BY p.first_at, p.user_id)
+                           FROM (SELECT x.user_id, min(x.created_at) AS first_at FROM messages x
+                                  WHERE x.thread_id = %(root)s AND x.created_at >= %(since)s AND NOT x.is_deleted
+                                  GROUP BY x.user_id) p), '{}') AS people
+          FROM messages m
+         WHERE m.thread_id = %(root)s AND m.created_at >= %(since)s AND NOT m.is_deleted) s
+ WHERE t.root_id = %(root)s
+"""
+
+
 def reply_removed(reply: Message) -> None:
     """A thread reply was deleted (in message_delete's transaction): the
-    thread counts one reply fewer, told to the room. A decrement, like the
-    posting function's increment, so a reply posted meanwhile is not lost."""
-    Thread.objects.filter(root_id=reply.thread_id).update(reply_count=F("reply_count") - 1)
+    thread's summary is counted again from the replies left, so its last
+    reply time and participants drop the deleted one too, and the room is
+    told. The thread's row is locked first: a reply being posted holds it
+    until it commits (the posting function updates it), so the recount, a
+    statement after the lock, sees that reply, and a later one waits for
+    this transaction and adds itself to the recounted summary."""
+    thread = Thread.objects.select_for_update().filter(root_id=reply.thread_id).first()
+    if thread is None:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_RECOUNT_SQL, {"root": thread.root_id, "since": thread.root_created_at})
     broadcast_summary(reply)
 
 

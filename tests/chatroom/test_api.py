@@ -161,7 +161,7 @@ def test_read_unread_and_search_endpoints(make_room, member_of, api_as):
     services.message_post(actor=room.owner, room=room, content="second")
     client = api_as(bob)
     unread = client.get("/api/v1/unread").json()
-    assert unread == {"total": 2, "rooms": [{"room_id": str(room.id), "unread": 2, "mentions": 1}], "threads": NO_THREADS}
+    assert unread == {"total": 2, "capped": False, "rooms": [{"room_id": str(room.id), "unread": 2, "mentions": 1, "capped": False}], "threads": NO_THREADS}
     assert client.post(f"/api/v1/rooms/{room.id}/read", {"message_id": str(first.id)}, format="json").status_code == 200
     assert client.get("/api/v1/unread").json()["total"] == 1
     found = client.get("/api/v1/search/messages", {"q": "会议"}).json()

@@ -216,7 +216,7 @@ def test_everything_messages_do_works_in_a_dm(people, api_as):
                   format="json").status_code == 200
 
     unread = b.get("/api/v1/unread").json()
-    assert unread["rooms"] == [{"room_id": room_id, "unread": 1, "mentions": 1}]  # a DM counts as a mention
+    assert unread["rooms"] == [{"room_id": room_id, "unread": 1, "mentions": 1, "capped": False}]  # a DM counts as a mention
     assert dm_notifications(bob, author=alice)[0].title == "alice sent you a message"
 
     history = b.get(f"/api/v1/rooms/{room_id}/messages/").json()["results"]

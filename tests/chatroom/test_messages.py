@@ -169,13 +169,13 @@ def test_read_cursor_only_moves_forward_and_drives_unread_counts(make_room, memb
     room = make_room()
     reader = member_of(room)
     msgs = [services.message_post(actor=room.owner, room=room, content=f"m{i}") for i in range(5)]
-    assert selectors.unread_counts(user=reader) == {"total": 5, "rooms": [{"room_id": str(room.id), "unread": 5, "mentions": 0}], "threads": NO_THREADS}
+    assert selectors.unread_counts(user=reader) == {"total": 5, "capped": False, "rooms": [{"room_id": str(room.id), "unread": 5, "mentions": 0, "capped": False}], "threads": NO_THREADS}
     services.read_mark(actor=reader, room=room, message_id=msgs[2].id)
     assert selectors.unread_counts(user=reader)["total"] == 2
     services.read_mark(actor=reader, room=room, message_id=msgs[0].id)  # never backwards
     assert selectors.unread_counts(user=reader)["total"] == 2
     services.read_mark(actor=reader, room=room, message_id=msgs[4].id)
-    assert selectors.unread_counts(user=reader) == {"total": 0, "rooms": [], "threads": NO_THREADS}
+    assert selectors.unread_counts(user=reader) == {"total": 0, "capped": False, "rooms": [], "threads": NO_THREADS}
     # Own messages are never unread.
     services.message_post(actor=reader, room=room, content="mine")
     assert selectors.unread_counts(user=reader)["total"] == 0
@@ -219,11 +219,11 @@ def test_unread_counts_are_cached_and_follow_every_change(make_room, member_of, 
         "the second read comes from Redis"
 
     second = commit(services.message_post, actor=room.owner, room=room, content="hey @alice")
-    assert selectors.unread_counts(user=alice)["rooms"] == [{"room_id": str(room.id), "unread": 2, "mentions": 1}]
+    assert selectors.unread_counts(user=alice)["rooms"] == [{"room_id": str(room.id), "unread": 2, "mentions": 1, "capped": False}]
     commit(services.message_edit, actor=room.owner, message_id=second.id, content="hey all")
     assert selectors.unread_counts(user=alice)["rooms"][0]["mentions"] == 0
     commit(services.message_delete, actor=room.owner, message_id=first.id)
     assert selectors.unread_counts(user=alice)["total"] == 1
     # Reading moves the member's cursor, which the cached entry is keyed on.
     commit(services.read_mark, actor=alice, room=room, message_id=second.id)
-    assert selectors.unread_counts(user=alice) == {"total": 0, "rooms": [], "threads": NO_THREADS}
+    assert selectors.unread_counts(user=alice) == {"total": 0, "capped": False, "rooms": [], "threads": NO_THREADS}

@@ -39,7 +39,7 @@ def test_the_api_marks_read_up_to_a_deleted_message(deleted_newest, api_as, djan
     assert response.status_code == 200, response.content
     assert response.json() == {"room_id": str(room.id), "message_id": str(messages[-1].id)}
     assert _cursor(room, reader) == str(messages[-1].id)
-    assert selectors.unread_counts(user=reader) == {"total": 0, "rooms": [], "threads": NO_THREADS}
+    assert selectors.unread_counts(user=reader) == {"total": 0, "capped": False, "rooms": [], "threads": NO_THREADS}
     # A newer message after it counts again, and marking read still only moves forward.
     with django_capture_on_commit_callbacks(execute=True):  # the unread cache follows commits
         later = services.message_post(actor=messages[0].user, room=room, content="after the delete")
@@ -56,7 +56,7 @@ def test_marking_read_up_to_the_newest_visible_message_counts_nothing_unread(del
     response = api_as(reader).post(f"/api/v1/rooms/{room.id}/read", {"message_id": str(messages[-2].id)},
                                    format="json")
     assert response.status_code == 200
-    assert selectors.unread_counts(user=reader) == {"total": 0, "rooms": [], "threads": NO_THREADS}
+    assert selectors.unread_counts(user=reader) == {"total": 0, "capped": False, "rooms": [], "threads": NO_THREADS}
 
 
 @pytest.mark.django_db
@@ -131,4 +131,4 @@ def test_the_room_page_marks_read_when_its_newest_message_was_deleted(live_serve
         finally:
             context.close()
     assert _cursor(room, user) == str(expected.id)
-    assert selectors.unread_counts(user=user) == {"total": 0, "rooms": [], "threads": NO_THREADS}
+    assert selectors.unread_counts(user=user) == {"total": 0, "capped": False, "rooms": [], "threads": NO_THREADS}

@@ -88,3 +88,21 @@ async def test_resume_covers_thread_replies_with_no_gap_and_no_duplicate(trio):
     frames = [f for f in await frames_for(a, 1.0) if f["type"] == "message.new"]
     assert [f["message"]["id"] for f in frames] == [str(live.id)]
     await a.disconnect()
+
+
+async def test_ready_carries_the_followed_threads_totals(trio):
+    """A socket that connects learns the Threads badge at once, as GET
+    /unread's ``threads``: a mention in a followed thread counts in both."""
+    room, alice, bob, _ = trio
+    root = await sync_to_async(services.message_post)(actor=alice, room=room, content="root")
+    a, ready = await connect(alice)
+    assert ready["threads"] == {"unread": 0, "mentions": 0}
+    await a.disconnect()
+    await sync_to_async(services.message_post)(actor=bob, room=room, content="one", thread_id=root.id)
+    await sync_to_async(services.message_post)(actor=bob, room=room, content="hey @alice", thread_id=root.id)
+    a, ready = await connect(alice)
+    assert ready["threads"] == {"unread": 2, "mentions": 1}
+    b, ready = await connect(bob)  # his own replies are read
+    assert ready["threads"] == {"unread": 0, "mentions": 0}
+    for sock in (a, b):
+        await sock.disconnect()

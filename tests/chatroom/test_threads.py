@@ -287,3 +287,28 @@ def test_deleting_a_reply_counts_it_out_of_the_summary(trio, api_as):
     assert [m["content"] for m in page["results"]] == ["two"]
     page = api_as(alice).get(f"/api/v1/messages/{root['id']}/thread").json()
     assert [(m["content"], m["is_deleted"]) for m in page["results"]] == [("", True), ("two", False)]
+
+
+def test_deleting_replies_recounts_the_last_reply_time_and_the_participants(trio, api_as):
+    """The summary drops a deleted reply entirely: someone whose only reply
+    is gone is no longer a participant, and the last reply time goes back to
+    the newest reply left; with none left, it is empty."""
+    room, alice, bob, carol = trio
+    root = post(api_as(alice), room, "root")
+    first = post(api_as(bob), room, "bob's", thread_id=root["id"])
+    second = post(api_as(carol), room, "carol's", thread_id=root["id"])
+    thread = Thread.objects.get(root_id=root["id"])
+    assert thread.participants == [bob.id, carol.id]
+    assert api_as(carol).delete(f"/api/v1/messages/{second['id']}/").status_code == 204
+    thread.refresh_from_db()
+    assert (thread.reply_count, thread.participants) == (1, [bob.id])
+    assert thread.last_reply_at == Message.objects.get(id=first["id"]).created_at
+    summary = api_as(alice).get(f"/api/v1/rooms/{room.id}/messages/").json()["results"][-1]["thread"]
+    assert (summary["reply_count"], summary["participants"]) == (1, [str(bob.id)])
+    assert api_as(bob).delete(f"/api/v1/messages/{first['id']}/").status_code == 204
+    thread.refresh_from_db()
+    assert (thread.reply_count, thread.participants, thread.last_reply_at) == (0, [], None)
+    # A new reply starts the summary again from what is left.
+    post(api_as(carol), room, "again", thread_id=root["id"])
+    thread.refresh_from_db()
+    assert (thread.reply_count, thread.participants) == (1, [carol.id])

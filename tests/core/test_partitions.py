@@ -197,3 +197,29 @@ def test_the_post_migrate_ensure_covers_only_the_sending_apps_tables(settings):
     names = {p.name for c in partitions.configs() for p in partitions.partitions(c)}
     assert f"messages_{far:%Y_%m}" in names
     assert f"audit_logs_{far:%Y_%m}" not in names and f"job_logs_{far:%Y_%m}" not in names
+
+
+def reloptions(name):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = %s", [name])
+        return cursor.fetchone()[0]
+
+
+def test_a_new_month_gets_its_tables_storage_parameters(settings):
+    """messages registers autovacuum after 2% new rows (the unread counts'
+    index-only scans); each new month has it, audit_logs' months nothing."""
+    settings.PARTITION_MONTHS_AHEAD = 8
+    far = add_months(month_start(datetime.now(timezone.utc)), 8)
+    partitions.maintain()
+    assert reloptions(f"messages_{far:%Y_%m}") == ["autovacuum_vacuum_insert_scale_factor=0.02"]
+    assert reloptions(f"audit_logs_{far:%Y_%m}") is None
+    # The months that existed before were given it by the migration.
+    assert reloptions(f"messages_{month_start(datetime.now(timezone.utc)):%Y_%m}") == [
+        "autovacuum_vacuum_insert_scale_factor=0.02"]
+
+
+def test_storage_parameters_are_checked_names_and_values():
+    with pytest.raises(ImproperlyConfigured, match="not a storage parameter"):
+        partitions.register("chatroom.Message", storage={"fillfactor = 10); DROP TABLE x; --": "1"})
+    with pytest.raises(ImproperlyConfigured, match="not a storage parameter"):
+        partitions.register("chatroom.Message", storage={"fillfactor": "10); DROP TABLE x"})

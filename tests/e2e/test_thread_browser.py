@@ -13,7 +13,7 @@ import pytest
 
 from chatroom.models import Message, ThreadFollow
 from chatroom.services import message_post, room_create, room_join
-from tests.browser import ARGS, CHROMIUM, require_chromium, session_for
+from tests.browser import require_chromium, screenshot_pages, room_pages, session_for
 from tests.processes import asgi_servers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -21,7 +21,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 def test_a_thread_reply_raises_the_others_unread_count_live_and_opening_it_clears_it(make_user, tmp_path):
     require_chromium()
-    from django.conf import settings
     from playwright.sync_api import expect, sync_playwright
 
     alice, bob = make_user("alice-th"), make_user("bob-th")
@@ -33,81 +32,60 @@ def test_a_thread_reply_raises_the_others_unread_count_live_and_opening_it_clear
     shots = os.environ.get("SCREENSHOT_DIR")
     expect.set_options(timeout=15_000)
 
-    with asgi_servers(1, tmp_path) as (base,), sync_playwright() as p:
-        contexts = {}
-        for who, session in sessions.items():
-            context = p.chromium.launch_persistent_context(str(tmp_path / f"profile-{who}"), executable_path=CHROMIUM,
-                                                           headless=True, args=ARGS)
-            context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": base}])
-            contexts[who] = context
-        try:
-            a = contexts["alice"].pages[0] if contexts["alice"].pages else contexts["alice"].new_page()
-            b = contexts["bob"].pages[0] if contexts["bob"].pages else contexts["bob"].new_page()
-            for page in (a, b):
-                page.set_default_timeout(15_000)
-                page.goto(f"{base}/chat/rooms/{room.id}/")
-                expect(page.locator("[data-testid=live-status]")).to_have_text("live")
-            root_on_b = b.locator(f"[data-testid=message][data-id='{root.id}']")
-            expect(root_on_b.locator("[data-testid=thread-summary]")).to_have_count(0)
-            expect(b.locator("[data-testid=threads-badge]")).to_be_hidden()
+    with asgi_servers(1, tmp_path) as (base,), sync_playwright() as p, \
+            room_pages(p, base, room, sessions) as pages:
+        a, b = pages["alice"], pages["bob"]
+        root_on_b = b.locator(f"[data-testid=message][data-id='{root.id}']")
+        expect(root_on_b.locator("[data-testid=thread-summary]")).to_have_count(0)
+        expect(b.locator("[data-testid=threads-badge]")).to_be_hidden()
 
-            # alice opens the thread on bob's message and replies twice.
-            a.locator(f"[data-testid=message][data-id='{root.id}'] [data-testid=open-thread]").click()
-            expect(a.locator("[data-testid=thread-panel]")).to_be_visible()
-            expect(a.locator("[data-testid=thread-root]")).to_contain_text("what do we ship on friday?")
-            a.locator("#thread-text").fill("the thread panel")
+        # alice opens the thread on bob's message and replies twice.
+        a.locator(f"[data-testid=message][data-id='{root.id}'] [data-testid=open-thread]").click()
+        expect(a.locator("[data-testid=thread-panel]")).to_be_visible()
+        expect(a.locator("[data-testid=thread-root]")).to_contain_text("what do we ship on friday?")
+        a.locator("#thread-text").fill("the thread panel")
+        a.keyboard.press("Enter")
+        expect(a.locator("[data-testid=thread-reply]", has_text="the thread panel")).to_be_visible()
+        # The reply is not in the room's own timeline.
+        expect(a.locator("[data-testid=timeline] [data-testid=message]", has_text="the thread panel")).to_have_count(0)
+
+        # bob (who wrote the root, so follows it) sees the count rise, without a reload.
+        expect(root_on_b.locator("[data-testid=thread-unread]")).to_have_text("1")
+        expect(b.locator("[data-testid=threads-badge]")).to_have_text("1")
+        a.locator("#thread-text").fill("and the threads page")
+        a.keyboard.press("Enter")
+        expect(root_on_b.locator("[data-testid=thread-unread]")).to_have_text("2")
+        expect(root_on_b.locator("[data-testid=thread-summary]")).to_contain_text("2 replies")
+        expect(b.locator("[data-testid=threads-badge]")).to_have_text("2")
+
+        # bob opens it: he reads both replies, and the counts clear.
+        root_on_b.locator("[data-testid=thread-summary]").click()
+        expect(b.locator("[data-testid=thread-reply]")).to_have_count(2)
+        expect(root_on_b.locator("[data-testid=thread-unread]")).to_have_count(0)
+        expect(b.locator("[data-testid=threads-badge]")).to_be_hidden()
+        # A live reply from alice lands in bob's open panel and is read at once.
+        a.locator("#thread-text").fill("live into the open panel")
+        a.keyboard.press("Enter")
+        expect(b.locator("[data-testid=thread-reply]", has_text="live into the open panel")).to_be_visible()
+        b.wait_for_timeout(800)
+        expect(b.locator("[data-testid=threads-badge]")).to_be_hidden()
+
+        # bob replies, also to the room: alice sees it in the panel and in the timeline.
+        b.locator("#thread-text").fill("friday: threads")
+        b.locator("[data-testid=thread-also]").check()
+        b.locator("[data-testid=thread-send]").click()
+        expect(a.locator("[data-testid=thread-reply]", has_text="friday: threads")).to_be_visible()
+        expect(a.locator("[data-testid=timeline] [data-testid=message]", has_text="friday: threads")).to_be_visible()
+
+        if shots:
+            Path(shots).mkdir(parents=True, exist_ok=True)
+            # One unread thread for bob's Threads page.
+            a.locator("#thread-text").fill("one more for the list")
             a.keyboard.press("Enter")
-            expect(a.locator("[data-testid=thread-reply]", has_text="the thread panel")).to_be_visible()
-            # The reply is not in the room's own timeline.
-            expect(a.locator("[data-testid=timeline] [data-testid=message]", has_text="the thread panel")).to_have_count(0)
-
-            # bob (who wrote the root, so follows it) sees the count rise, without a reload.
-            expect(root_on_b.locator("[data-testid=thread-unread]")).to_have_text("1")
+            b.locator("[data-testid=thread-close]").click()
             expect(b.locator("[data-testid=threads-badge]")).to_have_text("1")
-            a.locator("#thread-text").fill("and the threads page")
-            a.keyboard.press("Enter")
-            expect(root_on_b.locator("[data-testid=thread-unread]")).to_have_text("2")
-            expect(root_on_b.locator("[data-testid=thread-summary]")).to_contain_text("2 replies")
-            expect(b.locator("[data-testid=threads-badge]")).to_have_text("2")
-
-            # bob opens it: he reads both replies, and the counts clear.
-            root_on_b.locator("[data-testid=thread-summary]").click()
-            expect(b.locator("[data-testid=thread-reply]")).to_have_count(2)
-            expect(root_on_b.locator("[data-testid=thread-unread]")).to_have_count(0)
-            expect(b.locator("[data-testid=threads-badge]")).to_be_hidden()
-            # A live reply from alice lands in bob's open panel and is read at once.
-            a.locator("#thread-text").fill("live into the open panel")
-            a.keyboard.press("Enter")
-            expect(b.locator("[data-testid=thread-reply]", has_text="live into the open panel")).to_be_visible()
-            b.wait_for_timeout(800)
-            expect(b.locator("[data-testid=threads-badge]")).to_be_hidden()
-
-            # bob replies, also to the room: alice sees it in the panel and in the timeline.
-            b.locator("#thread-text").fill("friday: threads")
-            b.locator("[data-testid=thread-also]").check()
-            b.locator("[data-testid=thread-send]").click()
-            expect(a.locator("[data-testid=thread-reply]", has_text="friday: threads")).to_be_visible()
-            expect(a.locator("[data-testid=timeline] [data-testid=message]", has_text="friday: threads")).to_be_visible()
-
-            if shots:
-                Path(shots).mkdir(parents=True, exist_ok=True)
-                # One unread thread for bob's Threads page.
-                a.locator("#thread-text").fill("one more for the list")
-                a.keyboard.press("Enter")
-                b.locator("[data-testid=thread-close]").click()
-                expect(b.locator("[data-testid=threads-badge]")).to_have_text("1")
-                for width, height in ((1280, 800), (390, 844)):
-                    for name, page, url in (("thread-panel", a, f"/chat/rooms/{room.id}/?thread={root.id}"),
-                                            ("threads-page", b, "/chat/threads/")):
-                        page.set_viewport_size({"width": width, "height": height})
-                        page.goto(base + url)
-                        page.wait_for_load_state("networkidle")
-                        scroll = page.evaluate("document.documentElement.scrollWidth")
-                        assert scroll <= width, (name, width, scroll)
-                        page.screenshot(path=f"{shots}/{name}-{width}.png", full_page=True)
-        finally:
-            for context in contexts.values():
-                context.close()
+            screenshot_pages(base, shots, (("thread-panel", a, f"/chat/rooms/{room.id}/?thread={root.id}"),
+                                           ("threads-page", b, "/chat/threads/")))
     replies = list(Message.objects.filter(thread_id=root.id).order_by("created_at").values_list("content", flat=True))
     assert replies[:4] == ["the thread panel", "and the threads page", "live into the open panel", "friday: threads"]
     assert ThreadFollow.objects.get(root_id=root.id, user=bob).following is True

@@ -1,0 +1,48 @@
+"""Which language a person reads the product in (issue 19), in one place:
+
+1. a signed-in user's profile language, on every device and face (pages,
+   API, socket, mail);
+2. otherwise the language cookie set by the switcher, then the browser's
+   ``Accept-Language`` (Django's LocaleMiddleware, which runs first);
+3. otherwise English.
+
+The pages get (1) from ProfileLanguageMiddleware, after authentication; the
+API's token and API-key users are known only once DRF authenticates them, so
+its authentication classes call ``activate_for`` themselves."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils import translation
+
+
+def language_of(user) -> str | None:
+    """The user's profile language, or None (anonymous, or no profile)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    try:
+        language = user.profile.language
+    except Exception:  # noqa: BLE001 - no profile row yet: the request's language applies
+        return None
+    return language if language in dict(settings.LANGUAGES) else None
+
+
+def activate_for(user, request=None) -> None:
+    """Read the rest of this request in the user's profile language."""
+    language = language_of(user)
+    if language:
+        translation.activate(language)
+        if request is not None:
+            request.LANGUAGE_CODE = language
+
+
+class ProfileLanguageMiddleware:
+    """After AuthenticationMiddleware: a signed-in user's profile language
+    wins over the cookie and Accept-Language."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        activate_for(getattr(request, "user", None), request)
+        return self.get_response(request)
