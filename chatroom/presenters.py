@@ -11,7 +11,7 @@ from django.db.models import Count, Min, Q
 from django.http import FileResponse
 from django.urls import reverse
 
-from chatroom import thread_state
+from chatroom import markdown, thread_state
 from chatroom.models import Attachment, Mention, Message, Reaction
 from core.timestamps import isoformat_z
 
@@ -22,6 +22,16 @@ def user_dict(user) -> dict | None:
     if user is None:
         return None
     return {"id": str(user.id), "username": user.username, "avatar_url": user.avatar_url or None}
+
+
+def jump_url(room_id, message_id, thread_id=None, also_to_room=False) -> str:
+    """The room page opened at a message (its history around it, the message
+    highlighted); a reply only in a thread opens its thread beside the room,
+    at the reply. Notifications, search hits and pins link here."""
+    base = reverse("chatroom:room", args=[room_id])
+    if thread_id and not also_to_room:
+        return f"{base}?thread={thread_id}&around={message_id}"
+    return f"{base}?around={message_id}"
 
 
 def attachment_dict(attachment: Attachment) -> dict:
@@ -131,6 +141,9 @@ def message_dict(m: Message, *, reactions=(), attachments=(), mentions=(), reply
         "user": user_dict(m.user),
         # A removed message keeps no visible text, files or reactions.
         "content": "" if deleted else m.content,
+        # Additive to the contract: the content's markdown as sanitized HTML
+        # (chatroom.markdown), so every client shows the same formatting.
+        "html": "" if deleted else markdown.render(m.content),
         "message_type": m.message_type,
         "reply_to": reply,
         # A reply in a thread names its root; a root with replies has its summary.

@@ -237,6 +237,9 @@ class MessageSerializer(Presented):
     room_id = serializers.UUIDField()
     user = UserRefSerializer()
     content = serializers.CharField(allow_blank=True, help_text="Empty once deleted.")
+    html = serializers.CharField(allow_blank=True, help_text=(
+        "The content's markdown (bold, italic, code, code blocks, links, lists, quotes) as sanitized HTML; "
+        "@mentions are <span class=\"mention\" data-mention=\"name\">. Empty once deleted."))
     message_type = serializers.ChoiceField(choices=Message.Type.choices)
     reply_to = ReplySerializer(allow_null=True)
     thread_id = serializers.UUIDField(allow_null=True, help_text="The root's id for a reply in a thread, else null.")

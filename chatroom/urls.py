@@ -1,11 +1,12 @@
 from django.urls import path
 
-from chatroom import attention_views, room_settings_views, scheduled_views, views
+from chatroom import attention_views, emoji_data, room_settings_views, scheduled_views, views
 
 app_name = "chatroom"
 
 urlpatterns = [
     path("", views.room_list, name="list"),
+    path("emoji.json", emoji_data.emoji_view, name="emoji"),
     path("search/", views.search, name="search"),
     path("threads/", views.threads, name="threads"),
     path("scheduled/", scheduled_views.scheduled_page, name="scheduled"),

@@ -6,23 +6,32 @@ session cookie and CSRF (static/js/chat-room.js)."""
 
 from __future__ import annotations
 
+import datetime
+from urllib.parse import urlencode
+
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from accounts.selectors import user_for_login
+from accounts.models import User
+from accounts.selectors import profile_of, user_for_login
 from chatroom import selectors, services, sidebar, thread_selectors
 from chatroom.models import JoinRequest
 from chatroom.permissions import can_invite, has_power
-from chatroom.presenters import attachment_response
+from chatroom.presenters import attachment_response, jump_url
 from realtime import presence
 from config.forms import form_errors
 from core.errors import ApplicationError, NotFound, ValidationFailed
 from core.replicas import lag_tolerant
+from core.timestamps import isoformat_z
+
+# profile.preferences key of the per-user desktop notification switch (static/js/chat-desktop.js).
+DESKTOP_NOTIFICATIONS_KEY = "desktop_notifications"
 
 
 class RoomCreateForm(forms.Form):
@@ -147,6 +156,14 @@ def room_view(request, room_id):
             "roomId": str(room.id), "userId": str(request.user.id), "username": request.user.username,
             "role": member.role, "powers": powers, "maxLength": settings.CHAT_MESSAGE_MAX_LENGTH,
             "api": "/api/v1/", "kind": room.kind, "thread": request.GET.get("thread") or None,
+            # The messages part (chat-room.js): the "new messages" divider goes
+            # after this read cursor; the org's departments may have @handles;
+            # desktop notifications follow this profile preference.
+            "lastRead": {"id": str(member.last_read_message_id) if member.last_read_message_id else None,
+                         "at": isoformat_z(member.last_read_at)},
+            "orgId": str(room.org_id) if room.org_id else None,
+            "uploadMaxBytes": settings.CHAT_UPLOAD_MAX_BYTES,
+            "desktopNotifications": bool(profile_of(request.user).preferences.get(DESKTOP_NOTIFICATIONS_KEY)),
         },
     })
 
@@ -239,21 +256,54 @@ def join_requests(request, room_id):
     return render(request, "chatroom/requests.html", {"room": room, "pending": pending})
 
 
+def _search_filters(request) -> tuple[dict, dict, list[str]]:
+    """The search page's filters from its query string: (given values to show
+    again, selector arguments, errors). Dates are whole days in the server's
+    time zone, "until" included."""
+    shown = {k: request.GET.get(k, "").strip() for k in ("room_id", "person", "since", "until")}
+    args, errors = {"room_id": shown["room_id"] or None}, []
+    if shown["person"]:
+        found = User.objects.filter(username__iexact=shown["person"].lstrip("@")).values_list("id", flat=True).first()
+        if found is None:
+            errors.append(f"No one is called {shown['person']}.")
+        args["user_id"] = found
+    for key, shift in (("since", 0), ("until", 1)):
+        if not shown[key]:
+            continue
+        try:
+            day = datetime.date.fromisoformat(shown[key])
+        except ValueError:
+            errors.append(f"{key.capitalize()}: use a date like 2026-01-31.")
+            continue
+        start = datetime.datetime.combine(day + datetime.timedelta(days=shift), datetime.time())
+        args[key] = timezone.make_aware(start)
+    return shown, args, errors
+
+
 @login_required
 @lag_tolerant
 def search(request):
     q = request.GET.get("q", "").strip()
-    room_id = request.GET.get("room_id") or None
-    result, error = None, None
-    if q:
+    shown, args, errors = _search_filters(request)
+    result, error = None, " ".join(errors) or None
+    if q and not errors:
         try:
-            result = selectors.search_messages(user=request.user, q=q, room_id=room_id, cursor=request.GET.get("cursor"))
+            result = selectors.search_messages(user=request.user, q=q, cursor=request.GET.get("cursor"), **args)
         except ValidationFailed as exc:
             error = "; ".join(m for msgs in (exc.fields or {}).values() for m in msgs) or exc.message
     rooms = list(selectors.rooms_list(user=request.user, scope="mine").order_by("kind", "name"))
     _with_people(request.user, [r for r in rooms if r.is_dm])
-    return render(request, "chatroom/search.html", {"q": q, "result": result, "error": error, "rooms": rooms,
-                                                     "room_id": room_id})
+    names = {str(r.id): (r.title if r.is_dm else f"#{r.name}") for r in rooms}
+    hits = []
+    for hit in (result or {}).get("results", []):
+        m = hit["message"]
+        hits.append({**hit, "room_name": names.get(str(m["room_id"]), "a room"),
+                     "url": jump_url(m["room_id"], m["id"], m.get("thread_id"), m.get("also_to_room"))})
+    more = None
+    if result and result.get("next"):
+        more = "?" + urlencode({"q": q, **{k: v for k, v in shown.items() if v}, "cursor": result["next"]})
+    return render(request, "chatroom/search.html", {"q": q, "hits": hits, "searched": result is not None,
+                                                     "more": more, "error": error, "rooms": rooms, **shown})
 
 
 @login_required

@@ -24,7 +24,6 @@ import uuid
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from accounts import notifications
@@ -32,7 +31,7 @@ from accounts.models import Notification, User
 from audit.services import NO_ENTRY, append_sql_placeholders, entry_params
 from chatroom import cursors, unread
 from chatroom.models import Attachment, Message, MessageClientId, Room, RoomMember, UserBlock
-from chatroom.presenters import new_message_dict
+from chatroom.presenters import jump_url, new_message_dict
 from chatroom.ratelimit import check_message_rate
 from chatroom.services import group_mentions, threads
 from chatroom.services._common import _audit_fields
@@ -366,9 +365,8 @@ def _notification_data(message: Message, actor: User, room: Room) -> dict:
             "thread_id": str(message.thread_id) if message.thread_id else None,
             "message_created_at": message.created_at.isoformat(), "author_id": str(actor.id),
             "excerpt": notifications.excerpt(message.content),
-            # A thread reply opens its thread beside the room.
-            "url": reverse("chatroom:room", args=[room.id]) + (
-                f"?thread={message.thread_id}" if message.thread_id else "")}
+            # Opens the room at the message (a thread reply: its thread, beside the room).
+            "url": jump_url(room.id, message.id, message.thread_id, message.also_to_room)}
 
 
 def _store_groups(message: Message, actor: User, groups, *, named) -> list[uuid.UUID]:

@@ -1,90 +1,82 @@
-// The room page: history with "load earlier", a composer with replies and
-// attachments, reactions, edit, delete, pins and the members panel. Actions
-// call the JSON API (/api/v1/) with the session cookie and CSRF; text
-// messages go over the live socket when it is up. The socket (socket.js)
-// brings everyone's messages, edits, reactions, typing and presence live;
-// after a reconnect the page resumes from its newest cursor, and while the
-// socket is down it polls the API instead.
-// Message text is only ever inserted as text nodes; links are built as <a>
-// elements for http(s) URLs only.
+// The room page: a history that loads older messages on scroll up (and newer
+// ones on scroll down when opened in the middle, at ?around=<message id>),
+// a "new messages" divider at the first unread, the composer (chat-composer.js:
+// markdown, mentions, emoji, uploads), reactions from the full emoji set,
+// edit, delete, pins and the members panel. Messages are drawn by
+// chat-message.js. Actions call the JSON API (/api/v1/) with the session
+// cookie and CSRF; text messages go over the live socket when it is up. The
+// socket (socket.js) brings everyone's messages, edits, reactions, typing and
+// presence live; after a reconnect the page resumes from its newest cursor,
+// and while the socket is down it polls the API instead.
 
 import { live } from "./socket.js";
-import { api, clientId, el, linkify, newestOf, placeMessage, timeLabel } from "./chat-util.js";
+import { api, clientId, el, placeMessage, refreshTimes, startClock } from "./chat-util.js";
+import { regroup, renderMessage } from "./chat-message.js";
+import { createHistory } from "./chat-history.js";
+import { createComposer } from "./chat-composer.js";
+import { openEmojiPicker } from "./chat-emoji.js";
 
 const config = JSON.parse(document.getElementById("chat-config").textContent);
 const ROOM = config.roomId;
-const QUICK_EMOJI = ["👍", "❤️", "😂", "🎉"];
 const POLL_MS = 4000;
 const TYPING_TTL_MS = 6000; // a typing indicator lapses without a refresh (server: TYPING_TTL_SECONDS)
 const TYPING_SEND_MS = 2000;
 
 const timeline = document.getElementById("timeline");
 const loadEarlier = document.getElementById("load-earlier");
-const composer = document.getElementById("composer");
+const jumpLatest = document.getElementById("jump-latest");
+const composerForm = document.getElementById("composer");
 const text = document.getElementById("composer-text");
-const fileInput = document.getElementById("composer-file");
-const filesOut = document.getElementById("composer-files");
 const errorOut = document.getElementById("composer-error");
 const replying = document.getElementById("replying");
 
 // pending: message.send frames not yet acknowledged, by client_id; they are
 // sent again after a reconnect (the server stores a client_id once).
-const state = { prev: null, newest: null, replyTo: null, lastRead: null, byId: new Map(), pending: new Map() };
+const state = { replyTo: null, byId: new Map(), pending: new Map(), members: [], groups: [] };
 
 function showError(message) {
   errorOut.textContent = message || "";
 }
 
-function renderMessage(m) {
-  const mine = m.user && m.user.id === config.userId;
-  const node = el("li", { class: `msg msg-${m.message_type}${m.is_deleted ? " deleted" : ""}`, "data-id": m.id, "data-testid": "message" });
-  if (m.message_type === "system") {
-    node.append(el("span", { class: "system-text" }, m.content), " ", el("time", { datetime: m.created_at, class: "muted" }, timeLabel(m.created_at)));
-    return node;
-  }
-  node.append(el("div", { class: "msg-head" },
-    el("strong", { class: "author" }, m.user ? m.user.username : "?"), " ",
-    el("time", { datetime: m.created_at, class: "muted" }, timeLabel(m.created_at)),
-    m.is_edited && !m.is_deleted ? el("button", { type: "button", class: "link muted edited", on: { click: () => showHistory(m, node) } }, "(edited)") : null,
-    m.is_pinned ? el("span", { class: "badge" }, "pinned") : null));
-  if (m.reply_to) {
-    node.append(el("blockquote", { class: "reply-quote", "data-testid": "reply-quote" },
-      el("strong", {}, m.reply_to.user ? m.reply_to.user.username : "?"), ": ",
-      m.reply_to.is_deleted ? el("em", {}, "message removed") : m.reply_to.excerpt));
-  }
-  if (m.is_deleted) {
-    node.append(el("p", { class: "content muted" }, el("em", {}, "This message was removed.")));
-    return node;
-  }
-  node.append(el("p", { class: "content", "data-testid": "message-content" }, linkify(m.content)));
-  if (m.attachments.length) {
-    node.append(el("div", { class: "attachments" }, m.attachments.map((a) => a.mime_type.startsWith("image/")
-      ? el("a", { href: a.url, target: "_blank", rel: "noopener" }, el("img", { src: a.url, alt: a.filename, width: Math.min(a.width || 240, 240), loading: "lazy" }))
-      : el("a", { href: a.url, download: a.filename, class: "file" }, `📎 ${a.filename} (${Math.ceil(a.size / 1024)} KB)`))));
-  }
-  const reactions = el("div", { class: "reactions", "data-testid": "reactions" }, m.reactions.map((r) =>
+function reactionsNode(m) {
+  if (!m.reactions.length) return null;
+  return el("div", { class: "reactions", "data-testid": "reactions" }, m.reactions.map((r) =>
     el("button", { type: "button", class: `reaction${r.me ? " me" : ""}`, "aria-pressed": r.me ? "true" : "false", "data-emoji": r.emoji,
-      on: { click: () => toggleReaction(m, r.emoji, r.me) } }, `${r.emoji} ${r.count}`)));
-  node.append(reactions);
+      title: r.me ? "Remove your reaction" : "React too", on: { click: () => toggleReaction(m, r.emoji, r.me) } }, `${r.emoji} ${r.count}`)));
+}
+
+// "React": any emoji of the full set, from the picker.
+function reactButton(m) {
+  const button = el("button", { type: "button", class: "link", "data-action": "react", "data-testid": "add-reaction",
+    "aria-haspopup": "dialog", "aria-expanded": "false", title: "Add a reaction" }, "React");
+  button.addEventListener("click", () => openEmojiPicker(button, (emoji) => toggleReaction(m, emoji, m.reactions.some((r) => r.emoji === emoji && r.me))));
+  return button;
+}
+
+function render(m) {
+  const mine = m.user && m.user.id === config.userId;
   // A root's thread summary (its unread count is this user's), or, for a
   // thread reply also sent to the room, a link to its thread.
+  let summary = null;
   if (m.thread && m.thread.reply_count) {
-    node.append(el("button", { type: "button", class: "link thread-summary", "data-testid": "thread-summary", on: { click: () => openThread(m.id) } },
+    summary = el("button", { type: "button", class: "link thread-summary", "data-testid": "thread-summary", on: { click: () => openThread(m.id) } },
       `${m.thread.reply_count} ${m.thread.reply_count === 1 ? "reply" : "replies"}`,
-      m.thread.last_reply_at ? el("span", { class: "muted" }, ` · last ${timeLabel(m.thread.last_reply_at)}`) : null,
-      m.thread.unread ? el("span", { class: "unread", "data-testid": "thread-unread", title: "unread replies" }, String(m.thread.unread)) : null));
+      m.thread.last_reply_at ? el("span", { class: "muted" }, " · last ", el("time", { datetime: m.thread.last_reply_at, "data-relative": true }, "")) : null,
+      m.thread.unread ? el("span", { class: "unread", "data-testid": "thread-unread", title: "unread replies" }, String(m.thread.unread)) : null);
   } else if (m.thread_id) {
-    node.append(el("button", { type: "button", class: "link thread-summary", on: { click: () => openThread(m.thread_id) } }, "in a thread"));
+    summary = el("button", { type: "button", class: "link thread-summary", on: { click: () => openThread(m.thread_id) } }, "in a thread");
   }
-  const actions = el("div", { class: "msg-actions" },
-    el("button", { type: "button", class: "link", "data-action": "reply", on: { click: () => startReply(m) } }, "Reply"),
-    m.thread_id ? null : el("button", { type: "button", class: "link", "data-action": "thread", "data-testid": "open-thread", on: { click: () => openThread(m.id) } }, "Thread"),
-    QUICK_EMOJI.map((e) => el("button", { type: "button", class: "link", "data-action": "react", "data-emoji": e, title: `React ${e}`,
-      on: { click: () => toggleReaction(m, e, m.reactions.some((r) => r.emoji === e && r.me)) } }, e)),
-    mine ? el("button", { type: "button", class: "link", "data-action": "edit", on: { click: () => startEdit(m, node) } }, "Edit") : null,
-    mine || config.powers.delete_any ? el("button", { type: "button", class: "link", "data-action": "delete", on: { click: () => removeMessage(m) } }, "Delete") : null,
-    config.powers.pin ? el("button", { type: "button", class: "link", "data-action": "pin", on: { click: () => togglePin(m) } }, m.is_pinned ? "Unpin" : "Pin") : null);
-  node.append(actions);
+  const node = renderMessage(m, {
+    me: config.username, userId: config.userId, reactions: reactionsNode, after: [summary],
+    actions: [
+      el("button", { type: "button", class: "link", "data-action": "reply", on: { click: () => startReply(m) } }, "Reply"),
+      reactButton(m),
+      m.thread_id ? null : el("button", { type: "button", class: "link", "data-action": "thread", "data-testid": "open-thread", on: { click: () => openThread(m.id) } }, "Thread"),
+      mine ? el("button", { type: "button", class: "link", "data-action": "edit", on: { click: () => startEdit(m, node) } }, "Edit") : null,
+      mine || config.powers.delete_any ? el("button", { type: "button", class: "link", "data-action": "delete", on: { click: () => removeMessage(m) } }, "Delete") : null,
+      config.powers.pin ? el("button", { type: "button", class: "link", "data-action": "pin", on: { click: () => togglePin(m) } }, m.is_pinned ? "Unpin" : "Pin") : null,
+    ],
+  });
   return node;
 }
 
@@ -118,80 +110,21 @@ function refreshRoot(rootId) {
 
 // Insert or replace, keeping (created_at, id) order: cursors sort the same way.
 function upsert(m) {
-  placeMessage(timeline, state.byId, m, renderMessage(m));
+  const node = render(m);
+  placeMessage(timeline, state.byId, m, node);
+  regroup(timeline, state.byId);
+  refreshTimes(node);
 }
 
 function drop(id) {
-  const existing = timeline.querySelector(`li[data-id="${id}"]`);
+  const existing = timeline.querySelector(`li[data-id="${CSS.escape(id)}"]`);
   if (existing) existing.remove();
   state.byId.delete(id);
+  regroup(timeline, state.byId);
 }
 
-function newestCursor() {
-  return newestOf(state.byId);
-}
-
-async function markRead() {
-  const newest = newestCursor();
-  if (!newest || newest.id === state.lastRead) return;
-  state.lastRead = newest.id;
-  try {
-    await api("POST", `rooms/${ROOM}/read`, { message_id: newest.id });
-  } catch (e) {
-    // Not marked: let the next call (a new message, the next poll) try again.
-    if (state.lastRead === newest.id) state.lastRead = null;
-  }
-}
-
-async function loadInitial() {
-  const around = new URLSearchParams(location.search).get("around");
-  const page = await api("GET", `rooms/${ROOM}/messages/?limit=50${around ? `&around=${encodeURIComponent(around)}` : ""}`);
-  page.results.forEach(upsert);
-  state.prev = page.prev;
-  loadEarlier.hidden = !state.prev;
-  if (around) {
-    const target = timeline.querySelector(`li[data-id="${CSS.escape(around)}"]`);
-    if (target) { target.classList.add("focus"); target.scrollIntoView({ block: "center" }); }
-  } else {
-    timeline.lastElementChild && timeline.lastElementChild.scrollIntoView({ block: "end" });
-  }
-  markRead();
-}
-
-loadEarlier.addEventListener("click", async () => {
-  if (!state.prev) return;
-  const first = timeline.firstElementChild;
-  const page = await api("GET", `rooms/${ROOM}/messages/?limit=50&before=${encodeURIComponent(state.prev)}`);
-  page.results.forEach(upsert);
-  state.prev = page.prev;
-  loadEarlier.hidden = !state.prev;
-  if (first) first.scrollIntoView({ block: "start" });
-});
-
-// Until the live socket relays frames: poll forward from the newest cursor,
-// and refresh the newest page for edits, deletions and reactions.
-async function poll() {
-  try {
-    const newest = newestCursor();
-    if (newest) {
-      let cursor = newest.cursor;
-      for (let i = 0; i < 5 && cursor; i++) {
-        const page = await api("GET", `rooms/${ROOM}/messages/?limit=100&after=${encodeURIComponent(cursor)}`);
-        page.results.forEach(upsert);
-        cursor = page.next;
-      }
-    }
-    const recent = await api("GET", `rooms/${ROOM}/messages/?limit=50`);
-    const seen = new Set(recent.results.map((m) => m.id));
-    recent.results.forEach((m) => { const old = state.byId.get(m.id); if (!old || old.updated_at !== m.updated_at || JSON.stringify(old.reactions) !== JSON.stringify(m.reactions)) upsert(m); });
-    // Removed messages disappear for members without moderation rights.
-    if (recent.results.length) {
-      const oldest = recent.results[0];
-      for (const m of [...state.byId.values()]) if (m.created_at + m.id >= oldest.created_at + oldest.id && !seen.has(m.id)) drop(m.id);
-    }
-    markRead();
-  } catch (e) { /* offline for a moment: try again next tick */ }
-}
+const roomHistory = createHistory({ roomId: ROOM, userId: config.userId, lastRead: config.lastRead, timeline, byId: state.byId,
+  upsert, drop, showError, loadEarlier, jumpLatest });
 
 function startReply(m) {
   state.replyTo = m;
@@ -200,60 +133,51 @@ function startReply(m) {
   text.focus();
 }
 
-document.getElementById("cancel-reply").addEventListener("click", () => { state.replyTo = null; replying.hidden = true; });
+function cancelReply() {
+  state.replyTo = null;
+  replying.hidden = true;
+}
+document.getElementById("cancel-reply").addEventListener("click", cancelReply);
 
-fileInput.addEventListener("change", () => {
-  filesOut.textContent = [...fileInput.files].map((f) => f.name).join(", ");
-});
+// People to mention: the room's members, @all and @here, and the org's
+// department handles (departments may carry a `handle`; none is offered when
+// the API gives none).
+function mentionables() {
+  return [
+    ...state.members.filter((m) => m.user.id !== config.userId).map((m) => ({ name: m.user.username, label: m.role !== "member" ? m.role : "" })),
+    { name: "all", label: "everyone in the room" },
+    { name: "here", label: "everyone online now" },
+    ...state.groups,
+  ];
+}
 
-composer.addEventListener("submit", async (event) => {
-  event.preventDefault();
-  showError("");
-  const content = text.value;
-  const files = [...fileInput.files];
-  if (!content.trim() && !files.length) return;
-  const send = document.getElementById("send");
-  send.disabled = true;
-  try {
-    const attachmentIds = [];
-    for (const file of files) {
-      const form = new FormData();
-      form.append("file", file);
-      attachmentIds.push((await api("POST", "uploads", form)).id);
-    }
-    // Kept until the send succeeds: a retry after a lost response is stored once.
-    state.clientId = state.clientId || clientId();
-    const body = { content, client_id: state.clientId, attachment_ids: attachmentIds };
-    if (state.replyTo) body.reply_to = state.replyTo.id;
-    const frame = { type: "message.send", room_id: ROOM, content, client_id: state.clientId };
-    if (state.replyTo) frame.reply_to = state.replyTo.id;
-    if (!attachmentIds.length && live.send(frame)) {
-      state.pending.set(frame.client_id, frame); // the ack shows it
-    } else {
-      upsert(await api("POST", `rooms/${ROOM}/messages/`, body));
-    }
-    typingDone();
-    state.clientId = null;
-    text.value = "";
-    fileInput.value = "";
-    filesOut.textContent = "";
-    state.replyTo = null;
-    replying.hidden = true;
-    if (timeline.lastElementChild) timeline.lastElementChild.scrollIntoView({ block: "end" });
-    markRead();
-  } catch (e) {
-    showError(e.message);
-  } finally {
-    send.disabled = false;
+async function loadGroups() {
+  if (!config.orgId) return;
+  const data = await api("GET", `orgs/${config.orgId}/departments/?limit=100`);
+  state.groups = (data.results || []).filter((d) => d.handle).map((d) => ({ name: d.handle, label: d.name }));
+}
+
+async function send({ content, attachmentIds }) {
+  // Kept until the send succeeds: a retry after a lost response is stored once.
+  state.clientId = state.clientId || clientId();
+  const body = { content, client_id: state.clientId, attachment_ids: attachmentIds };
+  if (state.replyTo) body.reply_to = state.replyTo.id;
+  const frame = { type: "message.send", room_id: ROOM, content, client_id: state.clientId };
+  if (state.replyTo) frame.reply_to = state.replyTo.id;
+  if (roomHistory.middle) roomHistory.jumpToLatest(); // sending from the middle: go to the live end
+  if (!attachmentIds.length && live.send(frame)) {
+    state.pending.set(frame.client_id, frame); // the ack shows it
+  } else {
+    upsert(await api("POST", `rooms/${ROOM}/messages/`, body));
   }
-});
+  state.clientId = null;
+  cancelReply();
+  roomHistory.toBottom();
+  roomHistory.markRead();
+}
 
-text.addEventListener("keydown", (event) => {
-  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-    event.preventDefault();
-    composer.requestSubmit();
-  }
-});
+createComposer({ form: composerForm, text, errorOut, onSend: send, people: mentionables, maxBytes: config.uploadMaxBytes,
+  fileInput: document.getElementById("composer-file") });
 
 async function toggleReaction(m, emoji, mine) {
   try {
@@ -270,11 +194,16 @@ function startEdit(m, node) {
   const save = el("button", { type: "button", "data-action": "save-edit" }, "Save");
   const cancel = el("button", { type: "button", class: "link" }, "Cancel");
   const form = el("div", { class: "edit-form" }, box, save, cancel);
-  node.querySelector(".content").replaceWith(form);
+  node.querySelector(".msg-text").replaceWith(form);
   box.focus();
   cancel.addEventListener("click", () => upsert(m));
   save.addEventListener("click", async () => {
     try { upsert(await api("PATCH", `messages/${m.id}/`, { content: box.value })); } catch (e) { showError(e.message); }
+  });
+  box.addEventListener("keydown", (event) => {
+    if (event.isComposing || event.keyCode === 229) return;
+    if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); save.click(); }
+    if (event.key === "Escape") cancel.click();
   });
 }
 
@@ -282,7 +211,7 @@ async function removeMessage(m) {
   if (!confirm("Delete this message?")) return;
   try {
     await api("DELETE", `messages/${m.id}/`);
-    if (config.powers.delete_any) upsert({ ...m, is_deleted: true, content: "", reactions: [], attachments: [] });
+    if (config.powers.delete_any) upsert({ ...m, is_deleted: true, content: "", html: "", reactions: [], attachments: [] });
     else drop(m.id);
     loadPinned();
   } catch (e) { showError(e.message); }
@@ -295,13 +224,6 @@ async function togglePin(m) {
   } catch (e) { showError(e.message); }
 }
 
-async function showHistory(m, node) {
-  const data = await api("GET", `messages/${m.id}/history`);
-  const list = el("ol", { class: "history" }, data.results.map((v) => el("li", {}, el("time", { class: "muted" }, timeLabel(v.edited_at)), " ", v.content)));
-  const old = node.querySelector(".history");
-  if (old) old.remove(); else node.append(list);
-}
-
 async function loadPinned() {
   const out = document.getElementById("pinned");
   const data = await api("GET", `rooms/${ROOM}/pins/`);
@@ -312,6 +234,7 @@ async function loadPinned() {
 async function loadMembers() {
   const out = document.getElementById("members");
   const data = await api("GET", `rooms/${ROOM}/members/?limit=100`);
+  state.members = data.results; // for mention autocomplete
   const channel = config.kind === "channel";
   out.replaceChildren(...data.results.map((member) => {
     const them = member.user.id !== config.userId;
@@ -350,7 +273,7 @@ async function memberAction(member, body) {
 
 async function kick(member) {
   if (!confirm(`Remove ${member.user.username} from the room?`)) return;
-  try { await api("DELETE", `rooms/${ROOM}/members/${member.user.id}/`); loadMembers(); poll(); } catch (e) { showError(e.message); }
+  try { await api("DELETE", `rooms/${ROOM}/members/${member.user.id}/`); loadMembers(); roomHistory.poll(); } catch (e) { showError(e.message); }
 }
 
 const inviteButton = document.getElementById("make-invite");
@@ -365,10 +288,12 @@ if (inviteButton) {
   });
 }
 
-loadInitial().catch((e) => showError(e.message));
+roomHistory.loadInitial().catch((e) => showError(e.message));
+startClock();
+loadGroups().catch(() => {});
 loadPinned().catch(() => {});
 loadMembers().catch(() => {});
-setInterval(() => { if (!live.ready) poll(); }, POLL_MS);
+setInterval(() => { if (!live.ready) roomHistory.poll(); }, POLL_MS);
 
 // ---------------------------------------------------------------- live
 
@@ -400,7 +325,7 @@ live.on("ready", (frame) => {
   const room = frame.rooms.find((r) => r.id === ROOM);
   if (room) setOnline(room.online_count);
   // Catch up on whatever arrived while the socket was away, then stay live.
-  const newest = newestCursor();
+  const newest = roomHistory.newestCursor();
   if (newest) live.send({ type: "resume", rooms: { [ROOM]: newest.cursor } });
   for (const frame of state.pending.values()) live.send(frame);
 });
@@ -414,15 +339,17 @@ live.on("message.new", (frame) => {
   if (!forThisRoom(frame)) return;
   if (frame.message.thread_id) refreshRoot(frame.message.thread_id);
   if (!inRoom(frame.message)) return; // the thread panel shows it
-  const atBottom = timeline.parentElement.scrollHeight - timeline.parentElement.scrollTop - timeline.parentElement.clientHeight < 80;
-  upsert(frame.message);
   if (frame.message.user) clearTypist(frame.message.user.username);
-  if (atBottom || (frame.message.user && frame.message.user.id === config.userId)) {
-    timeline.lastElementChild.scrollIntoView({ block: "end" });
-  }
-  if (!document.hidden) markRead();
+  if (roomHistory.middle) return; // opened in the middle: it arrives with the newer pages
+  const atBottom = roomHistory.nearBottom();
+  upsert(frame.message);
+  if (atBottom || (frame.message.user && frame.message.user.id === config.userId)) roomHistory.toBottom();
+  roomHistory.markRead();
   if (frame.message.message_type === "system") loadMembers().catch(() => {});
 });
+
+// Read what arrived while the tab was hidden once it is shown.
+document.addEventListener("visibilitychange", () => { if (!document.hidden) roomHistory.markRead(); });
 
 live.on("message.updated", (frame) => {
   if (!forThisRoom(frame) || !inRoom(frame.message)) return;
@@ -437,7 +364,7 @@ live.on("message.deleted", (frame) => {
   if (!forThisRoom(frame)) return;
   const old = state.byId.get(frame.message_id);
   if (!old) return;
-  if (config.powers.delete_any) upsert({ ...old, is_deleted: true, content: "", reactions: [], attachments: [] });
+  if (config.powers.delete_any) upsert({ ...old, is_deleted: true, content: "", html: "", reactions: [], attachments: [] });
   else drop(frame.message_id);
   loadPinned().catch(() => {});
 });
@@ -486,7 +413,7 @@ for (const type of ["member.joined", "member.left"]) {
 
 live.on("ack", (frame) => {
   state.pending.delete(frame.client_id);
-  if (frame.message.room_id === ROOM && inRoom(frame.message)) upsert(frame.message);
+  if (frame.message.room_id === ROOM && inRoom(frame.message) && !roomHistory.middle) { upsert(frame.message); roomHistory.toBottom(); }
 });
 
 // A thread's new summary, or this user read a thread (here or in another tab).
@@ -508,7 +435,7 @@ live.on("error", (frame) => {
   }
   if (pending) state.pending.delete(frame.ref);
   if (frame.code === "resume_required" && frame.ref === ROOM) {
-    const newest = newestCursor();
+    const newest = roomHistory.newestCursor();
     live.send({ type: "resume", rooms: { [ROOM]: newest ? newest.cursor : null } });
     return;
   }
@@ -516,7 +443,7 @@ live.on("error", (frame) => {
 });
 
 // Typing: "start" at most every TYPING_SEND_MS while keys are pressed, "stop"
-// when the box empties or the message is sent.
+// when the box empties or the message is sent (the composer empties it).
 let lastTypingSent = 0;
 text.addEventListener("input", () => {
   const now = Date.now();
@@ -528,10 +455,6 @@ text.addEventListener("input", () => {
   }
 });
 
-function typingDone() {
-  if (lastTypingSent) live.send({ type: "typing", room_id: ROOM, state: "stop" });
-  lastTypingSent = 0;
-}
 
 // Every handler above is attached: from here on, typing in the composer
 // sends. (Browser tests wait for this before they type.)

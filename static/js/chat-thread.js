@@ -4,10 +4,14 @@
 // or unfollow it. Replies arrive live as message.new with thread_id; while
 // the panel is open and the page visible they are marked read with the
 // socket's thread.read frame (the API when the socket is down).
-// Text is only ever inserted as text nodes.
+// Messages are drawn by chat-message.js (as in the room) and the composer
+// is chat-composer.js's; ?around=<reply id> (a notification of a reply)
+// highlights that reply.
 
 import { live } from "./socket.js";
-import { api, clientId, el, newestOf, placeMessage, timeLabel } from "./chat-util.js";
+import { api, clientId, el, newestOf, placeMessage, refreshTimes } from "./chat-util.js";
+import { regroup, renderMessage } from "./chat-message.js";
+import { createComposer } from "./chat-composer.js";
 
 const config = JSON.parse(document.getElementById("chat-config").textContent);
 const ROOM = config.roomId;
@@ -26,22 +30,17 @@ const followButton = document.getElementById("thread-follow");
 const state = { root: null, prev: null, byId: new Map(), lastRead: null, pending: new Map(), clientId: null };
 
 function render(m, { root = false } = {}) {
-  const node = el(root ? "div" : "li", { class: `msg${m.is_deleted ? " deleted" : ""}`, "data-id": m.id, "data-testid": root ? "thread-root-message" : "thread-reply" });
-  node.append(el("div", { class: "msg-head" },
-    el("strong", { class: "author" }, m.user ? m.user.username : "?"), " ",
-    el("time", { datetime: m.created_at, class: "muted" }, timeLabel(m.created_at)),
-    m.also_to_room ? el("span", { class: "badge" }, "also in the room") : null));
-  node.append(m.is_deleted
-    ? el("p", { class: "content muted" }, el("em", {}, "This message was removed."))
-    : el("p", { class: "content", "data-testid": "message-content" }, m.content));
-  for (const a of m.is_deleted ? [] : m.attachments) {
-    node.append(el("a", { href: a.url, download: a.filename, class: "file" }, `📎 ${a.filename}`));
-  }
-  return node;
+  return renderMessage(m, {
+    tag: root ? "div" : "li", testid: root ? "thread-root-message" : "thread-reply", me: config.username, userId: config.userId,
+    extraHead: [m.also_to_room ? el("span", { class: "badge" }, "also in the room") : null],
+  });
 }
 
 function upsert(m) {
-  placeMessage(replies, state.byId, m, render(m));
+  const node = render(m);
+  placeMessage(replies, state.byId, m, node);
+  regroup(replies, state.byId);
+  refreshTimes(node);
 }
 
 function newest() {
@@ -83,7 +82,10 @@ async function open(rootId) {
     const url = new URL(location.href);
     url.searchParams.set("thread", rootId);
     history.replaceState(null, "", url);
-    if (replies.lastElementChild) replies.lastElementChild.scrollIntoView({ block: "end" });
+    const around = new URLSearchParams(location.search).get("around");
+    const target = around && replies.querySelector(`li[data-id="${CSS.escape(around)}"]`);
+    if (target) { target.classList.add("focus"); target.scrollIntoView({ block: "center" }); }
+    else if (replies.lastElementChild) replies.lastElementChild.scrollIntoView({ block: "end" });
     text.focus();
     markRead();
   } catch (e) {
@@ -123,28 +125,20 @@ followButton.addEventListener("click", async () => {
   } catch (e) { errorOut.textContent = e.message; }
 });
 
-form.addEventListener("submit", async (event) => {
-  event.preventDefault();
-  errorOut.textContent = "";
-  if (!state.root || !text.value.trim()) return;
+async function send({ content, attachmentIds }) {
+  if (!state.root) return;
   state.clientId = state.clientId || clientId();
-  const body = { content: text.value, client_id: state.clientId, thread_id: state.root.id, also_to_room: also.checked };
-  const frame = { type: "message.send", room_id: ROOM, ...body };
-  try {
-    if (live.send(frame)) state.pending.set(frame.client_id, frame); // the ack shows it
-    else upsert(await api("POST", `rooms/${ROOM}/messages/`, body));
-    state.clientId = null;
-    text.value = "";
-    also.checked = false;
-  } catch (e) { errorOut.textContent = e.message; }
-});
+  const body = { content, client_id: state.clientId, thread_id: state.root.id, also_to_room: also.checked, attachment_ids: attachmentIds };
+  const frame = { type: "message.send", room_id: ROOM, content, client_id: state.clientId, thread_id: state.root.id, also_to_room: also.checked };
+  if (!attachmentIds.length && live.send(frame)) state.pending.set(frame.client_id, frame); // the ack shows it
+  else upsert(await api("POST", `rooms/${ROOM}/messages/`, body));
+  state.clientId = null;
+  also.checked = false;
+}
 
-text.addEventListener("keydown", (event) => {
-  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-    event.preventDefault();
-    form.requestSubmit();
-  }
-});
+// The room's composer offers the same people to mention (chat-room.js keeps them).
+createComposer({ form, text, errorOut, onSend: send, maxBytes: config.uploadMaxBytes,
+  people: () => document.getElementById("composer")?.composer?.people?.() || [] });
 
 live.on("message.new", (frame) => {
   const m = frame.message;
@@ -164,7 +158,7 @@ live.on("message.updated", (frame) => {
 
 live.on("message.deleted", (frame) => {
   if (state.root && frame.message_id === state.root.id) {
-    state.root = { ...state.root, is_deleted: true, content: "", attachments: [] };
+    state.root = { ...state.root, is_deleted: true, content: "", html: "", attachments: [] };
     rootOut.replaceChildren(render(state.root, { root: true })); // the thread stays readable
   } else if (state.byId.has(frame.message_id)) {
     state.byId.delete(frame.message_id);

@@ -1,6 +1,7 @@
 // What the chat pages' modules share: the JSON API with the session cookie
-// and CSRF, building elements from text (never HTML), time labels and
-// client ids. Used by chat-room.js and chat-thread.js.
+// and CSRF, uploads with progress, building elements from text (never HTML),
+// relative time labels, avatars and client ids. Used by chat-room.js,
+// chat-thread.js, chat-message.js and chat-composer.js.
 
 const API = "/api/v1/";
 
@@ -43,25 +44,101 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-const URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/gi;
-
-// Text with clickable http(s) links; everything else stays plain text.
-export function linkify(value) {
-  const out = document.createDocumentFragment();
-  let last = 0;
-  for (const match of value.matchAll(URL_RE)) {
-    let url = match[0].replace(/[.,;:!?)\]]+$/, "");
-    out.append(document.createTextNode(value.slice(last, match.index)));
-    out.append(el("a", { href: url, rel: "noopener noreferrer nofollow", target: "_blank" }, url));
-    last = match.index + url.length;
-  }
-  out.append(document.createTextNode(value.slice(last)));
-  return out;
-}
-
 export function timeLabel(iso) {
   const d = new Date(iso);
   return d.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+}
+
+// The exact time, for a title on hover.
+export function exactTime(iso) {
+  return new Date(iso).toLocaleString([], { dateStyle: "full", timeStyle: "medium" });
+}
+
+// "just now", "5 min ago", "3 h ago", "yesterday 14:05", then the date.
+export function relativeTime(iso, now = Date.now()) {
+  const d = new Date(iso);
+  const seconds = Math.round((now - d.getTime()) / 1000);
+  if (seconds < 45) return "just now";
+  if (seconds < 3600) return `${Math.max(1, Math.round(seconds / 60))} min ago`;
+  if (seconds < 6 * 3600) return `${Math.round(seconds / 3600)} h ago`;
+  const clock = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const today = new Date(now);
+  const yesterday = new Date(now - 86400000);
+  if (d.toDateString() === today.toDateString()) return `today ${clock}`;
+  if (d.toDateString() === yesterday.toDateString()) return `yesterday ${clock}`;
+  return timeLabel(iso);
+}
+
+// A <time> that shows a relative label, the exact time on hover, and is
+// refreshed by startClock().
+export function timeNode(iso, attrs = {}) {
+  return el("time", { datetime: iso, title: exactTime(iso), "data-relative": true, ...attrs }, relativeTime(iso));
+}
+
+export function refreshTimes(root = document) {
+  const now = Date.now();
+  for (const node of root.querySelectorAll("time[data-relative]")) {
+    const iso = node.getAttribute("datetime");
+    if (!iso) continue;
+    node.textContent = relativeTime(iso, now);
+    if (!node.title) node.title = exactTime(iso);
+  }
+}
+
+let clock = null;
+// Relative labels every 30 s (once per page, whoever asks).
+export function startClock() {
+  refreshTimes();
+  if (!clock) clock = setInterval(() => refreshTimes(), 30000);
+}
+
+// A stable colour per user id (for initials avatars): a hue from its hash.
+export function colourFor(id) {
+  let hash = 0;
+  for (const ch of String(id || "")) hash = (hash * 31 + ch.codePointAt(0)) | 0;
+  return `hsl(${Math.abs(hash) % 360} 55% 42%)`;
+}
+
+export function initials(name) {
+  const parts = String(name || "?").split(/[\s._-]+/).filter(Boolean);
+  return ((parts[0] || "?")[0] + (parts[1] ? parts[1][0] : "")).toUpperCase();
+}
+
+// An uploaded avatar (http(s) or same-site only), else initials on a colour.
+export function avatarNode(user, size = 36) {
+  const url = user && user.avatar_url;
+  if (url && /^(https?:\/\/|\/(?!\/))/i.test(url)) {
+    return el("img", { class: "avatar", src: url, alt: "", width: size, height: size, loading: "lazy" });
+  }
+  return el("span", { class: "avatar initials", "aria-hidden": "true", style: `background:${colourFor(user && user.id)}` },
+    initials(user && user.username));
+}
+
+// POST a file to /api/v1/uploads with progress (fetch cannot report upload
+// progress): resolves to the upload object, rejects with the API's message.
+export function uploadFile(file, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", `${API}uploads`);
+    xhr.withCredentials = true;
+    xhr.setRequestHeader("X-CSRFToken", csrfToken());
+    xhr.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable && onProgress) onProgress(event.loaded / event.total);
+    });
+    xhr.addEventListener("load", () => {
+      let data = null;
+      try { data = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
+      if (xhr.status >= 200 && xhr.status < 300 && data) { if (onProgress) onProgress(1); resolve(data); return; }
+      const err = data && data.error;
+      const fields = err && err.fields ? Object.values(err.fields).flat().join(" ") : "";
+      const fallback = xhr.status === 413 ? "This file is too large." : `Upload failed (HTTP ${xhr.status}).`;
+      reject(new Error(fields || (err && err.message) || fallback));
+    });
+    xhr.addEventListener("error", () => reject(new Error("Upload failed: the server could not be reached.")));
+    const form = new FormData();
+    form.append("file", file);
+    xhr.send(form);
+  });
 }
 
 // An id per message being sent, so a retried request is stored once. randomUUID needs

@@ -23,9 +23,14 @@ function messageNode(id) {
   return timeline.querySelector(`li[data-id="${CSS.escape(id)}"]`);
 }
 
+// chat-message.js marks each message with its author's id.
 function mine(li) {
-  const author = li.querySelector(":scope > .msg-head .author");
-  return Boolean(author) && author.textContent === config.username;
+  return li.dataset.userId === config.userId;
+}
+
+// A receipts line goes under the message's text (its body), not beside the avatar.
+function bodyOf(li) {
+  return li.querySelector(":scope > .msg-body") || li;
 }
 
 function avatar(user) {
@@ -44,7 +49,7 @@ function drawDm() {
     if (mine(li)) target = li;
     if (li === upTo) break;
   }
-  if (target) target.append(el("div", { class: "receipts-line seen", "data-testid": "seen" }, "Seen"));
+  if (target) bodyOf(target).append(el("div", { class: "receipts-line seen", "data-testid": "seen" }, "Seen"));
 }
 
 function drawReaders() {
@@ -57,7 +62,7 @@ function drawReaders() {
   for (const [messageId, readers] of byMessage) {
     const shown = readers.slice(0, MAX_AVATARS).map(avatar);
     const more = readers.length > MAX_AVATARS ? el("span", { class: "muted" }, `+${readers.length - MAX_AVATARS}`) : null;
-    messageNode(messageId).append(el("div", { class: "receipts-line" },
+    bodyOf(messageNode(messageId)).append(el("div", { class: "receipts-line" },
       el("button", { type: "button", class: "receipt-avatars", "data-testid": "receipt-avatars",
         "aria-label": `Read by ${readers.map((u) => u.username).join(", ")}`,
         on: { click: (event) => openList(messageId, event.currentTarget) } }, shown, more)));

@@ -33,7 +33,7 @@ def test_a_mention_notifies_the_mentioned_member_with_room_and_message(make_room
     assert room.owner.username in n.title and room.name in n.title
     assert n.data["room_id"] == str(room.id) and n.data["message_id"] == str(message.id)
     assert n.data["excerpt"] == f"hey @{ann.username}, look at this" and n.message == n.data["excerpt"]
-    assert n.data["url"] == f"/chat/rooms/{room.id}/"
+    assert n.data["url"] == f"/chat/rooms/{room.id}/?around={n.data['message_id']}"
 
 
 def test_the_author_gets_nothing_for_mentioning_themself_and_outsiders_get_nothing(make_room, member_of, make_user):
