@@ -9,6 +9,7 @@ raises ``RunSuperseded`` once the job has been handed to another run.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 import json
 import uuid
 
@@ -33,7 +34,7 @@ class RunSuperseded(Exception):
 def locked_job(job_id) -> Job:
     job = Job.objects.select_for_update().filter(id=job_id).first()
     if job is None:
-        raise NotFound("No such job.")
+        raise NotFound(_("No such job."))
     return job
 
 
