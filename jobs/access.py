@@ -105,7 +105,7 @@ def validate_path_rules(rules) -> list[dict]:
     if rules is None:
         return []
     if not isinstance(rules, list) or len(rules) > 200:
-        raise ValidationFailed(fields={"path_rules": ["A list of {path, allow, deny} (at most 200)."]})
+        raise ValidationFailed(fields={"path_rules": [_("A list of %(shape)s (at most 200).") % {"shape": "{path, allow, deny}"}]})
     cleaned = []
     for i, rule in enumerate(rules):
         if not isinstance(rule, dict) or set(rule) - {"path", "allow", "deny"} or "path" not in rule:
@@ -285,7 +285,7 @@ def check_job(user, job_type: str, source: dict, destination: dict | None) -> tu
         raise ValidationFailed(fields={"type": [_("Must be one of %(names)s.") % {"names": ", ".join(NEEDS)}]})
     src_needs, dst_needs = NEEDS[job_type]
     if not isinstance(source, dict):
-        raise ValidationFailed(fields={"source": ["Must be {remote, path}."]})
+        raise ValidationFailed(fields={"source": [_("Must be %(shape)s.") % {"shape": "{remote, path}"}]})
     remote, access = get_remote(user, source.get("remote"))
     src = Side(remote, access, canonical_path(source.get("path"), field_name="source.path"))
     for action in sorted(src_needs):
@@ -293,7 +293,7 @@ def check_job(user, job_type: str, source: dict, destination: dict | None) -> tu
     dst = None
     if dst_needs:
         if not isinstance(destination, dict):
-            raise ValidationFailed(fields={"destination": ["Required for this job type: {remote, path}."]})
+            raise ValidationFailed(fields={"destination": [_("Required for this job type: %(shape)s.") % {"shape": "{remote, path}"}]})
         d_remote, d_access = get_remote(user, destination.get("remote"))
         dst = Side(d_remote, d_access, canonical_path(destination.get("path"), field_name="destination.path"))
         for action in sorted(dst_needs):

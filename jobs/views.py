@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import User
 from core.errors import ApplicationError, NotFound, ValidationFailed
 from core.replicas import lag_tolerant
-from jobs import access, selectors, services
+from jobs import access, figures, selectors, services
 from jobs.models import PERMISSION_CHOICES, PERMISSIONS, Job, Remote, RemotePermission
 from jobs.presenters import job_dict
 
@@ -104,6 +104,13 @@ def _totals(job: Job) -> dict | None:
             "average": size / took if took else None}
 
 
+def _live_figures(job: Job) -> dict:
+    """The progress card's figures as static/js/jobs.js writes them (jobs.figures)."""
+    stats = job.result or {}
+    return {"bytes": figures.size_of(stats.get("bytes") or 0, stats.get("total_bytes")),
+            "transfers": figures.count(stats.get("transfers") or 0, stats.get("total_transfers"))}
+
+
 @login_required
 def job_detail(request, pk):
     job = _job_or_404(request, pk)
@@ -113,7 +120,7 @@ def job_detail(request, pk):
     return render(request, "jobs/job_detail.html", {
         "job": job, "job_json": json.dumps(job_dict(job)), "logs": logs,
         "last_log_id": logs[-1].id if logs else 0,
-        "finished": job.status in Job.FINISHED, "totals": _totals(job),
+        "finished": job.status in Job.FINISHED, "totals": _totals(job), "live": _live_figures(job),
         "can_cancel": owner and job.status in Job.ACTIVE,
         "can_retry": owner and job.status in (Job.Status.FAILED, Job.Status.CANCELLED),
         "can_run_for_real": job.user_id == request.user.pk and job.options.get("dry_run")

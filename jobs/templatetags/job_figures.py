@@ -10,5 +10,3 @@ register.filter("size", figures.size)
 register.filter("speed", figures.speed)
 register.filter("duration", figures.duration)
 register.filter("eta", figures.eta)
-register.filter("size_of", figures.size_of)  # {{ done|size_of:total }}
-register.filter("count_of", figures.count)  # {{ done|count_of:total }}
