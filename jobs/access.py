@@ -23,7 +23,6 @@ run). Deny rules that apply *below* a root become rclone filter rules
 
 from __future__ import annotations
 
-from django.utils.translation import gettext as _
 import fnmatch
 import os
 import re
@@ -32,6 +31,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from jobs.models import PERMISSIONS, REMOTE_NAME_RE, Remote, RemotePermission

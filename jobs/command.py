@@ -4,10 +4,10 @@ keeps deny rules inside the trees, and the argument list (never a shell)."""
 
 from __future__ import annotations
 
-from django.utils.translation import gettext as _
 import re
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from core.errors import ValidationFailed
 from jobs import rclone

@@ -10,7 +10,6 @@ clear message).
 
 from __future__ import annotations
 
-from django.utils.translation import gettext as _
 import base64
 import fcntl
 import importlib.metadata
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from core.errors import ValidationFailed
 from jobs.secrets import decrypt_options

@@ -11,7 +11,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, available_timezones
 
 from django.utils import timezone
-
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy

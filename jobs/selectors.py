@@ -3,7 +3,6 @@ schedules, a job's logs, and listings of remote directories they may read."""
 
 from __future__ import annotations
 
-from django.utils.translation import gettext as _
 import hashlib
 import json
 import subprocess
@@ -11,6 +10,7 @@ import uuid
 
 from django.core.cache import cache
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from config.faults import OPEN, redis_policy
 from core.errors import NotFound, ValidationFailed

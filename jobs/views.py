@@ -216,7 +216,7 @@ def remote_permissions(request, name):
     grants = selectors.grants_of(request.user, remote).select_related("user", "role", "department")
     rows = [*form["rules"], *({"path": "", "allow": [], "deny": []} for _ in range(RULE_ROWS))]
     labels = dict(PERMISSION_CHOICES)
-    words = lambda names: ", ".join(str(labels.get(n, n)) for n in names)  # noqa: E731 - one line's helper
+    words = lambda names: ", ".join(str(labels.get(n, n)) for n in names)
     for grant in grants:
         grant.may = words(grant.permissions)
         grant.rules_shown = [{"path": r.get("path"), "allow": words(r.get("allow") or ()),

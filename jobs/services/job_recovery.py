@@ -4,7 +4,6 @@ are beat task bodies; staff may also re-enqueue from the admin."""
 
 from __future__ import annotations
 
-from django.utils.translation import gettext as _
 import logging
 from datetime import timedelta
 
@@ -12,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from audit.services import audit_record
 from core.errors import PermissionDenied

@@ -9,7 +9,6 @@ raises ``RunSuperseded`` once the job has been handed to another run.
 
 from __future__ import annotations
 
-from django.utils.translation import gettext as _
 import json
 import uuid
 
@@ -17,6 +16,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts import notifications
 from audit.services import audit_record

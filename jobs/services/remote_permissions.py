@@ -3,8 +3,8 @@ revoke: ``admin`` on the remote."""
 
 from __future__ import annotations
 
-from django.utils.translation import gettext as _
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from audit.services import audit_record
 from core.changes import created

@@ -4,10 +4,10 @@ for create and update; secret option values never reach the audit trail
 
 from __future__ import annotations
 
-from django.utils.translation import gettext as _
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from audit.services import audit_record
 from config.faults import OPEN, redis_policy
