@@ -48,7 +48,7 @@ ACTIONS = ("read", "write", "delete")
 
 def validate_remote_name(name, *, field_name: str = "remote") -> str:
     if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
-        raise ValidationFailed(fields={field_name: ["Use 1-64 letters, digits or underscores."]})
+        raise ValidationFailed(fields={field_name: [_("Use 1-64 letters, digits or underscores.")]})
     return name
 
 
@@ -58,14 +58,14 @@ def canonical_path(path, *, field_name: str = "path") -> str:
     if path is None:
         path = ""
     if not isinstance(path, str):
-        raise ValidationFailed(fields={field_name: ["Must be a string."]})
+        raise ValidationFailed(fields={field_name: [_("Must be a string.")]})
     if len(path) > MAX_PATH_LENGTH:
-        raise ValidationFailed(fields={field_name: ["Too long."]})
+        raise ValidationFailed(fields={field_name: [_("Too long.")]})
     if _BAD_CHARS_RE.search(path):
-        raise ValidationFailed(fields={field_name: ["Backslashes and control characters are not allowed."]})
+        raise ValidationFailed(fields={field_name: [_("Backslashes and control characters are not allowed.")]})
     parts = [p for p in path.split("/") if p not in ("", ".")]
     if any(p == ".." for p in parts):
-        raise ValidationFailed(fields={field_name: ["'..' is not allowed."]})
+        raise ValidationFailed(fields={field_name: [_("'..' is not allowed.")]})
     return "/" + "/".join(parts)
 
 
