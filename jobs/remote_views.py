@@ -35,6 +35,8 @@ def remote_list(request):
 def _form_errors(exc: ApplicationError, remote_type: str) -> tuple[dict, str]:
     """The services' field errors, and a message that also says what no field shows."""
     fields = dict(exc.fields or {})
+    if "remote" in fields:  # jobs.access names a bad remote name "remote"; on this form it is the name field
+        fields.setdefault("name", fields.pop("remote"))
     shown = {"name", "description"} | {f"options.{f.name}" for f in remote_forms.fields_for(remote_type)}
     rest = "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items() if k not in shown)
     return fields, f"{exc.message} {rest}".strip()

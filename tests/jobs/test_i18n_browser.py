@@ -53,7 +53,7 @@ def test_the_job_pages_live_progress_labels_follow_the_switched_language(browser
     for language, words in WORDS.items():
         _switch_language(page, language)
         assert _orm(lambda: type(power).objects.get(pk=power.pk).profile.language) == language
-        job = _orm(lambda: services.job_submit(actor=power, type="copy", source={"remote": "src", "path": "/"},
+        job = _orm(lambda language=language: services.job_submit(actor=power, type="copy", source={"remote": "src", "path": "/"},
                                                destination={"remote": "dst", "path": f"/{language}"},
                                                options={"bwlimit": "300K"}))
         page.goto(f"{base}/jobs/{job.pk}/")
@@ -75,4 +75,4 @@ def test_the_job_pages_live_progress_labels_follow_the_switched_language(browser
         _shots(page, f"jobs-{language}")
         expect(page.locator("[data-testid=job-status]")).to_have_text(words["completed"], timeout=60_000)
         worker.join(30)
-        assert _orm(lambda: Job.objects.get(pk=job.pk).status) == "completed"
+        assert _orm(lambda job=job: Job.objects.get(pk=job.pk).status) == "completed"

@@ -141,3 +141,19 @@ def test_the_javascript_catalog_serves_the_jobs_strings_in_the_language(client):
     assert "\\ub0a8\\uc740 \\uc2dc\\uac04 %(duration)s" in ko or "남은 시간 %(duration)s" in ko
     zh = client.get("/jsi18n/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
     assert "\\u5269\\u4f59 %(duration)s" in zh or "剩余 %(duration)s" in zh
+
+
+def test_flash_messages_and_form_errors_are_in_the_readers_language(pages):
+    client, power, job = pages
+    profile_update(actor=power, user=power, language="ko")
+    cancelled = client.post(f"/jobs/{job.pk}/cancel/", follow=True).content.decode()
+    assert "취소를 요청했습니다." in cancelled
+    refused = client.post("/jobs/schedules/", {"name": "n", "repeat": "weekly", "at_time": "02:00",
+                                               "timezone": "UTC", "type": "copy", "source_remote": "src"})
+    assert refused.status_code == 200 and "요일을 하나 이상 고르세요." in refused.content.decode()
+    profile_update(actor=power, user=power, language="zh-hans")
+    bad_remote = client.post("/jobs/remotes/new/", {"name": "bad name", "type": "local", "opt_root": "/etc"})
+    html = bad_remote.content.decode()
+    error = re.search(r'data-testid="form-error">([^<]*)<', html)
+    assert bad_remote.status_code == 200 and error, html[-3000:]
+    assert HANZI.search(error[1]) and not re.search(r"[A-Za-z]{3,}", error[1].replace("RCLONE_LOCAL_ROOTS", "")), error[1]
