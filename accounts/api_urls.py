@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import api
+from accounts import api, dnd_api
 
 urlpatterns = [
     path("auth/register", api.RegisterView.as_view(), name="api-register"),
@@ -10,6 +10,7 @@ urlpatterns = [
     path("auth/sessions", api.SessionListView.as_view(), name="api-sessions"),
     path("auth/sessions/<uuid:session_id>", api.SessionDetailView.as_view(), name="api-session"),
     path("me", api.MeView.as_view(), name="api-me"),
+    path("me/dnd", dnd_api.DndView.as_view(), name="api-me-dnd"),
     path("api-keys", api.ApiKeyListView.as_view(), name="api-keys"),
     path("api-keys/<uuid:key_id>", api.ApiKeyDetailView.as_view(), name="api-key"),
     path("notifications/", api.NotificationListView.as_view(), name="api-notifications"),

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import views
+from accounts import dnd_views, unsubscribe, views
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
@@ -14,7 +14,9 @@ urlpatterns = [
     path("password/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("profile/", views.profile, name="profile"),
     path("language/", views.language_switch, name="language_switch"),
+    path("profile/dnd/", dnd_views.dnd_save, name="profile_dnd"),
     path("devices/", views.devices, name="devices"),
+    path("email/unsubscribe/<str:token>/", unsubscribe.unsubscribe_view, name="email_unsubscribe"),
     path("devices/<uuid:session_id>/revoke/", views.device_revoke, name="device_revoke"),
     path("devices/revoke-others/", views.devices_revoke_others, name="devices_revoke_others"),
 ]

@@ -134,20 +134,12 @@ def run_size(url: str, name: str, size: int, args) -> dict:
     from django.db import connection
 
     from accounts.services import user_create
-    from core import partitions
     from chatroom.models import RoomMember
     from chatroom.services import room_create
 
     print(f"\n######## {size:,} messages: scratch database {name}", flush=True)
     call_command("migrate", verbosity=0)
-    config = partitions.config_for("chatroom.Message")
-    now = datetime.now(timezone.utc)
-    first_month = partitions.add_months(partitions.month_start(now), -(MONTHS - 1))
-    have = {p.start for p in partitions.partitions(config) if p.start}
-    for i in range(MONTHS):
-        month = partitions.add_months(first_month, i)
-        if month not in have:
-            partitions.create_month(config, month)
+    first_month, now = create_months()
 
     reader = user_create(username="bench-reader", email="reader@example.com", password=None)
     authors = [user_create(username=f"author{i}", email=f"a{i}@example.com", password=None) for i in range(10)]
@@ -164,6 +156,22 @@ def run_size(url: str, name: str, size: int, args) -> dict:
     results.update(measure_unread(connection, busy, args))
     results.update(measure_threads(connection, busy, hot, args))
     return results
+
+
+def create_months() -> tuple[datetime, datetime]:
+    """The messages' monthly partitions for the MONTHS the load spreads over;
+    returns (the first month's start, now)."""
+    from core import partitions
+
+    config = partitions.config_for("chatroom.Message")
+    now = datetime.now(timezone.utc)
+    first_month = partitions.add_months(partitions.month_start(now), -(MONTHS - 1))
+    have = {p.start for p in partitions.partitions(config) if p.start}
+    for i in range(MONTHS):
+        month = partitions.add_months(first_month, i)
+        if month not in have:
+            partitions.create_month(config, month)
+    return first_month, now
 
 
 def load(connection, size: int, rooms, authors, start: datetime, end: datetime) -> None:
@@ -325,6 +333,8 @@ def measure(connection, reader, room, size: int, args) -> dict:
 
 def measure_unread(connection, busy, args) -> dict:
     """GET /unread for a user in every room, read up to a week ago in each."""
+    from django.conf import settings
+
     from chatroom.models import RoomMember
     from chatroom.selectors import unread_counts
 
@@ -363,7 +373,8 @@ def measure_unread(connection, busy, args) -> dict:
 
     partial = timed(one_room_changed)
     print(f"\n  unread counts for a user in {rooms} rooms, each read up to a week ago "
-          f"({counts['total']:,} unread in all):")
+          f"({counts['total']:,} unread in all as the badges count them, each room's stopping at "
+          f"UNREAD_COUNT_CAP = {settings.UNREAD_COUNT_CAP}):")
     for label, ms in (("counting query, uncached", uncached), ("GET /unread, cached", cached),
                       ("GET /unread, busiest room changed", partial)):
         print(f"    {label:<34} p50 {statistics.median(ms):8.2f} ms   p99 {percentile(ms, 99):8.2f} ms")

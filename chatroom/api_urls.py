@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chatroom import api, thread_api
+from chatroom import api, attention_api, mention_api, thread_api
 
 urlpatterns = [
     path("rooms/", api.RoomsView.as_view(), name="chat-rooms"),
@@ -10,6 +10,7 @@ urlpatterns = [
     path("rooms/<uuid:room_id>/transfer", api.RoomTransferView.as_view(), name="chat-room-transfer"),
     path("rooms/<uuid:room_id>/members/", api.MembersView.as_view(), name="chat-room-members"),
     path("rooms/<uuid:room_id>/members/<uuid:user_id>/", api.MemberDetailView.as_view(), name="chat-room-member"),
+    path("rooms/<uuid:room_id>/mentionables/", mention_api.MentionablesView.as_view(), name="chat-room-mentionables"),
     path("rooms/<uuid:room_id>/join-requests/", api.JoinRequestsView.as_view(), name="chat-join-requests"),
     path("rooms/<uuid:room_id>/join-requests/<uuid:request_id>/approve",
          api.JoinRequestDecideView.as_view(approve=True), name="chat-join-request-approve"),
@@ -31,6 +32,10 @@ urlpatterns = [
     path("messages/<uuid:message_id>/pin", api.PinView.as_view(), name="chat-message-pin"),
     path("messages/<uuid:message_id>/thread", thread_api.ThreadView.as_view(), name="chat-message-thread"),
     path("messages/<uuid:message_id>/follow", thread_api.ThreadFollowView.as_view(), name="chat-message-follow"),
+    path("messages/<uuid:message_id>/receipts", attention_api.ReceiptsView.as_view(), name="chat-message-receipts"),
+    path("scheduled-messages/", attention_api.ScheduledMessagesView.as_view(), name="chat-scheduled-messages"),
+    path("scheduled-messages/<uuid:scheduled_id>/", attention_api.ScheduledMessageView.as_view(),
+         name="chat-scheduled-message"),
     path("threads/", thread_api.ThreadsView.as_view(), name="chat-threads"),
     path("threads/<uuid:root_id>/read", thread_api.ThreadReadView.as_view(), name="chat-thread-read"),
     path("unread", api.UnreadView.as_view(), name="chat-unread"),

@@ -15,9 +15,10 @@ class ChatroomConfig(AppConfig):
 
     def ready(self):
         # Imported here, once models are loaded (Django's rule for ready()).
-        from chatroom import checks, frames, socket_rooms  # noqa: F401  (checks registers the system checks)
+        from chatroom import checks, frames, scheduled_frames, socket_rooms  # noqa: F401  (checks registers the system checks)
 
         frames.register()  # the chat frames on the socket
+        scheduled_frames.register()  # send later on the socket
         socket_rooms.register()  # the rooms realtime's socket and presence deliver
         # Chat history is monthly partitions, kept forever unless CHAT_RETENTION_MONTHS is set.
         partitions.register("chatroom.Message", retention_setting="CHAT_RETENTION_MONTHS",

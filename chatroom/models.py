@@ -135,11 +135,25 @@ class RoomMember(models.Model):
     # (chatroom.permissions.POWERS lists the names).
     permissions = models.JSONField(default=dict, blank=True)
     is_muted = models.BooleanField(default=False)
+
+    class NotifyLevel(models.TextChoices):
+        ALL = "all", "Everything"
+        MENTIONS = "mentions", "Only mentions"
+        NONE = "none", "Nothing (muted)"
+
+    # The member's own choice for the room (issue 18): "none" mutes it (no
+    # notification at all, unread still counted), "mentions" notifies only
+    # when they are mentioned. notifications_enabled is the older on/off
+    # switch, kept equal to notify_level != "none" by member_update.
     notifications_enabled = models.BooleanField(default=True)
+    notify_level = models.CharField(max_length=10, choices=NotifyLevel.choices, default=NotifyLevel.ALL,
+                                    db_default=NotifyLevel.ALL)
     # The read cursor: the newest message this member has read. Stored as the
     # message's composite key so unread counts filter on created_at.
     last_read_message_id = models.UUIDField(null=True, blank=True)
     last_read_at = models.DateTimeField(null=True, blank=True)
+    # When the cursor last moved: a read receipt's ``read_at`` (chatroom.receipts).
+    last_read_marked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "room_members"
@@ -510,3 +524,8 @@ class Attachment(models.Model):
 
 Message._meta.get_field("content").register_lookup(ILike)
 Room._meta.get_field("name").register_lookup(ILike)
+
+# Send later: in its own module (this one is at its size limit).
+from chatroom.scheduled_models import ScheduledMessage  # noqa: E402,F401
+# The missed-message mail's tables live in their own module (issue 18).
+from chatroom.missed_mail_models import MissedMailCursor, MissedMessageMail  # noqa: E402,F401

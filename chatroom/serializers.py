@@ -9,6 +9,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts import dnd
 from accounts.serializers import UserRefSerializer
 from chatroom import selectors, services
 from chatroom.models import Invite, JoinRequest, Message, Room, RoomMember, UserBlock
@@ -90,7 +91,7 @@ class RoomMemberSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RoomMember
-        fields = ["user", "role", "is_muted", "notifications_enabled", "permissions", "joined_at",
+        fields = ["user", "role", "is_muted", "notifications_enabled", "notify_level", "permissions", "joined_at",
                   "last_read_message_id"]
         read_only_fields = fields
 
@@ -100,6 +101,7 @@ class _WithPresence(serializers.ListSerializer):
     def to_representation(self, data):
         members = list(data)
         self.child.context["statuses"] = presence.status_of([m.user_id for m in members])
+        self.child.context["dnd"] = dnd.in_dnd([m.user_id for m in members])
         return [self.child.to_representation(m) for m in members]
 
 
@@ -107,9 +109,10 @@ class RoomMemberStatusSerializer(RoomMemberSerializer):
     """A member of a room, with whether they are online now."""
 
     status = serializers.SerializerMethodField()
+    dnd = serializers.SerializerMethodField(help_text="Whether the member is in do not disturb now.")
 
     class Meta(RoomMemberSerializer.Meta):
-        fields = [*RoomMemberSerializer.Meta.fields, "status"]
+        fields = [*RoomMemberSerializer.Meta.fields, "status", "dnd"]
         read_only_fields = fields
         list_serializer_class = _WithPresence
 
@@ -119,6 +122,12 @@ class RoomMemberStatusSerializer(RoomMemberSerializer):
         if statuses is None:
             statuses = presence.status_of([member.user_id])
         return statuses.get(str(member.user_id), presence.OFFLINE)
+
+    def get_dnd(self, member) -> bool:
+        resting = self.context.get("dnd")
+        if resting is None:
+            resting = dnd.in_dnd([member.user_id])
+        return member.user_id in resting
 
 
 class JoinRequestSerializer(serializers.ModelSerializer):
@@ -360,6 +369,10 @@ class RoomMemberUpdateInput(serializers.Serializer):
     role = serializers.ChoiceField(choices=RoomMember.Role.choices, required=False)
     is_muted = serializers.BooleanField(required=False)
     notifications_enabled = serializers.BooleanField(required=False)
+    notify_level = serializers.ChoiceField(
+        choices=RoomMember.NotifyLevel.choices, required=False,
+        help_text="The member's own: `all`, `mentions` (notify only when mentioned) or `none` (muted: no "
+                  "notifications, unread still counted).")
     permissions = serializers.DictField(child=serializers.BooleanField(), required=False)
 
 

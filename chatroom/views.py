@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import user_for_login
-from chatroom import selectors, services, thread_selectors
+from chatroom import selectors, services, sidebar, thread_selectors
 from chatroom.models import JoinRequest
 from chatroom.permissions import can_invite, has_power
 from chatroom.presenters import attachment_response
@@ -62,17 +62,8 @@ def room_list(request):
     })
 
 
-def _with_people(user, rooms):
-    """Each DM with ``people`` (the others, each with ``status``, their
-    presence) and ``title`` (their names)."""
-    people = selectors.dm_participants(user=user, rooms=rooms)
-    statuses = presence.status_of({u.id for found in people.values() for u in found})
-    for room in rooms:
-        room.people = people.get(room.id, [])
-        for person in room.people:
-            person.status = statuses.get(str(person.id), presence.OFFLINE)
-        room.title = ", ".join(p.username for p in room.people) or "Only you"
-    return rooms
+# Each DM with its people and their presence (one rule, chatroom.sidebar).
+_with_people = sidebar.with_people
 
 
 @login_required

@@ -168,11 +168,12 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 def _ensure_chromium() -> None:
-    """The browser tests drive Debian's chromium, and the PgBouncer test a
-    real pgbouncer. On Debian, as root, install them when missing; elsewhere
+    """The browser tests drive Debian's chromium, the PgBouncer test a
+    real pgbouncer, and the multi-host test ``ip netns`` (iproute2). On Debian, as root, install them when missing; elsewhere
     those tests skip with the reason (the browser tests fail under CI)."""
     missing = [pkg for pkg, present in (("chromium", os.path.exists(CHROMIUM)),
-                                        ("pgbouncer", bool(shutil.which("pgbouncer")))) if not present]
+                                        ("pgbouncer", bool(shutil.which("pgbouncer"))),
+                                        ("iproute2", os.path.exists("/usr/sbin/ip"))) if not present]
     if not missing or not os.path.exists("/etc/debian_version"):
         return
     if os.geteuid() != 0 or not shutil.which("apt-get"):

@@ -489,6 +489,24 @@ if EMAIL_HOST:
     EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# The site's own address, for links in mails (no request to take it from).
+SITE_URL = os.environ.get("SITE_URL", "http://localhost:8000").rstrip("/")
+
+# Missed-message mail (issue 18): what is still unread this long after it came,
+# while the user has no socket online, is mailed (batched, one mail per user,
+# at most MISSED_MESSAGE_EMAIL_MAX_ITEMS messages); the beat scan runs every
+# MISSED_MESSAGE_EMAIL_SCAN_SECONDS and also sends again what SMTP refused.
+MISSED_MESSAGE_EMAIL_DELAY_SECONDS = env_int("MISSED_MESSAGE_EMAIL_DELAY_SECONDS", 120)
+MISSED_MESSAGE_EMAIL_SCAN_SECONDS = env_int("MISSED_MESSAGE_EMAIL_SCAN_SECONDS", 30)
+MISSED_MESSAGE_EMAIL_MAX_ITEMS = env_int("MISSED_MESSAGE_EMAIL_MAX_ITEMS", 20)
+# Celery retries of one send (backing off up to an hour); past them the beat
+# scan keeps trying, so a mail is delayed by a failing SMTP server, never lost.
+MISSED_MESSAGE_EMAIL_MAX_RETRIES = env_int("MISSED_MESSAGE_EMAIL_MAX_RETRIES", 10)
+CELERY_BEAT_SCHEDULE["chatroom-missed-message-mail"] = {
+    "task": "chatroom.scan_missed_messages", "schedule": float(MISSED_MESSAGE_EMAIL_SCAN_SECONDS),
+}
+# @all and @here need room admin in rooms of more members than this.
+GROUP_MENTION_FREE_MEMBERS = env_int("GROUP_MENTION_FREE_MEMBERS", 10)
 
 # --------------------------------------------------------------------------- chat
 
@@ -513,6 +531,17 @@ if GROUP_DM_MAX_MEMBERS < 3:
 UNREAD_COUNT_CAP = env_int("UNREAD_COUNT_CAP", 100)
 if UNREAD_COUNT_CAP < 1:
     raise ImproperlyConfigured("UNREAD_COUNT_CAP must be at least 1")
+# Read receipts (chatroom.receipts): DMs, group DMs and rooms of at most this many members.
+RECEIPTS_MAX_MEMBERS = env_int("RECEIPTS_MAX_MEMBERS", 50)
+# Send later: beat scans for due scheduled messages this often (seconds); a
+# message goes out within about this long of its send_at, after a restart too.
+SCHEDULED_MESSAGES_SCAN_SECONDS = env_int("SCHEDULED_MESSAGES_SCAN_SECONDS", 1)
+if not 1 <= SCHEDULED_MESSAGES_SCAN_SECONDS <= 5:
+    raise ImproperlyConfigured("SCHEDULED_MESSAGES_SCAN_SECONDS must be between 1 and 5")
+# A scan still waiting past the next one is dropped (the next one does its work).
+CELERY_BEAT_SCHEDULE["chatroom-scheduled-messages-due"] = {
+    "task": "chatroom.tasks.scheduled_messages_due", "schedule": float(SCHEDULED_MESSAGES_SCAN_SECONDS),
+    "options": {"expires": float(SCHEDULED_MESSAGES_SCAN_SECONDS)}}
 
 # --------------------------------------------------------------------------- live socket
 

@@ -7,19 +7,12 @@ with Django's HTML pages."""
 
 import sys
 
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import DisallowedHost, RequestDataTooBig
-from django.shortcuts import render
 from django.views import defaults
 
 from config import faults
 from config.middleware import is_api, service_unavailable
 from core.errors import ValidationFailed, json_error_response
-
-
-@login_required
-def home(request):
-    return render(request, "home.html")
 
 
 def _bad_request_error(exception) -> ValidationFailed:

@@ -1,4 +1,5 @@
-"""GET /metrics: the Prometheus text format, for METRICS_TOKEN as a bearer
+"""GET /metrics: the Prometheus text format (with each read replica's lag,
+ops.replica_status), for METRICS_TOKEN as a bearer
 token or a client IP in METRICS_ALLOWED_IPS; 403 for anyone else."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from core.client_ip import client_ip
 from core.errors import json_error_response
 from ops import prom
 from ops.collectors import DatabaseCollector
+from ops.replica_status import ReplicaCollector
 
 
 def allowed(request) -> bool:
@@ -40,6 +42,8 @@ def render() -> bytes:
         process_registry = REGISTRY
     database_registry = CollectorRegistry()
     database_registry.register(DatabaseCollector())
+    # This process's view of the read replicas (each process checks them all).
+    database_registry.register(ReplicaCollector())
     return generate_latest(process_registry) + generate_latest(database_registry)
 
 

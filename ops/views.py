@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpResponse
@@ -14,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from core.errors import NotFound, PermissionDenied, ValidationFailed, parse_uuid
-from ops import charts, health, series
+from ops import charts, health, replica_status, series
 from ops.selectors import (ENDPOINTS_RANGE_MAX, dashboard_scope, recent_events_for, slowest_endpoints_for,
                            stats_admin_orgs, user_daily_for)
 
@@ -48,6 +49,8 @@ def dashboard(request):
     return render(request, "ops/dashboard.html", {
         "scope": scope, "range": range_key, "ranges": list(series.RANGES), "charts": drawn,
         "parts": health.parts() if scope.org is None else None,
+        "replicas": replica_status.rows() if scope.org is None else None,
+        "replica_max_lag": replica_status.seconds_text(settings.REPLICA_MAX_LAG_SECONDS),
         "events": recent_events_for(actor=request.user) if scope.org is None else None,
         "endpoints": slowest_endpoints_for(actor=request.user, since=now - series.RANGES[range_key])
         if scope.org is None else None,

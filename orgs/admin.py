@@ -22,7 +22,7 @@ class DepartmentInline(admin.TabularInline):
     model = Department
     fk_name = "org"
     extra = 0
-    fields = ["name", "parent", "manager", "description"]
+    fields = ["name", "handle", "parent", "manager", "description"]
     raw_id_fields = ["parent", "manager"]
 
 
@@ -99,12 +99,12 @@ class OrganizationAdmin(ServiceErrorsAsMessages, admin.ModelAdmin):
                 if is_new:
                     services.department_create(
                         org=org, name=data["name"], parent=data.get("parent"), manager=data.get("manager"),
-                        description=data.get("description", ""), **staff,
+                        description=data.get("description", ""), handle=data.get("handle"), **staff,
                     )
                 else:
                     services.department_update(
                         department=Department.objects.get(pk=obj.pk),
-                        **_changed(inline_form, ["name", "parent", "manager", "description"]), **staff,
+                        **_changed(inline_form, ["name", "handle", "parent", "manager", "description"]), **staff,
                     )
             elif isinstance(obj, Position):
                 if is_new:

@@ -124,7 +124,7 @@ class OrgTransferView(OrgsAPIView):
 
 
 def _department_kwargs(view, data: dict) -> dict:
-    kwargs = {k: data[k] for k in ("name", "description") if k in data}
+    kwargs = {k: data[k] for k in ("name", "handle", "description") if k in data}
     if "parent_id" in data:
         kwargs["parent"] = _ref(view.org.departments.all(), data["parent_id"], "parent_id", "department")
     if "manager_id" in data:

@@ -39,6 +39,7 @@ def _members(org):
 
 class DepartmentForm(forms.Form):
     name = forms.CharField(max_length=100)
+    handle = forms.CharField(max_length=51, required=False, help_text="Mentions the department in chat: @handle.")
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
     parent = forms.ModelChoiceField(queryset=Department.objects.none(), required=False)
     manager = forms.ModelChoiceField(queryset=User.objects.none(), required=False)

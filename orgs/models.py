@@ -70,6 +70,9 @@ class Department(models.Model):
         Organization, on_delete=models.CASCADE, related_name="departments", db_column="organization_id"
     )
     name = models.CharField(max_length=100)
+    # The @handle that mentions the department's people in chat (issue 18):
+    # a slug, unique within its organization; NULL when it has none.
+    handle = models.SlugField(max_length=50, null=True, blank=True)
     description = models.TextField(blank=True)
     # PROTECT rather than the seed's SET NULL: orphaned children could collide
     # with a root of the same name; the service refuses to delete a parent.
@@ -95,6 +98,8 @@ class Department(models.Model):
                 fields=["org", "name"], condition=Q(parent__isnull=True), name="departments_root_name_unique_in_org"
             ),
             models.CheckConstraint(condition=~Q(parent=F("id")), name="departments_not_own_parent"),
+            models.UniqueConstraint(fields=["org", "handle"], condition=Q(handle__isnull=False),
+                                    name="departments_handle_unique_in_org"),
         ]
         indexes = [
             models.Index(fields=["org"], name="idx_departments_organization"),

@@ -49,7 +49,7 @@ class DepartmentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Department
-        fields = ["id", "name", "parent_id", "manager_id", "description", "created_at", "updated_at"]
+        fields = ["id", "name", "handle", "parent_id", "manager_id", "description", "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -170,6 +170,9 @@ class TransferInput(serializers.Serializer):
 
 class DepartmentInput(serializers.Serializer):
     name = serializers.CharField(max_length=100)
+    handle = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=51,
+                                   help_text="The @handle that mentions the department in chat: a slug unique "
+                                             "in the organization; null or empty for none.")
     description = serializers.CharField(required=False, allow_blank=True)
     parent_id = serializers.UUIDField(required=False, allow_null=True)
     manager_id = serializers.UUIDField(required=False, allow_null=True)

@@ -272,7 +272,7 @@ def _user(u):
 
 class DepartmentsPage(ManageView):
     resource, title, form_class = "departments", "Departments", forms.DepartmentForm
-    headers = ["Name", "Parent", "Manager", "Description"]
+    headers = ["Name", "Handle", "Parent", "Manager", "Description"]
 
     def rows(self, page):
         return selectors.departments_for(org=page.org, **page.who).order_by("name")
@@ -281,10 +281,12 @@ class DepartmentsPage(ManageView):
         return selectors.department_get(org=page.org, department_id=pk, **page.who)
 
     def cells(self, d):
-        return [d.name, d.parent.name if d.parent else "", _user(d.manager), d.description]
+        return [d.name, f"@{d.handle}" if d.handle else "", d.parent.name if d.parent else "", _user(d.manager),
+                d.description]
 
     def initial(self, d):
-        return {"name": d.name, "description": d.description, "parent": d.parent_id, "manager": d.manager_id}
+        return {"name": d.name, "handle": d.handle or "", "description": d.description, "parent": d.parent_id,
+                "manager": d.manager_id}
 
     def create(self, page, data):
         services.department_create(org=page.org, **page.who, **data)

@@ -197,3 +197,16 @@ def _broadcast(user_id, status: str, rooms: list[str]) -> None:
     for room_id in rooms:
         broadcast.room_event(room_id, {"type": "presence", "user_id": str(user_id), "status": status,
                                       "room_id": room_id, "online_count": counts.get(room_id, 0)})
+
+
+def online_in_room(room_id) -> list[str]:
+    """The members of a room with a live socket now (online or away): the
+    room's online set, each checked against their heartbeats, as a server
+    that was killed leaves its users in the set until the sweep (@here)."""
+    users = [u.decode() for u in _redis().smembers(_room_key(room_id))]
+    return [u for u, status in status_of(users).items() if status != OFFLINE]
+
+
+def has_live_socket(user_ids) -> set[str]:
+    """Which of ``user_ids`` have a socket online now (missed-message mail)."""
+    return {u for u, status in status_of(user_ids).items() if status != OFFLINE}

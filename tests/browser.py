@@ -90,3 +90,19 @@ def screenshot_pages(base: str, shots: str, views) -> None:
             scroll = page.evaluate("document.documentElement.scrollWidth")
             assert scroll <= width, (name, width, scroll)
             page.screenshot(path=f"{shots}/{name}-{width}.png", full_page=True)
+
+
+# axe-core's impacts that fail a page (minor and moderate are reported, not failed).
+AXE_FAILING = ("serious", "critical")
+
+
+def axe_violations(page) -> list[dict]:
+    """axe-core (the pinned axe-playwright-python package's copy) run on the
+    page as it is now: its serious and critical violations, each with the
+    rule, its help text and the first few offending nodes' selectors."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [{"id": v["id"], "impact": v["impact"], "help": v["help"],
+             "nodes": [n["target"] for n in v["nodes"][:5]]}
+            for v in results.response["violations"] if v["impact"] in AXE_FAILING]

@@ -10,19 +10,25 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import functools
+import hashlib
 import os
 import pwd
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import warnings
+from datetime import datetime, timezone
+from importlib.metadata import version
 from pathlib import Path
 
 import psycopg
 
-from tests.processes import free_port
+from tests.netns import LOOPBACK, Host
+from tests.processes import ROOT, free_port
 
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
@@ -60,6 +66,22 @@ def _system_user() -> str | None:
     return "pgserver"
 
 
+# Migrated data directories (Cluster.migrated_primary), kept between runs.
+TEMPLATES = Path(tempfile.gettempdir()) / "teamhub-pg-templates"
+
+
+def _schema_key() -> str:
+    """What the migrated schema depends on: every migration, the partition
+    code they run, the server's version, and the month (the partitions are
+    created around the current one)."""
+    digest = hashlib.sha256()
+    for path in sorted([*ROOT.glob("*/migrations/*.py"), ROOT / "core" / "partitions.py"]):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    digest.update(version("pgserver").encode())
+    digest.update(datetime.now(timezone.utc).strftime("%Y-%m").encode())
+    return digest.hexdigest()[:20]
+
+
 class Node:
     """One server: the primary or a standby."""
 
@@ -68,13 +90,23 @@ class Node:
         self.data = cluster.dir / name
         self.port = free_port()
 
+    @property
+    def address(self) -> str:
+        return self.cluster.host.address
+
     def _run(self, exe: str, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-        return subprocess.run([str(_bin_dir() / exe), *args], user=self.cluster.user, check=check, timeout=timeout,
-                              capture_output=True, text=True, cwd=self.cluster.dir)
+        argv, user = [str(_bin_dir() / exe), *args], self.cluster.user
+        if self.cluster.host.netns:
+            # Into the host's namespace first (root only), then as the servers' user.
+            if user:
+                argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", *argv]
+            argv, user = self.cluster.host.command(argv), None
+        return subprocess.run(argv, user=user, check=check, timeout=timeout, capture_output=True, text=True,
+                              cwd=self.cluster.dir)
 
     def start(self) -> "Node":
         self._run("pg_ctl", "-D", str(self.data), "-w", "-t", "60", "-l", str(self.cluster.dir / f"{self.name}.log"),
-                  "-o", f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1", "start")
+                  "-o", f"-p {self.port} -k {self.data} -c listen_addresses={self.address}", "start")
         return self
 
     def stop(self, mode: str = "fast") -> None:
@@ -84,10 +116,10 @@ class Node:
         return self._run("pg_ctl", "-D", str(self.data), "status", check=False).returncode == 0
 
     def url(self, dbname: str = "teamhub") -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/{dbname}"
+        return f"postgres://postgres@{self.address}:{self.port}/{dbname}"
 
     def connect(self, dbname: str = "teamhub", **kwargs) -> psycopg.Connection:
-        return psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname=dbname, autocommit=True,
+        return psycopg.connect(host=self.address, port=self.port, user="postgres", dbname=dbname, autocommit=True,
                                connect_timeout=5, **kwargs)
 
     def sql(self, query: str, params=None, dbname: str = "teamhub"):
@@ -97,9 +129,12 @@ class Node:
 
 
 class Cluster:
-    """``primary`` plus ``standbys``; every node under one temporary directory."""
+    """``primary`` plus ``standbys``; every node under one temporary directory.
+    ``host``: where the servers run and listen (tests/netns.py), and
+    ``clients``: the network (CIDR) they trust besides it."""
 
-    def __init__(self):
+    def __init__(self, host: Host = LOOPBACK, clients: str | None = None):
+        self.host, self.clients = host, clients
         self.user = _system_user()
         # Not pytest's tmp_path: its parents are private to root, and the
         # servers run as another user.
@@ -118,16 +153,48 @@ class Cluster:
             conf.write("\n# teamhub test cluster\nwal_level = replica\nmax_wal_senders = 10\nhot_standby = on\n"
                        "wal_keep_size = '256MB'\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
                        "max_connections = 200\n")
-        with open(p.data / "pg_hba.conf", "a") as hba:
-            hba.write("host replication all 127.0.0.1/32 trust\n")
+        self._trust(p)
         p.start()
         p.sql("CREATE DATABASE teamhub", dbname="postgres")
         return p
 
+    def migrated_primary(self, env: dict) -> Node:
+        """The primary with the project's schema: a copy of a data directory
+        migrated once (TEMPLATES, keyed by the migrations), so each test
+        that needs a cluster does not spend a minute on ``migrate``. ``env``:
+        the environment ``manage.py migrate`` runs in (child_env())."""
+        TEMPLATES.mkdir(exist_ok=True)
+        template = TEMPLATES / _schema_key()
+        with open(TEMPLATES / "lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one builder; the others wait and copy
+            if not template.exists():
+                primary = self.init_primary()
+                migrate = subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT,
+                                         env={**env, "DATABASE_URL": primary.url()}, capture_output=True, text=True,
+                                         timeout=600)
+                assert migrate.returncode == 0, migrate.stderr[-3000:]
+                primary.stop()
+                for old in TEMPLATES.iterdir():
+                    if old.is_dir():
+                        shutil.rmtree(old, ignore_errors=True)
+                subprocess.run(["cp", "-a", str(primary.data), str(template) + ".part"], check=True)
+                os.rename(str(template) + ".part", template)
+                return primary.start()
+        p = self.primary
+        subprocess.run(["cp", "-a", str(template), str(p.data)], check=True)
+        self._trust(p)
+        return p.start()
+
+    def _trust(self, p: Node) -> None:
+        with open(p.data / "pg_hba.conf", "a") as hba:
+            hba.write(f"host replication all {self.host.address}/32 trust\n")
+            if self.clients:
+                hba.write(f"host all all {self.clients} trust\nhost replication all {self.clients} trust\n")
+
     def add_standby(self) -> Node:
         node = Node(self, f"standby{len(self.standbys) + 1}")
         # -R writes standby.signal and primary_conninfo: a hot standby streaming from the primary.
-        node._run("pg_basebackup", "-h", "127.0.0.1", "-p", str(self.primary.port), "-U", "postgres",
+        node._run("pg_basebackup", "-h", self.host.address, "-p", str(self.primary.port), "-U", "postgres",
                   "-D", str(node.data), "-R", "-X", "stream", "-c", "fast")
         self.standbys.append(node)
         return node.start()

@@ -1,6 +1,7 @@
 """Real server processes for end-to-end tests: the project's own ASGI app
 under uvicorn and Celery workers, pointed at the test database and the
-test's Redis key space, on free loopback ports."""
+test's Redis key space, on free loopback ports (or on the "hosts" of
+tests/netns.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from django.conf import settings
 from django.db import connection
 
 from config.embedded import postgres_url
+from tests.netns import LOOPBACK, Host
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,9 +86,9 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait(10)
 
 
-def _healthy(port: int) -> bool:
+def _healthy(url: str) -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
             return response.status == 200
     except OSError:
         return False
@@ -100,28 +102,30 @@ class Servers(list):
 
 
 @contextlib.contextmanager
-def asgi_servers(count: int, log_dir: Path, *, application_name: str | None = None, root: Path = ROOT, **env):
+def asgi_servers(count: int, log_dir: Path, *, application_name: str | None = None, root: Path = ROOT,
+                 hosts: list[Host] | None = None, **env):
     """``count`` uvicorn processes serving config.asgi; yields their base URLs
     (a ``Servers`` list, with the processes as ``procs``). With
     ``application_name``, process i names its database connections
     ``<application_name>-<i>`` (to find its backends in pg_stat_activity).
-    ``root``: the checkout whose code they run (bench/ws_fanout.py --tree)."""
+    ``root``: the checkout whose code they run (bench/ws_fanout.py --tree).
+    ``hosts``: process i runs on hosts[i] (tests/netns.py), not loopback."""
     procs, urls = [], Servers()
     urls.procs = procs
     try:
         for i in range(count):
+            host = hosts[i] if hosts else LOOPBACK
             port = free_port()
             if application_name:
                 env["DB_APPLICATION_NAME"] = f"{application_name}-{i}"
             log = open(log_dir / f"asgi-{i}.log", "w")
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-                 "--lifespan", "off", "--no-access-log", "--ws-per-message-deflate", "false"],
+            procs.append(subprocess.Popen(host.command(
+                [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", host.address, "--port", str(port),
+                 "--lifespan", "off", "--no-access-log", "--ws-per-message-deflate", "false"]),
                 cwd=root, env=child_env(**env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
-            urls.append(f"http://127.0.0.1:{port}")
+            urls.append(f"http://{host.address}:{port}")
         for proc, url in zip(procs, urls):
-            port = int(url.rsplit(":", 1)[1])
-            if not wait_for(lambda: _healthy(port) or proc.poll() is not None, 60) or proc.poll() is not None:
+            if not wait_for(lambda: _healthy(url) or proc.poll() is not None, 60) or proc.poll() is not None:
                 raise RuntimeError(f"uvicorn on {url} did not start; see {log_dir}")
         yield urls
     finally:
@@ -129,15 +133,16 @@ def asgi_servers(count: int, log_dir: Path, *, application_name: str | None = No
             stop(proc)
 
 
-def celery_worker(log_dir: Path, name: str, *, beat: bool = False, **env) -> subprocess.Popen:
+def celery_worker(log_dir: Path, name: str, *, beat: bool = False, host: Host = LOOPBACK, **env) -> subprocess.Popen:
     """A `celery -A config worker` with one prefork pool process, in a
     process group of its own (stop it with ``stop``); ``beat``: with the beat
-    embedded, so the real periodic sweeps run on their real schedule."""
+    embedded, so the real periodic sweeps run on their real schedule;
+    ``host``: where it runs (tests/netns.py)."""
     log = open(log_dir / f"{name}.log", "w")
     extra = ["-B", "-s", str(log_dir / f"{name}-beat-schedule")] if beat else []
-    return subprocess.Popen(
+    return subprocess.Popen(host.command(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "prefork", "-c", "1", "-n", f"{name}@%h",
          "--without-gossip", "--without-mingle", "--without-heartbeat", "--prefetch-multiplier", "1", "-l", "INFO",
-         *extra],
+         *extra]),
         cwd=ROOT, env=child_env(**env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )

@@ -52,6 +52,8 @@ WIRING = {
     # The health view reports on every part (database, Redis, Celery, the
     # channel layer), so it sits above them like the urls that route to it.
     "config.health",
+    # The home dashboard shows the user's chat and jobs together.
+    "config.dashboard",
 }
 
 # What other apps may import from audit: its services, and the registry orgs

@@ -36,6 +36,8 @@ from core.changes import UNSET, apply_changes
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from realtime import broadcast as realtime
 
+Level = RoomMember.NotifyLevel
+
 
 def _add_member(*, room: Room, user: User, actor: User, via: str) -> RoomMember:
     """Add ``user`` (the room row is locked by the caller, so the member count
@@ -165,6 +167,7 @@ def _require_bool(field: str, value) -> None:
 def member_update(
     *, actor: User, room: Room, user: User, role: str = UNSET, is_muted: bool = UNSET,
     notifications_enabled: bool = UNSET, permissions: dict = UNSET, staff_override: bool = False,
+    notify_level: str = UNSET,
 ) -> RoomMember:
     """Change a member (core.changes: a field left UNSET stays as it is).
     Each change has its own rule: the member's own notification switch,
@@ -180,6 +183,14 @@ def member_update(
         _require_bool("notifications_enabled", notifications_enabled)
         if target.pk != member.pk:
             raise PermissionDenied("Only the member changes their notification setting.")
+        if notify_level is UNSET:  # the old switch: off mutes, on notifies of everything
+            notify_level = Level.ALL if notifications_enabled else Level.NONE
+    if notify_level is not UNSET:
+        if notify_level not in Level.values:
+            raise ValidationFailed(fields={"notify_level": [f"One of {', '.join(Level.values)}."]})
+        if target.pk != member.pk:
+            raise PermissionDenied("Only the member changes their notification setting.")
+        notifications_enabled = notify_level != Level.NONE
     if role is not UNSET and role != target.role:
         if role not in Role.values:
             raise ValidationFailed(fields={"role": [f"One of {', '.join(Role.values)}."]})
@@ -201,7 +212,8 @@ def member_update(
         bad = [k for k, v in permissions.items() if k not in POWERS or k in OWNER_ONLY or not isinstance(v, bool)]
         if bad:
             raise ValidationFailed(fields={"permissions": [f"Unknown or not overridable: {', '.join(sorted(bad))}."]})
-    changes = apply_changes(target, {"notifications_enabled": notifications_enabled, "role": role,
+    changes = apply_changes(target, {"notifications_enabled": notifications_enabled, "notify_level": notify_level,
+                                     "role": role,
                                      "is_muted": is_muted, "permissions": permissions})
     if not changes:
         return target

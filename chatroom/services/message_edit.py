@@ -9,14 +9,14 @@ from accounts.models import User
 from chatroom import unread
 from chatroom.models import Attachment, Mention, Message, MessageEdit
 from chatroom.presenters import message_dicts
-from chatroom.services import threads
+from chatroom.services import group_mentions, threads
 from chatroom.services._common import (
     _acting_member,
     _audit,
     _message_in_reach,
     _require_power,
 )
-from chatroom.services.message_send import _validate_content, mentioned_user_ids
+from chatroom.services.message_send import _validate_content, mentioned_names, mentioned_user_ids
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from realtime import broadcast as realtime
 
@@ -46,12 +46,18 @@ def message_edit(*, actor: User, message_id, content: str) -> Message:
     message.is_edited = True
     message.edited_at = now
     message.save(update_fields=["content", "is_edited", "edited_at", "updated_at"])
+    # Group mentions are judged again (an edit cannot add an @all the author
+    # may not send), and stored again without notifying anyone a second time.
+    groups = group_mentions.resolve(room_id=message.room_id, actor=actor, names=mentioned_names(content))
+    named = mentioned_user_ids(room_id=message.room_id, author_id=message.user_id, content=content)
     Mention.objects.filter(message_id=message.id).delete()
     Mention.objects.bulk_create(
         [Mention(message=message, message_created_at=message.created_at, room_id=message.room_id, user_id=user_id)
-         for user_id in mentioned_user_ids(room_id=message.room_id, author_id=message.user_id, content=content)],
+         for user_id in named],
         ignore_conflicts=True,
     )
+    if groups:
+        group_mentions.store(message=message, author_id=message.user_id, groups=groups, named=named)
     unread.room_changed(message.room_id)  # mentions may have changed
     _audit("message.edited", actor=actor, room=message.room, resource_type="message", resource_id=message.id)
     realtime.room_event(message.room_id, {"type": "message.updated", "message": message_dicts([message])[0]})

@@ -25,15 +25,16 @@ import uuid
 from django.conf import settings
 from django.db import connection, transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts import notifications
-from accounts.models import User
+from accounts.models import Notification, User
 from audit.services import NO_ENTRY, append_sql_placeholders, entry_params
 from chatroom import cursors, unread
 from chatroom.models import Attachment, Message, MessageClientId, Room, RoomMember, UserBlock
 from chatroom.presenters import new_message_dict
 from chatroom.ratelimit import check_message_rate
-from chatroom.services import threads
+from chatroom.services import group_mentions, threads
 from chatroom.services._common import _audit_fields
 from chatroom.signals import message_posted
 from core.db import run_bound
@@ -82,10 +83,15 @@ def _blockers_of(author_id):
     return UserBlock.objects.filter(blocked_id=author_id).values("blocker_id")
 
 
+def mentioned_names(content: str) -> set[str]:
+    """The lower-cased @words of ``content``: usernames, @all, @here, handles."""
+    return {n.rstrip(".").lower() for n in MENTION_RE.findall(content)}
+
+
 def mentioned_user_ids(*, room_id, author_id, content: str) -> list[uuid.UUID]:
     """The members of the room that ``content`` (as stored) mentions by
     @username, the author and those who blocked the author left out."""
-    names = {n.rstrip(".").lower() for n in MENTION_RE.findall(content)}
+    names = mentioned_names(content)
     if not names:
         return []
     pattern = r"^(" + "|".join(re.escape(n) for n in sorted(names)) + r")$"
@@ -266,19 +272,22 @@ def message_post(
     if also_to_room and thread_id is None:
         raise ValidationFailed(fields={"also_to_room": ["Only for a reply in a thread (thread_id)."]})
     # On the text as stored: "@\x00alice" is stored as "@alice", and mentions her.
-    mentioned = (mentioned_user_ids(room_id=room.pk, author_id=actor.pk, content=content)
-                 if MENTION_RE.search(content) else [])
+    mentioned, groups = [], None
+    if MENTION_RE.search(content):
+        mentioned = mentioned_user_ids(room_id=room.pk, author_id=actor.pk, content=content)
+        # Refuses @all/@here the author may not use, before anything is stored.
+        groups = group_mentions.resolve(room_id=room.pk, actor=actor, names=mentioned_names(content)) or None
     in_dm = room_kinds.get(room.pk) not in (None, Room.Kind.CHANNEL)
     # A thread reply also updates its thread's summary and notifies its followers.
-    notifies = bool(mentioned) or reply_to is not None or in_dm or thread_id is not None
+    notifies = bool(mentioned) or groups is not None or reply_to is not None or in_dm or thread_id is not None
     with transaction.atomic() if notifies else contextlib.nullcontext():
         return _post(actor=actor, room_id=room.pk, content=content, message_type=message_type, reply_to=reply_to,
                      client_id=client_id, attachment_ids=attachment_ids, mentioned=mentioned, in_dm=in_dm,
-                     thread_id=thread_id, also_to_room=also_to_room)
+                     thread_id=thread_id, also_to_room=also_to_room, groups=groups)
 
 
 def _post(*, actor: User, room_id, content: str, message_type: str, reply_to, client_id, attachment_ids,
-          mentioned, in_dm: bool = False, thread_id=None, also_to_room: bool = False) -> Message:
+          mentioned, in_dm: bool = False, thread_id=None, also_to_room: bool = False, groups=None) -> Message:
     attachments = []
     if attachment_ids:
         if client_id is not None:
@@ -298,6 +307,8 @@ def _post(*, actor: User, room_id, content: str, message_type: str, reply_to, cl
                      thread_id=thread_id, also_to_room=also_to_room)
     details = {"message_type": message_type, "reply_to": str(reply_to) if reply_to else None,
                "attachments": len(attachment_ids), "mentions": len(mentioned)}
+    if groups is not None:
+        details["mention_groups"] = groups.names
     if thread_id is not None:
         details.update(thread_id=str(thread_id), also_to_room=also_to_room)
     outcome = _insert(message, judge=True, client_id=client_id, attachment_ids=attachment_ids, mentions=mentioned,
@@ -314,10 +325,14 @@ def _post(*, actor: User, room_id, content: str, message_type: str, reply_to, cl
         attachment.message_id, attachment.message_created_at = message.id, message.created_at
         attachment.room_id = room_id
     followers = threads.followers(message) if thread_id is not None else ()
+    reached = _store_groups(message, actor, groups, named=mentioned) if groups is not None else []
     _notify_message(message=message, actor=actor, mentioned=mentioned, parent=parent, in_dm=in_dm,
-                    followers=followers)
+                    followers=followers, grouped=set(reached))
     message.deduplicated = False
-    _broadcast_new(message, new_message_dict(message, attachments=attachments, mentions=mentioned, parent=parent))
+    body = new_message_dict(message, attachments=attachments, mentions=[*mentioned, *reached], parent=parent)
+    if groups is not None:
+        body["mention_groups"] = groups.names
+    _broadcast_new(message, body)
     if thread_id is not None:
         threads.broadcast_summary(message)
     return message
@@ -345,8 +360,39 @@ def system_message_post(*, room: Room, user: User, event: str, content: str, ext
     return message
 
 
+def _notification_data(message: Message, actor: User, room: Room) -> dict:
+    """What a message's notifications carry (``data``), links included."""
+    return {"room_id": str(room.id), "room_name": room.name, "message_id": str(message.id),
+            "thread_id": str(message.thread_id) if message.thread_id else None,
+            "message_created_at": message.created_at.isoformat(), "author_id": str(actor.id),
+            "excerpt": notifications.excerpt(message.content),
+            # A thread reply opens its thread beside the room.
+            "url": reverse("chatroom:room", args=[room.id]) + (
+                f"?thread={message.thread_id}" if message.thread_id else "")}
+
+
+def _store_groups(message: Message, actor: User, groups, *, named) -> list[uuid.UUID]:
+    """Store a group mention's rows and notifications (one statement, see
+    group_mentions) and push each notification after commit; returns the
+    users it reached."""
+    room = Room.objects.only("id", "name", "kind").get(pk=message.room_id)
+    data = _notification_data(message, actor, room)
+    where = "a direct message" if room.is_dm else f"#{room.name}"
+    word = ", ".join(f"@{n}" for n in groups.names)
+    note = {"title": f"{actor.username} mentioned {word} in {where}", "text": data["excerpt"],
+            "data": {**data, "groups": groups.names}}
+    rows = group_mentions.store(message=message, author_id=actor.id, groups=groups, named=named, notification=note)
+    now = timezone.now()
+    for user_id, notification_id in rows:
+        if notification_id is not None:
+            realtime.user_event(user_id, {"type": notifications.FRAME_NEW, "notification": notifications.notification_dict(
+                Notification(id=notification_id, user_id=user_id, type=Notification.Type.MENTION, title=note["title"][:255],
+                             message=note["text"], data=note["data"], created_at=now))})
+    return [user_id for user_id, _ in rows]
+
+
 def _notify_message(*, message: Message, actor: User, mentioned: list[uuid.UUID], parent: Message | None,
-                    in_dm: bool = False, followers=()) -> None:
+                    in_dm: bool = False, followers=(), grouped=frozenset()) -> None:
     """Notify, in the posting transaction, each member the message mentions
     (``mention``), the author of the message it replies to (``new_message``
     with reason "reply"), for a reply in a thread the thread's followers
@@ -355,8 +401,11 @@ def _notify_message(*, message: Message, actor: User, mentioned: list[uuid.UUID]
     wins over a reply, a reply over a thread, a thread over a DM. The poster never notifies themself
     (mentioned_user_ids leaves them out); members who switched the room's
     notifications off (notifications_enabled, the "mute room notifications"
-    switch), who left the room, or who blocked the poster get nothing. Three
-    queries whatever the number of recipients (with the room's name)."""
+    switch, notify_level "none"), who left the room, or who blocked the poster
+    get nothing; those with notify_level "mentions" only their mentions.
+    Members a group mention reached (``grouped``) have their mention
+    already. Three queries whatever the number of recipients (with the
+    room's name)."""
     reasons = {user_id: "mention" for user_id in mentioned}
     if parent is not None and parent.user_id != actor.id:
         reasons.setdefault(parent.user_id, "reply")
@@ -368,7 +417,8 @@ def _notify_message(*, message: Message, actor: User, mentioned: list[uuid.UUID]
         user_id__in=_blockers_of(actor.id)).exclude(user_id=actor.id)
     if not in_dm:
         members = members.filter(user_id__in=list(reasons))
-    listening = set(members.values_list("user_id", flat=True))
+    levels = dict(members.values_list("user_id", "notify_level"))
+    listening = {u for u, level in levels.items() if u not in grouped}
     if not listening:
         return
     if in_dm:
@@ -376,15 +426,13 @@ def _notify_message(*, message: Message, actor: User, mentioned: list[uuid.UUID]
             reasons.setdefault(user_id, "dm")
     room = Room.objects.only("id", "name", "kind").get(pk=message.room_id)
     where = "a direct message" if room.is_dm else f"#{room.name}"
-    text = notifications.excerpt(message.content)
-    data = {"room_id": str(room.id), "room_name": room.name, "message_id": str(message.id),
-            "thread_id": str(message.thread_id) if message.thread_id else None,
-            "message_created_at": message.created_at.isoformat(), "author_id": str(actor.id), "excerpt": text,
-            # A thread reply opens its thread beside the room.
-            "url": reverse("chatroom:room", args=[room.id]) + (f"?thread={message.thread_id}" if message.thread_id else "")}
+    data = _notification_data(message, actor, room)
+    text = data["excerpt"]
     drafts = []
     for user_id, reason in reasons.items():
         if user_id not in listening:
+            continue
+        if reason != "mention" and levels[user_id] == RoomMember.NotifyLevel.MENTIONS:
             continue
         if reason == "dm":
             drafts.append(notifications.Draft(user_id=user_id, type=notifications.Type.NEW_MESSAGE, message=text,

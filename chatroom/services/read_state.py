@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import User
 from realtime import broadcast as realtime
+from chatroom import receipts
 from chatroom.models import Room, RoomMember
 from chatroom.services._common import _find_in_room, _require_member
 
@@ -26,7 +28,13 @@ def read_mark(*, actor: User, room: Room, message_id) -> RoomMember:
         return member
     member.last_read_message_id = message.id
     member.last_read_at = message.created_at
-    member.save(update_fields=["last_read_message_id", "last_read_at"])
-    realtime.room_event(room.id, {"type": "read", "room_id": str(room.id), "user_id": str(actor.id),
-                                  "message_id": str(message.id)})
+    member.last_read_marked_at = timezone.now()  # the receipt's read_at; it orders nothing
+    member.save(update_fields=["last_read_message_id", "last_read_at", "last_read_marked_at"])
+    frame = {"type": "read", "room_id": str(room.id), "user_id": str(actor.id), "message_id": str(message.id)}
+    # Where receipts exist (chatroom.receipts) the room's other members see
+    # it; elsewhere only the reader's own sockets (their other tabs' counts).
+    if receipts.shares_reads(room, actor):
+        realtime.room_event(room.id, frame)
+    else:
+        realtime.user_event(actor.id, frame, room=str(room.id))
     return member

@@ -3,6 +3,8 @@ audited as such) and delete. No cycles, no parent or manager from elsewhere."""
 
 from __future__ import annotations
 
+import re
+
 from django.db import transaction
 
 from accounts.models import User
@@ -12,9 +14,13 @@ from orgs.models import Department, Organization
 from orgs.services.base import Who, require_member, same_org
 from orgs.services.structure import Structure, create_row, delete_row, update_row
 
+# A slug (as SlugField), lower case: what chatroom's mention pattern reads after "@".
+HANDLE_RE = re.compile(r"[a-z0-9][a-z0-9_-]{1,49}")
+RESERVED_HANDLES = {"all", "here", "everyone", "channel"}
+
 DEPARTMENTS = Structure(
     model=Department, resource="departments", audit_stem="org.department",
-    fields=("name", "description", "parent", "manager"),
+    fields=("name", "handle", "description", "parent", "manager"),
     locks_org=True,  # two concurrent moves could otherwise build a cycle together
 )
 
@@ -35,7 +41,35 @@ def _check_parent(department: Department, parent: Department | None) -> None:
         node = node.parent
 
 
+def clean_handle(value) -> str | None:
+    """A department's handle as stored: lower case, None for none. The
+    names @all and @here mean the whole room and cannot be a handle."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationFailed(fields={"handle": ["A handle is text."]})
+    value = value.strip().lstrip("@").lower()
+    if not value:
+        return None
+    if not HANDLE_RE.fullmatch(value):
+        raise ValidationFailed(fields={"handle": [
+            "Letters, digits, - and _ only, 2 to 50 characters, starting with a letter or digit."]})
+    if value in RESERVED_HANDLES:
+        raise ValidationFailed(fields={"handle": [f"@{value} is reserved for the whole room."]})
+    return value
+
+
+def _check_handle(org: Organization, department: Department, handle: str | None) -> None:
+    # Checked here for a clear field error; the partial unique constraint
+    # (departments_handle_unique_in_org) decides under concurrency.
+    if handle and Department.objects.filter(org=org, handle=handle).exclude(pk=department.pk).exists():
+        raise ValidationFailed(fields={"handle": [f"Another department of this organization has @{handle}."]})
+
+
 def _check_changes(org: Organization, department: Department, changes: dict) -> None:
+    if "handle" in changes:
+        changes["handle"] = clean_handle(changes["handle"])
+        _check_handle(org, department, changes["handle"])
     if "parent" in changes:
         _check_parent(department, changes["parent"])
     if changes.get("manager") is not None:
@@ -51,10 +85,11 @@ def department_create(
     parent: Department | None = None,
     manager: User | None = None,
     description: str = "",
+    handle: str | None = None,
     acting_for: User | None = None,
     as_staff: bool = False,
 ) -> Department:
-    values = {"name": name, "description": description, "parent": parent, "manager": manager}
+    values = {"name": name, "handle": clean_handle(handle), "description": description, "parent": parent, "manager": manager}
     return create_row(DEPARTMENTS, Who(actor, acting_for, as_staff), org, values,
                       check=lambda org, department: _check_changes(org, department, values))
 
@@ -67,13 +102,14 @@ def department_update(
     acting_for: User | None = None,
     as_staff: bool = False,
     name: str = UNSET,
+    handle: str | None = UNSET,
     description: str = UNSET,
     parent: Department | None = UNSET,
     manager: User | None = UNSET,
 ) -> Department:
     return update_row(
         DEPARTMENTS, Who(actor, acting_for, as_staff), department,
-        given(name=name, description=description, parent=parent, manager=manager),
+        given(name=name, handle=handle, description=description, parent=parent, manager=manager),
         before=_check_changes,
         action=lambda changed: "org.department.moved" if "parent" in changed else "org.department.updated",
     )

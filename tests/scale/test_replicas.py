@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ import uuid
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.live_client import Socket
 from tests.e2e.live_client import ws_url
@@ -31,6 +33,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 PIN_SECONDS = 2
 MAX_LAG_SECONDS = 3
 PASSWORD = "correct horse battery staple"
+METRICS_TOKEN = "replica-metrics-token"
 
 
 class Api:
@@ -70,17 +73,18 @@ def _wait_status(servers, status: str, timeout: float = 30) -> list[dict]:
 def stack(tmp_path_factory):
     cluster = Cluster()
     try:
-        primary = cluster.init_primary()
+        primary = cluster.migrated_primary(child_env())
         env = child_env(DATABASE_URL=primary.url())
-        migrate = subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env,
-                                 capture_output=True, text=True, timeout=300)
-        assert migrate.returncode == 0, migrate.stderr[-3000:]
+        superuser = subprocess.run([sys.executable, "manage.py", "createsuperuser", "--noinput", "--username", "ops",
+                                    "--email", "ops@example.com"], cwd=ROOT, capture_output=True, text=True,
+                                   env={**env, "DJANGO_SUPERUSER_PASSWORD": PASSWORD}, timeout=120)
+        assert superuser.returncode == 0, superuser.stderr[-3000:]
         standby = cluster.add_standby()
         cluster.wait_replayed(standby)
         log_dir = tmp_path_factory.mktemp("replica-servers")
         with asgi_servers(2, log_dir, DATABASE_URL=primary.url(), DATABASE_REPLICA_URLS=standby.url(),
                           REPLICA_PIN_SECONDS=PIN_SECONDS, REPLICA_MAX_LAG_SECONDS=MAX_LAG_SECONDS,
-                          REPLICA_CHECK_SECONDS=0.25, API_RATE_LIMIT_PER_MINUTE=100000,
+                          REPLICA_CHECK_SECONDS=0.25, API_RATE_LIMIT_PER_MINUTE=100000, METRICS_TOKEN=METRICS_TOKEN,
                           CHAT_MESSAGE_RATE=100000) as servers:
             one, two = servers
             users = {}
@@ -275,3 +279,89 @@ def test_settings_without_replicas_route_everything_to_the_primary():
     assert settings.REPLICA_ALIASES == [] and list(settings.DATABASES) == ["default"]
     with replicas.replica_reads(user_id=None):
         assert replicas.read_alias() == "default"
+
+
+# ---------------------------------------------------------------------- the lag on /metrics and the dashboard
+
+def _replica_metrics(base: str) -> tuple[float | None, dict]:
+    """(teamhub_replica_lag_seconds for replica1 or None when left out,
+    {state: value} of teamhub_replica_state for replica1)."""
+    response = httpx.get(base + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=20)
+    assert response.status_code == 200, response.text
+    lag, states = None, {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.labels.get("replica") != "replica1":
+                continue
+            if sample.name == "teamhub_replica_lag_seconds":
+                lag = sample.value
+            elif sample.name == "teamhub_replica_state":
+                states[sample.labels["state"]] = sample.value
+    return lag, states
+
+
+def _staff_client(base: str) -> httpx.Client:
+    """A browser-like session of the staff user, logged in through the login page."""
+    client = httpx.Client(base_url=base, timeout=20)
+    page = client.get("/accounts/login/")
+    assert page.status_code == 200
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    login = client.post("/accounts/login/", data={"username": "ops", "password": PASSWORD,
+                                                  "csrfmiddlewaretoken": token}, headers={"Referer": base + "/"})
+    assert login.status_code == 302, login.text[:500]
+    return client
+
+
+def _dashboard_row(client: httpx.Client) -> dict:
+    page = client.get("/staff/dashboard/")
+    assert page.status_code == 200, page.text[:500]
+    row = re.search(r'<tr class="(\w+)" data-replica="replica1" data-status="(\w+)">(.*?)</tr>', page.text, re.S)
+    assert row, page.text[:3000]
+    cells = dict(re.findall(r'<td class="(?:num )?(\w+)">([^<]*)</td>', row.group(3)))
+    return {"class": row.group(1), "status": row.group(2), **cells}
+
+
+def test_the_lag_shows_on_metrics_and_the_dashboard_readably(stack):
+    _settled(stack)
+    standby, rid = stack["standby"], stack["room_id"]
+    one, two = stack["servers"]
+    client = _staff_client(two)
+
+    # Caught up: a small lag, in seconds, and the replica in use.
+    lag, states = _replica_metrics(one)
+    assert lag is not None and 0 <= lag <= MAX_LAG_SECONDS, (lag, states)
+    assert states["ok"] == 1 and states["down"] == 0 and states["lagging"] == 0
+    row = _dashboard_row(client)
+    assert row["status"] == "ok" and row["class"] == "ok" and row["state"] == "in use"
+    assert re.fullmatch(r"\d\.\d s", row["lag"]), row
+    assert row["server"] == f"127.0.0.1:{standby.port}"
+
+    # Replay paused while the primary moves on: the lag grows past the limit.
+    standby.sql("SELECT pg_wal_replay_pause()")
+    try:
+        _post(stack["alice"], rid, "lag shown")
+        _wait_status(stack["servers"], "lagging", timeout=MAX_LAG_SECONDS + 10)
+        lag, states = _replica_metrics(one)
+        assert lag is not None and lag > MAX_LAG_SECONDS, (lag, states)
+        assert states["lagging"] == 1 and states["ok"] == 0
+        row = _dashboard_row(client)
+        assert row["status"] == "lagging" and row["class"] == "down" and row["state"] == "skipped: lagging"
+        shown = re.fullmatch(r"(\d+(?:\.\d)?) s", row["lag"])
+        assert shown and float(shown.group(1)) > MAX_LAG_SECONDS, row
+    finally:
+        standby.sql("SELECT pg_wal_replay_resume()")
+    _wait_status(stack["servers"], "ok", timeout=15)
+
+    # Stopped: no lag sample, the state says down, and so does the page.
+    standby.stop("fast")
+    try:
+        _wait_status(stack["servers"], "down", timeout=10)
+        lag, states = _replica_metrics(one)
+        assert lag is None and states["down"] == 1 and states["ok"] == 0, (lag, states)
+        row = _dashboard_row(client)
+        assert row["status"] == "down" and row["lag"] == "down" and row["state"] == "skipped: down"
+    finally:
+        standby.start()
+    stack["cluster"].wait_replayed(standby)
+    _wait_status(stack["servers"], "ok", timeout=20)
+    client.close()
