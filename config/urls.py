@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 
 from config import dashboard, health, openapi, views
 from ops.metrics_view import metrics
@@ -25,6 +26,9 @@ urlpatterns = [
     path("orgs/", include("orgs.urls")),
     path("chat/", include("chatroom.urls")),
     path("jobs/", include("jobs.urls")),
+    # The djangojs catalog in the reader's language: gettext, ngettext,
+    # interpolate and get_format for the pages' scripts (issue 19).
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", openapi.SchemaView.as_view(), name="api-schema"),
     path("api/docs/", openapi.DocsView.as_view(url_name="api-schema"), name="api-docs"),

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from jobs.models import PERMISSIONS, REMOTE_NAME_RE, Remote, RemotePermission
@@ -47,7 +48,7 @@ ACTIONS = ("read", "write", "delete")
 
 def validate_remote_name(name, *, field_name: str = "remote") -> str:
     if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
-        raise ValidationFailed(fields={field_name: ["Use 1-64 letters, digits or underscores."]})
+        raise ValidationFailed(fields={field_name: [_("Use 1-64 letters, digits or underscores.")]})
     return name
 
 
@@ -57,14 +58,14 @@ def canonical_path(path, *, field_name: str = "path") -> str:
     if path is None:
         path = ""
     if not isinstance(path, str):
-        raise ValidationFailed(fields={field_name: ["Must be a string."]})
+        raise ValidationFailed(fields={field_name: [_("Must be a string.")]})
     if len(path) > MAX_PATH_LENGTH:
-        raise ValidationFailed(fields={field_name: ["Too long."]})
+        raise ValidationFailed(fields={field_name: [_("Too long.")]})
     if _BAD_CHARS_RE.search(path):
-        raise ValidationFailed(fields={field_name: ["Backslashes and control characters are not allowed."]})
+        raise ValidationFailed(fields={field_name: [_("Backslashes and control characters are not allowed.")]})
     parts = [p for p in path.split("/") if p not in ("", ".")]
     if any(p == ".." for p in parts):
-        raise ValidationFailed(fields={field_name: ["'..' is not allowed."]})
+        raise ValidationFailed(fields={field_name: [_("'..' is not allowed.")]})
     return "/" + "/".join(parts)
 
 
@@ -82,13 +83,13 @@ def validate_local_root(root) -> str:
     """A local remote's root must be an absolute directory inside one of
     RCLONE_LOCAL_ROOTS (after resolving symlinks)."""
     if not isinstance(root, str) or not root or _BAD_CHARS_RE.search(root) or not os.path.isabs(root):
-        raise ValidationFailed(fields={"options.root": ["Must be an absolute directory path."]})
+        raise ValidationFailed(fields={"options.root": [_("Must be an absolute directory path.")]})
     resolved = os.path.realpath(root)
     for allowed in settings.RCLONE_LOCAL_ROOTS:
         allowed = os.path.realpath(allowed)
         if os.path.commonpath([resolved, allowed]) == allowed:
             return resolved
-    raise ValidationFailed(fields={"options.root": ["Must lie inside one of the directories in RCLONE_LOCAL_ROOTS."]})
+    raise ValidationFailed(fields={"options.root": [_("Must lie inside one of the directories in RCLONE_LOCAL_ROOTS.")]})
 
 
 # --------------------------------------------------------------------------- rules
@@ -96,7 +97,7 @@ def validate_local_root(root) -> str:
 
 def validate_permissions(values) -> list[str]:
     if not isinstance(values, list) or any(v not in PERMISSIONS for v in values):
-        raise ValidationFailed(fields={"permissions": [f"A list from {', '.join(PERMISSIONS)}."]})
+        raise ValidationFailed(fields={"permissions": [_("A list from %(names)s.") % {"names": ", ".join(PERMISSIONS)}]})
     return sorted(set(values), key=PERMISSIONS.index)
 
 
@@ -104,19 +105,19 @@ def validate_path_rules(rules) -> list[dict]:
     if rules is None:
         return []
     if not isinstance(rules, list) or len(rules) > 200:
-        raise ValidationFailed(fields={"path_rules": ["A list of {path, allow, deny} (at most 200)."]})
+        raise ValidationFailed(fields={"path_rules": [_("A list of %(shape)s (at most 200).") % {"shape": "{path, allow, deny}"}]})
     cleaned = []
     for i, rule in enumerate(rules):
         if not isinstance(rule, dict) or set(rule) - {"path", "allow", "deny"} or "path" not in rule:
-            raise ValidationFailed(fields={f"path_rules.{i}": ["Must be {path, allow, deny}."]})
+            raise ValidationFailed(fields={f"path_rules.{i}": [_("Must be %(shape)s.") % {"shape": "{path, allow, deny}"}]})
         glob = canonical_path(rule["path"], field_name=f"path_rules.{i}.path")
         if "[" in glob or "]" in glob:
-            raise ValidationFailed(fields={f"path_rules.{i}.path": ["Only * and ? wildcards are supported."]})
+            raise ValidationFailed(fields={f"path_rules.{i}.path": [_("Only * and ? wildcards are supported.")]})
         allow = rule.get("allow") or []
         deny = rule.get("deny") or []
         for key, values in (("allow", allow), ("deny", deny)):
             if not isinstance(values, list) or any(v not in PERMISSIONS for v in values):
-                raise ValidationFailed(fields={f"path_rules.{i}.{key}": [f"A list from {', '.join(PERMISSIONS)}."]})
+                raise ValidationFailed(fields={f"path_rules.{i}.{key}": [_("A list from %(names)s.") % {"names": ", ".join(PERMISSIONS)}]})
         cleaned.append({"path": glob, "allow": sorted(set(allow)), "deny": sorted(set(deny))})
     return cleaned
 
@@ -233,16 +234,26 @@ def get_remote(user, name) -> tuple[Remote, Access]:
     validate_remote_name(name)
     remote = Remote.objects.filter(name=name, is_active=True).first()
     if remote is None:
-        raise NotFound("No such remote.")
+        raise NotFound(_("No such remote."))
     access = access_for(user, remote)
     if not access.any:
-        raise NotFound("No such remote.")
+        raise NotFound(_("No such remote."))
     return remote, access
 
 
 def require(access: Access, action: str, path: str, *, side: str = "source") -> None:
     if not access.allows(action, path):
-        raise PermissionDenied(f"You may not {action} {path} on the {side} remote.")
+        # One whole sentence per side and action, so each language words it its own way.
+        sentences = {
+            ("source", "read"): _("You may not read %(path)s on the source remote."),
+            ("source", "write"): _("You may not write %(path)s on the source remote."),
+            ("source", "delete"): _("You may not delete %(path)s on the source remote."),
+            ("destination", "read"): _("You may not read %(path)s on the destination remote."),
+            ("destination", "write"): _("You may not write %(path)s on the destination remote."),
+            ("destination", "delete"): _("You may not delete %(path)s on the destination remote."),
+        }
+        sentence = sentences.get((side, action)) or _("You may not %(action)s %(path)s on the %(side)s remote.")
+        raise PermissionDenied(sentence % {"action": action, "path": path, "side": side})
 
 
 # --------------------------------------------------------------------------- jobs
@@ -271,10 +282,10 @@ class Side:
 def check_job(user, job_type: str, source: dict, destination: dict | None) -> tuple[Side, Side | None]:
     """Resolve and authorise both sides of a job. Raises on any refusal."""
     if job_type not in NEEDS:
-        raise ValidationFailed(fields={"type": [f"Must be one of {', '.join(NEEDS)}."]})
+        raise ValidationFailed(fields={"type": [_("Must be one of %(names)s.") % {"names": ", ".join(NEEDS)}]})
     src_needs, dst_needs = NEEDS[job_type]
     if not isinstance(source, dict):
-        raise ValidationFailed(fields={"source": ["Must be {remote, path}."]})
+        raise ValidationFailed(fields={"source": [_("Must be %(shape)s.") % {"shape": "{remote, path}"}]})
     remote, access = get_remote(user, source.get("remote"))
     src = Side(remote, access, canonical_path(source.get("path"), field_name="source.path"))
     for action in sorted(src_needs):
@@ -282,15 +293,15 @@ def check_job(user, job_type: str, source: dict, destination: dict | None) -> tu
     dst = None
     if dst_needs:
         if not isinstance(destination, dict):
-            raise ValidationFailed(fields={"destination": ["Required for this job type: {remote, path}."]})
+            raise ValidationFailed(fields={"destination": [_("Required for this job type: %(shape)s.") % {"shape": "{remote, path}"}]})
         d_remote, d_access = get_remote(user, destination.get("remote"))
         dst = Side(d_remote, d_access, canonical_path(destination.get("path"), field_name="destination.path"))
         for action in sorted(dst_needs):
             require(d_access, action, dst.path, side="destination")
         if dst.remote.pk == src.remote.pk and (within(src.path, dst.path) or within(dst.path, src.path)):
-            raise ValidationFailed(fields={"destination": ["Source and destination must not overlap."]})
+            raise ValidationFailed(fields={"destination": [_("Source and destination must not overlap.")]})
     elif destination:
-        raise ValidationFailed(fields={"destination": ["Not used by a delete job."]})
+        raise ValidationFailed(fields={"destination": [_("Not used by a delete job.")]})
     return src, dst
 
 

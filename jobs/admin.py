@@ -13,6 +13,8 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from config import forms as json_form
 from config.admin_actions import refusal_text, run_service_action
@@ -29,9 +31,9 @@ class OptionsJsonMixin:
 
 class RemoteAddForm(OptionsJsonMixin, forms.ModelForm):
     options_json = forms.CharField(
-        label="Options (JSON)", widget=forms.Textarea(attrs={"rows": 4}), initial="{}",
-        help_text='e.g. {"root": "/srv/data"} for local, {"url": ..., "user": ..., "pass": ...} for webdav. '
-                  "Secret options are encrypted and never shown again.",
+        label=gettext_lazy("Options (JSON)"), widget=forms.Textarea(attrs={"rows": 4}), initial="{}",
+        help_text=gettext_lazy('e.g. {"root": "/srv/data"} for local, {"url": ..., "user": ..., "pass": ...} for webdav. '
+                        "Secret options are encrypted and never shown again."),
     )
 
     class Meta:
@@ -44,10 +46,10 @@ class RemoteChangeForm(OptionsJsonMixin, forms.ModelForm):
     blank (render_value=False: a stored secret never reaches the page); a
     blank one keeps the stored value."""
 
-    options_json = forms.CharField(label="Options (JSON)", widget=forms.Textarea(attrs={"rows": 4}),
-                                   help_text="Replaces the non-secret options.")
+    options_json = forms.CharField(label=gettext_lazy("Options (JSON)"), widget=forms.Textarea(attrs={"rows": 4}),
+                                   help_text=gettext_lazy("Replaces the non-secret options."))
     remove_secrets = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple,
-                                               label="Remove secret options")
+                                               label=gettext_lazy("Remove secret options"))
     secret_fields: list[str] = []  # set per type by remote_change_form
 
     class Meta:
@@ -75,9 +77,9 @@ def remote_change_form(remote_type: str) -> type[RemoteChangeForm]:
     names = sorted(rclone.BACKENDS[remote_type].secrets)
     attrs = {
         f"{SECRET_PREFIX}{name}": forms.CharField(
-            required=False, label=f"{name} (secret)", strip=False,
+            required=False, label=_("%(name)s (secret)") % {"name": name}, strip=False,
             widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-            help_text="Never shown. Leave blank to keep the stored value.",
+            help_text=gettext_lazy("Never shown. Leave blank to keep the stored value."),
         )
         for name in names
     }
@@ -101,7 +103,7 @@ class RemoteAdmin(admin.ModelAdmin):
     # secret_options is never a field here: only the names of the set secrets.
     readonly_fields = ["type", "secrets_set", "created_by", "created_at"]
 
-    @admin.display(description="Secret options set")
+    @admin.display(description=gettext_lazy("Secret options set"))
     def secrets_set(self, obj):
         return ", ".join(sorted(decrypt_options(obj.secret_options))) or "-"
 
@@ -149,7 +151,7 @@ class RemoteAdmin(admin.ModelAdmin):
 
     def delete_queryset(self, request, queryset):
         run_service_action(self, request, queryset, lambda r: services.remote_delete(actor=request.user, remote=r),
-                    "Deleted through the service")
+                    _("Deleted through the service"))
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         # The save runs inside the admin's transaction: a refusal rolls it
@@ -185,7 +187,7 @@ class RemotePermissionAdmin(admin.ModelAdmin):
 
     def delete_queryset(self, request, queryset):
         run_service_action(self, request, queryset, lambda g: services.permission_revoke(actor=request.user, grant=g),
-                    "Revoked")
+                    _("Revoked"))
 
 
 @admin.register(Job)
@@ -202,15 +204,15 @@ class JobAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Cancel the selected jobs")
+    @admin.action(description=gettext_lazy("Cancel the selected jobs"))
     def cancel_jobs(self, request, queryset):
-        run_service_action(self, request, queryset, lambda job: services.job_cancel(actor=request.user, job=job), "Cancelled")
+        run_service_action(self, request, queryset, lambda job: services.job_cancel(actor=request.user, job=job), _("Cancelled"))
 
-    @admin.action(description="Retry the selected jobs")
+    @admin.action(description=gettext_lazy("Retry the selected jobs"))
     def retry_jobs(self, request, queryset):
-        run_service_action(self, request, queryset, lambda job: services.job_retry(actor=request.user, job=job), "Retried")
+        run_service_action(self, request, queryset, lambda job: services.job_retry(actor=request.user, job=job), _("Retried"))
 
-    @admin.action(description="Re-enqueue the selected pending/queued jobs (their task was lost)")
+    @admin.action(description=gettext_lazy("Re-enqueue the selected pending/queued jobs (their task was lost)"))
     def requeue_jobs(self, request, queryset):
         # The beat sweep does this after JOBS_LOST_QUEUED_SECONDS; staff may
         # not want to wait (e.g. right after a broker flush). Safe: claims are once-only.
@@ -220,7 +222,8 @@ class JobAdmin(admin.ModelAdmin):
         except ApplicationError as exc:
             self.message_user(request, exc.message, level=messages.ERROR)
             return
-        self.message_user(request, f"Re-enqueued: {len(done)} (running, finished and not yet due jobs are skipped).")
+        self.message_user(request, _("Re-enqueued: %(count)s (running, finished and not yet due jobs are skipped).")
+                          % {"count": len(done)})
 
 
 @admin.register(JobLog)
@@ -250,16 +253,16 @@ class ScheduleRuleAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Run the selected schedules now")
+    @admin.action(description=gettext_lazy("Run the selected schedules now"))
     def run_now(self, request, queryset):
-        run_service_action(self, request, queryset, lambda r: services.schedule_run_now(actor=request.user, rule=r), "Started")
+        run_service_action(self, request, queryset, lambda r: services.schedule_run_now(actor=request.user, rule=r), _("Started"))
 
-    @admin.action(description="Pause the selected schedules")
+    @admin.action(description=gettext_lazy("Pause the selected schedules"))
     def pause(self, request, queryset):
         run_service_action(self, request, queryset,
-                    lambda r: services.schedule_update(actor=request.user, rule=r, is_active=False), "Paused")
+                    lambda r: services.schedule_update(actor=request.user, rule=r, is_active=False), _("Paused"))
 
-    @admin.action(description="Resume the selected schedules")
+    @admin.action(description=gettext_lazy("Resume the selected schedules"))
     def resume(self, request, queryset):
         run_service_action(self, request, queryset,
-                    lambda r: services.schedule_update(actor=request.user, rule=r, is_active=True), "Resumed")
+                    lambda r: services.schedule_update(actor=request.user, rule=r, is_active=True), _("Resumed"))

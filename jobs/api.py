@@ -6,6 +6,8 @@ serializer (jobs/serializers.py). API keys need ``jobs:read`` for reads and
 from __future__ import annotations
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,12 +28,13 @@ SCOPES = {"GET": "jobs:read", "POST": "jobs:write", "PATCH": "jobs:write", "DELE
 def _grantee(data: dict) -> dict:
     """The user, role or department a grant names, by id."""
     grantee = {}
-    for field, key, model, label in (("user_id", "user", User, "user"), ("role_id", "role", Role, "role"),
-                                     ("department_id", "department", Department, "department")):
+    for field, key, model, missing in (("user_id", "user", User, gettext_lazy("No such user.")),
+                                       ("role_id", "role", Role, gettext_lazy("No such role.")),
+                                       ("department_id", "department", Department, gettext_lazy("No such department."))):
         if data.get(field) is not None:
             grantee[key] = model.objects.filter(pk=data[field]).first()
             if grantee[key] is None:
-                raise ValidationFailed(fields={field: [f"No such {label}."]})
+                raise ValidationFailed(fields={field: [str(missing)]})
     return grantee
 
 
@@ -60,13 +63,13 @@ class RemoteListView(BaseView):
 class RemoteDetailView(BaseView):
     @extend_schema(summary="One remote (secret options only by name)", responses=s.RemoteSerializer)
     def get(self, request, name):
-        remote, _ = access.get_remote(request.user, name)
+        remote, _access = access.get_remote(request.user, name)
         return Response(s.RemoteSerializer(remote).data)
 
     @extend_schema(summary="Change a remote (staff and power users who administer it)",
                    request=s.RemoteUpdateInput, responses=s.RemoteSerializer)
     def patch(self, request, name):
-        remote, _ = access.get_remote(request.user, name)
+        remote, _access = access.get_remote(request.user, name)
         changes = validated(s.RemoteUpdateInput, request.data, partial=True)
         remote = services.remote_update(actor=request.user, remote=remote, **changes)
         return Response(s.RemoteSerializer(remote).data)
@@ -93,13 +96,13 @@ class RemotePermissionListView(BaseView):
     @extend_schema(summary="Grants on a remote (remote admins)", parameters=PAGE_PARAMETERS,
                    responses=page_of(s.GrantSerializer))
     def get(self, request, name):
-        remote, _ = access.get_remote(request.user, name)
+        remote, _access = access.get_remote(request.user, name)
         return paginate(self, request, selectors.grants_of(request.user, remote), s.GrantSerializer,
                         ordering=("created_at", "id"))
 
     @extend_schema(summary="Grant or replace permissions", request=s.GrantInput, responses={201: s.GrantSerializer})
     def post(self, request, name):
-        remote, _ = access.get_remote(request.user, name)
+        remote, _access = access.get_remote(request.user, name)
         data = validated(s.GrantInput, request.data)
         grant = services.permission_grant(actor=request.user, remote=remote, permissions=data.get("permissions"),
                                           path_rules=data.get("path_rules"), **_grantee(data))
@@ -109,10 +112,10 @@ class RemotePermissionListView(BaseView):
 class RemotePermissionDetailView(BaseView):
     @extend_schema(summary="Revoke a grant (remote admins)", responses={204: None})
     def delete(self, request, name, grant_id):
-        remote, _ = access.get_remote(request.user, name)
+        remote, _access = access.get_remote(request.user, name)
         grant = RemotePermission.objects.filter(remote=remote, pk=grant_id).first()
         if grant is None:
-            raise NotFound("No such grant.")
+            raise NotFound(_("No such grant."))
         services.permission_revoke(actor=request.user, grant=grant)
         return Response(status=204)
 

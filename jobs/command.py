@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from core.errors import ValidationFailed
 from jobs import rclone
@@ -24,28 +25,28 @@ def validate_options(options) -> dict:
     if options is None:
         return {}
     if not isinstance(options, dict):
-        raise ValidationFailed(fields={"options": ["Must be an object."]})
+        raise ValidationFailed(fields={"options": [_("Must be an object.")]})
     allowed = {"dry_run", "bwlimit", "checksum", "max_delete", "include", "exclude", "verbose"}
     errors: dict[str, list[str]] = {}
     out: dict = {}
     for key in set(options) - allowed:
-        errors[f"options.{key}"] = ["Not an allowed option."]
+        errors[f"options.{key}"] = [_("Not an allowed option.")]
     for key in ("dry_run", "checksum", "verbose"):
         if key in options and options[key] is not None:
             if not isinstance(options[key], bool):
-                errors[f"options.{key}"] = ["Must be true or false."]
+                errors[f"options.{key}"] = [_("Must be true or false.")]
             elif options[key]:
                 out[key] = True
     if options.get("bwlimit") not in (None, ""):
         value = options["bwlimit"]
         if not isinstance(value, str) or not _BWLIMIT_RE.fullmatch(value):
-            errors["options.bwlimit"] = ["A rate such as 512K, 10M or off."]
+            errors["options.bwlimit"] = [_("A rate such as 512K, 10M or off.")]
         else:
             out["bwlimit"] = value
     if options.get("max_delete") is not None:
         value = options["max_delete"]
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 10**9:
-            errors["options.max_delete"] = ["A whole number >= 0."]
+            errors["options.max_delete"] = [_("A whole number >= 0.")]
         else:
             out["max_delete"] = value
     for key in ("include", "exclude"):
@@ -59,7 +60,7 @@ def validate_options(options) -> dict:
             or len(value) > 50
             or any(not isinstance(p, str) or not p or len(p) > 512 or _PATTERN_BAD_RE.search(p) for p in value)
         ):
-            errors[f"options.{key}"] = ["A list of at most 50 glob patterns without control characters."]
+            errors[f"options.{key}"] = [_("A list of at most 50 glob patterns without control characters.")]
         else:
             out[key] = value
     if errors:

@@ -126,7 +126,7 @@ def _run_claimed(job: Job, token, slots: locks.RemoteSlots, claim_sent: float, *
                     on_start=on_start,
                     start_note=f"attempt {job.retry_count + 1} of {job.max_retries + 1}, worker {worker}",
                 )
-        except Exception as exc:  # noqa: BLE001 - rclone is stopped already; the job must not stay running
+        except Exception as exc:
             logger.exception("job %s crashed", job.id)
             return _status(reporter.finish(ok=False, error=f"Internal error: {type(exc).__name__}"))
         if outcome.stopped == runner.SUPERSEDED:

@@ -5,11 +5,19 @@ static/js/figures.js is the same rules for the live socket updates; keep the
 two in step (tests/jobs/test_figures.py runs both on the same inputs and
 compares). Rounding is done as floor(x * 10 + 0.5) in both languages, so a
 value never rounds one way on the server and the other in the browser
-(Python's round() rounds half to even, JavaScript's toFixed does neither)."""
+(Python's round() rounds half to even, JavaScript's toFixed does neither).
+
+The words are the reader's language (issue 19): the unit words of durations,
+"ETA", "of" and "/s" are translated (the JS reads the same msgids from the
+JavaScript catalog), the decimal separator is the locale's (Django's
+formats); the binary units (KiB, MiB...) are the same in every language."""
 
 from __future__ import annotations
 
 import math
+
+from django.utils.formats import get_format
+from django.utils.translation import gettext as _
 
 UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
 DASH = "–"
@@ -37,19 +45,20 @@ def size(value) -> str:
         unit += 1
     if unit == 0:
         return f"{math.floor(n + 0.5)} B"
+    point = get_format("DECIMAL_SEPARATOR")
     tenths = math.floor(n * 10 + 0.5)
     if tenths >= 10240 and unit < len(UNITS) - 1:  # 1023.96 KiB shows as 1 MiB, not 1024 KiB
         return f"1 {UNITS[unit + 1]}"
     if tenths >= 1000:
         text = str(math.floor(n + 0.5))
     else:
-        text = f"{tenths // 10}.{tenths % 10}" if tenths % 10 else str(tenths // 10)
+        text = f"{tenths // 10}{point}{tenths % 10}" if tenths % 10 else str(tenths // 10)
     return f"{text} {UNITS[unit]}"
 
 
 def speed(value) -> str:
     """Bytes per second."""
-    return DASH if _number(value) is None else f"{size(value)}/s"
+    return DASH if _number(value) is None else _("%(size)s/s") % {"size": size(value)}
 
 
 def duration(value) -> str:
@@ -62,31 +71,57 @@ def duration(value) -> str:
         # Short runs in tenths: "0.4 s" says more than "0 s".
         tenths = math.floor(n * 10 + 0.5)
         if tenths < 100:
-            return f"{tenths // 10}.{tenths % 10} s" if tenths % 10 else f"{tenths // 10} s"
+            point = get_format("DECIMAL_SEPARATOR")
+            return seconds_text(f"{tenths // 10}{point}{tenths % 10}" if tenths % 10 else str(tenths // 10))
     s = math.floor(n + 0.5)
     days, rest = divmod(s, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, seconds = divmod(rest, 60)
     if days:
-        return f"{days} d {hours} h" if hours else f"{days} d"
+        return _pair(days_text(days), hours_text(hours) if hours else "")
     if hours:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+        return _pair(hours_text(hours), minutes_text(minutes) if minutes else "")
     if minutes:
-        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
-    return f"{seconds} s"
+        return _pair(minutes_text(minutes), seconds_text(seconds) if seconds else "")
+    return seconds_text(seconds)
+
+
+# Abbreviated units, as a clock or a progress bar shows them: no plural forms.
+def seconds_text(n) -> str:
+    return _("%(n)s s") % {"n": n}
+
+
+def minutes_text(n) -> str:
+    return _("%(n)s min") % {"n": n}
+
+
+def hours_text(n) -> str:
+    return _("%(n)s h") % {"n": n}
+
+
+def days_text(n) -> str:
+    return _("%(n)s d") % {"n": n}
+
+
+def _pair(big: str, small: str) -> str:
+    return f"{big} {small}" if small else big
 
 
 def eta(value) -> str:
-    return DASH if _number(value) is None else f"ETA {duration(value)}"
+    return DASH if _number(value) is None else _("ETA %(duration)s") % {"duration": duration(value)}
 
 
 def count(done, total) -> str:
     """``3 of 12``, or just the count while the total is unknown."""
     done, total = _number(done), _number(total)
     done_text = str(int(done or 0))
-    return f"{done_text} of {int(total)}" if total else done_text
+    return _of(done_text, str(int(total))) if total else done_text
 
 
 def size_of(done, total) -> str:
     """``120 MiB of 200 MiB``."""
-    return f"{size(done or 0)} of {size(total)}" if _number(total) else size(done or 0)
+    return _of(size(done or 0), size(total)) if _number(total) else size(done or 0)
+
+
+def _of(done: str, total: str) -> str:
+    return _("%(done)s of %(total)s") % {"done": done, "total": total}

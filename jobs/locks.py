@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime, timezone
 
 from django.conf import settings
+
 from config import redis_connections
 from config.faults import OPEN, redis_policy
 

@@ -15,47 +15,52 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
+from django.utils.translation import gettext_lazy as _
 from psqlextra.models import PostgresPartitionedModel
 from psqlextra.types import PostgresPartitioningMethod
 
 REMOTE_NAME_RE = r"^[A-Za-z0-9_]{1,64}$"
 PERMISSIONS = ("read", "write", "delete", "admin")
+# The permissions as people read them (the codes above are the API's).
+PERMISSION_CHOICES = (("read", _("read")), ("write", _("write")), ("delete", _("delete")), ("admin", _("admin")))
 
 
 class Remote(models.Model):
     class Type(models.TextChoices):
-        LOCAL = "local", "Local directory"
+        LOCAL = "local", _("Local directory")
         S3 = "s3", "S3"
         WEBDAV = "webdav", "WebDAV"
         SFTP = "sftp", "SFTP"
         FTP = "ftp", "FTP"
         HTTP = "http", "HTTP"
-        MEMORY = "memory", "Memory"
+        MEMORY = "memory", _("Memory")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # The name is the rclone config section and the "<name>:" of every remote
     # string, so it is restricted to characters that cannot break either.
-    name = models.CharField(
+    name = models.CharField(verbose_name=_("name"),
         max_length=64,
         unique=True,
-        validators=[RegexValidator(REMOTE_NAME_RE, "Use 1-64 letters, digits or underscores.")],
+        validators=[RegexValidator(REMOTE_NAME_RE, _("Use 1-64 letters, digits or underscores."))],
     )
-    type = models.CharField(max_length=20, choices=Type.choices)
+    type = models.CharField(verbose_name=_("type"), max_length=20, choices=Type.choices)
     # Non-secret backend options, in clear.
-    options = models.JSONField(default=dict, blank=True)
+    options = models.JSONField(verbose_name=_("options"), default=dict, blank=True)
     # Secret backend options: a Fernet token of their JSON (jobs.secrets).
     # Never rendered by the API, the admin or logs.
-    secret_options = models.TextField(blank=True, default="")
-    description = models.TextField(blank=True)
-    is_active = models.BooleanField(default=True)
+    secret_options = models.TextField(verbose_name=_("secret options"), blank=True, default="")
+    description = models.TextField(verbose_name=_("description"), blank=True)
+    is_active = models.BooleanField(verbose_name=_("active"), default=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
 
     class Meta:
         db_table = "remotes"
+        verbose_name = _("remote")
+        verbose_name_plural = _("remotes")
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(condition=Q(name__regex=REMOTE_NAME_RE), name="remotes_name_check"),
@@ -75,26 +80,28 @@ class RemotePermission(models.Model):
     active member in it)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    remote = models.ForeignKey(Remote, on_delete=models.CASCADE, related_name="grants")
+    remote = models.ForeignKey(Remote, verbose_name=_("remote"), on_delete=models.CASCADE, related_name="grants")
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="remote_grants"
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, null=True, blank=True, related_name="remote_grants"
     )
-    role = models.ForeignKey("orgs.Role", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    role = models.ForeignKey("orgs.Role", verbose_name=_("role"), on_delete=models.CASCADE, null=True, blank=True, related_name="+")
     department = models.ForeignKey(
-        "orgs.Department", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+        "orgs.Department", verbose_name=_("department"), on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
-    permissions = models.JSONField(default=list, blank=True)
+    permissions = models.JSONField(verbose_name=_("permissions"), default=list, blank=True)
     # [{"path": "/public/*", "allow": ["read"], "deny": ["delete"]}]; deny wins.
-    path_rules = models.JSONField(default=list, blank=True)
-    is_active = models.BooleanField(default=True)
+    path_rules = models.JSONField(verbose_name=_("path rules"), default=list, blank=True)
+    is_active = models.BooleanField(verbose_name=_("active"), default=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
 
     class Meta:
         db_table = "remote_permissions"
+        verbose_name = _("remote grant")
+        verbose_name_plural = _("remote grants")
         ordering = ["created_at"]
         constraints = [
             models.CheckConstraint(
@@ -132,19 +139,19 @@ class JobQuerySet(models.QuerySet):
 
 class Job(models.Model):
     class Type(models.TextChoices):
-        COPY = "copy", "Copy"
-        MOVE = "move", "Move"
-        DELETE = "delete", "Delete"
-        SYNC = "sync", "Sync"
-        BACKUP = "backup", "Backup"
+        COPY = "copy", _("Copy")
+        MOVE = "move", _("Move")
+        DELETE = "delete", _("Delete")
+        SYNC = "sync", _("Sync")
+        BACKUP = "backup", _("Backup")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        COMPLETED = "completed", "Completed"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
+        PENDING = "pending", _("Pending")
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        COMPLETED = "completed", _("Completed")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
 
     objects = JobQuerySet.as_manager()
 
@@ -153,51 +160,53 @@ class Job(models.Model):
     FINISHED = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="jobs")
-    type = models.CharField(max_length=20, choices=Type.choices)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.PROTECT, related_name="jobs")
+    type = models.CharField(verbose_name=_("type"), max_length=20, choices=Type.choices)
+    status = models.CharField(verbose_name=_("status"), max_length=20, choices=Status.choices, default=Status.PENDING)
     # 10 is the most urgent.
-    priority = models.IntegerField(default=5, validators=[MinValueValidator(1), MaxValueValidator(10)])
-    progress = models.IntegerField(default=0, validators=[MinValueValidator(0), MaxValueValidator(100)])
+    priority = models.IntegerField(verbose_name=_("priority"), default=5, validators=[MinValueValidator(1), MaxValueValidator(10)])
+    progress = models.IntegerField(verbose_name=_("progress"), default=0, validators=[MinValueValidator(0), MaxValueValidator(100)])
     # {"source": {"remote", "path"}, "destination": {...} | null, "options": {...}}
-    payload = models.JSONField()
+    payload = models.JSONField(verbose_name=_("job"))
     # The latest stats: bytes, total_bytes, speed, eta, transfers, ... and
     # "transferring" (the current files) while running.
-    result = models.JSONField(null=True, blank=True)
-    error = models.TextField(blank=True, default="")
-    retry_count = models.IntegerField(default=0)
-    max_retries = models.IntegerField(default=3, validators=[MinValueValidator(0), MaxValueValidator(10)])
-    scheduled_for = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(verbose_name=_("latest stats"), null=True, blank=True)
+    error = models.TextField(verbose_name=_("error"), blank=True, default="")
+    retry_count = models.IntegerField(verbose_name=_("retries so far"), default=0)
+    max_retries = models.IntegerField(verbose_name=_("max retries"), default=3, validators=[MinValueValidator(0), MaxValueValidator(10)])
+    scheduled_for = models.DateTimeField(verbose_name=_("scheduled for"), null=True, blank=True)
     # Set when a cancel is asked for a running job; the runner stops rclone.
-    cancel_requested_at = models.DateTimeField(null=True, blank=True)
-    worker = models.CharField(max_length=255, blank=True, default="")
+    cancel_requested_at = models.DateTimeField(verbose_name=_("cancel requested at"), null=True, blank=True)
+    worker = models.CharField(verbose_name=_("worker"), max_length=255, blank=True, default="")
     # The fence of the current run: a new token at each claim, cleared when
     # the job leaves ``running``. Every write of a runner (heartbeat,
     # progress, logs, final status) is conditional on its token, so a runner
     # whose job was recovered and handed to another run can change nothing,
     # and learns from the refusal that it must kill its rclone.
-    run_token = models.UUIDField(null=True, blank=True, editable=False)
+    run_token = models.UUIDField(verbose_name=_("run token"), null=True, blank=True, editable=False)
     # The runner's last sign of life, on the database's clock (the sweep
     # compares it with the same clock).
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(verbose_name=_("last heartbeat"), null=True, blank=True)
     # When the job's latest Celery task becomes deliverable: the enqueue time,
     # or its countdown/eta. A startable job still unclaimed well after this
     # lost its task (broker flushed, worker died before claiming) and is
     # re-enqueued by the beat sweep (services.job_requeue_lost).
-    task_due_at = models.DateTimeField(null=True, blank=True)
+    task_due_at = models.DateTimeField(verbose_name=_("task due at"), null=True, blank=True)
     # The schedule run this job came from: (schedule, schedule_run_at) is
     # unique, so one run time creates one job even with two beat processes.
     schedule = models.ForeignKey(
-        "ScheduleRule", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs"
+        "ScheduleRule", verbose_name=_("schedule"), on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs"
     )
-    schedule_run_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
-    cancelled_at = models.DateTimeField(null=True, blank=True)
+    schedule_run_at = models.DateTimeField(verbose_name=_("schedule run time"), null=True, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(verbose_name=_("started at"), null=True, blank=True)
+    completed_at = models.DateTimeField(verbose_name=_("completed at"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(verbose_name=_("cancelled at"), null=True, blank=True)
 
     class Meta:
         db_table = "jobs"
+        verbose_name = _("job")
+        verbose_name_plural = _("jobs")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(
@@ -247,18 +256,18 @@ class Job(models.Model):
 
 class JobLog(PostgresPartitionedModel):
     class Level(models.TextChoices):
-        DEBUG = "debug", "Debug"
-        INFO = "info", "Info"
-        WARNING = "warning", "Warning"
-        ERROR = "error", "Error"
-        FATAL = "fatal", "Fatal"
+        DEBUG = "debug", _("Debug")
+        INFO = "info", _("Info")
+        WARNING = "warning", _("Warning")
+        ERROR = "error", _("Error")
+        FATAL = "fatal", _("Fatal")
 
     id = models.BigAutoField(primary_key=True)
-    created_at = models.DateTimeField()
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="logs")
-    level = models.CharField(max_length=10, choices=Level.choices)
-    message = models.TextField()
-    details = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    job = models.ForeignKey(Job, verbose_name=_("job"), on_delete=models.CASCADE, related_name="logs")
+    level = models.CharField(verbose_name=_("level"), max_length=10, choices=Level.choices)
+    message = models.TextField(verbose_name=_("message"))
+    details = models.JSONField(verbose_name=_("details"), null=True, blank=True)
 
     class PartitioningMeta:
         method = PostgresPartitioningMethod.RANGE
@@ -266,6 +275,8 @@ class JobLog(PostgresPartitionedModel):
 
     class Meta:
         db_table = "job_logs"
+        verbose_name = _("job log line")
+        verbose_name_plural = _("job log")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(
@@ -281,29 +292,31 @@ class JobLog(PostgresPartitionedModel):
 
 class ScheduleRule(models.Model):
     class RuleType(models.TextChoices):
-        CRON = "cron", "Cron"
-        INTERVAL = "interval", "Interval"
-        ONCE = "once", "Once"
+        CRON = "cron", _("Cron")
+        INTERVAL = "interval", _("Interval")
+        ONCE = "once", _("Once")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="job_schedules")
-    name = models.CharField(max_length=255)
-    description = models.TextField(blank=True)
-    is_active = models.BooleanField(default=True)
-    rule_type = models.CharField(max_length=20, choices=RuleType.choices)
-    cron_expression = models.CharField(max_length=100, null=True, blank=True)
-    interval_seconds = models.IntegerField(null=True, blank=True, validators=[MinValueValidator(60)])
-    run_at = models.DateTimeField(null=True, blank=True)
-    timezone = models.CharField(max_length=64, default="UTC")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="job_schedules")
+    name = models.CharField(verbose_name=_("name"), max_length=255)
+    description = models.TextField(verbose_name=_("description"), blank=True)
+    is_active = models.BooleanField(verbose_name=_("active"), default=True)
+    rule_type = models.CharField(verbose_name=_("rule type"), max_length=20, choices=RuleType.choices)
+    cron_expression = models.CharField(verbose_name=_("cron expression"), max_length=100, null=True, blank=True)
+    interval_seconds = models.IntegerField(verbose_name=_("interval (seconds)"), null=True, blank=True, validators=[MinValueValidator(60)])
+    run_at = models.DateTimeField(verbose_name=_("run at"), null=True, blank=True)
+    timezone = models.CharField(verbose_name=_("time zone"), max_length=64, default="UTC")
     # {"type", "source", "destination", "options", "priority"}: a job submission.
-    job_template = models.JSONField()
-    last_run_at = models.DateTimeField(null=True, blank=True)
-    next_run_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    job_template = models.JSONField(verbose_name=_("job template"))
+    last_run_at = models.DateTimeField(verbose_name=_("last run at"), null=True, blank=True)
+    next_run_at = models.DateTimeField(verbose_name=_("next run at"), null=True, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
 
     class Meta:
         db_table = "schedule_rules"
+        verbose_name = _("schedule")
+        verbose_name_plural = _("schedules")
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(condition=Q(rule_type__in=["cron", "interval", "once"]), name="schedule_rules_type_check"),

@@ -69,7 +69,7 @@ def log_dict(log: JobLog) -> dict:
                          created_at=log.created_at)
 
 
-def log_line_dict(*, id, level, message, details, created_at) -> dict:  # noqa: A002 - the field's name
+def log_line_dict(*, id, level, message, details, created_at) -> dict:
     return {"id": id, "level": level, "message": message, "details": details, "created_at": isoformat_z(created_at)}
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from core.errors import ValidationFailed
 from jobs.secrets import decrypt_options
@@ -87,12 +88,12 @@ def clean_value(key: str, value) -> str:
     if isinstance(value, int):
         return str(value)
     if not isinstance(value, str):
-        raise ValidationFailed(fields={f"options.{key}": ["Must be a string, number or boolean."]})
+        raise ValidationFailed(fields={f"options.{key}": [_("Must be a string, number or boolean.")]})
     if key == "key_pem":
         # rclone wants the PEM on one line with literal "\n" separators.
         value = value.replace("\r\n", "\n").strip().replace("\n", "\\n")
     if len(value) > MAX_OPTION_LENGTH or _CONTROL_RE.search(value):
-        raise ValidationFailed(fields={f"options.{key}": ["Control characters and very long values are refused."]})
+        raise ValidationFailed(fields={f"options.{key}": [_("Control characters and very long values are refused.")]})
     return value
 
 
@@ -105,13 +106,13 @@ def split_options(remote_type: str, options: dict, *, kept_secrets=()) -> tuple[
     stored secrets an update keeps (they satisfy ``required``)."""
     backend = BACKENDS.get(remote_type)
     if backend is None:
-        raise ValidationFailed(fields={"type": [f"Must be one of {', '.join(sorted(BACKENDS))}."]})
+        raise ValidationFailed(fields={"type": [_("Must be one of %(names)s.") % {"names": ", ".join(sorted(BACKENDS))}]})
     if not isinstance(options, dict):
-        raise ValidationFailed(fields={"options": ["Must be an object."]})
+        raise ValidationFailed(fields={"options": [_("Must be an object.")]})
     clear, secret, errors = {}, {}, {}
     for key, value in options.items():
         if key in PROGRAM_OPTIONS:
-            errors[f"options.{key}"] = ["Options that run programs are refused."]
+            errors[f"options.{key}"] = [_("Options that run programs are refused.")]
         elif key in backend.secrets:
             if value in (None, ""):
                 continue
@@ -119,9 +120,9 @@ def split_options(remote_type: str, options: dict, *, kept_secrets=()) -> tuple[
         elif key in backend.options:
             clear[key] = clean_value(key, value)
         else:
-            errors[f"options.{key}"] = [f"Not an allowed option for a {remote_type} remote."]
+            errors[f"options.{key}"] = [_("Not an allowed option for a %(type)s remote.") % {"type": remote_type}]
     for key in backend.required - set(clear) - set(secret) - set(kept_secrets):
-        errors[f"options.{key}"] = ["This option is required."]
+        errors[f"options.{key}"] = [_("This option is required.")]
     if errors:
         raise ValidationFailed(fields=errors)
     return clear, secret

@@ -17,6 +17,9 @@ import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from jobs import rclone
 
 logger = logging.getLogger(__name__)
@@ -29,13 +32,21 @@ CURATED = {
     "sftp": ("host", "port", "user", "pass", "key_pem"),
     "ftp": ("host", "port", "user", "pass", "explicit_tls"),
 }
-TYPE_LABELS = {"local": "Local folder", "s3": "S3 and compatible", "webdav": "WebDAV", "sftp": "SFTP",
-               "ftp": "FTP", "http": "HTTP (read only)", "memory": "Memory (for tests)"}
+TYPE_LABELS = {"local": gettext_lazy("Local folder"), "s3": gettext_lazy("S3 and compatible"), "webdav": "WebDAV", "sftp": "SFTP",
+               "ftp": "FTP", "http": gettext_lazy("HTTP (read only)"), "memory": gettext_lazy("Memory (for tests)")}
 # Our own words where rclone's help does not fit this product.
 OWN_HELP = {
-    ("local", "root"): "An absolute folder on the server, inside one of the folders the administrator allows "
-                       "(RCLONE_LOCAL_ROOTS). Job paths are relative to it.",
-    ("sftp", "key_pem"): "The private key itself (PEM), pasted here. Stored encrypted and never shown again.",
+    ("local", "root"): gettext_lazy("An absolute folder on the server, inside one of the folders the administrator "
+                             "allows (RCLONE_LOCAL_ROOTS). Job paths are relative to it."),
+    ("sftp", "key_pem"): gettext_lazy("The private key itself (PEM), pasted here. Stored encrypted and never shown again."),
+}
+# The curated fields' labels in the reader's language; other options keep
+# rclone's own name and help (in English: rclone has no translations).
+OWN_LABELS = {
+    "root": gettext_lazy("Folder"), "provider": gettext_lazy("Provider"), "endpoint": gettext_lazy("Endpoint"), "region": gettext_lazy("Region"),
+    "access_key_id": gettext_lazy("Access key ID"), "secret_access_key": gettext_lazy("Secret access key"), "url": "URL",
+    "vendor": gettext_lazy("Vendor"), "user": gettext_lazy("User name"), "pass": gettext_lazy("Password"), "key_pem": gettext_lazy("Private key (PEM)"),
+    "host": gettext_lazy("Host"), "port": gettext_lazy("Port"), "explicit_tls": gettext_lazy("Explicit TLS"),
 }
 MULTILINE = {"key_pem"}
 
@@ -116,11 +127,11 @@ def fields_for(remote_type: str) -> list[Field]:
         elif info.get("Examples") and name in ("provider", "vendor"):
             kind = "select"
         default = info.get("Default")
-        help_text = OWN_HELP.get((remote_type, name)) or _help(info.get("Help", ""))
+        help_text = str(OWN_HELP.get((remote_type, name)) or _help(info.get("Help", "")))
         if help_text.rstrip(".").lower() in (_label(name).lower(), name.replace("_", " ")):
             help_text = ""  # "Password." under "Password" says nothing
         fields.append(Field(
-            name=name, label=_label(name), kind=kind, secret=secret,
+            name=name, label=str(OWN_LABELS.get(name) or _label(name)), kind=kind, secret=secret,
             help=help_text,
             choices=tuple((e.get("Value"), _help(e.get("Help", "")) or e.get("Value"))
                           for e in info.get("Examples") or () if e.get("Value") not in (None, "")),
@@ -150,7 +161,7 @@ def options_from_post(remote_type: str, post) -> tuple[dict, dict[str, list[str]
             try:
                 options[field.name] = int(raw)
             except ValueError:
-                errors[field.name] = ["A whole number."]
+                errors[field.name] = [_("A whole number.")]
             continue
         options[field.name] = raw
     return options, errors
@@ -172,5 +183,5 @@ def bound(remote_type: str, *, values: dict, errors: dict | None = None, stored_
 
 
 def type_choices() -> list[tuple[str, str]]:
-    return [(t, TYPE_LABELS.get(t, t)) for t in ("local", "s3", "webdav", "sftp", "ftp", "http", "memory")
+    return [(t, str(TYPE_LABELS.get(t, t))) for t in ("local", "s3", "webdav", "sftp", "ftp", "http", "memory")
             if t in rclone.BACKENDS]

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from core.errors import ApplicationError, NotFound
@@ -34,6 +35,8 @@ def remote_list(request):
 def _form_errors(exc: ApplicationError, remote_type: str) -> tuple[dict, str]:
     """The services' field errors, and a message that also says what no field shows."""
     fields = dict(exc.fields or {})
+    if "remote" in fields:  # jobs.access names a bad remote name "remote"; on this form it is the name field
+        fields.setdefault("name", fields.pop("remote"))
     shown = {"name", "description"} | {f"options.{f.name}" for f in remote_forms.fields_for(remote_type)}
     rest = "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items() if k not in shown)
     return fields, f"{exc.message} {rest}".strip()
@@ -58,9 +61,9 @@ def remote_new(request):
             except ApplicationError as exc:
                 errors, error = _form_errors(exc, remote_type)
             else:
-                messages.success(request, f"Remote {remote.name} created.")
+                messages.success(request, _("Remote %(name)s created.") % {"name": remote.name})
                 return redirect("jobs:remotes")
-        error = error or "Check the fields marked below."
+        error = error or _("Check the fields marked below.")
         values = {**{f.name: request.POST.get(f"opt_{f.name}", "") for f in remote_forms.fields_for(remote_type)
                      if f.kind != "checkbox"}, **values}
     fields = remote_forms.bound(remote_type, values=values, errors=errors)
@@ -96,9 +99,9 @@ def remote_edit(request, name):
             except ApplicationError as exc:
                 errors, error = _form_errors(exc, remote.type)
             else:
-                messages.success(request, f"Remote {remote.name} saved.")
+                messages.success(request, _("Remote %(name)s saved.") % {"name": remote.name})
                 return redirect("jobs:remotes")
-        error = error or "Check the fields marked below."
+        error = error or _("Check the fields marked below.")
         values = {**{f.name: request.POST.get(f"opt_{f.name}", "") for f in remote_forms.fields_for(remote.type)
                      if f.kind != "checkbox"}, **values}
     stored = set(decrypt_options(remote.secret_options))

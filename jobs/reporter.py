@@ -260,5 +260,5 @@ class RunReporter(threading.Thread):
     def _refresh_slots(self) -> None:
         try:
             self.slots.refresh()
-        except Exception:  # noqa: BLE001 - Redis away: the slot may lapse (a soft limit); the job goes on
+        except Exception:
             logger.warning("job %s: could not refresh its remote slots", self.job.id, exc_info=True)

@@ -11,14 +11,18 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, available_timezones
 
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from core.errors import ValidationFailed
-from jobs import services
+from jobs import figures, services
 from jobs.models import ScheduleRule
 
-REPEATS = (("hourly", "Every hour"), ("daily", "Every day at"), ("weekly", "Every week on"),
-           ("cron", "Custom (cron)"), ("interval", "Every N minutes"), ("once", "Once, at"))
-WEEKDAYS = (("1", "Mon"), ("2", "Tue"), ("3", "Wed"), ("4", "Thu"), ("5", "Fri"), ("6", "Sat"), ("0", "Sun"))
+REPEATS = (("hourly", gettext_lazy("Every hour")), ("daily", gettext_lazy("Every day at")), ("weekly", gettext_lazy("Every week on")),
+           ("cron", gettext_lazy("Custom (cron)")), ("interval", gettext_lazy("Every N minutes")), ("once", gettext_lazy("Once, at")))
+WEEKDAYS = (("1", gettext_lazy("Mon")), ("2", gettext_lazy("Tue")), ("3", gettext_lazy("Wed")), ("4", gettext_lazy("Thu")), ("5", gettext_lazy("Fri")),
+            ("6", gettext_lazy("Sat")), ("0", gettext_lazy("Sun")))
 _TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _HOURLY_RE = re.compile(r"^(\d{1,2}) \* \* \* \*$")
 _DAILY_RE = re.compile(r"^(\d{1,2}) (\d{1,2}) \* \* \*$")
@@ -32,7 +36,7 @@ def zones() -> list[str]:
 def _time(value: str) -> tuple[int, int]:
     match = _TIME_RE.match((value or "").strip())
     if not match:
-        raise ValidationFailed(fields={"at_time": ["A time such as 02:30."]})
+        raise ValidationFailed(fields={"at_time": [_("A time such as 02:30.")]})
     return int(match[1]), int(match[2])
 
 
@@ -46,7 +50,7 @@ def rule_fields(post) -> dict:
     if repeat == "hourly":
         minute = (post.get("at_minute") or "0").strip()
         if not minute.isdigit() or not 0 <= int(minute) <= 59:
-            raise ValidationFailed(fields={"at_minute": ["A minute from 0 to 59."]})
+            raise ValidationFailed(fields={"at_minute": [_("A minute from 0 to 59.")]})
         fields["cron_expression"] = f"{int(minute)} * * * *"
     elif repeat == "daily":
         hour, minute = _time(post.get("at_time"))
@@ -55,29 +59,29 @@ def rule_fields(post) -> dict:
         hour, minute = _time(post.get("at_time"))
         days = [d for d, _ in WEEKDAYS if d in post.getlist("weekdays")]
         if not days:
-            raise ValidationFailed(fields={"weekdays": ["Pick at least one day."]})
+            raise ValidationFailed(fields={"weekdays": [_("Pick at least one day.")]})
         fields["cron_expression"] = f"{minute} {hour} * * {','.join(sorted(days))}"
     elif repeat == "cron":
         fields["cron_expression"] = (post.get("cron_expression") or "").strip()
         if not fields["cron_expression"]:
-            raise ValidationFailed(fields={"cron_expression": ["Type a cron rule, e.g. 30 2 * * 1-5."]})
+            raise ValidationFailed(fields={"cron_expression": [_("Type a cron rule, e.g. 30 2 * * 1-5.")]})
     elif repeat == "interval":
         minutes = (post.get("every_minutes") or "").strip()
         if not minutes.isdigit() or int(minutes) < 1:
-            raise ValidationFailed(fields={"every_minutes": ["A whole number of minutes, 1 or more."]})
+            raise ValidationFailed(fields={"every_minutes": [_("A whole number of minutes, 1 or more.")]})
         fields.update(rule_type="interval", interval_seconds=int(minutes) * 60)
     elif repeat == "once":
         try:
             zone = ZoneInfo(zone_name)
         except (ValueError, KeyError):
-            raise ValidationFailed(fields={"timezone": ["Not a known IANA time zone."]}) from None
+            raise ValidationFailed(fields={"timezone": [_("Not a known IANA time zone.")]}) from None
         try:
             moment = datetime.fromisoformat((post.get("once_at") or "").strip())
         except ValueError:
-            raise ValidationFailed(fields={"once_at": ["A date and time."]}) from None
+            raise ValidationFailed(fields={"once_at": [_("A date and time.")]}) from None
         fields.update(rule_type="once", run_at=moment if moment.tzinfo else moment.replace(tzinfo=zone))
     else:
-        raise ValidationFailed(fields={"repeat": ["Pick how often it runs."]})
+        raise ValidationFailed(fields={"repeat": [_("Pick how often it runs.")]})
     return fields
 
 
@@ -85,19 +89,20 @@ def describe(rule: ScheduleRule) -> str:
     """The rule in words (the form's choices read back)."""
     if rule.rule_type == "interval":
         minutes, seconds = divmod(rule.interval_seconds or 0, 60)
-        return f"Every {minutes} min" + (f" {seconds} s" if seconds else "")
+        every = figures.minutes_text(minutes) + (f" {figures.seconds_text(seconds)}" if seconds else "")
+        return _("Every %(duration)s") % {"duration": every}
     if rule.rule_type == "once":
-        return f"Once, {label(rule.run_at, rule.timezone)}" if rule.run_at else "Once"
+        return _("Once, %(when)s") % {"when": label(rule.run_at, rule.timezone)} if rule.run_at else _("Once")
     cron = (rule.cron_expression or "").strip()
     if m := _HOURLY_RE.match(cron):
-        return f"Every hour at :{int(m[1]):02d}"
+        return _("Every hour at :%(minute)s") % {"minute": f"{int(m[1]):02d}"}
     if m := _DAILY_RE.match(cron):
-        return f"Every day at {int(m[2]):02d}:{int(m[1]):02d}"
+        return _("Every day at %(time)s") % {"time": f"{int(m[2]):02d}:{int(m[1]):02d}"}
     if m := _WEEKLY_RE.match(cron):
         names = dict(WEEKDAYS)
-        days = ", ".join(names[d] for d, _ in WEEKDAYS if d in m[3].split(","))
-        return f"Every {days} at {int(m[2]):02d}:{int(m[1]):02d}"
-    return f"Cron {cron}"
+        days = _(", ").join(str(names[d]) for d, _name in WEEKDAYS if d in m[3].split(","))
+        return _("Every %(days)s at %(time)s") % {"days": days, "time": f"{int(m[2]):02d}:{int(m[1]):02d}"}
+    return _("Cron %(rule)s") % {"rule": cron}
 
 
 def label(moment: datetime | None, zone_name: str) -> str:
@@ -108,7 +113,11 @@ def label(moment: datetime | None, zone_name: str) -> str:
         local = moment.astimezone(ZoneInfo(zone_name))
     except (KeyError, ValueError):
         local = moment.astimezone(ZoneInfo("UTC"))
-    return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()}"
+    # A date format of the reader's language (Django's date codes; its
+    # catalogs name the weekday and month), then the zone's abbreviation.
+    # Translators: a date format for Django's date filter, e.g. "Mon 7 Dec 2026, 02:30".
+    when = date_format(local, _("D j M Y, H:i"))
+    return f"{when} {local.tzname()}"
 
 
 def preview(post, *, count: int = 5) -> dict:

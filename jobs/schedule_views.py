@@ -10,11 +10,14 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ApplicationError, json_error_response
 from jobs import schedule_forms, selectors, services
 from jobs.models import Job
+
+TYPE_LABELS = dict(Job.Type.choices)
 
 FORM_DEFAULTS = {"repeat": "daily", "at_time": "02:00", "at_minute": "0", "timezone": "UTC", "type": "copy",
                  "source_path": "/", "destination_path": "/", "every_minutes": "60"}
@@ -39,13 +42,14 @@ def schedule_list(request):
             errors = dict(exc.fields or {})
             error = exc.message
         else:
-            messages.success(request, f"Schedule {rule.name} created: {schedule_forms.describe(rule)}.")
+            messages.success(request, _("Schedule %(name)s created: %(rule)s.") % {"name": rule.name, "rule": schedule_forms.describe(rule)})
             return redirect("jobs:schedules")
     rules = list(selectors.schedules_for(request.user))
     for rule in rules:
         rule.words = schedule_forms.describe(rule)
         rule.next_label = schedule_forms.label(rule.next_run_at, rule.timezone) if rule.next_run_at else "–"
         rule.where = _where(rule.job_template)
+        rule.type_label = TYPE_LABELS.get((rule.job_template or {}).get("type"), (rule.job_template or {}).get("type"))
     return render(request, "jobs/schedules.html", {
         "schedules": rules, "form": form, "errors": errors, "error": error,
         "repeats": schedule_forms.REPEATS, "weekdays": schedule_forms.WEEKDAYS, "zones": schedule_forms.zones(),
@@ -71,15 +75,17 @@ def schedule_action(request, pk, action):
         rule = selectors.schedule_for(request.user, pk)
         if action in ("pause", "resume"):
             rule = services.schedule_update(actor=request.user, rule=rule, is_active=action == "resume")
-            messages.success(request, f"Schedule {rule.name} {'resumed' if rule.is_active else 'paused'}.")
+            messages.success(request, (_("Schedule %(name)s resumed.") if rule.is_active else _("Schedule %(name)s paused."))
+                             % {"name": rule.name})
         elif action == "run":
             job = services.schedule_run_now(actor=request.user, rule=rule)
             messages.success(request, format_html(
-                'Started a {} job from “{}”: {} (<a href="{}">open job</a>).', job.type, rule.name,
-                _where(job.payload), reverse("jobs:detail", args=[job.pk])))
+                _('Started a {type} job from “{name}”: {where} (<a href="{url}">open job</a>).'),
+                type=job.get_type_display().lower(), name=rule.name, where=_where(job.payload),
+                url=reverse("jobs:detail", args=[job.pk])))
         elif action == "delete":
             services.schedule_delete(actor=request.user, rule=rule)
-            messages.success(request, f"Schedule {rule.name} deleted.")
+            messages.success(request, _("Schedule %(name)s deleted.") % {"name": rule.name})
         else:
             raise Http404
     except ApplicationError as exc:

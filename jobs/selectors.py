@@ -10,6 +10,7 @@ import uuid
 
 from django.core.cache import cache
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from config.faults import OPEN, redis_policy
 from core.errors import NotFound, ValidationFailed
@@ -31,7 +32,7 @@ def remotes_for(user) -> QuerySet[Remote]:
 
 def grants_of(user, remote: Remote) -> QuerySet[RemotePermission]:
     if not access.access_for(user, remote).is_admin:
-        raise NotFound("No such remote.")
+        raise NotFound(_("No such remote."))
     return RemotePermission.objects.filter(remote=remote).select_related("remote")
 
 
@@ -39,7 +40,7 @@ def jobs_for(user, *, status: str | None = None) -> QuerySet[Job]:
     qs = Job.objects.all() if access.is_superuser(user) else Job.objects.filter(user=user)
     if status:
         if status not in Job.Status.values:
-            raise ValidationFailed(fields={"status": [f"One of {', '.join(Job.Status.values)}."]})
+            raise ValidationFailed(fields={"status": [_("One of %(names)s.") % {"names": ", ".join(Job.Status.values)}]})
         qs = qs.filter(status=status)
     return qs
 
@@ -55,7 +56,7 @@ def job_for(user, job_id) -> Job:
     job_id = _uuid_or_none(job_id)
     job = jobs_for(user).filter(id=job_id).first() if job_id else None
     if job is None:
-        raise NotFound("No such job.")
+        raise NotFound(_("No such job."))
     return job
 
 
@@ -78,7 +79,7 @@ def schedule_for(user, rule_id) -> ScheduleRule:
     rule_id = _uuid_or_none(rule_id)
     rule = schedules_for(user).filter(id=rule_id).first() if rule_id else None
     if rule is None:
-        raise NotFound("No such schedule.")
+        raise NotFound(_("No such schedule."))
     return rule
 
 
@@ -90,12 +91,12 @@ def _lsjson(remote: Remote, path: str) -> list[dict]:
             proc = subprocess.run(argv, env=run_dir.env(), capture_output=True, text=True, timeout=LIST_TIMEOUT_SECONDS,
                                   stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
-            raise ValidationFailed("Listing the remote timed out.", code="remote_unavailable") from None
+            raise ValidationFailed(_("Listing the remote timed out."), code="remote_unavailable") from None
     if proc.returncode != 0:
         message = Redactor(rclone.secret_values([remote]))(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "")
         if proc.returncode == 3:
-            raise NotFound("No such directory.")
-        raise ValidationFailed(f"Listing failed: {message[:500]}", code="remote_unavailable")
+            raise NotFound(_("No such directory."))
+        raise ValidationFailed(_("Listing failed: %(reason)s") % {"reason": message[:500]}, code="remote_unavailable")
     return json.loads(proc.stdout or "[]")
 
 
@@ -144,7 +145,7 @@ def remote_test(user, name: str) -> dict:
     """Test connection: a real listing of the remote's root (never cached)."""
     remote, acc = access.get_remote(user, name)
     if not (acc.is_admin or acc.allows("read", "/")):
-        raise NotFound("No such remote.")
+        raise NotFound(_("No such remote."))
     try:
         entries = _lsjson(remote, "/")
     except (ValidationFailed, NotFound) as exc:

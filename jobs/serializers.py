@@ -10,6 +10,7 @@ input fields pass what was sent on as it is (``service_checked``)."""
 from __future__ import annotations
 
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from config.serializers import Number, Presented, json_shape, service_checked
@@ -243,7 +244,7 @@ class AwareDateTime(serializers.DateTimeField):
             return None
         parsed = parse_datetime(value) if isinstance(value, str) else None
         if parsed is None or parsed.tzinfo is None:
-            raise serializers.ValidationError("An ISO 8601 time with a time zone.")
+            raise serializers.ValidationError(_("An ISO 8601 time with a time zone."))
         return parsed
 
 
@@ -271,7 +272,7 @@ class RemoteUpdateInput(_Body):
         unknown = sorted(set(data) - set(self.fields)) if isinstance(data, dict) else []
         if unknown:
             raise serializers.ValidationError(
-                {k: ["The type cannot be changed." if k == "type" else "Unknown field."] for k in unknown})
+                {k: [_("The type cannot be changed.") if k == "type" else _("Unknown field.")] for k in unknown})
         # A null is the same as leaving the field out.
         return {k: v for k, v in super().to_internal_value(data).items() if v is not None}
 

@@ -12,13 +12,15 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from core.errors import ApplicationError, NotFound, ValidationFailed
 from core.replicas import lag_tolerant
-from jobs import access, selectors, services
-from jobs.models import PERMISSIONS, Job, Remote, RemotePermission
+from jobs import access, figures, selectors, services
+from jobs.models import PERMISSION_CHOICES, PERMISSIONS, Job, Remote, RemotePermission
 from jobs.presenters import job_dict
 
 
@@ -51,7 +53,7 @@ def _side(post, prefix):
 
 
 PREVIEW_TYPES = ("sync", "move")  # they delete: the form puts Preview first
-PREVIEW_VERBS = (("copy", "Would copy"), ("move", "Would move"), ("delete", "Would delete"))
+PREVIEW_VERBS = (("copy", gettext_lazy("Would copy")), ("move", gettext_lazy("Would move")), ("delete", gettext_lazy("Would delete")))
 
 
 @login_required
@@ -74,7 +76,7 @@ def job_new(request):
         try:
             when = parse_datetime(scheduled) if scheduled else None
             if scheduled and (when is None or when.tzinfo is None):
-                raise ApplicationError("Give the start time as ISO 8601 with a time zone.")
+                raise ApplicationError(_("Give the start time as ISO 8601 with a time zone."))
             job = services.job_submit(
                 actor=request.user, type=request.POST.get("type", ""), source=_side(request.POST, "source") or {},
                 destination=_side(request.POST, "destination"), priority=int(request.POST.get("priority") or 5),
@@ -102,16 +104,23 @@ def _totals(job: Job) -> dict | None:
             "average": size / took if took else None}
 
 
+def _live_figures(job: Job) -> dict:
+    """The progress card's figures as static/js/jobs.js writes them (jobs.figures)."""
+    stats = job.result or {}
+    return {"bytes": figures.size_of(stats.get("bytes") or 0, stats.get("total_bytes")),
+            "transfers": figures.count(stats.get("transfers") or 0, stats.get("total_transfers"))}
+
+
 @login_required
 def job_detail(request, pk):
     job = _job_or_404(request, pk)
-    logs, _ = selectors.job_logs(request.user, job.id, limit=500)
+    logs, _more = selectors.job_logs(request.user, job.id, limit=500)
     owner = job.user_id == request.user.pk or access.is_superuser(request.user)
     preview = selectors.dry_run_preview(job)
     return render(request, "jobs/job_detail.html", {
         "job": job, "job_json": json.dumps(job_dict(job)), "logs": logs,
         "last_log_id": logs[-1].id if logs else 0,
-        "finished": job.status in Job.FINISHED, "totals": _totals(job),
+        "finished": job.status in Job.FINISHED, "totals": _totals(job), "live": _live_figures(job),
         "can_cancel": owner and job.status in Job.ACTIVE,
         "can_retry": owner and job.status in (Job.Status.FAILED, Job.Status.CANCELLED),
         "can_run_for_real": job.user_id == request.user.pk and job.options.get("dry_run")
@@ -128,13 +137,13 @@ def job_action(request, pk, action):
     try:
         if action == "cancel":
             services.job_cancel(actor=request.user, job=job)
-            messages.success(request, "Cancel requested.")
+            messages.success(request, _("Cancel requested."))
         elif action == "retry":
             services.job_retry(actor=request.user, job=job)
-            messages.success(request, "Queued again.")
+            messages.success(request, _("Queued again."))
         elif action == "run":
             real = services.job_run_previewed(actor=request.user, preview=job)
-            messages.success(request, "Started the real run of the previewed job.")
+            messages.success(request, _("Started the real run of the previewed job."))
             return redirect("jobs:detail", pk=real.pk)
         else:
             raise Http404
@@ -165,7 +174,7 @@ def permission_revoke(request, name, grant_id):
     except ApplicationError as exc:
         _error(request, exc)
     else:
-        messages.success(request, "Grant revoked.")
+        messages.success(request, _("Grant revoked."))
     return redirect("jobs:permissions", name=remote.name)
 
 
@@ -196,15 +205,22 @@ def remote_permissions(request, name):
         try:
             user = User.objects.filter(username=form["username"]).first()
             if user is None:
-                raise ValidationFailed("No such user.", fields={"username": ["No user has this name."]})
+                raise ValidationFailed(_("No such user."), fields={"username": [_("No user has this name.")]})
             services.permission_grant(actor=request.user, remote=remote, user=user,
                                       permissions=form["permissions"], path_rules=rules)
         except ApplicationError as exc:
             _error(request, exc)
         else:
-            messages.success(request, f"Saved {user.username}'s access.")
+            messages.success(request, _("Saved %(username)s's access.") % {"username": user.username})
             return redirect("jobs:permissions", name=remote.name)
     grants = selectors.grants_of(request.user, remote).select_related("user", "role", "department")
     rows = [*form["rules"], *({"path": "", "allow": [], "deny": []} for _ in range(RULE_ROWS))]
+    labels = dict(PERMISSION_CHOICES)
+    words = lambda names: ", ".join(str(labels.get(n, n)) for n in names)
+    for grant in grants:
+        grant.may = words(grant.permissions)
+        grant.rules_shown = [{"path": r.get("path"), "allow": words(r.get("allow") or ()),
+                              "deny": words(r.get("deny") or ())} for r in grant.path_rules or ()]
     return render(request, "jobs/permissions.html", {
-        "remote": remote, "grants": grants, "form": form, "rule_rows": rows, "permission_names": PERMISSIONS})
+        "remote": remote, "grants": grants, "form": form, "rule_rows": rows, "permission_names": PERMISSIONS,
+        "permission_choices": PERMISSION_CHOICES})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from audit.services import audit_record
 from core.errors import Conflict, NotFound
@@ -18,7 +19,7 @@ def _managed(actor, job: Job) -> Job:
     """The job, locked, if the actor may manage it (a stranger learns nothing)."""
     job = locked_job(job.id)
     if not (job.user_id == actor.pk or access.is_superuser(actor)):
-        raise NotFound("No such job.")
+        raise NotFound(_("No such job."))
     return job
 
 
@@ -50,7 +51,7 @@ def job_cancel(*, actor, job: Job) -> Job:
         job_id = job.id
         transaction.on_commit(lambda: locks.request_cancel(job_id))
     else:
-        raise Conflict(f"A {job.status} job cannot be cancelled.")
+        raise Conflict(_("A %(status)s job cannot be cancelled.") % {"status": job.get_status_display().lower()})
     return job
 
 
@@ -59,7 +60,7 @@ def job_retry(*, actor, job: Job) -> Job:
     """Run a failed or cancelled job again (a fresh retry budget)."""
     job = _managed(actor, job)
     if job.status not in (Job.Status.FAILED, Job.Status.CANCELLED):
-        raise Conflict(f"A {job.status} job cannot be retried.")
+        raise Conflict(_("A %(status)s job cannot be retried.") % {"status": job.get_status_display().lower()})
     access.check_job(job.user, job.type, job.source, job.destination)
     previous = job.status
     job.status, job.error, job.progress, job.retry_count = Job.Status.QUEUED, "", 0, 0

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from audit.services import audit_record
 from core.errors import PermissionDenied
@@ -74,7 +75,7 @@ def job_requeue_lost(*, lost_after: timedelta | None = None, actor=None, job_ids
     (a long broker backlog) is one extra delivery that returns at once.
     """
     if actor is not None and not access.is_superuser(actor):
-        raise PermissionDenied("Only staff may re-enqueue jobs.")
+        raise PermissionDenied(_("Only staff may re-enqueue jobs."))
     lost_after = timedelta(seconds=settings.JOBS_LOST_QUEUED_SECONDS) if lost_after is None else lost_after
     now = timezone.now()
     cutoff = now - lost_after

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts import notifications
 from audit.services import audit_record
@@ -33,7 +34,7 @@ class RunSuperseded(Exception):
 def locked_job(job_id) -> Job:
     job = Job.objects.select_for_update().filter(id=job_id).first()
     if job is None:
-        raise NotFound("No such job.")
+        raise NotFound(_("No such job."))
     return job
 
 

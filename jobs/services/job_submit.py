@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from audit.services import audit_record
 from core.errors import Conflict, NotFound, ValidationFailed, validate_model
@@ -39,9 +40,9 @@ def job_submit(
     src, dst = access.check_job(actor, type, source, destination)
     opts = validate_options(options)
     if not isinstance(priority, int) or isinstance(priority, bool) or not 1 <= priority <= 10:
-        raise ValidationFailed(fields={"priority": ["A whole number from 1 to 10."]})
+        raise ValidationFailed(fields={"priority": [_("A whole number from 1 to 10.")]})
     if scheduled_for is not None and timezone.is_naive(scheduled_for):
-        raise ValidationFailed(fields={"scheduled_for": ["Give a time zone."]})
+        raise ValidationFailed(fields={"scheduled_for": [_("Give a time zone.")]})
     now = timezone.now()
     payload = {
         "source": {"remote": src.remote.name, "path": src.path},
@@ -65,7 +66,7 @@ def job_submit(
         with transaction.atomic():
             job.save()
     except IntegrityError as exc:
-        raise Conflict("This schedule run already has its job.") from exc
+        raise Conflict(_("This schedule run already has its job.")) from exc
     audit_record(action="job.created", actor=actor, resource_type="job", resource_id=str(job.id),
                  details={"type": type, "status": job.status, "payload": payload, "priority": priority,
                           "schedule_id": str(schedule.id) if schedule else None})
@@ -81,11 +82,12 @@ def job_run_previewed(*, actor, preview: Job) -> Job:
     access checks and options validation of ``job_submit`` apply again)."""
     preview = Job.objects.select_for_update().filter(pk=preview.pk).first()
     if preview is None or preview.user_id != actor.pk:
-        raise NotFound("No such job.")
+        raise NotFound(_("No such job."))
     if not preview.options.get("dry_run"):
-        raise Conflict("This job is not a preview.")
+        raise Conflict(_("This job is not a preview."))
     if preview.status != Job.Status.COMPLETED:
-        raise Conflict(f"A {preview.status} preview cannot be run for real; retry the preview first.")
+        raise Conflict(_("A %(status)s preview cannot be run for real; retry the preview first.")
+                       % {"status": preview.get_status_display().lower()})
     options = {k: v for k, v in preview.options.items() if k != "dry_run"}
     return job_submit(actor=actor, type=preview.type, source=preview.source, destination=preview.destination,
                       priority=preview.priority, options=options)

@@ -4,6 +4,7 @@ revoke: ``admin`` on the remote."""
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from audit.services import audit_record
 from core.changes import created
@@ -19,9 +20,9 @@ def permission_grant(
     """Create or replace the grant for one grantee (a user, an org role or a
     department) on a remote."""
     if not access.access_for(actor, remote).is_admin:
-        raise PermissionDenied("You do not administer this remote.")
+        raise PermissionDenied(_("You do not administer this remote."))
     if sum(x is not None for x in (user, role, department)) != 1:
-        raise ValidationFailed(fields={"user_id": ["Give exactly one of user_id, role_id, department_id."]})
+        raise ValidationFailed(fields={"user_id": [_("Give exactly one of user_id, role_id, department_id.")]})
     perms = access.validate_permissions(permissions)
     rules = access.validate_path_rules(path_rules)
     grantee = {"user": user} if user is not None else {"role": role} if role is not None else {"department": department}
@@ -48,9 +49,9 @@ def permission_revoke(*, actor, grant: RemotePermission) -> None:
     then)."""
     grant = RemotePermission.objects.select_for_update().select_related("remote").filter(pk=grant.pk).first()
     if grant is None:
-        raise NotFound("No such grant.")  # revoked meanwhile
+        raise NotFound(_("No such grant."))  # revoked meanwhile
     if not access.access_for(actor, grant.remote).is_admin:
-        raise PermissionDenied("You do not administer this remote.")
+        raise PermissionDenied(_("You do not administer this remote."))
     grant_id = str(grant.id)
     details = {"remote": grant.remote.name, "permissions": grant.permissions, "path_rules": grant.path_rules,
                **{f"{k}_id": str(getattr(grant, f"{k}_id")) for k in ("user", "role", "department")

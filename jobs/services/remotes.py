@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from audit.services import audit_record
 from config.faults import OPEN, redis_policy
@@ -56,11 +57,11 @@ def _drop_browse_cache_on_commit(remote: Remote) -> None:
 @transaction.atomic
 def remote_create(*, actor, name: str, type: str, options: dict | None = None, description: str = "") -> Remote:
     if not access.can_create_remotes(actor):
-        raise PermissionDenied("Only staff and power users may create remotes.")
+        raise PermissionDenied(_("Only staff and power users may create remotes."))
     access.validate_remote_name(name)
     clear, secret = _remote_options(type, options or {})
     if Remote.objects.filter(name=name).exists():
-        raise Conflict("A remote with this name exists.", fields={"name": ["Taken."]})
+        raise Conflict(_("A remote with this name exists."), fields={"name": [_("Taken.")]})
     remote = Remote(name=name, type=type, options=clear, secret_options=encrypt_options(secret),
                     description=description or "", created_by=actor)
     validate_model(remote)
@@ -114,9 +115,9 @@ def remote_update(*, actor, remote: Remote, name: str = UNSET, options: dict = U
     for creating one (options decide what the remote reaches)."""
     remote = Remote.objects.select_for_update().filter(pk=remote.pk).first()
     if remote is None:
-        raise NotFound("No such remote.")
+        raise NotFound(_("No such remote."))
     if not access.can_edit_remote(actor, access.access_for(actor, remote)):
-        raise PermissionDenied("Only staff and power users who administer this remote may change it.")
+        raise PermissionDenied(_("Only staff and power users who administer this remote may change it."))
     backend = rclone.BACKENDS[remote.type]
     stored = decrypt_options(remote.secret_options)
     to_remove = _check_remove_secrets(backend, remove_secrets)
@@ -128,25 +129,25 @@ def remote_update(*, actor, remote: Remote, name: str = UNSET, options: dict = U
                                                kept_secrets=kept)
         both = sorted(set(secrets_given) & set(to_remove))
         if both:
-            raise ValidationFailed(fields={f"options.{k}": ["Both set and removed."] for k in both})
+            raise ValidationFailed(fields={f"options.{k}": [_("Both set and removed.")] for k in both})
     if description is not UNSET and not isinstance(description, str):
-        raise ValidationFailed(fields={"description": ["Must be a string."]})
+        raise ValidationFailed(fields={"description": [_("Must be a string.")]})
     if is_active is not UNSET and not isinstance(is_active, bool):
-        raise ValidationFailed(fields={"is_active": ["Must be true or false."]})
+        raise ValidationFailed(fields={"is_active": [_("Must be true or false.")]})
 
     changed = {}
     old_name = remote.name
     if name is not UNSET and name != old_name:
         access.validate_remote_name(name, field_name="name")
         if Remote.objects.filter(name=name).exclude(pk=remote.pk).exists():
-            raise Conflict("A remote with this name exists.", fields={"name": ["Taken."]})
+            raise Conflict(_("A remote with this name exists."), fields={"name": [_("Taken.")]})
         changed["name"] = diff(old_name, name)
     if description is not UNSET and description != remote.description:
         changed["description"] = diff(remote.description, description)
     if is_active is not UNSET and is_active != remote.is_active:
         changed["is_active"] = diff(remote.is_active, is_active)
     if ("name" in changed or is_active is False and "is_active" in changed) and _has_active_jobs(old_name):
-        raise Conflict("The remote has active jobs: wait for them or cancel them first.")
+        raise Conflict(_("The remote has active jobs: wait for them or cancel them first."))
     options_changed = sorted(k for k in set(clear) | set(remote.options) if clear.get(k) != remote.options.get(k))
     secrets_changed = sorted(k for k in secrets_given if stored.get(k) != secrets_given[k])
     if options_changed:
@@ -171,7 +172,7 @@ def remote_update(*, actor, remote: Remote, name: str = UNSET, options: dict = U
         with transaction.atomic():
             remote.save()
     except IntegrityError as exc:  # a concurrent create took the name
-        raise Conflict("A remote with this name exists.", fields={"name": ["Taken."]}) from exc
+        raise Conflict(_("A remote with this name exists."), fields={"name": [_("Taken.")]}) from exc
 
     context = {"remote": remote.name}
     if "name" in changed:
@@ -186,9 +187,9 @@ def remote_update(*, actor, remote: Remote, name: str = UNSET, options: dict = U
 @transaction.atomic
 def remote_delete(*, actor, remote: Remote) -> None:
     if not access.access_for(actor, remote).is_admin:
-        raise PermissionDenied("You do not administer this remote.")
+        raise PermissionDenied(_("You do not administer this remote."))
     if _has_active_jobs(remote.name):
-        raise Conflict("The remote has active jobs.")
+        raise Conflict(_("The remote has active jobs."))
     remote_id, name = str(remote.id), remote.name
     remote.delete()
     audit_record(action="remote.deleted", actor=actor, resource_type="remote", resource_id=remote_id,

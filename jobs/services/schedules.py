@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cronsim import CronSim, CronSimError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from audit.services import audit_record
 from core.changes import UNSET, apply_changes, given
@@ -33,7 +34,7 @@ def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ValidationFailed(fields={"timezone": ["Not a known IANA time zone."]}) from None
+        raise ValidationFailed(fields={"timezone": [_("Not a known IANA time zone.")]}) from None
 
 
 def next_runs(rule: ScheduleRule, *, after: datetime, count: int = 1) -> list[datetime]:
@@ -77,18 +78,18 @@ def _validate_schedule(rule: ScheduleRule) -> None:
     access.check_job(rule.user, template.get("type"), template.get("source"), template.get("destination"))
     validate_options(template.get("options"))
     if rule.rule_type == "cron" and not rule.cron_expression:
-        raise ValidationFailed(fields={"cron_expression": ["Required for a cron rule."]})
+        raise ValidationFailed(fields={"cron_expression": [_("Required for a cron rule.")]})
     if rule.rule_type == "interval" and not rule.interval_seconds:
-        raise ValidationFailed(fields={"interval_seconds": ["Required for an interval rule."]})
+        raise ValidationFailed(fields={"interval_seconds": [_("Required for an interval rule.")]})
     if rule.rule_type == "once" and not rule.run_at:
-        raise ValidationFailed(fields={"run_at": ["Required for a once rule."]})
+        raise ValidationFailed(fields={"run_at": [_("Required for a once rule.")]})
     validate_model(rule, exclude=["user"])
     next_runs(rule, after=timezone.now())  # a bad cron expression fails here
 
 
 def _owned(actor, rule: ScheduleRule) -> None:
     if rule.user_id != actor.pk and not access.is_superuser(actor):
-        raise NotFound("No such schedule.")
+        raise NotFound(_("No such schedule."))
 
 
 @transaction.atomic

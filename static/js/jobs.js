@@ -5,6 +5,15 @@
 import { live } from "./socket.js";
 import * as fig from "./figures.js";
 
+// The words are the reader's language: Django's JavaScript catalog (/jsi18n/,
+// loaded in the page's head) defines gettext, ngettext and interpolate.
+const { gettext, ngettext, interpolate } = globalThis;
+// The job statuses as the page's badge shows them (the codes stay English in data-status).
+const STATUS = {
+  pending: gettext("pending"), queued: gettext("queued"), running: gettext("running"),
+  completed: gettext("completed"), failed: gettext("failed"), cancelled: gettext("cancelled"),
+};
+
 (function () {
   "use strict";
   function csrf() {
@@ -29,7 +38,7 @@ import * as fig from "./figures.js";
   async function browse(remote, path, list, uses) {
     list.textContent = "";
     const wait = document.createElement("li");
-    wait.textContent = "Loading…";
+    wait.textContent = gettext("Loading…");
     list.appendChild(wait);
     try {
       const body = await api(`/api/v1/remotes/${enc(remote)}/browse?path=${enc(path)}`);
@@ -51,7 +60,7 @@ import * as fig from "./figures.js";
         else open.disabled = true;
         const meta = document.createElement("span");
         meta.className = "meta";
-        if (!entry.up) meta.textContent = [entry.is_dir ? "folder" : fig.size(entry.size), when(entry.mod_time)].filter(Boolean).join(" · ");
+        if (!entry.up) meta.textContent = [entry.is_dir ? gettext("folder") : fig.size(entry.size), when(entry.mod_time)].filter(Boolean).join(" · ");
         li.append(open, meta);
         if (!entry.up) addUses(li, entry.path, uses);
         list.appendChild(li);
@@ -59,7 +68,7 @@ import * as fig from "./figures.js";
       if (!body.entries.length) {
         const li = document.createElement("li");
         li.className = "muted";
-        li.textContent = "This folder is empty.";
+        li.textContent = gettext("This folder is empty.");
         list.appendChild(li);
       }
     } catch (err) { list.textContent = ""; const li = document.createElement("li"); li.textContent = err.message; list.appendChild(li); }
@@ -85,7 +94,7 @@ import * as fig from "./figures.js";
       const input = document.querySelector(`[data-picker-path="${side}"]`);
       const list = document.querySelector(`[data-picker-list="${side}"]`);
       if (!remote) return;
-      browse(remote, input.value || "/", list, [{ label: `Use as ${side}`, short: "Use", pick: (p) => { input.value = p; list.textContent = ""; } }]);
+      browse(remote, input.value || "/", list, [{ label: side === "source" ? gettext("Use as source") : gettext("Use as destination"), short: gettext("Use"), pick: (p) => { input.value = p; list.textContent = ""; } }]);
     });
   });
   const jobForm = document.querySelector("[data-testid=job-form]");
@@ -109,10 +118,12 @@ import * as fig from "./figures.js";
     button.addEventListener("click", async () => {
       const name = button.dataset.testRemote;
       const out = document.querySelector(`[data-result="${name}"]`);
-      out.textContent = "testing…";
+      out.textContent = gettext("testing…");
       try {
         const r = await api(`/api/v1/remotes/${enc(name)}/test`, { method: "POST" });
-        out.textContent = r.ok ? `OK (${r.entries} entries)` : `Failed: ${r.error}`;
+        out.textContent = r.ok
+          ? interpolate(ngettext("OK (%(count)s entry)", "OK (%(count)s entries)", r.entries), { count: r.entries }, true)
+          : interpolate(gettext("Failed: %(error)s"), { error: r.error }, true);
       } catch (err) { out.textContent = err.message; }
     });
   });
@@ -121,8 +132,8 @@ import * as fig from "./figures.js";
       const name = button.dataset.browseRemote;
       const q = (side, p) => `/jobs/new/?${side}_remote=${enc(name)}&${side}_path=${enc(p)}`;
       browse(name, "/", document.querySelector(`[data-browse-list="${name}"]`), [
-        { label: "New job from here", href: (p) => q("source", p) },
-        { label: "New job to here", href: (p) => q("destination", p) },
+        { label: gettext("New job from here"), href: (p) => q("source", p) },
+        { label: gettext("New job to here"), href: (p) => q("destination", p) },
       ]);
     });
   });
@@ -147,7 +158,8 @@ import * as fig from "./figures.js";
     const running = job.status === "running";
     section.dataset.state = finished ? "finished" : "active";
     const status = field("status");
-    status.textContent = job.status;
+    status.textContent = STATUS[job.status] || job.status;
+    status.dataset.status = job.status;
     status.className = `badge status-${job.status}`;
     field("progress").textContent = job.progress;
     field("progress-bar").value = job.progress;
@@ -156,7 +168,8 @@ import * as fig from "./figures.js";
     field("speed").textContent = running ? fig.speed(s.speed || 0) : fig.DASH;
     field("eta").textContent = running && s.eta != null ? fig.eta(s.eta) : fig.DASH;
     field("transfers").textContent = fig.count(s.transfers, s.total_transfers);
-    field("attempt").textContent = job.retry_count + 1;
+    field("attempt").textContent = interpolate(gettext("attempt %(attempt)s of %(attempts)s"),
+      { attempt: job.retry_count + 1, attempts: job.max_retries + 1 }, true);
     field("error").textContent = job.error || "";
     const list = field("transferring");
     list.textContent = "";
@@ -167,7 +180,7 @@ import * as fig from "./figures.js";
       name.textContent = t.name;
       const how = document.createElement("span");
       how.className = "muted";
-      how.textContent = ` ${t.percentage || 0}% of ${fig.size(t.size)}`;
+      how.textContent = ` ${interpolate(gettext("%(percent)s% of %(size)s"), { percent: t.percentage || 0, size: fig.size(t.size) }, true)}`;
       li.append(name, how);
       list.appendChild(li);
     }
@@ -181,7 +194,7 @@ import * as fig from "./figures.js";
       total("checks").textContent = s.checks || 0;
       total("errors").textContent = s.errors || 0;
       const empty = section.querySelector("[data-preview-empty]");
-      if (empty) empty.textContent = "Nothing: the destination is already up to date.";
+      if (empty) empty.textContent = gettext("Nothing: the destination is already up to date.");
     }
     // Only what the state allows (the page's owner checks are the server's).
     show("cancel", ACTIVE.includes(job.status));
@@ -199,7 +212,7 @@ import * as fig from "./figures.js";
     name.className = "name";
     const wholeFolder = group === "move" && line.details.skipped !== "move";
     // A whole-folder move names the backend, not a path (see selectors.dry_run_preview).
-    name.textContent = wholeFolder ? `${section.dataset.source} (the whole folder)` : line.details.object || "";
+    name.textContent = wholeFolder ? interpolate(gettext("%(path)s (the whole folder)"), { path: section.dataset.source }, true) : line.details.object || "";
     const size = document.createElement("span");
     size.className = "muted";
     size.textContent = wholeFolder ? "" : ` ${fig.size(line.details.size)}`;

@@ -3,6 +3,8 @@
 // own code, in the schedule's time zone: /jobs/schedules/preview).
 (function () {
   "use strict";
+  // The words: Django's JavaScript catalog (/jsi18n/, loaded in the page's head).
+  const { gettext } = window;
   const form = document.querySelector("[data-testid=schedule-form]");
   if (!form) return;
   const repeat = form.querySelector("[data-repeat]");
@@ -26,13 +28,13 @@
       const response = await fetch(`${form.dataset.previewUrl}?${params}`, { credentials: "same-origin" });
       ok = response.ok;
       body = await response.json();
-    } catch (err) { ok = false; body = { error: { message: "The preview could not be loaded." } }; }
+    } catch (err) { ok = false; body = { error: { message: gettext("The preview could not be loaded.") } }; }
     if (mine !== asked) return; // a newer keystroke's answer wins
     list.textContent = "";
     if (!ok) {
       const e = body.error || {};
       const fields = Object.values(e.fields || {}).flat();
-      problem.textContent = fields.length ? fields.join(" ") : e.message || "Not a valid rule.";
+      problem.textContent = fields.length ? fields.join(" ") : e.message || gettext("Not a valid rule.");
       problem.hidden = false;
       zone.textContent = "";
       form.dataset.preview = "error";
@@ -48,7 +50,7 @@
       li.appendChild(time);
       list.appendChild(li);
     }
-    if (!body.next_runs.length) { const li = document.createElement("li"); li.textContent = "No run ahead."; list.appendChild(li); }
+    if (!body.next_runs.length) { const li = document.createElement("li"); li.textContent = gettext("No run ahead."); list.appendChild(li); }
     form.dataset.preview = "ok";
   }
   function soon() { clearTimeout(timer); timer = setTimeout(refresh, 200); }

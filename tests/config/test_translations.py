@@ -4,9 +4,10 @@ and no translation breaks a placeholder; the language a person reads is
 their profile's, else the switcher's cookie, else Accept-Language, on the
 pages and the API; the .po files compile without GNU gettext.
 
-The msgids are extracted here with Babel (Python) and Django's own template
-lexer (``templatize``, which turns a template into code Babel reads), so the
-check needs no xgettext either."""
+The msgids are extracted here with Babel (Python, and JavaScript for the
+djangojs domain) and Django's own template lexer (``templatize``, which
+turns a template into code Babel reads), so the check needs no xgettext
+either."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import re
 from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_python
+from babel.messages.extract import extract_javascript, extract_python
 from babel.messages.pofile import read_po
 from django.conf import settings
 from django.utils.translation.template import templatize
@@ -59,26 +60,51 @@ def marked_msgids() -> set:
     return ids
 
 
-def catalog(lang: str) -> dict:
-    with (ROOT / "locale" / lang / "LC_MESSAGES" / "django.po").open("rb") as f:
+# The JavaScript catalog's keywords (django.views.i18n.JavaScriptCatalog's functions).
+JS_KEYWORDS = {"gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2), "npgettext": ((1, "c"), 2, 3),
+               "gettext_noop": None}
+
+
+def marked_js_msgids() -> set:
+    """The djangojs domain: the strings the pages' scripts pass to gettext/ngettext."""
+    ids = set()
+    for path in _sources("*.js"):
+        if "static" not in path.relative_to(ROOT).parts:
+            continue
+        with path.open("rb") as source:
+            ids |= _ids(extract_javascript(source, JS_KEYWORDS, [], {}))
+    return ids
+
+
+def catalog(lang: str, domain: str = "django") -> dict:
+    with (ROOT / "locale" / lang / "LC_MESSAGES" / f"{domain}.po").open("rb") as f:
         return {m.id if isinstance(m.id, str) else m.id[0]: m for m in read_po(f, locale=lang) if m.id}
 
 
-def test_every_marked_string_has_a_real_translation_in_each_language():
-    marked = marked_msgids()
-    assert len(marked) > 20  # the extraction itself works (the login page, the API errors...)
+@pytest.mark.parametrize(("domain", "extract", "at_least"),
+                         [("django", marked_msgids, 20), ("djangojs", marked_js_msgids, 20)])
+def test_every_marked_string_has_a_real_translation_in_each_language(domain, extract, at_least):
+    marked = extract()
+    assert len(marked) > at_least  # the extraction itself works (the login page, the API errors, the job page...)
     for lang in LANGS:
-        found = catalog(lang)
-        missing = sorted(marked - set(found))
-        assert not missing, f"{lang}: not in the .po (run makemessages, then translate): {missing[:20]}"
+        found = catalog(lang, domain)
+        plurals = {m.id[1] for m in found.values() if isinstance(m.id, (tuple, list))}
+        missing = sorted(marked - set(found) - plurals)
+        assert not missing, f"{lang}/{domain}: not in the .po (run makemessages, then translate): {missing[:20]}"
         untranslated = sorted(m.id for m in found.values()
                               if not (m.string if isinstance(m.string, str) else all(m.string)) or m.fuzzy)
-        assert not untranslated, f"{lang}: no translation, or only a fuzzy one: {untranslated[:20]}"
+        assert not untranslated, f"{lang}/{domain}: no translation, or only a fuzzy one: {untranslated[:20]}"
 
 
-def test_no_translation_breaks_a_placeholder():
+def test_the_js_extraction_sees_the_job_pages_strings():
+    marked = marked_js_msgids()
+    assert {"ETA %(duration)s", "queued", "OK (%(count)s entry)", "No run ahead."} <= marked
+
+
+@pytest.mark.parametrize("domain", ["django", "djangojs"])
+def test_no_translation_breaks_a_placeholder(domain):
     for lang in LANGS:
-        for msgid, message in catalog(lang).items():
+        for msgid, message in catalog(lang, domain).items():
             ids = message.id if isinstance(message.id, (tuple, list)) else (message.id,)
             strings = message.string if isinstance(message.string, (tuple, list)) else (message.string,)
             wanted = sorted(PLACEHOLDER.findall(ids[-1]))

@@ -51,3 +51,40 @@ console.log(JSON.stringify({{
     assert js["eta"] == [figures.eta(v) for v in SECONDS]
     assert js["count"] == [figures.count(3, v) for v in COUNTS]
     assert js["sizeOf"] == [figures.size_of(1024, v) for v in SIZES]
+
+
+@pytest.mark.parametrize(("language", "po"), [("ko", "ko"), ("zh-hans", "zh_Hans")])
+def test_python_and_javascript_agree_in_chinese_and_korean(language, po):
+    """The page's scripts read the djangojs catalog (/jsi18n/'s gettext and
+    get_format); here node gets the same catalog's translations as globals,
+    and the figures must read as the server's in that language."""
+    from babel.messages.pofile import read_po
+    from django.utils import translation
+    from django.utils.formats import get_format
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    catalog = read_po((JS.parents[2] / "locale" / po / "LC_MESSAGES" / "djangojs.po").open("rb"), locale=po)
+    strings = {m.id: m.string for m in catalog if m.id and isinstance(m.id, str)}
+    with translation.override(language):
+        point = get_format("DECIMAL_SEPARATOR")
+        expected = {"duration": [figures.duration(v) for v in SECONDS], "eta": [figures.eta(v) for v in SECONDS],
+                    "speed": [figures.speed(v) for v in SIZES], "sizeOf": [figures.size_of(1024, v) for v in SIZES],
+                    "count": [figures.count(3, v) for v in COUNTS]}
+    script = f"""
+const strings = {json.dumps(strings)};
+globalThis.gettext = (s) => strings[s] || s;
+globalThis.get_format = (name) => name === "DECIMAL_SEPARATOR" ? {json.dumps(point)} : name;
+const f = await import({json.dumps(JS.as_uri())});
+const sizes = {json.dumps(SIZES)}, counts = {json.dumps(COUNTS)}, seconds = {json.dumps(SECONDS)};
+console.log(JSON.stringify({{
+  duration: seconds.map(f.duration), eta: seconds.map(f.eta), speed: sizes.map(f.speed),
+  sizeOf: sizes.map((v) => f.sizeOf(1024, v)), count: counts.map((v) => f.count(3, v)),
+}}));
+"""
+    out = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True, check=True,
+                         timeout=30)
+    js = json.loads(out.stdout)
+    assert js == expected
+    assert any("秒" in e or "초" in e for e in expected["eta"])  # it is the language, not the English msgids
