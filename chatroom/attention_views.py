@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from chatroom import selectors, services
-from core.errors import ApplicationError, NotFound
+from chatroom import services
+from chatroom.page_access import room_or_404
+from core.errors import ApplicationError
 
 LABELS = {"all": "You will be notified of everything here.", "mentions": "You will be notified only of mentions here.",
           "none": "Muted: no notifications from here; unread messages are still counted."}
@@ -19,10 +19,7 @@ LABELS = {"all": "You will be notified of everything here.", "mentions": "You wi
 @login_required
 @require_POST
 def notify_level(request, room_id):
-    try:
-        room = selectors.room_get(user=request.user, room_id=room_id)
-    except NotFound:
-        raise Http404 from None
+    room = room_or_404(request.user, room_id)
     level = request.POST.get("notify_level", "")
     try:
         services.member_update(actor=request.user, room=room, user=request.user, notify_level=level)

@@ -18,6 +18,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from chatroom import selectors, services
+from chatroom.page_access import room_or_404
 from chatroom.models import Room, RoomMember
 from chatroom.permissions import assignable_roles, has_power, outranks
 from config.forms import form_errors
@@ -54,10 +55,7 @@ class DeleteForm(forms.Form):
 def _member_or_404(request, room_id) -> tuple[Room, RoomMember]:
     """The room and the user's membership; a room they cannot see, or are
     not in, is a 404 (the same answer for both)."""
-    try:
-        room = selectors.room_get(user=request.user, room_id=room_id)
-    except NotFound:
-        raise Http404 from None
+    room = room_or_404(request.user, room_id)
     member = selectors.member_of(room, request.user)
     if member is None:
         raise Http404

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import User
 from accounts.selectors import profile_of, user_for_login
 from chatroom import selectors, services, sidebar, thread_selectors
+from chatroom.page_access import room_or_404
 from chatroom.models import JoinRequest
 from chatroom.permissions import can_invite, has_power
 from chatroom.presenters import attachment_response, jump_url
@@ -137,10 +138,7 @@ def threads(request):
 
 @login_required
 def room_view(request, room_id):
-    try:
-        room = selectors.room_get(user=request.user, room_id=room_id)
-    except NotFound:
-        raise Http404 from None
+    room = room_or_404(request.user, room_id)
     member = selectors.member_of(room, request.user)
     if member is None:
         pending = JoinRequest.objects.filter(room=room, user=request.user, status=JoinRequest.Status.PENDING).exists()

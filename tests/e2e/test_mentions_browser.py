@@ -17,7 +17,7 @@ from chatroom.models import Message
 from chatroom.services import dm_open, room_create, room_join
 from orgs import services as org_services
 from orgs.models import Role as OrgRole
-from tests.browser import ARGS, CHROMIUM, require_chromium, session_for
+from tests.browser import ARGS, CHROMIUM, require_chromium, screenshot_pages, session_for
 from tests.processes import asgi_servers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -79,16 +79,9 @@ def test_refused_at_all_dnd_warning_and_marker_in_the_browser(make_user, tmp_pat
 
             if shots:
                 Path(shots).mkdir(parents=True, exist_ok=True)
-                for width, height in ((1280, 800), (390, 844)):
-                    for name, page, url in (("preferences-dnd", a, "/accounts/profile/#dnd"),
-                                            ("org-chart-handles", a, f"/orgs/{org.id}/"),
-                                            ("dm-dnd-warning", b, f"/chat/rooms/{dm.id}/")):
-                        page.set_viewport_size({"width": width, "height": height})
-                        page.goto(base + url)
-                        page.wait_for_load_state("networkidle")
-                        scroll = page.evaluate("document.documentElement.scrollWidth")
-                        assert scroll <= width, (name, width, scroll)
-                        page.screenshot(path=f"{shots}/{name}-{width}.png", full_page=True)
+                screenshot_pages(base, shots, (("preferences-dnd", a, "/accounts/profile/#dnd"),
+                                               ("org-chart-handles", a, f"/orgs/{org.id}/"),
+                                               ("dm-dnd-warning", b, f"/chat/rooms/{dm.id}/")))
         finally:
             for context in contexts.values():
                 context.close()
