@@ -38,11 +38,20 @@ def activate_for(user, request=None) -> None:
 
 class ProfileLanguageMiddleware:
     """After AuthenticationMiddleware: a signed-in user's profile language
-    wins over the cookie and Accept-Language."""
+    wins over the cookie and Accept-Language. The language active before
+    (LocaleMiddleware's) is active again after the response, so one user's
+    language never lingers in the thread for the next code it runs (a task
+    run eagerly, a test); the response says which one it was in."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        activate_for(getattr(request, "user", None), request)
-        return self.get_response(request)
+        before = translation.get_language()
+        try:
+            activate_for(getattr(request, "user", None), request)
+            response = self.get_response(request)
+            response.headers.setdefault("Content-Language", translation.get_language())
+            return response
+        finally:
+            translation.activate(before) if before else translation.deactivate()

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from jobs import figures
 
@@ -327,7 +327,11 @@ def summary_entry(outcome: "Outcome", redact: Redactor) -> dict:
         how, level = "Completed", "info"
     else:
         how, level = f"Failed ({outcome.error or f'exit code {outcome.exit_code}'})", "error"
-    parts = [f"{files} file{'s' if files != 1 else ''}", figures.size(size), f"{figures.speed(speed)} average",
+    # The log is stored text, written in the site's language whatever
+    # language the thread that runs this last served (figures are localized).
+    with translation.override(settings.LANGUAGE_CODE):
+        took, size_text, speed_text = figures.duration(duration), figures.size(size), figures.speed(speed)
+    parts = [f"{files} file{'s' if files != 1 else ''}", size_text, f"{speed_text} average",
              f"{errors} error{'s' if errors != 1 else ''}"]
     for key, label in (("checks", "checked"), ("deletes", "deleted")):
         if stats.get(key):
@@ -336,7 +340,7 @@ def summary_entry(outcome: "Outcome", redact: Redactor) -> dict:
                "exit_code": outcome.exit_code, "files": files, "bytes": size, "duration_seconds": round(duration, 3),
                "average_bytes_per_second": round(speed), "errors": errors,
                "checks": stats.get("checks", 0), "deletes": stats.get("deletes", 0)}
-    return _entry(level, f"{how} after {figures.duration(duration)}: {', '.join(parts)}", details, redact)
+    return _entry(level, f"{how} after {took}: {', '.join(parts)}", details, redact)
 
 
 def run(

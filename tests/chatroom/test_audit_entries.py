@@ -65,7 +65,7 @@ def test_updates_record_what_changed_as_old_and_new(make_room, make_user):
     members = [e.details for e in AuditLog.objects.filter(action="room.member.updated").order_by("created_at")]
     assert members == [
         {"room_id": str(room.id), "user_id": str(bob.id), "role": {"old": "member", "new": "moderator"}},
-        {"room_id": str(room.id), "user_id": str(bob.id), "notifications_enabled": {"old": True, "new": False}},
+        {"room_id": str(room.id), "user_id": str(bob.id), "notify_level": {"old": "all", "new": "none"}, "notifications_enabled": {"old": True, "new": False}},
     ]
     assert "secret" not in str(updates)
 

@@ -67,7 +67,7 @@ def test_create_post_reply_react_edit_delete_search(live_server, make_user, sett
             # React.
             first.locator("[data-action=react]").click()
             page.fill("[data-testid=emoji-search]", "thumbs up")
-            page.locator("[data-testid=emoji-grid] [data-emoji='👍']").click()
+            page.locator("[data-testid=emoji-grid] [data-emoji='👍']").first.click()
             expect(first.locator("[data-testid=reactions] button")).to_have_text("👍 1")
 
             # Edit.

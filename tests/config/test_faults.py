@@ -161,10 +161,10 @@ def test_unread_counts_are_counted_from_the_database(cache_redis, make_user):
     room = room_create(owner=alice, name="faults-room")
     room_join(user=bob, room=room)
     message_post(actor=alice, room=room, content="hello")
-    assert unread.counts(bob)[room.id] == (1, 0)
+    assert unread.counts(bob)[room.id][:2] == (1, 0)
 
     cache_redis.stop()
     message_post(actor=alice, room=room, content="while Redis is down")
     with faults.tracking() as down:
-        assert unread.counts(bob)[room.id] == (2, 0)
+        assert unread.counts(bob)[room.id][:2] == (2, 0)
     assert down == {"redis"}

@@ -38,6 +38,6 @@ def test_message_reaction_and_typing_appear_live_on_the_other_page(make_user, tm
         on_alice.hover()
         on_alice.locator("[data-action=react]").click()
         a.locator("[data-testid=emoji-search]").fill("party popper")
-        a.locator("[data-testid=emoji-grid] [data-emoji='🎉']").click()
+        a.locator("[data-testid=emoji-grid] [data-emoji='🎉']").first.click()
         on_bob = b.locator("[data-testid=message]", has_text="hi alice")
         expect(on_bob.locator("[data-testid=reactions] button")).to_have_text("🎉 1")

@@ -129,7 +129,7 @@ def test_markdown_mentions_emoji_ime_and_paste_upload(make_user, tmp_path):
         xss.hover()
         xss.locator("[data-action=react]").click()
         a.locator("[data-testid=emoji-search]").fill("thumbs up")
-        picker.locator("[data-testid=emoji-grid] [data-emoji='👍']").click()
+        picker.locator("[data-testid=emoji-grid] [data-emoji='👍']").first.click()
         expect(xss.locator("[data-testid=reactions] button[data-emoji='👍']")).to_have_text("👍 1")
         expect(xss.locator("[data-testid=reactions] button[data-emoji='👍']")).to_have_attribute("aria-pressed", "true")
 
