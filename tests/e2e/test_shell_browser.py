@@ -41,6 +41,18 @@ def _sidebar_live(page, expect):
     expect(page.locator("[data-testid=chat-sidebar]")).to_have_attribute("data-live", "true")
 
 
+def _send(page, text):
+    page.locator("#composer-text").fill(text)
+    page.keyboard.press("Enter")
+
+
+def _send_in(page, url, text, expect):
+    """Open a room, wait until its socket is live, and post ``text``."""
+    page.goto(url)
+    expect(page.locator("[data-testid=live-status]")).to_have_text("live")
+    _send(page, text)
+
+
 def test_two_people_sidebar_badges_and_tab_title_update_live(make_user, tmp_path):
     require_chromium()
     from playwright.sync_api import sync_playwright
@@ -60,24 +72,17 @@ def test_two_people_sidebar_badges_and_tab_title_update_live(make_user, tmp_path
         expect(dm_row).to_contain_text("bob-shell")
         expect(a).to_have_title("Home · Teamhub")
 
-        b.goto(f"{base}/chat/rooms/{room.id}/")
-        expect(b.locator("[data-testid=live-status]")).to_have_text("live")
-        b.locator("#composer-text").fill("hello from bob")
-        b.keyboard.press("Enter")
+        _send_in(b, f"{base}/chat/rooms/{room.id}/", "hello from bob", expect)
         expect(row.locator("[data-unread]")).to_have_text("1")
         expect(a).to_have_title("(1) Home · Teamhub")
         expect(row.locator("[data-mentions]")).to_be_hidden()
 
-        b.locator("#composer-text").fill("@alice-shell look at this")
-        b.keyboard.press("Enter")
+        _send(b, "@alice-shell look at this")
         expect(row.locator("[data-unread]")).to_have_text("2")
         expect(row.locator("[data-mentions]")).to_have_text("@1")
         expect(a).to_have_title("(2) Home · Teamhub")
 
-        b.goto(f"{base}/chat/rooms/{dm.id}/")
-        expect(b.locator("[data-testid=live-status]")).to_have_text("live")
-        b.locator("#composer-text").fill("psst, just you")
-        b.keyboard.press("Enter")
+        _send_in(b, f"{base}/chat/rooms/{dm.id}/", "psst, just you", expect)
         expect(dm_row.locator("[data-unread]")).to_have_text("1")
         expect(a).to_have_title("(3) Home · Teamhub")
         expect(a.locator("[data-total-badge]")).to_have_attribute("data-count", "3")
