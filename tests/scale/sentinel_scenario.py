@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from websockets.exceptions import InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from tests.e2e.live_client import Socket, ws_url
 from tests.processes import asgi_servers, celery_worker, stop
@@ -168,23 +168,34 @@ class _Scenario:
                         await asyncio.sleep(0.2)
                         continue
                     seen = 0
-                    while not self.stop_posting.is_set() and sock.close_code is None:
-                        n += 1
-                        await sock.send({"type": "message.send", "room_id": self.rid, "content": f"ws-{n}",
-                                         "client_id": f"ws-{n}"})
-                        await asyncio.sleep(0.15)
-                        for frame in sock.frames[seen:]:
-                            if frame["type"] == "ack":
-                                self.out.posted.append((frame["message"]["id"], frame["message"]["cursor"]))
-                                self._event("post", True)
-                            elif frame["type"] == "error" and (frame.get("ref") or "").startswith("ws-"):
-                                self._event("post", False)
-                        seen = len(sock.frames)
+                    try:
+                        while not self.stop_posting.is_set() and sock.close_code is None:
+                            n += 1
+                            await sock.send({"type": "message.send", "room_id": self.rid, "content": f"ws-{n}",
+                                             "client_id": f"ws-{n}"})
+                            await asyncio.sleep(0.15)
+                            seen = self._answers(sock, seen)
+                    except ConnectionClosed:
+                        # The server closed it (1013) between the check and the
+                        # send: count what it answered before, then connect again.
+                        await asyncio.wait_for(sock.reader, 5)
+                    self._answers(sock, seen)
                     if sock.close_code is not None:
                         self.out.close_codes[sock.close_code] += 1
             except (OSError, InvalidHandshake, InvalidStatus) as exc:
                 self.out.handshake_failures.append(repr(exc))
                 await asyncio.sleep(0.2)
+
+    def _answers(self, sock: Socket, seen: int) -> int:
+        """Record the acks and refusals among the poster's frames after
+        ``seen``; returns how many frames are read now."""
+        for frame in sock.frames[seen:]:
+            if frame["type"] == "ack":
+                self.out.posted.append((frame["message"]["id"], frame["message"]["cursor"]))
+                self._event("post", True)
+            elif frame["type"] == "error" and (frame.get("ref") or "").startswith("ws-"):
+                self._event("post", False)
+        return len(sock.frames)
 
     # ------------------------------------------------------------------ API
 
