@@ -121,7 +121,7 @@ def test_the_nav_the_rooms_scripts_and_the_jobs_page_follow_the_switched_languag
             expect(message.locator("[data-testid=thread-summary]")).to_contain_text(words["replies"])
             expect(message.locator("time.msg-time")).to_have_text(re.compile(words["time"]))
             assert re.search(words["han"], message.locator("time.msg-time").get_attribute("title"))
-            emoji = page.locator("[data-testid=composer-emoji]")
+            emoji = page.locator("#composer [data-testid=composer-emoji]")
             expect(emoji).to_have_attribute("aria-label", words["emoji"])
             emoji.click()
             picker = page.locator("[data-testid=emoji-picker]")
