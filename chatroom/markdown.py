@@ -22,9 +22,16 @@ import re
 import nh3
 from markdown_it import MarkdownIt
 
-# The same rule as the server's mention parsing (chatroom.services.message_send.MENTION_RE).
+# The mention rule, in one place (chatroom.services.message_send uses MENTION_RE):
+# "@" then a handle of ASCII letters, digits and _ . - (it ends at the first
+# other character: "@alice你好" mentions alice), not just after another "@"
+# or a word character, so "bob@example.org" is no mention. Chinese, Japanese
+# and Korean are written without spaces, so one of their characters before
+# "@" does not count as a word ("你好@alice" mentions alice).
+CJK_CHARS = "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+MENTION_RE = re.compile(rf"(?<!@)(?<![^\W{CJK_CHARS}])@([A-Za-z0-9_.\-]{{1,50}})")
 _NAME = re.compile(r"[A-Za-z0-9_.\-]{1,50}")
-_WORD = re.compile(r"[\w@]")
+_WORD = re.compile(rf"[^\W{CJK_CHARS}]|@")  # what may not come just before a mention's "@"
 
 TAGS = {"p", "br", "strong", "em", "code", "pre", "a", "ul", "ol", "li", "blockquote", "span"}
 ATTRIBUTES = {"a": {"href"}, "span": {"data-mention"}, "ol": {"start"}}

@@ -406,7 +406,10 @@ def search_messages(*, user, q: str, room_id=None, user_id=None, since: datetime
     if _CJK_RE.search(q):
         # The English parser keeps a CJK run as one "word", so full-text
         # search never matches part of one; skip it (and its per-row cost).
-        qs = qs.filter(substring)
+        # Each space-separated term is a substring ("明天 开会" finds
+        # "我们明天开会"), each served by the trigram index where there is one.
+        for term in q.split():
+            qs = qs.filter(content__ilike=f"%{connection.ops.prep_for_like_query(term)}%")
     else:
         qs = qs.annotate(_fts=vector).filter(Q(_fts=query) | substring)
     if cursor:

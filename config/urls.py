@@ -1,9 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils import timezone
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import last_modified
 from django.views.i18n import JavaScriptCatalog
 
 from config import dashboard, health, openapi, views
 from ops.metrics_view import metrics
+
+CATALOG_SINCE = timezone.now().replace(microsecond=0)
 
 api_v1 = [
     path("", include("accounts.api_urls")),
@@ -27,8 +32,12 @@ urlpatterns = [
     path("chat/", include("chatroom.urls")),
     path("jobs/", include("jobs.urls")),
     # The djangojs catalog in the reader's language: gettext, ngettext,
-    # interpolate and get_format for the pages' scripts (issue 19).
-    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    # interpolate and get_format for the pages' scripts (issue 19). Every page
+    # loads it (base.html, as /jsi18n/?l=<language>, so the browser keeps one
+    # copy per language): cached for an hour, then revalidated against the
+    # process's start (the .mo files change only with a deploy).
+    path("jsi18n/", cache_control(private=True, max_age=3600)(
+        last_modified(lambda request, **kwargs: CATALOG_SINCE)(JavaScriptCatalog.as_view())), name="javascript-catalog"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", openapi.SchemaView.as_view(), name="api-schema"),
     path("api/docs/", openapi.DocsView.as_view(url_name="api-schema"), name="api-docs"),

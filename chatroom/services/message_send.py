@@ -30,6 +30,7 @@ from accounts import notifications
 from accounts.models import Notification, User
 from audit.services import NO_ENTRY, append_sql_placeholders, entry_params
 from chatroom import cursors, unread
+from chatroom.markdown import MENTION_RE  # the mention rule, one definition with the renderer's
 from chatroom.models import Attachment, Message, MessageClientId, Room, RoomMember, UserBlock
 from chatroom.presenters import jump_url, new_message_dict
 from chatroom.ratelimit import check_message_rate
@@ -42,7 +43,6 @@ from core.jsonable import jsonable
 from orgs.models import Organization
 from realtime import broadcast as realtime
 
-MENTION_RE = re.compile(r"(?<![\w@])@([A-Za-z0-9_.\-]{1,50})")
 CLIENT_ID_MAX = 64
 ATTACHMENTS_MAX = 10
 USER_MESSAGE_TYPES = {Message.Type.TEXT, Message.Type.IMAGE, Message.Type.FILE}

@@ -5,6 +5,7 @@
 // Text only (textContent): names are user data.
 import { live } from "./socket.js";
 import { api } from "./chat-util.js";
+import { fmt, formatDate, gettext, ngettext } from "./i18n.js";
 import "./dnd.js";
 
 const config = JSON.parse(document.getElementById("chat-config").textContent);
@@ -16,7 +17,7 @@ function mark() {
   for (const item of members?.querySelectorAll("li[data-user-id]") ?? []) {
     const on = resting.has(item.dataset.userId);
     if ((item.dataset.dnd === "1") !== on) item.dataset.dnd = on ? "1" : "0";
-    item.title = on ? "In do not disturb" : "";
+    item.title = on ? gettext("In do not disturb") : "";
   }
   // A DM's title names its people (links to their pages) beside their presence.
   for (const link of document.querySelectorAll('[data-testid="dm-title"] a.person')) {
@@ -27,8 +28,7 @@ function mark() {
 
 function when(iso) {
   if (!iso) return "";
-  const d = new Date(iso);
-  return d.toLocaleString([], { weekday: "short", hour: "2-digit", minute: "2-digit" });
+  return formatDate(iso, { weekday: "short", hour: "2-digit", minute: "2-digit" });
 }
 
 function warn() {
@@ -37,13 +37,20 @@ function warn() {
   warning.hidden = others.length === 0;
   if (!others.length) return;
   warning.replaceChildren();
+  // The sentence is translated whole; the names (user data) go in as <strong> text.
+  const until = others.length === 1 && others[0].ends_at ? when(others[0].ends_at) : "";
+  const sentence = until
+    ? gettext("%(names)s is in do not disturb until %(until)s: they will see your message later, without a notification now.")
+    : ngettext("%(names)s is in do not disturb: they will see your message later, without a notification now.",
+      "%(names)s are in do not disturb: they will see your message later, without a notification now.", others.length);
+  const [before, after] = sentence.split("%(names)s");
+  if (before) warning.append(before);
   others.forEach((p, i) => {
     const b = document.createElement("strong");
     b.textContent = p.username;
-    warning.append(...(i ? [", ", b] : [b]));
+    warning.append(...(i ? [gettext(", "), b] : [b]));
   });
-  const until = others.length === 1 && others[0].ends_at ? ` until ${when(others[0].ends_at)}` : "";
-  warning.append(` ${others.length > 1 ? "are" : "is"} in do not disturb${until}: they will see your message later, without a notification now.`);
+  warning.append(fmt(after || "", { until }));
 }
 
 async function load() {

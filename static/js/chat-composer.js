@@ -13,9 +13,14 @@
 
 import { size } from "./figures.js";
 import { el, uploadFile } from "./chat-util.js";
+import { fmt, gettext } from "./i18n.js";
 import { openEmojiPicker } from "./chat-emoji.js";
 
-const MENTION_AT_CARET = /(?:^|[^\w@])@([\w.\-]{0,50})$/;
+// The server's rule (chatroom/markdown.py MENTION_RE): not just after a
+// letter, digit or "@", but a Chinese, Japanese or Korean character may come
+// before it (no spaces there: "你好@al" offers alice).
+const CJK = "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff";
+const MENTION_AT_CARET = new RegExp(`(?:^|[^\\p{L}\\p{N}_@]|[${CJK}])@([A-Za-z0-9_.\\-]{0,50})$`, "u");
 const SUGGESTIONS_MAX = 8;
 
 // opts: { form, text, errorOut, onSend, people: () => [{name, label, kind}], maxBytes, fileInput }
@@ -26,7 +31,7 @@ export function createComposer(opts) {
   let sending = false;
 
   const tools = form.querySelector(".composer-tools");
-  const tray = el("ul", { class: "upload-tray", "data-testid": "upload-tray", "aria-label": "Files to send" });
+  const tray = el("ul", { class: "upload-tray", "data-testid": "upload-tray", "aria-label": gettext("Files to send") });
   text.insertAdjacentElement("afterend", tray);
   const suggest = el("ul", { class: "mention-suggest", role: "listbox", "data-testid": "mention-suggest", hidden: true, id: `${text.id}-suggest` });
   form.classList.add("has-suggest");
@@ -39,8 +44,8 @@ export function createComposer(opts) {
   // ------------------------------------------------------------ uploads
   function addFiles(files) {
     for (const file of files) {
-      const bar = el("progress", { max: 1, value: 0, "data-testid": "upload-progress", "aria-label": `Uploading ${file.name}` });
-      const remove = el("button", { type: "button", class: "link", "aria-label": `Remove ${file.name}` }, "×");
+      const bar = el("progress", { max: 1, value: 0, "data-testid": "upload-progress", "aria-label": fmt(gettext("Uploading %(name)s"), { name: file.name }) });
+      const remove = el("button", { type: "button", class: "link", "aria-label": fmt(gettext("Remove %(name)s"), { name: file.name }) }, "×");
       const node = el("li", { class: "upload", "data-testid": "upload" }, el("span", { class: "upload-name" }, `${file.name} (${size(file.size)})`), bar, remove);
       const item = { file, node, id: null, failed: null };
       remove.addEventListener("click", () => {
@@ -52,7 +57,7 @@ export function createComposer(opts) {
       tray.append(node);
       uploads.push(item);
       if (opts.maxBytes && file.size > opts.maxBytes) {
-        item.failed = `${file.name} is too large: at most ${size(opts.maxBytes)}.`;
+        item.failed = fmt(gettext("%(name)s is too large: at most %(size)s."), { name: file.name, size: size(opts.maxBytes) });
         item.promise = Promise.resolve();
       } else {
         item.promise = uploadFile(file, (share) => { bar.value = share; })
@@ -154,8 +159,8 @@ export function createComposer(opts) {
   });
 
   // ------------------------------------------------------------ emoji
-  const emojiButton = el("button", { type: "button", class: "composer-emoji", "aria-label": "Insert an emoji", "aria-haspopup": "dialog",
-    title: "Emoji", "data-testid": "composer-emoji" }, "😊");
+  const emojiButton = el("button", { type: "button", class: "composer-emoji", "aria-label": gettext("Insert an emoji"), "aria-haspopup": "dialog",
+    title: gettext("Emoji"), "data-testid": "composer-emoji" }, "😊");
   emojiButton.addEventListener("click", () => openEmojiPicker(emojiButton, (emoji) => {
     const start = text.selectionStart ?? text.value.length;
     const end = text.selectionEnd ?? start;
@@ -177,7 +182,7 @@ export function createComposer(opts) {
     try {
       await Promise.all(uploads.map((u) => u.promise));
       const failed = uploads.find((u) => u.failed);
-      if (failed) { error(`${failed.failed} Remove it to send.`); return false; }
+      if (failed) { error(fmt(gettext("%(error)s Remove it to send."), { error: failed.failed })); return false; }
       await opts.onSend({ content, attachmentIds: uploads.map((u) => u.id), ...extra });
       text.value = "";
       uploads.splice(0).forEach((u) => u.node.remove());

@@ -9,6 +9,7 @@
 // jumps to the message: ?around=<id>).
 import { live } from "./socket.js";
 import { api } from "./chat-util.js";
+import { gettext } from "./i18n.js";
 
 const KEY = "desktop_notifications";
 
@@ -20,8 +21,8 @@ function setup({ toggle, enabled }) {
     if (!toggle) return;
     toggle.checked = on && supported && Notification.permission === "granted";
     toggle.disabled = !supported || Notification.permission === "denied";
-    toggle.closest("label")?.setAttribute("title", !supported ? "This browser has no desktop notifications."
-      : Notification.permission === "denied" ? "Notifications are blocked for this site in the browser's settings." : "");
+    toggle.closest("label")?.setAttribute("title", !supported ? gettext("This browser has no desktop notifications.")
+      : Notification.permission === "denied" ? gettext("Notifications are blocked for this site in the browser's settings.") : "");
   }
 
   async function save(value) {

@@ -7,6 +7,7 @@
 //   openEmojiPicker(anchorButton, (emoji) => { ... })
 
 import { el } from "./chat-util.js";
+import { gettext } from "./i18n.js";
 
 const RECENT_KEY = "teamhub.emoji.recent";
 const RECENT_MAX = 16;
@@ -20,7 +21,7 @@ let anchor = null;
 async function load() {
   if (!data) {
     const response = await fetch("/chat/emoji.json", { credentials: "same-origin" });
-    if (!response.ok) throw new Error("The emoji list could not be loaded.");
+    if (!response.ok) throw new Error(gettext("The emoji list could not be loaded."));
     data = (await response.json()).emoji.map(([emoji, name, aliases]) => ({ emoji, name, search: [name, ...aliases].join(" ").toLowerCase() }));
   }
   return data;
@@ -51,14 +52,14 @@ function show(grid, items) {
     if (i < items.length && grid.isConnected) requestAnimationFrame(chunk);
   };
   chunk();
-  if (!items.length) grid.append(el("p", { class: "muted emoji-none" }, "No emoji match."));
+  if (!items.length) grid.append(el("p", { class: "muted emoji-none" }, gettext("No emoji match.")));
 }
 
 function build() {
-  const search = el("input", { type: "search", class: "emoji-search", placeholder: "Search emoji", "aria-label": "Search emoji", "data-testid": "emoji-search" });
-  const recentRow = el("div", { class: "emoji-grid emoji-recent", role: "listbox", "aria-label": "Recently used" });
-  const grid = el("div", { class: "emoji-grid", role: "listbox", "aria-label": "Emoji", "data-testid": "emoji-grid" });
-  const node = el("div", { class: "emoji-picker", role: "dialog", "aria-label": "Pick an emoji", "data-testid": "emoji-picker", hidden: true },
+  const search = el("input", { type: "search", class: "emoji-search", placeholder: gettext("Search emoji"), "aria-label": gettext("Search emoji"), "data-testid": "emoji-search" });
+  const recentRow = el("div", { class: "emoji-grid emoji-recent", role: "listbox", "aria-label": gettext("Recently used") });
+  const grid = el("div", { class: "emoji-grid", role: "listbox", "aria-label": gettext("Emoji"), "data-testid": "emoji-grid" });
+  const node = el("div", { class: "emoji-picker", role: "dialog", "aria-label": gettext("Pick an emoji"), "data-testid": "emoji-picker", hidden: true },
     search, recentRow, grid);
   search.addEventListener("input", async () => {
     const q = search.value.trim().toLowerCase();

@@ -6,6 +6,7 @@
 // While the socket is down, poll() follows the room through the API.
 // The read cursor moves only while the newest messages are shown.
 import { api, newestOf } from "./chat-util.js";
+import { fmt, gettext } from "./i18n.js";
 import { placeDivider } from "./chat-message.js";
 
 const PAGE = 50;
@@ -64,7 +65,7 @@ export function createHistory(opts) {
       page = await api("GET", `rooms/${roomId}/messages/?limit=${PAGE}${around ? `&around=${encodeURIComponent(around)}` : ""}`);
     } catch (e) {
       if (!around) throw e;
-      showError(`That message is not here any more (${e.message}). Showing the latest.`);
+      showError(fmt(gettext("That message is not here any more (%(error)s). Showing the latest."), { error: e.message }));
       page = await api("GET", `rooms/${roomId}/messages/?limit=${PAGE}`);
     }
     page.results.forEach(upsert);

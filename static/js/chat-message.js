@@ -9,7 +9,8 @@
 // other piece of user text goes in as text nodes.
 
 import { size } from "./figures.js";
-import { api, avatarNode, el, exactTime, timeLabel, timeNode } from "./chat-util.js";
+import { api, avatarNode, clockTime, el, exactTime, timeLabel, timeNode } from "./chat-util.js";
+import { gettext } from "./i18n.js";
 
 const GROUP_MS = 5 * 60 * 1000;
 const SELF_MENTIONS = new Set(["all", "here", "everyone"]);
@@ -42,9 +43,9 @@ async function toggleHistory(m, node, button) {
   if (old) { old.remove(); button.setAttribute("aria-expanded", "false"); return; }
   try {
     const data = await api("GET", `messages/${m.id}/history`);
-    const list = el("ol", { class: "history", "data-testid": "edit-history", "aria-label": "Earlier versions" },
+    const list = el("ol", { class: "history", "data-testid": "edit-history", "aria-label": gettext("Earlier versions") },
       data.results.map((v) => el("li", {}, el("time", { datetime: v.edited_at, title: exactTime(v.edited_at) }, timeLabel(v.edited_at)), " ", v.content)));
-    if (!data.results.length) list.append(el("li", {}, "No earlier versions."));
+    if (!data.results.length) list.append(el("li", {}, gettext("No earlier versions.")));
     node.querySelector(".msg-body").append(list);
     button.setAttribute("aria-expanded", "true");
   } catch (e) {
@@ -66,20 +67,20 @@ export function renderMessage(m, opts = {}) {
   }
   const edited = m.is_edited && !m.is_deleted
     ? el("button", { type: "button", class: "link muted edited", "data-testid": "edited", "aria-expanded": "false",
-      title: "Show the earlier versions", on: { click: (event) => toggleHistory(m, node, event.currentTarget) } }, "(edited)")
+      title: gettext("Show the earlier versions"), on: { click: (event) => toggleHistory(m, node, event.currentTarget) } }, gettext("(edited)"))
     : null;
   const body = el("div", { class: "msg-body" },
     el("div", { class: "msg-head" },
       el("strong", { class: "author" }, m.user ? m.user.username : "?"), " ",
       timeNode(m.created_at, { class: "muted msg-time" }),
-      m.is_pinned ? el("span", { class: "badge" }, "pinned") : null, ...(opts.extraHead || [])));
+      m.is_pinned ? el("span", { class: "badge" }, gettext("pinned")) : null, ...(opts.extraHead || [])));
   if (m.reply_to) {
     body.append(el("blockquote", { class: "reply-quote", "data-testid": "reply-quote" },
       el("strong", {}, m.reply_to.user ? m.reply_to.user.username : "?"), ": ",
-      m.reply_to.is_deleted ? el("em", {}, "message removed") : m.reply_to.excerpt));
+      m.reply_to.is_deleted ? el("em", {}, gettext("message removed")) : m.reply_to.excerpt));
   }
   if (m.is_deleted) {
-    body.append(el("p", { class: "msg-text muted" }, el("em", {}, "This message was removed.")));
+    body.append(el("p", { class: "msg-text muted" }, el("em", {}, gettext("This message was removed."))));
   } else {
     // (append() would write a null as the text "null")
     const content = contentNode(m, opts.me);
@@ -94,7 +95,7 @@ export function renderMessage(m, opts = {}) {
   if (opts.actions && !m.is_deleted) body.prepend(el("div", { class: "msg-actions" }, opts.actions)); // floats right (chat.css)
   node.append(el("div", { class: "msg-gutter" }, avatarNode(m.user),
     el("time", { class: "gutter-time muted", datetime: m.created_at, title: exactTime(m.created_at) },
-      new Date(m.created_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }))), body);
+      clockTime(m.created_at))), body);
   return node;
 }
 
@@ -126,7 +127,7 @@ export function placeDivider(list, byId, lastRead, userId) {
     if (m.id === lastRead.id) { passed = true; continue; }
     const after = passed && new Date(m.created_at).getTime() >= readAt;
     if (!after || (m.user && m.user.id === userId)) continue;
-    const divider = el("li", { class: "unread-divider", "data-testid": "unread-divider", role: "separator" }, el("span", {}, "New messages"));
+    const divider = el("li", { class: "unread-divider", "data-testid": "unread-divider", role: "separator" }, el("span", {}, gettext("New messages")));
     list.insertBefore(divider, child);
     return divider;
   }

@@ -15,6 +15,7 @@ import { regroup, renderMessage } from "./chat-message.js";
 import { createHistory } from "./chat-history.js";
 import { createComposer } from "./chat-composer.js";
 import { openEmojiPicker } from "./chat-emoji.js";
+import { fmt, gettext, ngettext, number } from "./i18n.js";
 
 const config = JSON.parse(document.getElementById("chat-config").textContent);
 const ROOM = config.roomId;
@@ -42,13 +43,13 @@ function reactionsNode(m) {
   if (!m.reactions.length) return null;
   return el("div", { class: "reactions", "data-testid": "reactions" }, m.reactions.map((r) =>
     el("button", { type: "button", class: `reaction${r.me ? " me" : ""}`, "aria-pressed": r.me ? "true" : "false", "data-emoji": r.emoji,
-      title: r.me ? "Remove your reaction" : "React too", on: { click: () => toggleReaction(m, r.emoji, r.me) } }, `${r.emoji} ${r.count}`)));
+      title: r.me ? gettext("Remove your reaction") : gettext("React too"), on: { click: () => toggleReaction(m, r.emoji, r.me) } }, `${r.emoji} ${number(r.count)}`)));
 }
 
 // "React": any emoji of the full set, from the picker.
 function reactButton(m) {
   const button = el("button", { type: "button", class: "link", "data-action": "react", "data-testid": "add-reaction",
-    "aria-haspopup": "dialog", "aria-expanded": "false", title: "Add a reaction" }, "React");
+    "aria-haspopup": "dialog", "aria-expanded": "false", title: gettext("Add a reaction") }, gettext("React"));
   button.addEventListener("click", () => openEmojiPicker(button, (emoji) => toggleReaction(m, emoji, m.reactions.some((r) => r.emoji === emoji && r.me))));
   return button;
 }
@@ -60,21 +61,21 @@ function render(m) {
   let summary = null;
   if (m.thread && m.thread.reply_count) {
     summary = el("button", { type: "button", class: "link thread-summary", "data-testid": "thread-summary", on: { click: () => openThread(m.id) } },
-      `${m.thread.reply_count} ${m.thread.reply_count === 1 ? "reply" : "replies"}`,
-      m.thread.last_reply_at ? el("span", { class: "muted" }, " · last ", el("time", { datetime: m.thread.last_reply_at, "data-relative": true }, "")) : null,
-      m.thread.unread ? el("span", { class: "unread", "data-testid": "thread-unread", title: "unread replies" }, String(m.thread.unread)) : null);
+      fmt(ngettext("%(count)s reply", "%(count)s replies", m.thread.reply_count), { count: m.thread.reply_count }),
+      m.thread.last_reply_at ? el("span", { class: "muted" }, " · ", gettext("last reply"), " ", el("time", { datetime: m.thread.last_reply_at, "data-relative": true }, "")) : null,
+      m.thread.unread ? el("span", { class: "unread", "data-testid": "thread-unread", title: gettext("unread replies") }, number(m.thread.unread)) : null);
   } else if (m.thread_id) {
-    summary = el("button", { type: "button", class: "link thread-summary", on: { click: () => openThread(m.thread_id) } }, "in a thread");
+    summary = el("button", { type: "button", class: "link thread-summary", on: { click: () => openThread(m.thread_id) } }, gettext("in a thread"));
   }
   const node = renderMessage(m, {
     me: config.username, userId: config.userId, reactions: reactionsNode, after: [summary],
     actions: [
-      el("button", { type: "button", class: "link", "data-action": "reply", on: { click: () => startReply(m) } }, "Reply"),
+      el("button", { type: "button", class: "link", "data-action": "reply", on: { click: () => startReply(m) } }, gettext("Reply")),
       reactButton(m),
-      m.thread_id ? null : el("button", { type: "button", class: "link", "data-action": "thread", "data-testid": "open-thread", on: { click: () => openThread(m.id) } }, "Thread"),
-      mine ? el("button", { type: "button", class: "link", "data-action": "edit", on: { click: () => startEdit(m, node) } }, "Edit") : null,
-      mine || config.powers.delete_any ? el("button", { type: "button", class: "link", "data-action": "delete", on: { click: () => removeMessage(m) } }, "Delete") : null,
-      config.powers.pin ? el("button", { type: "button", class: "link", "data-action": "pin", on: { click: () => togglePin(m) } }, m.is_pinned ? "Unpin" : "Pin") : null,
+      m.thread_id ? null : el("button", { type: "button", class: "link", "data-action": "thread", "data-testid": "open-thread", on: { click: () => openThread(m.id) } }, gettext("Thread")),
+      mine ? el("button", { type: "button", class: "link", "data-action": "edit", on: { click: () => startEdit(m, node) } }, gettext("Edit")) : null,
+      mine || config.powers.delete_any ? el("button", { type: "button", class: "link", "data-action": "delete", on: { click: () => removeMessage(m) } }, gettext("Delete")) : null,
+      config.powers.pin ? el("button", { type: "button", class: "link", "data-action": "pin", on: { click: () => togglePin(m) } }, m.is_pinned ? gettext("Unpin") : gettext("Pin")) : null,
     ],
   });
   return node;
@@ -129,7 +130,7 @@ const roomHistory = createHistory({ roomId: ROOM, userId: config.userId, lastRea
 function startReply(m) {
   state.replyTo = m;
   replying.hidden = false;
-  replying.querySelector("span").textContent = `Replying to ${m.user.username}: ${m.content.slice(0, 80)}`;
+  replying.querySelector("span").textContent = fmt(gettext("Replying to %(name)s: %(text)s"), { name: m.user.username, text: m.content.slice(0, 80) });
   text.focus();
 }
 
@@ -144,9 +145,9 @@ document.getElementById("cancel-reply").addEventListener("click", cancelReply);
 // the API gives none).
 function mentionables() {
   return [
-    ...state.members.filter((m) => m.user.id !== config.userId).map((m) => ({ name: m.user.username, label: m.role !== "member" ? m.role : "" })),
-    { name: "all", label: "everyone in the room" },
-    { name: "here", label: "everyone online now" },
+    ...state.members.filter((m) => m.user.id !== config.userId).map((m) => ({ name: m.user.username, label: m.role !== "member" ? roleName(m.role) : "" })),
+    { name: "all", label: gettext("everyone in the room") },
+    { name: "here", label: gettext("everyone online now") },
     ...state.groups,
   ];
 }
@@ -189,10 +190,10 @@ async function toggleReaction(m, emoji, mine) {
 }
 
 function startEdit(m, node) {
-  const box = el("textarea", { class: "edit-box", rows: 2, "aria-label": "Edit message", maxlength: config.maxLength });
+  const box = el("textarea", { class: "edit-box", rows: 2, "aria-label": gettext("Edit message"), maxlength: config.maxLength });
   box.value = m.content;
-  const save = el("button", { type: "button", "data-action": "save-edit" }, "Save");
-  const cancel = el("button", { type: "button", class: "link" }, "Cancel");
+  const save = el("button", { type: "button", "data-action": "save-edit" }, gettext("Save"));
+  const cancel = el("button", { type: "button", class: "link" }, gettext("Cancel"));
   const form = el("div", { class: "edit-form" }, box, save, cancel);
   node.querySelector(".msg-text").replaceWith(form);
   box.focus();
@@ -208,7 +209,7 @@ function startEdit(m, node) {
 }
 
 async function removeMessage(m) {
-  if (!confirm("Delete this message?")) return;
+  if (!confirm(gettext("Delete this message?"))) return;
   try {
     await api("DELETE", `messages/${m.id}/`);
     if (config.powers.delete_any) upsert({ ...m, is_deleted: true, content: "", html: "", reactions: [], attachments: [] });
@@ -228,7 +229,7 @@ async function loadPinned() {
   const out = document.getElementById("pinned");
   const data = await api("GET", `rooms/${ROOM}/pins/`);
   out.replaceChildren(...data.results.map((m) => el("li", {}, el("a", { href: `?around=${m.id}` }, m.user.username), ": ", m.content.slice(0, 120))));
-  if (!data.results.length) out.append(el("li", { class: "muted" }, "Nothing pinned."));
+  if (!data.results.length) out.append(el("li", { class: "muted" }, gettext("Nothing pinned.")));
 }
 
 async function loadMembers() {
@@ -240,15 +241,18 @@ async function loadMembers() {
     const them = member.user.id !== config.userId;
     return el("li", { "data-user": member.user.username, "data-user-id": member.user.id, "data-status": member.status || "offline" },
       el("a", { class: "who", href: `/chat/people/${member.user.id}/` }, member.user.username), " ",
-      channel ? el("span", { class: "muted" }, member.role) : null, member.is_muted ? el("span", { class: "badge" }, "muted") : null,
-      them && channel ? el("button", { type: "button", class: "link", "data-testid": `message-${member.user.username}`, on: { click: () => openDm([member.user.id]) } }, "message") : null,
-      them && config.powers.mute && member.role !== "owner" ? el("button", { type: "button", class: "link", on: { click: () => memberAction(member, { is_muted: !member.is_muted }) } }, member.is_muted ? "unmute" : "mute") : null,
-      them && config.powers.kick && member.role !== "owner" ? el("button", { type: "button", class: "link", on: { click: () => kick(member) } }, "kick") : null,
+      channel ? el("span", { class: "muted" }, roleName(member.role)) : null, member.is_muted ? el("span", { class: "badge" }, gettext("muted")) : null,
+      them && channel ? el("button", { type: "button", class: "link", "data-testid": `message-${member.user.username}`, on: { click: () => openDm([member.user.id]) } }, gettext("message")) : null,
+      them && config.powers.mute && member.role !== "owner" ? el("button", { type: "button", class: "link", on: { click: () => memberAction(member, { is_muted: !member.is_muted }) } }, member.is_muted ? gettext("unmute") : gettext("mute")) : null,
+      them && config.powers.kick && member.role !== "owner" ? el("button", { type: "button", class: "link", on: { click: () => kick(member) } }, gettext("kick")) : null,
       them && config.powers.assign_roles && RANK[config.role] > RANK[member.role] ? roleSelect(member) : null);
   }));
 }
 
 const RANK = { owner: 4, admin: 3, moderator: 2, member: 1 };
+// The roles as the reader's language says them (the codes stay English in the API).
+const ROLE_NAMES = { owner: gettext("owner"), admin: gettext("admin"), moderator: gettext("moderator"), member: gettext("member") };
+function roleName(role) { return ROLE_NAMES[role] || role; }
 
 // Open (or find) the DM with these people, then go to it.
 async function openDm(userIds) {
@@ -261,8 +265,8 @@ async function openDm(userIds) {
 // Roles below one's own (owners may also make admins); the server decides.
 function roleSelect(member) {
   const roles = ["admin", "moderator", "member"].filter((r) => config.role === "owner" || RANK[r] < RANK[config.role]);
-  const select = el("select", { "aria-label": `Role of ${member.user.username}`, class: "role-select" },
-    roles.map((r) => el("option", { value: r, selected: r === member.role }, r)));
+  const select = el("select", { "aria-label": fmt(gettext("Role of %(name)s"), { name: member.user.username }), class: "role-select" },
+    roles.map((r) => el("option", { value: r, selected: r === member.role }, roleName(r))));
   select.addEventListener("change", () => memberAction(member, { role: select.value }));
   return select;
 }
@@ -272,7 +276,7 @@ async function memberAction(member, body) {
 }
 
 async function kick(member) {
-  if (!confirm(`Remove ${member.user.username} from the room?`)) return;
+  if (!confirm(fmt(gettext("Remove %(name)s from the room?"), { name: member.user.username }))) return;
   try { await api("DELETE", `rooms/${ROOM}/members/${member.user.id}/`); loadMembers(); roomHistory.poll(); } catch (e) { showError(e.message); }
 }
 
@@ -283,7 +287,7 @@ if (inviteButton) {
     try {
       const invite = await api("POST", `rooms/${ROOM}/invites/`, { max_uses: 0, max_age_seconds: 86400 });
       out.hidden = false;
-      out.textContent = `Invite link (24 h): ${location.origin}/chat/invite/${invite.code}/`;
+      out.textContent = fmt(gettext("Invite link (24 h): %(url)s"), { url: `${location.origin}/chat/invite/${invite.code}/` });
     } catch (e) { showError(e.message); }
   });
 }
@@ -305,12 +309,12 @@ const typists = new Map(); // username -> timer
 function showTyping() {
   const names = [...typists.keys()];
   typingOut.textContent = names.length === 0 ? ""
-    : names.length === 1 ? `${names[0]} is typing…`
-    : `${names.slice(0, 3).join(", ")} are typing…`;
+    : names.length === 1 ? fmt(gettext("%(name)s is typing…"), { name: names[0] })
+    : fmt(gettext("%(names)s are typing…"), { names: names.slice(0, 3).join(gettext(", ")) });
 }
 
 function setOnline(count) {
-  onlineOut.textContent = `${count} online`;
+  onlineOut.textContent = fmt(gettext("%(count)s online"), { count });
 }
 
 // Own messages arrive both as an ack and as message.new; upsert is idempotent.
@@ -320,7 +324,7 @@ function forThisRoom(frame) {
 }
 
 live.on("ready", (frame) => {
-  liveStatus.textContent = "live";
+  liveStatus.textContent = gettext("live");
   liveStatus.dataset.state = "live";
   const room = frame.rooms.find((r) => r.id === ROOM);
   if (room) setOnline(room.online_count);
@@ -331,7 +335,7 @@ live.on("ready", (frame) => {
 });
 
 live.on("socket.closed", () => {
-  liveStatus.textContent = "reconnecting…";
+  liveStatus.textContent = gettext("reconnecting…");
   liveStatus.dataset.state = "down";
 });
 

@@ -12,6 +12,7 @@ import { live } from "./socket.js";
 import { api, clientId, el, newestOf, placeMessage, refreshTimes } from "./chat-util.js";
 import { regroup, renderMessage } from "./chat-message.js";
 import { createComposer } from "./chat-composer.js";
+import { gettext } from "./i18n.js";
 
 const config = JSON.parse(document.getElementById("chat-config").textContent);
 const ROOM = config.roomId;
@@ -32,7 +33,7 @@ const state = { root: null, prev: null, byId: new Map(), lastRead: null, pending
 function render(m, { root = false } = {}) {
   return renderMessage(m, {
     tag: root ? "div" : "li", testid: root ? "thread-root-message" : "thread-reply", me: config.username, userId: config.userId,
-    extraHead: [m.also_to_room ? el("span", { class: "badge" }, "also in the room") : null],
+    extraHead: [m.also_to_room ? el("span", { class: "badge" }, gettext("also in the room")) : null],
   });
 }
 
@@ -49,7 +50,7 @@ function newest() {
 
 function showFollow() {
   const following = Boolean(state.root && state.root.thread && state.root.thread.following);
-  followButton.textContent = following ? "Unfollow" : "Follow";
+  followButton.textContent = following ? gettext("Unfollow") : gettext("Follow");
   followButton.dataset.following = following ? "true" : "false";
 }
 

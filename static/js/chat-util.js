@@ -1,7 +1,9 @@
 // What the chat pages' modules share: the JSON API with the session cookie
 // and CSRF, uploads with progress, building elements from text (never HTML),
-// relative time labels, avatars and client ids. Used by chat-room.js,
+// relative time labels (in the reader's language), avatars and client ids. Used by chat-room.js,
 // chat-thread.js, chat-message.js and chat-composer.js.
+
+import { dayKey, fmt, formatDate, gettext, relative } from "./i18n.js";
 
 const API = "/api/v1/";
 
@@ -44,28 +46,35 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// Dates and times in the page's language and the user's time zone (i18n.js).
 export function timeLabel(iso) {
-  const d = new Date(iso);
-  return d.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  return formatDate(iso, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
 }
 
 // The exact time, for a title on hover.
 export function exactTime(iso) {
-  return new Date(iso).toLocaleString([], { dateStyle: "full", timeStyle: "medium" });
+  return formatDate(iso, { dateStyle: "full", timeStyle: "medium" });
 }
 
-// "just now", "5 min ago", "3 h ago", "yesterday 14:05", then the date.
+// The clock time alone ("14:05", "오후 02:05").
+export function clockTime(iso) {
+  return formatDate(iso, { hour: "2-digit", minute: "2-digit" });
+}
+
+// "just now", "5 min. ago", "3 hr. ago", "yesterday 14:05", then the date,
+// in the reader's language (Intl.RelativeTimeFormat: "5分钟前", "5분 전"),
+// the days counted in the user's time zone.
 export function relativeTime(iso, now = Date.now()) {
   const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "";
   const seconds = Math.round((now - d.getTime()) / 1000);
-  if (seconds < 45) return "just now";
-  if (seconds < 3600) return `${Math.max(1, Math.round(seconds / 60))} min ago`;
-  if (seconds < 6 * 3600) return `${Math.round(seconds / 3600)} h ago`;
-  const clock = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  const today = new Date(now);
-  const yesterday = new Date(now - 86400000);
-  if (d.toDateString() === today.toDateString()) return `today ${clock}`;
-  if (d.toDateString() === yesterday.toDateString()) return `yesterday ${clock}`;
+  if (seconds < 45) return gettext("just now");
+  if (seconds < 3600) return relative.format(-Math.max(1, Math.round(seconds / 60)), "minute");
+  if (seconds < 6 * 3600) return relative.format(-Math.round(seconds / 3600), "hour");
+  const clock = clockTime(d);
+  const day = dayKey(d);
+  if (day === dayKey(new Date(now))) return `${relative.format(0, "day")} ${clock}`;
+  if (day === dayKey(new Date(now - 86400000))) return `${relative.format(-1, "day")} ${clock}`;
   return timeLabel(iso);
 }
 
@@ -132,10 +141,11 @@ export function uploadFile(file, onProgress) {
       if (xhr.status >= 200 && xhr.status < 300 && data) { if (onProgress) onProgress(1); resolve(data); return; }
       const err = data && data.error;
       const fields = err && err.fields ? Object.values(err.fields).flat().join(" ") : "";
-      const fallback = xhr.status === 413 ? "This file is too large." : `Upload failed (HTTP ${xhr.status}).`;
+      const fallback = xhr.status === 413 ? gettext("This file is too large.")
+        : fmt(gettext("Upload failed (HTTP %(status)s)."), { status: String(xhr.status) });
       reject(new Error(fields || (err && err.message) || fallback));
     });
-    xhr.addEventListener("error", () => reject(new Error("Upload failed: the server could not be reached.")));
+    xhr.addEventListener("error", () => reject(new Error(gettext("Upload failed: the server could not be reached."))));
     const form = new FormData();
     form.append("file", file);
     xhr.send(form);

@@ -4,7 +4,15 @@
 // ends keeps its row with its final status; speed and ETA go.
 import { live } from "./socket.js";
 import * as fig from "./figures.js";
+import { LANG, gettext } from "./i18n.js";
 
+// The job statuses in the reader's words (the job page's msgids; the code stays in the class).
+const STATUS = {
+  pending: gettext("pending"), queued: gettext("queued"), running: gettext("running"),
+  completed: gettext("completed"), failed: gettext("failed"), cancelled: gettext("cancelled"),
+};
+
+const PERCENT = new Intl.NumberFormat(LANG, { style: "percent", maximumFractionDigits: 1 });
 const FINISHED = ["completed", "failed", "cancelled"];
 const rows = new Map([...document.querySelectorAll("[data-job-id]")].map((row) => [row.dataset.jobId, row]));
 
@@ -14,10 +22,10 @@ function render(job) {
   const f = (name) => row.querySelector(`[data-f="${name}"]`);
   const s = job.stats || {};
   const running = job.status === "running";
-  f("status").textContent = job.status;
+  f("status").textContent = STATUS[job.status] || job.status;
   f("status").className = `badge status-${job.status}`;
   f("bar").value = job.progress;
-  f("progress").textContent = `${job.progress}%`;
+  f("progress").textContent = PERCENT.format((job.progress || 0) / 100);
   f("bytes").textContent = s.total_bytes ? fig.sizeOf(s.bytes, s.total_bytes) : (s.bytes ? fig.size(s.bytes) : "");
   f("speed").textContent = running ? fig.speed(s.speed || 0) : "";
   f("eta").textContent = running && s.eta != null ? fig.eta(s.eta) : "";

@@ -5,6 +5,7 @@
 //   {type: "notifications.unread", unread: <count>}   after reads in any tab: exact
 // Text only (textContent, never innerHTML): titles and messages are user data.
 import { live } from "./socket.js";
+import { gettext, number } from "./i18n.js";
 
 const CAP = 99; // the server counts up to CAP + 1 and shows "99+" beyond (accounts/notifications.py)
 const badge = document.getElementById("notification-badge");
@@ -18,7 +19,7 @@ function show(n) {
   if (!badge) return;
   n = Math.max(0, Math.trunc(n) || 0);
   badge.dataset.count = String(n);
-  badge.textContent = n > CAP ? `${CAP}+` : String(n);
+  badge.textContent = n > CAP ? `${number(CAP)}+` : number(n);
   badge.hidden = n === 0;
 }
 
@@ -40,7 +41,7 @@ function prepend(n) {
   head.className = "notification-head";
   const mark = document.createElement("span");
   mark.className = "badge";
-  mark.textContent = "new";
+  mark.textContent = gettext("new");
   const title = document.createElement("strong");
   title.className = "notification-title";
   const path = safePath(n.url);

@@ -8,6 +8,7 @@
 
 import { live } from "./socket.js";
 import { api, el, timeLabel } from "./chat-util.js";
+import { fmt, gettext, number } from "./i18n.js";
 
 const config = JSON.parse(document.getElementById("receipts-config").textContent);
 const timeline = document.getElementById("timeline");
@@ -49,7 +50,7 @@ function drawDm() {
     if (mine(li)) target = li;
     if (li === upTo) break;
   }
-  if (target) bodyOf(target).append(el("div", { class: "receipts-line seen", "data-testid": "seen" }, "Seen"));
+  if (target) bodyOf(target).append(el("div", { class: "receipts-line seen", "data-testid": "seen" }, gettext("Seen")));
 }
 
 function drawReaders() {
@@ -61,10 +62,10 @@ function drawReaders() {
   }
   for (const [messageId, readers] of byMessage) {
     const shown = readers.slice(0, MAX_AVATARS).map(avatar);
-    const more = readers.length > MAX_AVATARS ? el("span", { class: "muted" }, `+${readers.length - MAX_AVATARS}`) : null;
+    const more = readers.length > MAX_AVATARS ? el("span", { class: "muted" }, `+${number(readers.length - MAX_AVATARS)}`) : null;
     bodyOf(messageNode(messageId)).append(el("div", { class: "receipts-line" },
       el("button", { type: "button", class: "receipt-avatars", "data-testid": "receipt-avatars",
-        "aria-label": `Read by ${readers.map((u) => u.username).join(", ")}`,
+        "aria-label": fmt(gettext("Read by %(names)s"), { names: readers.map((u) => u.username).join(gettext(", ")) }),
         on: { click: (event) => openList(messageId, event.currentTarget) } }, shown, more)));
   }
 }
@@ -81,7 +82,7 @@ function draw() {
 }
 
 async function openList(messageId, anchor) {
-  list.replaceChildren(el("li", { class: "muted" }, "Loading…"));
+  list.replaceChildren(el("li", { class: "muted" }, gettext("Loading…")));
   popover.hidden = false;
   const box = anchor.getBoundingClientRect();
   popover.style.top = `${window.scrollY + box.bottom + 4}px`;
@@ -90,7 +91,7 @@ async function openList(messageId, anchor) {
     const found = await api("GET", `messages/${messageId}/receipts`);
     list.replaceChildren(...(found.read_by.length ? found.read_by.map((r) => el("li", { "data-testid": "receipt" },
       avatar(r.user), " ", el("strong", {}, r.user.username), " ", el("time", { class: "muted", datetime: r.read_at }, timeLabel(r.read_at))))
-      : [el("li", { class: "muted" }, "Nobody yet.")]));
+      : [el("li", { class: "muted" }, gettext("Nobody yet."))]));
   } catch (e) {
     list.replaceChildren(el("li", { class: "errorlist" }, e.message));
   }

@@ -5,6 +5,7 @@
 // /chat/scheduled/.
 
 import { api, el } from "./chat-util.js";
+import { LANG, fmt, gettext } from "./i18n.js";
 
 const root = document.getElementById("send-later");
 const toggle = document.getElementById("send-later-toggle");
@@ -45,7 +46,7 @@ function tomorrowAtNine() {
 }
 
 function label(date) {
-  return new Intl.DateTimeFormat(undefined, { timeZone: ZONE, weekday: "short", day: "numeric", month: "short",
+  return new Intl.DateTimeFormat(LANG, { timeZone: ZONE, weekday: "short", day: "numeric", month: "short",
     hour: "2-digit", minute: "2-digit" }).format(date);
 }
 
@@ -79,8 +80,8 @@ function say(message, link) {
 async function schedule(kind) {
   const when = choice(kind);
   const content = text.value.trim();
-  if (!content) { say("Write the message first, then choose when to send it."); return; }
-  if (!when) { say("Pick a date and a time."); return; }
+  if (!content) { say(gettext("Write the message first, then choose when to send it.")); return; }
+  if (!when) { say(gettext("Pick a date and a time.")); return; }
   try {
     await api("POST", "scheduled-messages/", { room_id: ROOM, content, send_at: when.toISOString() });
   } catch (e) {
@@ -90,7 +91,7 @@ async function schedule(kind) {
   text.value = "";
   text.dispatchEvent(new Event("input", { bubbles: true }));
   setOpen(false);
-  say(`Scheduled for ${label(when)}.`, el("a", { href: "/chat/scheduled/", "data-testid": "scheduled-view" }, "View scheduled"));
+  say(fmt(gettext("Scheduled for %(when)s."), { when: label(when) }), el("a", { href: "/chat/scheduled/", "data-testid": "scheduled-view" }, gettext("View scheduled")));
 }
 
 toggle.addEventListener("click", () => setOpen(menu.hidden));

@@ -6,12 +6,15 @@
 // reads the exact counts again (GET /api/v1/unread). Text only.
 import { live } from "./socket.js";
 import { api } from "./chat-util.js";
+import { gettext, number } from "./i18n.js";
 
 const bar = document.getElementById("chat-sidebar");
 const totalBadge = document.querySelector("[data-total-badge]");
 const baseTitle = document.title.replace(/^\(\d+\+?\) /, "");
 const counts = new Map(); // room_id -> {unread, mentions, kind}
 let me = null;
+// Presence as the reader's language says it (the codes stay English in data-status).
+const STATUS = { online: gettext("online"), away: gettext("away"), offline: gettext("offline") };
 let threads = null;
 
 function currentRoom() {
@@ -21,7 +24,7 @@ function currentRoom() {
 
 function badge(node, n, prefix = "") {
   if (!node) return;
-  node.textContent = `${prefix}${n > 99 ? "99+" : n}`;
+  node.textContent = `${prefix}${n > 99 ? `${number(99)}+` : number(n)}`;
   node.dataset.count = String(n);
   node.hidden = !n;
 }
@@ -82,7 +85,7 @@ function row(room) {
   const name = document.createElement("span");
   name.className = "sidebar-name";
   name.textContent = room.kind === "channel" ? `#${room.name}`
-    : (room.participants || []).map((p) => p.username).join(", ") || "Only you";
+    : (room.participants || []).map((p) => p.username).join(gettext(", ")) || gettext("Only you");
   link.append(name);
   for (const kind of room.kind === "channel" ? ["mentions", "unread"] : ["unread"]) {
     const span = document.createElement("span");
@@ -150,7 +153,7 @@ live.on("room.deleted", (frame) => removed(frame.room_id));
 live.on("presence", (frame) => {
   for (const person of bar?.querySelectorAll(`.person[data-user-id="${frame.user_id}"]`) || []) {
     person.dataset.status = frame.status;
-    person.title = `${person.textContent}: ${frame.status}`;
+    person.title = `${person.textContent}: ${STATUS[frame.status] || frame.status}`;
   }
 });
 // Coming back to the tab: the open room is read by its page; read again.

@@ -4,6 +4,7 @@
 // fuzzy match, arrows move, Enter opens, Escape closes (the <dialog>'s own
 // cancel) and focus goes back where it was. Names are shown as text only.
 import { api } from "./chat-util.js";
+import { gettext } from "./i18n.js";
 
 const dialog = document.getElementById("switcher");
 const input = document.getElementById("switcher-input");
@@ -22,7 +23,7 @@ async function load() {
     const page = await api("GET", `rooms/?scope=mine&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
     for (const r of page.results) {
       const label = r.kind === "channel" ? `#${r.name}`
-        : (r.participants || []).map((p) => p.username).join(", ") || "Only you";
+        : (r.participants || []).map((p) => p.username).join(gettext(", ")) || gettext("Only you");
       found.push({ id: r.id, label, kind: r.kind });
     }
     cursor = page.next;
@@ -69,7 +70,7 @@ function render() {
     name.textContent = r.label;
     const kind = document.createElement("span");
     kind.className = "muted";
-    kind.textContent = r.kind === "channel" ? "room" : r.kind === "dm" ? "direct message" : "group";
+    kind.textContent = r.kind === "channel" ? gettext("room") : r.kind === "dm" ? gettext("direct message") : gettext("group");
     li.append(name, kind);
     li.addEventListener("mousedown", (e) => { e.preventDefault(); go(r); });
     return li;
@@ -77,7 +78,7 @@ function render() {
   if (!shown.length) {
     const li = document.createElement("li");
     li.className = "muted switcher-empty";
-    li.textContent = rooms ? "No room or person matches." : "Loading…";
+    li.textContent = rooms ? gettext("No room or person matches.") : gettext("Loading…");
     list.append(li);
   }
   input.setAttribute("aria-activedescendant", shown.length ? `switcher-opt-${active}` : "");
@@ -127,6 +128,8 @@ if (dialog) {
       active = (active + (e.key === "ArrowDown" ? 1 : shown.length - 1)) % shown.length;
       render();
     } else if (e.key === "Enter") {
+      // Enter that picks a Chinese, Japanese or Korean word in an IME opens nothing.
+      if (e.isComposing || e.keyCode === 229) return;
       e.preventDefault();
       if (shown[active]) go(shown[active]);
       else if (!rooms) enterWhileLoading = true;

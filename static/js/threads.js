@@ -7,13 +7,14 @@
 
 import { live } from "./socket.js";
 import { api } from "./chat-util.js";
+import { fmt, gettext, ngettext, number } from "./i18n.js";
 
 const badge = document.getElementById("threads-badge");
 const list = document.getElementById("thread-list");
 
 function showBadge(n) {
   if (!badge) return;
-  badge.textContent = n > 99 ? "99+" : String(n);
+  badge.textContent = n > 99 ? `${number(99)}+` : number(n);
   badge.dataset.count = String(n);
   badge.hidden = n === 0;
 }
@@ -29,12 +30,12 @@ function item(t) {
   link.href = `/chat/rooms/${encodeURIComponent(t.room.id)}/?thread=${encodeURIComponent(t.root.id)}`;
   const where = document.createElement("span");
   where.className = "thread-room";
-  where.textContent = t.room.kind === "channel" ? `#${t.room.name}` : "Direct message";
+  where.textContent = t.room.kind === "channel" ? `#${t.room.name}` : gettext("Direct message");
   const root = document.createElement("span");
   root.className = "thread-root";
   if (t.root.is_deleted) {
     const em = document.createElement("em");
-    em.textContent = "Message removed";
+    em.textContent = gettext("Message removed");
     root.append(em);
   } else {
     const who = document.createElement("strong");
@@ -45,13 +46,13 @@ function item(t) {
   link.append(where, root);
   const count = document.createElement("span");
   count.className = "muted";
-  count.textContent = `${t.reply_count} ${t.reply_count === 1 ? "reply" : "replies"}`;
+  count.textContent = fmt(ngettext("%(count)s reply", "%(count)s replies", t.reply_count), { count: t.reply_count });
   li.append(link, " ", count);
   if (t.unread) {
     const unread = document.createElement("span");
     unread.className = "unread";
     unread.setAttribute("data-testid", "thread-item-unread");
-    unread.textContent = String(t.unread);
+    unread.textContent = number(t.unread);
     li.append(" ", unread);
   }
   if (t.mentions) {
