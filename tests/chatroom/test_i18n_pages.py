@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts.services import profile_update
 from chatroom import services
-from chatroom.models import JoinRequest
+from chatroom.models import JoinRequest, RoomMember
 from chatroom.services import scheduled_messages
 from tests.i18n_text import english_left, visible_text
 
@@ -29,14 +29,16 @@ HANZI = re.compile(r"[\u4e00-\u9fff]")
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 SCRIPT = {"zh-hans": HANZI, "ko": HANGUL}
 # What the fixture below creates: usernames and room names.
-NAMES = {"alice", "bob", "carol", "dave", "lobby", "gated", "vault"}
+NAMES = {"alice", "bob", "carol", "dave", "lobby", "gated", "vault", "attic"}
 
 
 @pytest.fixture
 def chat(make_user, make_room, member_of):
-    """alice owns #lobby (a thread with a reaction, a topic), #gated (join
-    approval, carol waiting) and #vault (private); she has a DM with bob, a
-    scheduled message and a followed thread. dave is in none of them."""
+    """alice owns #lobby (a thread with a reaction, a topic; bob muted),
+    #gated (join approval, carol waiting), #vault (private, carol in it) and
+    #attic (archived); she has a DM with bob, a group DM with bob and carol,
+    scheduled messages (in a room, a thread and the DM) and a followed
+    thread. dave is in none of them."""
     alice = make_user("alice")
     profile_update(actor=alice, user=alice, timezone="Asia/Seoul")
     lobby = make_room(owner=alice, name="lobby", description="weekly sync notes")
@@ -50,12 +52,21 @@ def chat(make_user, make_room, member_of):
     services.room_join(user=carol, room=gated)
     vault = make_room(owner=alice, name="vault", is_private=True, password="right horse battery")
     invite = services.invite_create(actor=alice, room=vault)
+    RoomMember.objects.create(room=vault, user=carol, role="member")
+    attic = make_room(owner=alice, name="attic")
+    services.room_update(actor=alice, room=attic, archived=True)
     dm, _ = services.dm_open(actor=alice, user_ids=[bob.id])
+    group, _ = services.dm_open(actor=alice, user_ids=[bob.id, carol.id])
     services.member_update(actor=alice, room=lobby, user=bob, is_muted=True)
     item = scheduled_messages.scheduled_create(actor=alice, room_id=lobby.id, content="ping later",
                                                send_at=timezone.now() + timedelta(days=2))
+    later = timezone.now() + timedelta(days=3)
+    scheduled_messages.scheduled_create(actor=alice, room_id=lobby.id, content="in the thread", send_at=later,
+                                        thread_id=root.id)
+    scheduled_messages.scheduled_create(actor=alice, room_id=dm.id, content="just you", send_at=later)
     return {"alice": alice, "bob": bob, "carol": carol, "dave": dave, "lobby": lobby, "gated": gated,
-            "vault": vault, "invite": invite, "dm": dm, "root": root, "scheduled": item}
+            "vault": vault, "attic": attic, "invite": invite, "dm": dm, "group": group, "root": root,
+            "scheduled": item}
 
 
 # page: (who looks, url)
@@ -64,6 +75,11 @@ PAGES = {
     "room": ("alice", "/chat/rooms/{lobby}/"),
     "room with a thread open": ("alice", "/chat/rooms/{lobby}/?thread={root}"),
     "dm": ("alice", "/chat/rooms/{dm}/"),
+    "group dm": ("alice", "/chat/rooms/{group}/"),
+    "group dm members": ("alice", "/chat/rooms/{group}/members/"),
+    "archived room": ("alice", "/chat/rooms/{attic}/"),
+    "archived room settings": ("alice", "/chat/rooms/{attic}/settings/"),
+    "private room settings": ("alice", "/chat/rooms/{vault}/settings/"),
     "room settings": ("alice", "/chat/rooms/{lobby}/settings/"),
     "members": ("alice", "/chat/rooms/{lobby}/members/"),
     "members as a member": ("bob", "/chat/rooms/{lobby}/members/"),
@@ -75,6 +91,7 @@ PAGES = {
     "threads, none": ("dave", "/chat/threads/"),
     "join page": ("dave", "/chat/rooms/{gated}/"),
     "join page, private": ("dave", "/chat/rooms/{vault}/"),
+    "join page, archived": ("dave", "/chat/rooms/{attic}/"),
     "join page, waiting": ("carol", "/chat/rooms/{gated}/"),
     "invite": ("dave", "/chat/invite/{invite}/"),
     "join requests": ("alice", "/chat/rooms/{gated}/requests/"),
@@ -85,9 +102,9 @@ PAGES = {
 
 
 def _url(chat, url):
-    return url.format(lobby=chat["lobby"].id, root=chat["root"].id, dm=chat["dm"].id, gated=chat["gated"].id,
-                      vault=chat["vault"].id, invite=chat["invite"].code, bob=chat["bob"].id,
-                      alice=chat["alice"].id)
+    return url.format(lobby=chat["lobby"].id, root=chat["root"].id, dm=chat["dm"].id, group=chat["group"].id,
+                      gated=chat["gated"].id, vault=chat["vault"].id, attic=chat["attic"].id,
+                      invite=chat["invite"].code, bob=chat["bob"].id, alice=chat["alice"].id)
 
 
 def _get(client, chat, who, url, language):
@@ -116,7 +133,7 @@ def test_each_chat_page_has_no_english_left(client, chat, language, page):
     # The sidebar beside <main> too, and the page's <title>.
     assert english_left(_sidebar(html), names=NAMES, scope=None) == []
     title = re.search(r"<title>(.*?)</title>", html, re.DOTALL)[1]
-    assert SCRIPT[language].search(title) or title.split("·")[0].strip().lstrip("#") in NAMES, title
+    assert english_left(f"<title>{title}</title>", names=NAMES) == [], title
 
 
 @pytest.mark.parametrize("page", list(PAGES))
@@ -154,8 +171,8 @@ def test_the_room_page_in_korean_says_the_expected_words(client, chat):
     assert 'placeholder="#lobby에 메시지 보내기"' in html and "스레드에 답글 달기" in html
 
 
-ZH_DAYS = ["星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日"]
-KO_DAYS = ["월요일", "화요일", "수요일", "목요일", "금요일", "토요일", "일요일"]
+ZH_DAYS = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"]  # Django's abbreviated weekdays
+KO_DAYS = ["월", "화", "수", "목", "금", "토", "일"]
 
 
 @pytest.mark.parametrize("language", ["zh-hans", "ko"])
@@ -168,6 +185,8 @@ def test_scheduled_times_are_in_the_users_zone_and_the_languages_format(client, 
         wanted = f"{local.year}년 {local.month}월 {local.day}일 ({KO_DAYS[local.weekday()]}) {local:%H:%M}"
     when = re.search(r'data-testid="scheduled-when">([^<]*)<', html)[1]
     assert when == wanted
+    where = {"zh-hans": ("#lobby · 在话题中", "与 bob 的私信"), "ko": ("#lobby · 스레드에서", "bob 님과의 다이렉트 메시지")}
+    assert all(f">{w}</a>" in html for w in where[language]), where[language]
     # Not UTC's wall time (9 hours off).
     utc = timezone.localtime(chat["scheduled"].send_at, timezone.get_fixed_timezone(0))
     assert f"{utc:%H:%M}" not in when
@@ -183,7 +202,7 @@ def test_the_join_requests_page_shows_the_time_in_the_users_zone(client, chat):
 def test_a_search_hit_shows_its_time_in_the_language_before_the_script_runs(client, chat):
     html = _get(client, chat, "alice", "/chat/search/?q=hello", "zh-hans").content.decode()
     shown = re.search(r"<time datetime=\"[^\"]+\" data-relative>([^<]*)</time>", html)[1]
-    assert re.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日 星期. \d\d:\d\d", shown), shown
+    assert re.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日 周. \d\d:\d\d", shown), shown
 
 
 def test_the_dnd_warning_is_in_korean_with_the_end_in_the_users_zone(client, chat):
@@ -219,7 +238,7 @@ def test_flash_messages_and_form_errors_are_in_the_readers_language(client, chat
     refused = client.post("/chat/dm/", {"usernames": ""}, follow=True).content.decode()
     assert "请至少选择一个人。" in refused
     required = client.post("/chat/", {"name": ""}).content.decode()
-    assert "这个字段是必填项。" in required  # Django's own form errors follow the language too
+    assert "该字段是必填项。" in required  # Django's own form errors follow the language too
     assert "3 到 50 个字母、数字、_ 或 -。" in required  # the field's help
 
 
