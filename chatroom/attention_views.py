@@ -6,14 +6,16 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from chatroom import services
 from chatroom.page_access import room_or_404
 from core.errors import ApplicationError
 
-LABELS = {"all": "You will be notified of everything here.", "mentions": "You will be notified only of mentions here.",
-          "none": "Muted: no notifications from here; unread messages are still counted."}
+LABELS = {"all": _("You will be notified of everything here."),
+          "mentions": _("You will be notified only of mentions here."),
+          "none": _("Muted: no notifications from here; unread messages are still counted.")}
 
 
 @login_required

@@ -6,29 +6,30 @@ are shown and entered in the user's profile time zone."""
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from chatroom import scheduled_selectors
 from chatroom.models import RoomMember
+from chatroom.page_access import user_zone
 from chatroom.services import scheduled_messages
 from core.errors import ApplicationError, ValidationFailed
 
 Status = scheduled_selectors.Status
-TABS = [(Status.SCHEDULED, "Scheduled"), (Status.SENT, "Sent"), (Status.FAILED, "Failed"),
-        (Status.CANCELLED, "Cancelled")]
+TABS = [(Status.SCHEDULED, pgettext_lazy("scheduled message status", "Scheduled")),
+        (Status.SENT, pgettext_lazy("scheduled message status", "Sent")),
+        (Status.FAILED, pgettext_lazy("scheduled message status", "Failed")),
+        (Status.CANCELLED, pgettext_lazy("scheduled message status", "Cancelled"))]
+STATUS_LABELS = dict(TABS)
 
-
-def _zone(user) -> ZoneInfo:
-    try:
-        return ZoneInfo(getattr(getattr(user, "profile", None), "timezone", None) or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+_zone = user_zone
 
 
 def _wall_time(value: str, zone: ZoneInfo) -> datetime:
@@ -36,7 +37,7 @@ def _wall_time(value: str, zone: ZoneInfo) -> datetime:
     try:
         naive = datetime.fromisoformat((value or "").strip())
     except ValueError:
-        raise ValidationFailed(fields={"send_at": ["Pick a date and a time."]}) from None
+        raise ValidationFailed(fields={"send_at": [_("Pick a date and a time.")]}) from None
     if naive.tzinfo is not None:
         return naive
     return naive.replace(tzinfo=zone)
@@ -57,7 +58,8 @@ def scheduled_page(request):
         people.setdefault(room_id, []).append(username)
     for item in items:
         item.local_value = timezone.localtime(item.send_at, zone).strftime("%Y-%m-%dT%H:%M")
-        item.people = ", ".join(people.get(item.room_id, []))
+        item.people = pgettext("list separator", ", ").join(people.get(item.room_id, []))
+        item.status_label = STATUS_LABELS.get(item.status, item.status)
     counts = {s: 0 for s in Status.values}
     for s in scheduled_selectors.scheduled_list(user=request.user).values_list("status", flat=True):
         counts[s] += 1
@@ -78,7 +80,7 @@ def scheduled_edit(request, scheduled_id):
     except ApplicationError as exc:
         messages.error(request, " ".join(sum((list(v) for v in (exc.fields or {}).values()), [])) or exc.message)
     else:
-        messages.info(request, "Scheduled message changed.")
+        messages.info(request, _("Scheduled message changed."))
     return redirect("chatroom:scheduled")
 
 
@@ -90,5 +92,5 @@ def scheduled_cancel(request, scheduled_id):
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        messages.info(request, "Scheduled message cancelled.")
+        messages.info(request, _("Scheduled message cancelled."))
     return redirect("chatroom:scheduled")

@@ -6,6 +6,9 @@ keeps the counts live afterwards."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
+
 from chatroom import selectors, thread_state, unread
 from chatroom.models import ROOM_VISIBLE, Mention, Message, RoomMember
 from realtime import presence
@@ -24,7 +27,7 @@ def with_people(user, rooms):
         room.people = people.get(room.id, [])
         for person in room.people:
             person.status = statuses.get(str(person.id), presence.OFFLINE)
-        room.title = ", ".join(p.username for p in room.people) or "Only you"
+        room.title = pgettext("list separator", ", ").join(p.username for p in room.people) or _("Only you")
     return rooms
 
 

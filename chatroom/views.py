@@ -16,31 +16,37 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from accounts.selectors import profile_of, user_for_login
 from chatroom import selectors, services, sidebar, thread_selectors
-from chatroom.page_access import room_or_404
 from chatroom.models import JoinRequest
+from chatroom.page_access import in_user_zone, room_or_404
 from chatroom.permissions import can_invite, has_power
 from chatroom.presenters import attachment_response, jump_url
-from realtime import presence
 from config.forms import form_errors
 from core.errors import ApplicationError, NotFound, ValidationFailed
 from core.replicas import lag_tolerant
 from core.timestamps import isoformat_z
+from realtime import presence
 
 # profile.preferences key of the per-user desktop notification switch (static/js/chat-desktop.js).
 DESKTOP_NOTIFICATIONS_KEY = "desktop_notifications"
 
 
 class RoomCreateForm(forms.Form):
-    name = forms.CharField(max_length=50, help_text="3 to 50 letters, digits, _ or -.")
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
-    is_private = forms.BooleanField(required=False, label="Private (needs a password or an invite)")
-    password = forms.CharField(required=False, widget=forms.PasswordInput, max_length=128, strip=False)
-    require_approval = forms.BooleanField(required=False, label="New members need approval")
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=50,
+                           help_text=gettext_lazy("3 to 50 letters, digits, _ or -."))
+    description = forms.CharField(label=gettext_lazy("Description"), required=False,
+                                  widget=forms.Textarea(attrs={"rows": 2, "translate": "no"}), max_length=2000)
+    is_private = forms.BooleanField(required=False, label=gettext_lazy("Private (needs a password or an invite)"))
+    password = forms.CharField(label=gettext_lazy("Password"), required=False, widget=forms.PasswordInput,
+                               max_length=128, strip=False)
+    require_approval = forms.BooleanField(required=False, label=gettext_lazy("New members need approval"))
 
 
 @login_required
@@ -90,11 +96,11 @@ def dm_open(request):
         for name in names:
             found = user_for_login(name)
             if found is None:
-                raise NotFound(f"No user {name[:150]!r}.")
+                raise NotFound(_("No user %(name)s.") % {"name": repr(name[:150])})
             ids.append(str(found.id))
         if not ids:
-            raise ValidationFailed(fields={"user_ids": ["Choose at least one person."]})
-        room, _ = services.dm_open(actor=request.user, user_ids=ids)
+            raise ValidationFailed(fields={"user_ids": [_("Choose at least one person.")]})
+        room, _created = services.dm_open(actor=request.user, user_ids=ids)
     except ApplicationError as exc:
         detail = "; ".join(m for msgs in (exc.fields or {}).values() for m in msgs)
         messages.error(request, detail or exc.message)
@@ -113,10 +119,10 @@ def person(request, user_id):
         try:
             if request.POST.get("op") == "block":
                 services.block_add(actor=request.user, user=other)
-                messages.success(request, f"You blocked {other.username}. They cannot message you.")
+                messages.success(request, _("You blocked %(name)s. They cannot message you.") % {"name": other.username})
             elif request.POST.get("op") == "unblock":
                 services.block_remove(actor=request.user, user=other)
-                messages.success(request, f"You unblocked {other.username}.")
+                messages.success(request, _("You unblocked %(name)s.") % {"name": other.username})
         except ApplicationError as exc:
             messages.error(request, exc.message)
         return redirect("chatroom:person", other.id)
@@ -137,6 +143,7 @@ def threads(request):
 
 
 @login_required
+@in_user_zone
 def room_view(request, room_id):
     room = room_or_404(request.user, room_id)
     member = selectors.member_of(room, request.user)
@@ -177,7 +184,7 @@ def room_join(request, room_id):
         messages.error(request, exc.message)
         return redirect("chatroom:room", room_id)
     if join_request is not None:
-        messages.info(request, "Your request to join was sent to the room's moderators.")
+        messages.info(request, _("Your request to join was sent to the room's moderators."))
     return redirect("chatroom:room", room_id)
 
 
@@ -190,7 +197,8 @@ def room_leave(request, room_id):
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("chatroom:room", room_id)
-    messages.info(request, "You left the conversation." if room.is_dm else f"You left {room.name}.")
+    messages.info(request, _("You left the conversation.") if room.is_dm
+                  else _("You left %(name)s.") % {"name": room.name})
     return redirect("chatroom:list")
 
 
@@ -204,16 +212,18 @@ def room_invite_user(request, room_id):
         room = selectors.room_get(user=request.user, room_id=room_id)
         invitee = user_for_login(login)
         if invitee is None:
-            raise NotFound(f"No user {login[:150]!r}.")
+            raise NotFound(_("No user %(name)s.") % {"name": repr(login[:150])})
         services.invite_user(actor=request.user, room=room, user=invitee)
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"Invited {invitee.username}; they will find it in their notifications.")
+        messages.success(request, _("Invited %(name)s; they will find it in their notifications.")
+                         % {"name": invitee.username})
     return redirect("chatroom:room", room_id)
 
 
 @login_required
+@in_user_zone
 def invite_page(request, code):
     try:
         invite = selectors.invite_get(code=code)
@@ -230,6 +240,7 @@ def invite_page(request, code):
 
 
 @login_required
+@in_user_zone
 def join_requests(request, room_id):
     try:
         room = selectors.room_get(user=request.user, room_id=room_id)
@@ -242,12 +253,14 @@ def join_requests(request, room_id):
     if request.method == "POST":
         target = next((r for r in pending if str(r.id) == request.POST.get("request_id")), None)
         if target is None:
-            messages.error(request, "That request is no longer pending.")
+            messages.error(request, _("That request is no longer pending."))
         else:
             try:
                 services.join_request_decide(actor=request.user, request=target,
                                              approve=request.POST.get("decision") == "approve")
-                messages.success(request, f"{target.user.username}: {'approved' if request.POST.get('decision') == 'approve' else 'rejected'}.")
+                done = (_("%(name)s: approved.") if request.POST.get("decision") == "approve"
+                        else _("%(name)s: rejected."))
+                messages.success(request, done % {"name": target.user.username})
             except ApplicationError as exc:
                 messages.error(request, exc.message)
         return redirect("chatroom:join_requests", room.id)
@@ -256,14 +269,14 @@ def join_requests(request, room_id):
 
 def _search_filters(request) -> tuple[dict, dict, list[str]]:
     """The search page's filters from its query string: (given values to show
-    again, selector arguments, errors). Dates are whole days in the server's
-    time zone, "until" included."""
+    again, selector arguments, errors). Dates are whole days in the user's
+    time zone (the page runs in it, page_access.in_user_zone), "until" included."""
     shown = {k: request.GET.get(k, "").strip() for k in ("room_id", "person", "since", "until")}
     args, errors = {"room_id": shown["room_id"] or None}, []
     if shown["person"]:
         found = User.objects.filter(username__iexact=shown["person"].lstrip("@")).values_list("id", flat=True).first()
         if found is None:
-            errors.append(f"No one is called {shown['person']}.")
+            errors.append(_("No one is called %(name)s.") % {"name": shown["person"]})
         args["user_id"] = found
     for key, shift in (("since", 0), ("until", 1)):
         if not shown[key]:
@@ -271,7 +284,8 @@ def _search_filters(request) -> tuple[dict, dict, list[str]]:
         try:
             day = datetime.date.fromisoformat(shown[key])
         except ValueError:
-            errors.append(f"{key.capitalize()}: use a date like 2026-01-31.")
+            errors.append(_("Since: use a date like 2026-01-31.") if key == "since"
+                           else _("Until: use a date like 2026-01-31."))
             continue
         start = datetime.datetime.combine(day + datetime.timedelta(days=shift), datetime.time())
         args[key] = timezone.make_aware(start)
@@ -280,6 +294,7 @@ def _search_filters(request) -> tuple[dict, dict, list[str]]:
 
 @login_required
 @lag_tolerant
+@in_user_zone
 def search(request):
     q = request.GET.get("q", "").strip()
     shown, args, errors = _search_filters(request)
@@ -295,7 +310,9 @@ def search(request):
     hits = []
     for hit in (result or {}).get("results", []):
         m = hit["message"]
-        hits.append({**hit, "room_name": names.get(str(m["room_id"]), "a room"),
+        created = m.get("created_at")
+        hits.append({**hit, "room_name": names.get(str(m["room_id"]), _("a room")),
+                     "created": parse_datetime(created) if isinstance(created, str) else created,
                      "url": jump_url(m["room_id"], m["id"], m.get("thread_id"), m.get("also_to_room"))})
     more = None
     if result and result.get("next"):

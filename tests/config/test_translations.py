@@ -37,7 +37,9 @@ def _sources(pattern: str):
 
 def _ids(found) -> set:
     ids = set()
-    for _, _, message, _ in found:
+    for _, function, message, _ in found:
+        if function in ("pgettext", "pgettext_lazy", "npgettext"):
+            message = message[1:]  # (context, msgid[, plural]): the context is no msgid
         if isinstance(message, (tuple, list)):
             ids.add(message[0] if message[0] is not None else message[1])
             ids.update(m for m in message[1:2] if m)
