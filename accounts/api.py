@@ -4,6 +4,7 @@ shape, call one service or selector, render."""
 from __future__ import annotations
 
 from django.contrib import auth
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
@@ -97,7 +98,7 @@ class SessionDetailView(APIView):
     def delete(self, request, session_id):
         session = selectors.session_of(user=request.user, session_id=session_id)
         if session is None:
-            raise NotFound("No such session.")
+            raise NotFound(_("No such session."))
         current = current_device_session(request)
         services.session_revoke(actor=request.user, session=session)
         if current is not None and current.pk == session.pk and not isinstance(request.auth, DeviceSession):
@@ -137,7 +138,7 @@ class ApiKeyDetailView(APIView):
     def delete(self, request, key_id):
         api_key = selectors.api_key_of(user=request.user, key_id=key_id)
         if api_key is None:
-            raise NotFound("No such API key.")
+            raise NotFound(_("No such API key."))
         services.api_key_revoke(actor=request.user, api_key=api_key)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

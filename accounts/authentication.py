@@ -4,6 +4,7 @@ Each reads the rest of the request in the user's profile language
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from knox.auth import TokenAuthentication
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -24,10 +25,10 @@ class DeviceTokenAuthentication(TokenAuthentication):
         try:
             text = token.decode("ascii")
         except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed("Invalid token.") from None
+            raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
         found = selectors.user_for_token(text)
         if found is None:
-            raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
+            raise exceptions.AuthenticationFailed(_("Invalid, expired or revoked token."))
         user, session = found
         services.device_session_touch(session=session, ip=client_ip(self._request))
         services.user_touch_activity(user=user)
@@ -50,14 +51,14 @@ class ApiKeyAuthentication(BaseAuthentication):
         if not parts or parts[0].lower() != self.keyword:
             return None
         if len(parts) != 2:
-            raise exceptions.AuthenticationFailed("Invalid Api-Key header.")
+            raise exceptions.AuthenticationFailed(_("Invalid Api-Key header."))
         try:
             key = parts[1].decode("ascii")
         except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed("Invalid API key.") from None
+            raise exceptions.AuthenticationFailed(_("Invalid API key.")) from None
         api_key = selectors.api_key_for_key(key)
         if api_key is None:
-            raise exceptions.AuthenticationFailed("Invalid, expired or revoked API key.")
+            raise exceptions.AuthenticationFailed(_("Invalid, expired or revoked API key."))
         services.api_key_record_use(api_key=api_key)
         services.user_touch_activity(user=api_key.user)
         activate_for(api_key.user, request)

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.db import transaction
 from django.utils import timezone as dj_timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 
 from accounts.models import Profile, User
 from core.errors import ValidationFailed
@@ -94,7 +95,7 @@ def _clean_schedule(schedule):
     if not isinstance(schedule, dict) or _clock(schedule.get("start")) is None or _clock(schedule.get("end")) is None:
         raise ValidationFailed(fields={"schedule": ['{"start": "HH:MM", "end": "HH:MM"} in your time zone, or null.']})
     if schedule["start"] == schedule["end"]:
-        raise ValidationFailed(fields={"schedule": ["Start and end must differ."]})
+        raise ValidationFailed(fields={"schedule": [_("Start and end must differ.")]})
     return {"start": schedule["start"], "end": schedule["end"]}
 
 
@@ -103,11 +104,11 @@ def _clean_until(until, now: datetime):
         return None
     value = until if isinstance(until, datetime) else parse_datetime(until) if isinstance(until, str) else None
     if value is None or dj_timezone.is_naive(value):
-        raise ValidationFailed(fields={"until": ["An ISO 8601 time with a time zone, or null."]})
+        raise ValidationFailed(fields={"until": [_("An ISO 8601 time with a time zone, or null.")]})
     if value <= now:
         raise ValidationFailed(fields={"until": ["A time in the future."]})
     if value > now + timedelta(days=366):
-        raise ValidationFailed(fields={"until": ["At most a year ahead."]})
+        raise ValidationFailed(fields={"until": [_("At most a year ahead.")]})
     return isoformat_z(value)
 
 
@@ -121,7 +122,7 @@ def dnd_set(*, actor: User, until=_UNSET, schedule=_UNSET) -> dict:
     from accounts.services import profile_update  # the one writer of profiles
 
     now = dj_timezone.now()
-    profile, _ = Profile.objects.select_for_update().get_or_create(user=actor)
+    profile, _created = Profile.objects.select_for_update().get_or_create(user=actor)
     preferences = dict(profile.preferences or {})
     if until is not _UNSET:
         preferences[UNTIL] = _clean_until(until, now)

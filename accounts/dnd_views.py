@@ -13,28 +13,31 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from accounts import dnd, selectors
+from accounts import dates, dnd, selectors
 from accounts.models import Profile
 from accounts.services import profile_update
 from core.errors import ApplicationError
 
-PAUSES = [("keep", "Keep as it is"), ("off", "Off"), ("1h", "For 1 hour"), ("4h", "For 4 hours"),
-          ("tomorrow", "Until tomorrow 08:00"), ("custom", "Until…")]
+PAUSES = [("keep", gettext_lazy("Keep as it is")), ("off", gettext_lazy("Off")), ("1h", gettext_lazy("For 1 hour")),
+          ("4h", gettext_lazy("For 4 hours")), ("tomorrow", gettext_lazy("Until tomorrow 08:00")),
+          ("custom", gettext_lazy("Until…"))]
 
 
 class DndForm(forms.Form):
-    pause = forms.ChoiceField(choices=PAUSES, initial="keep", label="Pause notifications")
-    until = forms.DateTimeField(required=False, label="Until (your time)",
+    pause = forms.ChoiceField(choices=PAUSES, initial="keep", label=gettext_lazy("Pause notifications"))
+    until = forms.DateTimeField(required=False, label=gettext_lazy("Until (your time)"),
                                 widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
                                 input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"])
-    scheduled = forms.BooleanField(required=False, label="Every day")
+    scheduled = forms.BooleanField(required=False, label=gettext_lazy("Every day"))
     start = forms.TimeField(required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
     end = forms.TimeField(required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
     email_notifications = forms.BooleanField(required=False,
-                                             label="Email me about mentions, direct messages and thread replies "
-                                                   "I missed")
+                                             label=gettext_lazy("Email me about mentions, direct messages and "
+                                                                "thread replies I missed"))
 
 
 def _until(pause: str, custom, zone: ZoneInfo):
@@ -47,7 +50,7 @@ def _until(pause: str, custom, zone: ZoneInfo):
         local = now.astimezone(zone) + timedelta(days=1)
         return local.replace(hour=8, minute=0, second=0, microsecond=0)
     if custom is None:
-        raise ApplicationError("Choose the time it lasts until.")
+        raise ApplicationError(_("Choose the time it lasts until."))
     return (custom.replace(tzinfo=zone) if timezone.is_naive(custom) else custom)
 
 
@@ -63,6 +66,7 @@ def profile_section(request) -> str:
     if state["ends_at"]:
         ends = datetime.fromisoformat(state["ends_at"].replace("Z", "+00:00")).astimezone(dnd._zone(profile.timezone))
     return render_to_string("accounts/_dnd.html", {"form": form, "state": state, "ends": ends,
+                                                   "ends_label": dates.label(ends, ends.tzinfo) if ends else "",
                                                    "tz": profile.timezone}, request=request)
 
 
@@ -71,7 +75,7 @@ def profile_section(request) -> str:
 def dnd_save(request):
     form = DndForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Check the do-not-disturb times.")
+        messages.error(request, _("Check the do-not-disturb times."))
         return redirect("profile")
     data = form.cleaned_data
     profile = selectors.profile_of(request.user)
@@ -82,7 +86,7 @@ def dnd_save(request):
             changes["until"] = _until(data["pause"], data["until"], zone)
         if data["scheduled"]:
             if data["start"] is None or data["end"] is None:
-                raise ApplicationError("A daily schedule needs a start and an end.")
+                raise ApplicationError(_("A daily schedule needs a start and an end."))
             changes["schedule"] = {"start": data["start"].strftime("%H:%M"), "end": data["end"].strftime("%H:%M")}
         else:
             changes["schedule"] = None
@@ -93,8 +97,8 @@ def dnd_save(request):
                            preferences={**(profile.preferences or {}),
                                         "email_notifications": data["email_notifications"]})
     except ApplicationError as exc:
-        detail = "; ".join(m for msgs in (exc.fields or {}).values() for m in msgs) if exc.fields else exc.message
-        messages.error(request, f"Do not disturb was not changed: {detail}")
+        detail = _("; ").join(m for msgs in (exc.fields or {}).values() for m in msgs) if exc.fields else exc.message
+        messages.error(request, _("Do not disturb was not changed: %(detail)s") % {"detail": detail})
         return redirect("profile")
-    messages.success(request, "Notification settings saved.")
+    messages.success(request, _("Notification settings saved."))
     return redirect("profile")

@@ -6,11 +6,15 @@ from __future__ import annotations
 from zoneinfo import available_timezones
 
 from django import forms
+from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 
 from accounts import services
 from accounts.authentication import client_ip
+from accounts.languages import language_of
 from accounts.models import Profile
 from core.errors import ApplicationError
 
@@ -33,7 +37,7 @@ class LoginForm(AuthenticationForm):
     """Username or email. Lockout, audit and the status checks are the
     service's (accounts.services.authenticate_login), the same as the API's."""
 
-    username = forms.CharField(label="Username or email", max_length=255, widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}))
+    username = forms.CharField(label=_("Username or email"), max_length=255, widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}))
 
     def clean(self):
         login = self.cleaned_data.get("username")
@@ -60,15 +64,18 @@ class StaffLoginForm(LoginForm, AdminAuthenticationForm):
 
 
 class SignupForm(forms.Form):
-    username = forms.CharField(max_length=50, help_text="3 to 50 letters, digits, underscore, dot or hyphen.", widget=forms.TextInput(attrs={"autocomplete": "username"}))
-    email = forms.EmailField(max_length=255, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
-    password1 = forms.CharField(label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
-    password2 = forms.CharField(label="Password again", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    username = forms.CharField(label=_("Username"), max_length=50,
+                               help_text=_("3 to 50 letters, digits, underscore, dot or hyphen."),
+                               widget=forms.TextInput(attrs={"autocomplete": "username"}))
+    email = forms.EmailField(label=_("Email"), max_length=255, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    password1 = forms.CharField(label=_("Password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    password2 = forms.CharField(label=_("Password again"), strip=False,
+                                widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
 
     def clean(self):
         data = super().clean()
         if data.get("password1") and data.get("password1") != data.get("password2"):
-            self.add_error("password2", "The two passwords differ.")
+            self.add_error("password2", _("The two passwords differ."))
         return data
 
     def save(self):
@@ -84,14 +91,17 @@ class SignupForm(forms.Form):
 
 
 class PasswordChangeForm(forms.Form):
-    old_password = forms.CharField(label="Current password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
-    new_password1 = forms.CharField(label="New password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
-    new_password2 = forms.CharField(label="New password again", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    old_password = forms.CharField(label=_("Current password"), strip=False,
+                                   widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    new_password1 = forms.CharField(label=_("New password"), strip=False,
+                                    widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    new_password2 = forms.CharField(label=_("New password again"), strip=False,
+                                    widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
 
     def clean(self):
         data = super().clean()
         if data.get("new_password1") and data.get("new_password1") != data.get("new_password2"):
-            self.add_error("new_password2", "The two passwords differ.")
+            self.add_error("new_password2", _("The two passwords differ."))
         return data
 
     def save(self, *, user, current):
@@ -106,6 +116,20 @@ class PasswordChangeForm(forms.Form):
             return None
 
 
+class ResetRequestForm(PasswordResetForm):
+    """The password reset request: the mail is written in the account's
+    profile language (whoever asked for it, in whatever language)."""
+
+    email = forms.EmailField(label=_("Email"), max_length=254,
+                             widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}))
+
+    def send_mail(self, subject_template_name, email_template_name, context, from_email, to_email,
+                  html_email_template_name=None):
+        with translation.override(language_of(context.get("user")) or translation.get_language()):
+            super().send_mail(subject_template_name, email_template_name, context, from_email, to_email,
+                              html_email_template_name)
+
+
 class ResetSetPasswordForm(SetPasswordForm):
     """The last step of a password reset, through the service (audit, and
     every session of the account ends)."""
@@ -118,14 +142,28 @@ def _timezone_choices():
     return [(name, name) for name in sorted(available_timezones())]
 
 
+# The profile's choices in the reader's words (the languages are named in their own script, as the switcher does).
+THEMES = [("system", _("Same as the device")), ("light", _("Light")), ("dark", _("Dark"))]
+
+
 class ProfileForm(forms.ModelForm):
-    timezone = forms.ChoiceField(choices=_timezone_choices)
-    website = forms.URLField(max_length=255, required=False, assume_scheme="https")
+    timezone = forms.ChoiceField(label=_("Time zone"), choices=_timezone_choices)
+    website = forms.URLField(label=_("Website"), max_length=255, required=False, assume_scheme="https")
 
     class Meta:
         model = Profile
         fields = ["bio", "location", "website", "timezone", "language", "theme"]
         widgets = {"bio": forms.Textarea(attrs={"rows": 4})}
+        labels = {"bio": _("About you"), "location": _("Location"), "language": _("Language"), "theme": _("Theme")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["language"].choices = list(settings.LANGUAGES)
+        known = {value for value, _label in self.fields["theme"].choices}
+        self.fields["theme"].choices = [(value, label) for value, label in THEMES if value in known]
+        # Zone names (Asia/Seoul) are the tz database's, the same in every language.
+        self.fields["timezone"].widget.attrs["translate"] = "no"
+        self.fields["language"].widget.attrs["translate"] = "no"
 
     def save_through_service(self, *, actor, user):
         changes = {name: self.cleaned_data[name] for name in self.changed_data if name in self.cleaned_data}

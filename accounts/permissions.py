@@ -13,6 +13,7 @@ own permission checks (in the services) still apply on top.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy
 from rest_framework.permissions import BasePermission
 
 from accounts.models import ApiKey
@@ -29,7 +30,7 @@ def required_scopes_for(view, method: str) -> tuple[str, ...] | None:
 
 
 class HasRequiredScopes(BasePermission):
-    message = "This API key does not have the scope this call needs."
+    message = gettext_lazy("This API key does not have the scope this call needs.")
 
     def has_permission(self, request, view):
         api_key = request.auth

@@ -16,6 +16,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from knox.settings import knox_settings
 
 from accounts import ratelimit, selectors
@@ -79,7 +81,9 @@ def user_create(
     # Named on its field (the database's functional unique index alone would
     # report it as a form-wide error).
     if user.email and User.objects.filter(email__iexact=user.email).exists():
-        raise ValidationFailed(fields={"email": ["An account with this email address already exists."]})
+        raise ValidationFailed(fields={"email": [_("An account with this email address already exists.")]})
+    if User.objects.filter(username=user.username).exists():
+        raise ValidationFailed(fields={"username": [_("An account with this username already exists.")]})
     # Model validation (username pattern and uniqueness, email format) runs
     # here so every face gets the same errors.
     validate_model(user, exclude=["password"])
@@ -88,7 +92,7 @@ def user_create(
             user.save()
     except IntegrityError as exc:
         # A concurrent sign-up took the name or address between check and insert.
-        raise ValidationFailed(fields={"username": ["This username or email address is already taken."]}) from exc
+        raise ValidationFailed(fields={"username": [_("This username or email address is already taken.")]}) from exc
     Profile.objects.create(user=user)
     auditing.record(
         action=audit_action,
@@ -114,9 +118,9 @@ def user_set_status(*, actor: User | None, user: User, status: str) -> User:
     if actor is None or not actor.is_staff:
         raise PermissionDenied()
     if status not in User.Status.values:
-        raise ValidationFailed(fields={"status": [f"Use one of {', '.join(User.Status.values)}."]})
+        raise ValidationFailed(fields={"status": [_("Use one of %(names)s.") % {"names": ", ".join(User.Status.values)}]})
     if actor.pk == user.pk and status != User.Status.ACTIVE:
-        raise PermissionDenied("You cannot ban or deactivate yourself.")
+        raise PermissionDenied(_("You cannot ban or deactivate yourself."))
     user = User.objects.select_for_update().get(pk=user.pk)
     old = user.status
     if old == status:
@@ -177,8 +181,8 @@ def profile_update(
     _require_self_or_staff(actor, user)
     for name, value in (("preferences", preferences), ("notifications", notifications)):
         if value is not UNSET and not isinstance(value, dict):
-            raise ValidationFailed(fields={name: ["Must be a JSON object."]})
-    profile, _ = Profile.objects.select_for_update().get_or_create(user=user)
+            raise ValidationFailed(fields={name: [_("Must be a JSON object.")]})
+    profile, _created = Profile.objects.select_for_update().get_or_create(user=user)
     changed = apply_changes(profile, given(
         bio=bio, location=location, website=website, timezone=timezone, language=language, theme=theme,
         preferences=preferences, notifications=notifications,
@@ -210,7 +214,8 @@ def authenticate_login(*, login: str, password: str, ip: str | None) -> User:
     retry_after = ratelimit.login_locked_for(ip=ip, login=login)
     if retry_after:
         raise Throttled(
-            f"Too many failed logins. Try again in {_in_words(retry_after)}.", retry_after=retry_after
+            _("Too many failed logins. Try again in %(time)s.") % {"time": _in_words(retry_after)},
+            retry_after=retry_after
         )
     user = selectors.user_for_login(login)
     if user is None:
@@ -247,7 +252,8 @@ def _audit_refused(user: User, reason: str) -> None:
 
 def _in_words(seconds: int) -> str:
     minutes = -(-int(seconds) // 60)
-    return "1 minute" if minutes <= 1 else f"{minutes} minutes"
+    minutes = max(minutes, 1)
+    return ngettext("%(count)s minute", "%(count)s minutes", minutes) % {"count": minutes}
 
 
 def _session_ref(session: DeviceSession) -> dict:
@@ -379,7 +385,7 @@ def logout(*, session: DeviceSession) -> None:
 def password_change(*, user: User, old_password: str, new_password: str, current: DeviceSession | None = None) -> User:
     """Change one's password; every other session is ended."""
     if not user.check_password(old_password):
-        raise ValidationFailed(fields={"old_password": ["The current password is wrong."]})
+        raise ValidationFailed(fields={"old_password": [_("The current password is wrong.")]})
     _check_password_rules(new_password, user)
     user.set_password(new_password)
     user.save(update_fields=["password", "updated_at"])
@@ -430,17 +436,17 @@ def api_key_create(
     fields = {}
     name = (name or "").strip()
     if not name:
-        fields["name"] = ["A name is required."]
+        fields["name"] = [_("A name is required.")]
     if not isinstance(scopes, (list, tuple)) or not scopes:
-        fields["scopes"] = [f"Give at least one of {', '.join(SCOPES)}."]
+        fields["scopes"] = [_("Give at least one of %(names)s.") % {"names": ", ".join(SCOPES)}]
     else:
         bad = [s for s in scopes if s not in SCOPES]
         if bad:
-            fields["scopes"] = [f"Unknown scope {s!r}." for s in bad]
+            fields["scopes"] = [_("Unknown scope %(scope)r.") % {"scope": s} for s in bad]
     if expires_at is not None and expires_at <= timezone.now():
-        fields["expires_at"] = ["Must be in the future."]
+        fields["expires_at"] = [_("Must be in the future.")]
     if rate_limit_per_minute is not None and rate_limit_per_minute < 1:
-        fields["rate_limit_per_minute"] = ["Must be at least 1."]
+        fields["rate_limit_per_minute"] = [_("Must be at least 1.")]
     if fields:
         raise ValidationFailed(fields=fields)
     secret = API_KEY_PREFIX + secrets.token_urlsafe(32)

@@ -13,6 +13,7 @@ from django.core import signing
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.models import Profile, User
@@ -41,7 +42,7 @@ def unsubscribe(user: User) -> None:
     """Turn the mails off through the one writer of profiles."""
     from accounts.services import profile_update
 
-    profile, _ = Profile.objects.get_or_create(user=user)
+    profile, _created = Profile.objects.get_or_create(user=user)
     profile_update(actor=user, user=user, preferences={**(profile.preferences or {}), "email_notifications": False})
 
 
@@ -49,10 +50,10 @@ def unsubscribe(user: User) -> None:
 def unsubscribe_view(request, token: str):
     user = user_of(token)
     if user is None:
-        return HttpResponseBadRequest("This unsubscribe link is not valid.", content_type="text/plain")
+        return HttpResponseBadRequest(_("This unsubscribe link is not valid."), content_type="text/plain; charset=utf-8")
     if request.method == "POST":
         unsubscribe(user)
         if request.POST.get("List-Unsubscribe") == "One-Click":
-            return HttpResponse("Unsubscribed.", content_type="text/plain")
+            return HttpResponse(_("Unsubscribed."), content_type="text/plain; charset=utf-8")
         return render(request, "accounts/unsubscribed.html", {"done": True})
     return render(request, "accounts/unsubscribed.html", {"done": False, "token": token})

@@ -10,18 +10,21 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from rest_framework.request import Request
 
-from accounts import notifications, profile_sections, selectors, services
+from accounts import dates, notifications, profile_sections, selectors, services
 from accounts.authentication import client_ip
 from accounts.forms import (
     BACKEND,
     LoginForm,
     PasswordChangeForm,
     ProfileForm,
+    ResetRequestForm,
     ResetSetPasswordForm,
     SignupForm,
 )
@@ -48,7 +51,7 @@ def signup(request):
         user = form.save()
         if user is not None:
             auth.login(request, user, backend=BACKEND)
-            messages.success(request, f"Welcome, {user.username}! Your account is ready.")
+            messages.success(request, _("Welcome, %(name)s! Your account is ready.") % {"name": user.username})
             return redirect(settings.LOGIN_REDIRECT_URL)
     return render(request, "accounts/signup.html", {"form": form})
 
@@ -65,13 +68,14 @@ def password_change(request):
             auth.update_session_auth_hash(request, user)
             if current is not None:
                 services.device_session_touch(session=current, session_key=request.session.session_key)
-            messages.success(request, "Your password was changed. Your other devices were signed out.")
+            messages.success(request, _("Your password was changed. Your other devices were signed out."))
             return redirect("profile")
     return render(request, "accounts/password_change.html", {"form": form})
 
 
 class PasswordResetView(auth_views.PasswordResetView):
     template_name = "registration/password_reset_form.html"
+    form_class = ResetRequestForm
     email_template_name = "registration/password_reset_email.txt"
     subject_template_name = "registration/password_reset_subject.txt"
     success_url = reverse_lazy("password_reset_done")
@@ -94,7 +98,7 @@ def profile(request):
     form = ProfileForm(request.POST or None, instance=current)
     if request.method == "POST" and form.is_valid():
         if form.save_through_service(actor=request.user, user=request.user) is not None:
-            messages.success(request, "Your profile was saved.")
+            messages.success(request, _("Your profile was saved."))
             return redirect("profile")
     return render(request, "accounts/profile.html", {"form": form, "sections": profile_sections.render_all(request)})
 
@@ -105,7 +109,8 @@ def devices(request):
     sessions = list(selectors.sessions_of(user=request.user))
     for session in sessions:
         session.is_current = current is not None and session.pk == current.pk
-    return render(request, "accounts/devices.html", {"sessions": sessions, "current": current})
+    with timezone.override(dates.zone_of(request.user)):
+        return render(request, "accounts/devices.html", {"sessions": sessions, "current": current})
 
 
 @login_required
@@ -113,7 +118,7 @@ def devices(request):
 def device_revoke(request, session_id):
     session = selectors.session_of(user=request.user, session_id=session_id)
     if session is None:
-        raise Http404("No such device.")
+        raise Http404(_("No such device."))
     current = current_device_session(request)
     try:
         services.session_revoke(actor=request.user, session=session)
@@ -123,7 +128,7 @@ def device_revoke(request, session_id):
     if current is not None and current.pk == session.pk:
         auth.logout(request)
         return redirect(settings.LOGOUT_REDIRECT_URL)
-    messages.success(request, "The device was signed out.")
+    messages.success(request, _("The device was signed out."))
     return redirect("devices")
 
 
@@ -132,10 +137,11 @@ def device_revoke(request, session_id):
 def devices_revoke_others(request):
     current = current_device_session(request)
     if current is None:
-        messages.error(request, "This browser's session is not tracked; log in again.")
+        messages.error(request, _("This browser's session is not tracked; log in again."))
         return redirect("devices")
     count = services.sessions_revoke_others(actor=request.user, current=current)
-    messages.success(request, f"Signed out {count} other device{'s' if count != 1 else ''}.")
+    messages.success(request, ngettext("Signed out %(count)s other device.", "Signed out %(count)s other devices.",
+                                      count) % {"count": count})
     return redirect("devices")
 
 
@@ -165,9 +171,10 @@ def notification_list(request):
         items = paginator.paginate_queryset(qs, drf_request)
     except InvalidCursor:  # a stale or mangled ?cursor=: start over rather than fail
         return redirect(f"{request.path}?show={show}")
-    return render(request, "accounts/notifications.html", {
-        "items": items, "show": show, "next_cursor": paginator.get_next_link(),
-    })
+    with timezone.override(dates.zone_of(request.user)):
+        return render(request, "accounts/notifications.html", {
+            "items": items, "show": show, "next_cursor": paginator.get_next_link(),
+        })
 
 
 def _drf_request(request):
@@ -184,7 +191,7 @@ def notification_action(request, notification_id, action):
     try:
         notification = handler(request.user, notification_id)
     except NotFound:
-        raise Http404("No such notification.") from None
+        raise Http404(_("No such notification.")) from None
     # "Open" posts read with a target: follow the notification's own link,
     # but only to a path on this site.
     target = notification.data.get("url") if request.POST.get("open") else None
@@ -197,7 +204,8 @@ def notification_action(request, notification_id, action):
 @require_POST
 def notification_read_all(request):
     count = notifications.notification_mark_all_read(user=request.user)
-    messages.success(request, f"Marked {count} notification{'s' if count != 1 else ''} read.")
+    messages.success(request, ngettext("Marked %(count)s notification read.", "Marked %(count)s notifications read.",
+                                      count) % {"count": count})
     return redirect(_back(request))
 
 

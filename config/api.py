@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlparse
 
 from django.core import exceptions as django_exceptions
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -76,7 +77,7 @@ def exception_handler(exc, context):
     elif isinstance(exc, django_exceptions.PermissionDenied):
         exc = drf_exceptions.PermissionDenied()
     elif isinstance(exc, django_exceptions.RequestDataTooBig):
-        exc = drf_exceptions.ValidationError({"non_field_errors": ["The request body is too large."]})
+        exc = drf_exceptions.ValidationError({"non_field_errors": [_("The request body is too large.")]})
     elif isinstance(exc, django_exceptions.ValidationError):
         exc = drf_exceptions.ValidationError(django_validation_fields(exc))
 
@@ -84,7 +85,7 @@ def exception_handler(exc, context):
         set_rollback()
         code = next((c for cls, c in _DRF_CODES if isinstance(exc, cls)), exc.default_code)
         if isinstance(exc, drf_exceptions.ValidationError):
-            body = error_body(code, "The input is not valid.", _flatten_fields(exc.detail))
+            body = error_body(code, _("The input is not valid."), _flatten_fields(exc.detail))
         else:
             body = error_body(code, str(exc.detail))
         if getattr(exc, "auth_header", None):
@@ -100,7 +101,7 @@ def exception_handler(exc, context):
     # Anything else is a bug: log it with the traceback, answer without one.
     set_rollback()
     logger.exception("Unhandled error in %s", _view_name(context))
-    return Response(error_body("server_error", "An unexpected error occurred."), status=500)
+    return Response(error_body("server_error", _("An unexpected error occurred.")), status=500)
 
 
 def _view_name(context) -> str:
@@ -127,7 +128,7 @@ class CursorPage(CursorPagination):
         try:
             return super().decode_cursor(request)
         except drf_exceptions.NotFound:
-            raise InvalidCursor(fields={self.cursor_query_param: ["Not a cursor of this list."]}) from None
+            raise InvalidCursor(fields={self.cursor_query_param: [_("Not a cursor of this list.")]}) from None
 
     def encode_cursor(self, cursor):
         # The bare cursor, not a URL: clients pass it back as ?cursor=.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from django import forms
+from django.utils.translation import gettext as _
 
 from config import safejson
 from core.errors import ApplicationError, ValidationFailed
@@ -41,7 +42,8 @@ def loads(text: str, *, expect: type | None = None, expect_message: str = ""):
     except ValidationFailed as exc:
         raise form_error(exc) from None
     if expect is not None and not isinstance(value, expect):
-        raise forms.ValidationError(expect_message or f"Must be a JSON {'object' if expect is dict else 'list'}.",
+        raise forms.ValidationError(expect_message or (_("Must be a JSON object.") if expect is dict
+                                                       else _("Must be a JSON list.")),
                                     code="invalid")
     return value
 

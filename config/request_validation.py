@@ -14,6 +14,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.utils.translation import gettext as _
 
 from config import safejson
 from config.middleware import is_api
@@ -37,7 +38,7 @@ def _check_path(request) -> None:
     try:
         path = _raw_path(request).decode("utf-8")  # strict: refuses encoded surrogates too
     except UnicodeDecodeError:
-        raise ValidationFailed(fields={"path": ["The path is not valid UTF-8."]}) from None
+        raise ValidationFailed(fields={"path": [_("The path is not valid UTF-8.")]}) from None
     safejson.check_text(path, "path")
 
 
@@ -48,7 +49,7 @@ def _check_query(request) -> None:
     try:
         pairs = parse_qsl(query, keep_blank_values=True, encoding="utf-8", errors="strict")
     except UnicodeDecodeError:
-        raise ValidationFailed(fields={"query": ["The query string is not valid UTF-8."]}) from None
+        raise ValidationFailed(fields={"query": [_("The query string is not valid UTF-8.")]}) from None
     for key, value in pairs:
         safejson.check_text(key, "query")
         safejson.check_text(value, key)
@@ -59,7 +60,7 @@ def _check_headers(request) -> None:
     for key, value in request.META.items():
         if key.startswith("HTTP_") and isinstance(value, str) and "\x00" in value:
             header = key[5:].replace("_", "-").title()
-            raise ValidationFailed(fields={header: ["Headers may not contain NUL characters."]})
+            raise ValidationFailed(fields={header: [_("Headers may not contain NUL characters.")]})
 
 
 def _check_form(request) -> None:

@@ -8,6 +8,7 @@ with Django's HTML pages."""
 import sys
 
 from django.core.exceptions import DisallowedHost, RequestDataTooBig
+from django.utils.translation import gettext as _
 from django.views import defaults
 
 from config import faults
@@ -19,30 +20,30 @@ def _bad_request_error(exception) -> ValidationFailed:
     if isinstance(exception, ValidationFailed):
         return exception
     if isinstance(exception, DisallowedHost):
-        return ValidationFailed("The Host header names a host this server does not serve.",
-                               fields={"host": ["Not an allowed host."]})
+        return ValidationFailed(_("The Host header names a host this server does not serve."),
+                               fields={"host": [_("Not an allowed host.")]})
     if isinstance(exception, RequestDataTooBig):
-        return ValidationFailed(fields={"non_field_errors": ["The request body is too large."]})
-    return ValidationFailed("The request is malformed.")
+        return ValidationFailed(fields={"non_field_errors": [_("The request body is too large.")]})
+    return ValidationFailed(_("The request is malformed."))
 
 
 def bad_request(request, exception=None):
     """handler400, and the answer of config.middleware's refusals."""
     if is_api(request):
         error = _bad_request_error(exception)
-        return json_error_response(error.code, error.message, 400, error.fields)
+        return json_error_response(error.code, str(error.message), 400, error.fields)
     return defaults.bad_request(request, exception)
 
 
 def permission_denied(request, exception=None):
     if is_api(request):
-        return json_error_response("permission_denied", "You are not allowed to do this.", 403)
+        return json_error_response("permission_denied", _("You are not allowed to do this."), 403)
     return defaults.permission_denied(request, exception)
 
 
 def not_found(request, exception=None):
     if is_api(request):
-        return json_error_response("not_found", "Not found.", 404)
+        return json_error_response("not_found", _("Not found."), 404)
     return defaults.page_not_found(request, exception)
 
 
@@ -56,5 +57,5 @@ def server_error(request):
         return service_unavailable(request, error)
     # API clients get the contract's shape, never a traceback.
     if is_api(request):
-        return json_error_response("server_error", "An unexpected error occurred.", 500)
+        return json_error_response("server_error", _("An unexpected error occurred."), 500)
     return defaults.server_error(request)

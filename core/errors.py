@@ -8,6 +8,7 @@ and statuses are the v1 contract's (shared/design/api.md).
 from __future__ import annotations
 
 from django.http import JsonResponse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -144,4 +145,4 @@ def parse_uuid(value, field: str, *, optional: bool = False):
     try:
         return uuid.UUID(str(value))
     except (TypeError, ValueError, AttributeError):
-        raise ValidationFailed(fields={field: ["Must be a UUID."]}) from None
+        raise ValidationFailed(fields={field: [gettext("Must be a UUID.")]}) from None

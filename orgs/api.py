@@ -12,6 +12,8 @@ selector or service, render.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
@@ -44,13 +46,17 @@ def resolve_acting_for(request, org) -> User | None:
     return acting_for_principal(request.user, org, parse_uuid(raw, ACT_AS_HEADER))
 
 
+NO_SUCH = {"user": gettext_lazy("No such user."), "department": gettext_lazy("No such department."),
+           "role": gettext_lazy("No such role."), "position": gettext_lazy("No such position.")}
+
+
 def _ref(queryset, value, field: str, label: str):
     """A referenced row by id within the given scope, or a validation error."""
     if value is None:
         return None
     obj = queryset.filter(pk=value).first()
     if obj is None:
-        raise ValidationFailed(fields={field: [f"No such {label}."]})
+        raise ValidationFailed(fields={field: [str(NO_SUCH[label])]})
     return obj
 
 
@@ -114,7 +120,7 @@ class OrgTransferView(OrgsAPIView):
     def post(self, request, org_id):
         data = validated(s.TransferInput, request.data)
         if self.acting_for is not None:
-            raise PermissionDenied("Ownership cannot be transferred through a proxy.")
+            raise PermissionDenied(_("Ownership cannot be transferred through a proxy."))
         new_owner = _ref(User.objects.all(), data["user_id"], "user_id", "user")
         org = services.org_transfer_ownership(actor=request.user, org=self.org, new_owner=new_owner)
         return Response(s.OrgSerializer(org).data)
@@ -381,6 +387,6 @@ class PermissionCheckView(OrgsAPIView):
         if data.get("as_user"):
             about = User.objects.filter(pk=data["as_user"]).first()
             if about is None:
-                raise ValidationFailed(fields={"as_user": ["No such user."]})
+                raise ValidationFailed(fields={"as_user": [_("No such user.")]})
         result = check_permission(request.user, self.org, data["resource"], data["action"], self.acting_for, about=about)
         return Response(s.PermissionCheckSerializer(result).data)

@@ -6,26 +6,50 @@ from __future__ import annotations
 import json
 
 from django import forms
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from config import forms as json_form
 from orgs.models import Department, Organization, Position, Role
 
+# The system roles' names are data (the API names them so); the pages show them in the reader's words.
+SYSTEM_ROLE_LABELS = {"owner": _("Owner"), "admin": _("Administrator"), "member": _("Member")}
+
+
+def _code(text: str) -> str:
+    """A JSON example in a help text: code, not words to translate."""
+    return format_html("<code>{}</code>", text)
+
+
+def role_label(role) -> str:
+    """A role as the pages show it: a system role in the reader's words, an org's own by its name."""
+    if role is None:
+        return ""
+    return str(SYSTEM_ROLE_LABELS.get(role.name, role.name)) if role.is_system_role else role.name
+
+
+class RoleChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return role_label(obj)
+
 
 class OrgCreateForm(forms.Form):
-    name = forms.CharField(max_length=50, help_text="The handle: 3-50 letters, digits, _ or -.")
-    display_name = forms.CharField(max_length=200, required=False, help_text="Any script, e.g. 研发中心 or 개발팀.")
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    name = forms.CharField(label=_("Handle"), max_length=50, help_text=_("3 to 50 letters, digits, _ or -."))
+    display_name = forms.CharField(label=_("Display name"), max_length=200, required=False,
+                                   help_text=_("Any script, e.g. 研发中心 or 개발팀."))
+    description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
 
 class OrgSettingsForm(forms.Form):
-    display_name = forms.CharField(max_length=200, required=False)
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
-    max_members = forms.IntegerField(min_value=1)
+    display_name = forms.CharField(label=_("Display name"), max_length=200, required=False)
+    description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    max_members = forms.IntegerField(label=_("Maximum members"), min_value=1)
 
 
 class TransferForm(forms.Form):
-    new_owner = forms.ModelChoiceField(queryset=User.objects.none(), label="New owner")
+    new_owner = forms.ModelChoiceField(queryset=User.objects.none(), label=_("New owner"))
 
     def __init__(self, *args, org: Organization, **kwargs):
         super().__init__(*args, **kwargs)
@@ -38,11 +62,12 @@ def _members(org):
 
 
 class DepartmentForm(forms.Form):
-    name = forms.CharField(max_length=100)
-    handle = forms.CharField(max_length=51, required=False, help_text="Mentions the department in chat: @handle.")
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
-    parent = forms.ModelChoiceField(queryset=Department.objects.none(), required=False)
-    manager = forms.ModelChoiceField(queryset=User.objects.none(), required=False)
+    name = forms.CharField(label=_("Name"), max_length=100)
+    handle = forms.CharField(label=_("Handle"), max_length=51, required=False,
+                             help_text=_("Mentions the department in chat: @handle."))
+    description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    parent = forms.ModelChoiceField(label=_("Parent department"), queryset=Department.objects.none(), required=False)
+    manager = forms.ModelChoiceField(label=_("Manager"), queryset=User.objects.none(), required=False)
 
     def __init__(self, *args, org: Organization, **kwargs):
         super().__init__(*args, **kwargs)
@@ -51,9 +76,9 @@ class DepartmentForm(forms.Form):
 
 
 class PositionForm(forms.Form):
-    title = forms.CharField(max_length=100)
-    level = forms.IntegerField(min_value=1, initial=1)
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    title = forms.CharField(label=_("Title"), max_length=100)
+    level = forms.IntegerField(label=_("Level"), min_value=1, initial=1)
+    description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
     def __init__(self, *args, org: Organization, **kwargs):
         super().__init__(*args, **kwargs)
@@ -69,24 +94,28 @@ class PermissionsField(forms.CharField):
 
     def to_python(self, value):
         return json_form.loads(super().to_python(value) or "{}", expect=dict,
-                               expect_message='Enter a JSON object like {"docs": ["read"]}.')
+                               expect_message=gettext('Enter a JSON object like {"docs": ["read"]}.'))
 
 
 class RoleForm(forms.Form):
-    name = forms.CharField(max_length=50)
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
-    permissions = PermissionsField(help_text='{"resource": ["action", ...]}; "*" is a wildcard.')
+    name = forms.CharField(label=_("Name"), max_length=50)
+    description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    permissions = PermissionsField(label=_("Permissions"))
 
     def __init__(self, *args, org: Organization, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["permissions"].help_text = format_html(
+            gettext("{example}: the actions allowed on each resource; {wildcard} is a wildcard."),
+            example=_code('{"resource": ["action", ...]}'), wildcard=_code('"*"'))
 
 
 class MemberForm(forms.Form):
-    user = forms.CharField(max_length=50, label="Username")
-    role = forms.ModelChoiceField(queryset=Role.objects.none())
-    department = forms.ModelChoiceField(queryset=Department.objects.none(), required=False)
-    position = forms.ModelChoiceField(queryset=Position.objects.none(), required=False)
-    expires_at = forms.DateTimeField(required=False, help_text="UTC, e.g. 2027-01-31 18:00. Empty: no end.")
+    user = forms.CharField(max_length=50, label=_("Username"))
+    role = RoleChoiceField(label=_("Role"), queryset=Role.objects.none())
+    department = forms.ModelChoiceField(label=_("Department"), queryset=Department.objects.none(), required=False)
+    position = forms.ModelChoiceField(label=_("Position"), queryset=Position.objects.none(), required=False)
+    expires_at = forms.DateTimeField(label=_("Expires"), required=False,
+                                     help_text=_("UTC, e.g. 2027-01-31 18:00. Empty: no end."))
 
     def __init__(self, *args, org: Organization, editing=False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -100,24 +129,26 @@ class MemberForm(forms.Form):
         username = self.cleaned_data["user"]
         user = User.objects.filter(username=username).first()
         if user is None:
-            raise forms.ValidationError("No user with that username.")
+            raise forms.ValidationError(_("No user with that username."))
         return user
 
 
 class ProxyForm(forms.Form):
-    principal = forms.CharField(max_length=50, label="Principal (username)", help_text="Who is represented.")
-    agent = forms.CharField(max_length=50, label="Agent (username)", help_text="Who acts for them.")
-    permissions = PermissionsField(help_text='What the agent may do for them, e.g. {"*": ["read"]}.')
-    starts_at = forms.DateTimeField(required=False, help_text="UTC. Empty: now.")
-    expires_at = forms.DateTimeField(required=False, help_text="UTC. Empty: until removed.")
+    principal = forms.CharField(max_length=50, label=_("Principal (username)"), help_text=_("Who is represented."))
+    agent = forms.CharField(max_length=50, label=_("Agent (username)"), help_text=_("Who acts for them."))
+    permissions = PermissionsField(label=_("Permissions"))
+    starts_at = forms.DateTimeField(label=_("Starts"), required=False, help_text=_("UTC. Empty: now."))
+    expires_at = forms.DateTimeField(label=_("Expires"), required=False, help_text=_("UTC. Empty: until removed."))
 
     def __init__(self, *args, org: Organization, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["permissions"].help_text = format_html(
+            gettext("What the agent may do for them, e.g. {example}."), example=_code('{"*": ["read"]}'))
 
     def _user(self, field):
         user = User.objects.filter(username=self.cleaned_data[field]).first()
         if user is None:
-            raise forms.ValidationError("No user with that username.")
+            raise forms.ValidationError(_("No user with that username."))
         return user
 
     def clean_principal(self):

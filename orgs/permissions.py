@@ -34,6 +34,8 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from config.faults import CLOSED, OPEN, redis_policy
@@ -74,17 +76,17 @@ def covers(granter: dict, granted: dict) -> bool:
 def permissions_errors(value) -> list[str]:
     """Validation messages for a permissions dict; empty when it is valid."""
     if not isinstance(value, dict):
-        return ['Permissions must be an object like {"resource": ["action", ...]}.']
+        return [_('Permissions must be an object like {"resource": ["action", ...]}.')]
     errors = []
     for resource, actions in value.items():
         if not isinstance(resource, str) or not NAME_PATTERN.match(resource):
-            errors.append(f"{resource!r} is not a valid resource name.")
+            errors.append(_("%(resource)r is not a valid resource name.") % {"resource": resource})
         if not isinstance(actions, list) or not actions:
-            errors.append(f"The actions for {resource!r} must be a non-empty list.")
+            errors.append(_("The actions for %(resource)r must be a non-empty list.") % {"resource": resource})
             continue
         for action in actions:
             if not isinstance(action, str) or not NAME_PATTERN.match(action):
-                errors.append(f"{action!r} is not a valid action name.")
+                errors.append(_("%(action)r is not a valid action name.") % {"action": action})
     return errors
 
 
@@ -294,6 +296,18 @@ def check_permission(user, org, resource: str, action: str, acting_for=None, *, 
     return {"allowed": allowed, "via": grant.via if allowed else None}
 
 
+# The words of a refusal: the built-in resources and actions in the reader's
+# language, an org's own ones as they are named.
+RESOURCE_WORDS = {"org": gettext_lazy("the organization"), "departments": gettext_lazy("departments"),
+                  "positions": gettext_lazy("positions"), "roles": gettext_lazy("roles"),
+                  "members": gettext_lazy("members"), "proxies": gettext_lazy("proxies")}
+ACTION_WORDS = {"read": gettext_lazy("read"), "write": gettext_lazy("write"), "delete": gettext_lazy("delete")}
+
+
+def _word(words: dict, name: str) -> str:
+    return str(words.get(name, name))
+
+
 def authorize(actor, org, resource: str, action: str, *, acting_for=None, as_staff: bool = False) -> None:
     """Allow the actor, or raise. Someone with no access to the org at all
     learns nothing about it (NotFound); a member lacking this right gets
@@ -305,9 +319,11 @@ def authorize(actor, org, resource: str, action: str, *, acting_for=None, as_sta
         return
     if grant.permissions is None:
         if acting_for is not None and effective_grant(actor, org).permissions is not None:
-            raise PermissionDenied(f"You have no active proxy for {acting_for.username} in this organization.")
-        raise NotFound("Organization not found.")
-    raise PermissionDenied(f"You may not {action} {resource} in this organization.")
+            raise PermissionDenied(_("You have no active proxy for %(user)s in this organization.")
+                                   % {"user": acting_for.username})
+        raise NotFound(_("Organization not found."))
+    raise PermissionDenied(_("You may not %(action)s %(resource)s in this organization.")
+                           % {"action": _word(ACTION_WORDS, action), "resource": _word(RESOURCE_WORDS, resource)})
 
 
 def acting_for_principal(agent, org, principal_id):
@@ -319,7 +335,7 @@ def acting_for_principal(agent, org, principal_id):
         return None
     principal = User.objects.filter(pk=principal_id).first()
     if principal is None or effective_grant(agent, org, acting_for=principal).permissions is None:
-        raise PermissionDenied("You have no active proxy for that user in this organization.")
+        raise PermissionDenied(_("You have no active proxy for that user in this organization."))
     return principal
 
 

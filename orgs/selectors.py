@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from core.errors import NotFound, ValidationFailed, parse_uuid
@@ -28,7 +29,7 @@ def _org(org_id) -> Organization:
     try:
         return Organization.objects.select_related("owner").get(pk=parse_uuid(org_id, "org_id"))
     except (Organization.DoesNotExist, ValidationFailed):
-        raise NotFound("Organization not found.") from None
+        raise NotFound(_("Organization not found.")) from None
 
 
 def org_get(*, actor: User, org_id, acting_for: User | None = None) -> Organization:
@@ -45,7 +46,7 @@ def org_for_member(*, actor: User, org_id) -> Organization:
     NotFound otherwise, the same answer org_get gives a non-member."""
     org = _org(org_id)
     if effective_grant(actor, org).permissions is None:
-        raise NotFound("Organization not found.")
+        raise NotFound(_("Organization not found."))
     return org
 
 
@@ -69,7 +70,7 @@ def department_get(*, actor: User, org: Organization, department_id, acting_for:
     try:
         return qs.get(pk=parse_uuid(department_id, "id"))
     except Department.DoesNotExist:
-        raise NotFound("Department not found.") from None
+        raise NotFound(_("Department not found.")) from None
 
 
 def department_tree(
@@ -99,7 +100,7 @@ def position_get(*, actor: User, org: Organization, position_id, acting_for: Use
     try:
         return positions_for(actor=actor, org=org, acting_for=acting_for).get(pk=parse_uuid(position_id, "id"))
     except Position.DoesNotExist:
-        raise NotFound("Position not found.") from None
+        raise NotFound(_("Position not found.")) from None
 
 
 def roles_for(*, actor: User, org: Organization, acting_for: User | None = None) -> QuerySet[Role]:
@@ -112,7 +113,7 @@ def role_get(*, actor: User, org: Organization, role_id, acting_for: User | None
     try:
         return roles_for(actor=actor, org=org, acting_for=acting_for).get(pk=parse_uuid(role_id, "id"))
     except Role.DoesNotExist:
-        raise NotFound("Role not found.") from None
+        raise NotFound(_("Role not found.")) from None
 
 
 def members_for(
@@ -140,7 +141,7 @@ def member_get(*, actor: User, org: Organization, user_id, acting_for: User | No
     try:
         return qs.get(user_id=parse_uuid(user_id, "user_id"))
     except Membership.DoesNotExist:
-        raise NotFound("Member not found.") from None
+        raise NotFound(_("Member not found.")) from None
 
 
 def proxies_for(*, actor: User, org: Organization, acting_for: User | None = None) -> QuerySet[Proxy]:
@@ -158,7 +159,7 @@ def proxy_get(*, actor: User, org: Organization, proxy_id, acting_for: User | No
     try:
         return proxies_for(actor=actor, org=org, acting_for=acting_for).get(pk=parse_uuid(proxy_id, "id"))
     except Proxy.DoesNotExist:
-        raise NotFound("Proxy not found.") from None
+        raise NotFound(_("Proxy not found.")) from None
 
 
 def org_chart(*, actor: User, org: Organization, acting_for: User | None = None) -> dict:

@@ -17,9 +17,12 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.decorators.http import require_POST
 
+from accounts import dates
 from accounts.models import User
 from config.forms import form_errors
 from core.errors import ApplicationError, NotFound, PermissionDenied
@@ -42,7 +45,7 @@ def _acting_for(request, org) -> User | None:
         return acting_for_principal(request.user, org, principal_id)
     except PermissionDenied:
         request.session.pop(_act_as_key(org), None)
-        messages.warning(request, "Your proxy has ended; you are acting as yourself again.")
+        messages.warning(request, _("Your proxy has ended; you are acting as yourself again."))
         return None
 
 
@@ -99,7 +102,7 @@ def org_list(request):
         except ApplicationError as exc:
             form_errors(form, exc)
         else:
-            messages.success(request, f"Created {org}.")
+            messages.success(request, _("Created %(org)s.") % {"org": org})
             return redirect("orgs:chart", org_id=org.pk)
     return render(request, "orgs/list.html", {"orgs": selectors.orgs_for_user(user=request.user), "form": form})
 
@@ -108,6 +111,8 @@ def org_list(request):
 def org_chart(request, org_id):
     page = OrgPage(request, org_id)
     chart = selectors.org_chart(org=page.org, **page.who)
+    for membership in chart["unassigned"]:
+        membership.role_label = forms.role_label(membership.role)
     return render(request, "orgs/chart.html", page.context(chart=chart, tab="chart"))
 
 
@@ -115,7 +120,9 @@ def org_chart(request, org_id):
 def member_directory(request, org_id):
     page = OrgPage(request, org_id)
     q = request.GET.get("q", "").strip()[:100]
-    members = selectors.members_for(org=page.org, q=q, **page.who).order_by("user__username")[:500]
+    members = list(selectors.members_for(org=page.org, q=q, **page.who).order_by("user__username")[:500])
+    for membership in members:
+        membership.role_label = forms.role_label(membership.role)
     return render(request, "orgs/directory.html", page.context(members=members, q=q, tab="directory"))
 
 
@@ -123,7 +130,7 @@ def member_directory(request, org_id):
 def org_settings(request, org_id):
     page = OrgPage(request, org_id)
     if not page.can["org_write"] and not page.can["org_transfer"]:
-        raise PermissionDenied("You may not change this organization.")
+        raise PermissionDenied(_("You may not change this organization."))
     org = page.org
     form = forms.OrgSettingsForm(
         request.POST if request.POST.get("op") == "update" else None,
@@ -134,12 +141,12 @@ def org_settings(request, org_id):
         try:
             if request.POST.get("op") == "update" and form.is_valid():
                 services.org_update(org=org, **page.who, **form.cleaned_data)
-                messages.success(request, "Saved.")
+                messages.success(request, _("Saved."))
                 return redirect("orgs:settings", org_id=org.pk)
             if request.POST.get("op") == "transfer" and transfer.is_valid():
                 new_owner = transfer.cleaned_data["new_owner"]
                 services.org_transfer_ownership(actor=request.user, org=org, new_owner=new_owner)
-                messages.success(request, f"{transfer.cleaned_data['new_owner']} now owns {org}.")
+                messages.success(request, _("%(user)s now owns %(org)s.") % {"user": new_owner, "org": org})
                 return redirect("orgs:chart", org_id=org.pk)
         except ApplicationError as exc:
             if exc.status == 403:
@@ -156,13 +163,13 @@ def act_as(request, org_id):
     principal_id = request.POST.get("principal", "")
     if not principal_id:
         request.session.pop(_act_as_key(page.org), None)
-        messages.info(request, "You are acting as yourself.")
+        messages.info(request, _("You are acting as yourself."))
     else:
         allowed = {str(u.pk): u for u in selectors.principals_for(agent=request.user, org=page.org)}
         if principal_id not in allowed:
-            raise PermissionDenied("You have no active proxy for that user in this organization.")
+            raise PermissionDenied(_("You have no active proxy for that user in this organization."))
         request.session[_act_as_key(page.org)] = principal_id
-        messages.info(request, f"You are now acting as {allowed[principal_id].username}.")
+        messages.info(request, _("You are now acting as %(user)s.") % {"user": allowed[principal_id].username})
     return redirect("orgs:chart", org_id=page.org.pk)
 
 
@@ -177,6 +184,7 @@ class ManageView(View):
     title = ""
     form_class: type = None
     headers: list[str] = []
+    names: tuple[int, ...] = ()  # the columns that hold names and user content (not translated)
 
     def rows(self, page):  # queryset of the resource
         raise NotImplementedError
@@ -202,6 +210,9 @@ class ManageView(View):
     def row_id(self, obj):
         return obj.pk
 
+    def row_names(self, obj) -> tuple[int, ...]:
+        return self.names
+
     def form(self, page, data=None, obj=None):
         return self.form_class(data, org=page.org, initial=self.initial(obj) if obj else None)
 
@@ -211,7 +222,7 @@ class ManageView(View):
     def _page(self, request, org_id):
         page = OrgPage(request, org_id)
         if not page.can[f"{self.resource}_read"]:
-            raise PermissionDenied(f"You may not see {self.resource}.")
+            raise PermissionDenied(_("You may not see this page of the organization."))
         return page
 
     def render_page(self, request, page, form, editing=None):
@@ -224,7 +235,7 @@ class ManageView(View):
                 form=form,
                 editing=editing,
                 headers=self.headers,
-                rows=[{"id": self.row_id(o), "cells": self.cells(o)} for o in self.rows(page)],
+                rows=[{"id": self.row_id(o), "cells": self.cells(o), "names": self.row_names(o)} for o in self.rows(page)],
                 can_write=page.can[f"{self.resource}_write"],
                 can_delete=page.can[f"{self.resource}_delete"],
             ),
@@ -243,7 +254,7 @@ class ManageView(View):
         if op == "delete" and obj is not None:
             try:
                 self.delete(page, obj)
-                messages.success(request, "Deleted.")
+                messages.success(request, _("Deleted."))
             except ApplicationError as exc:
                 if exc.status in (403, 404):
                     raise
@@ -261,7 +272,7 @@ class ManageView(View):
                     raise
                 form_errors(form, exc)
             else:
-                messages.success(request, "Saved.")
+                messages.success(request, _("Saved."))
                 return redirect(here)
         return self.render_page(request, page, form, obj)
 
@@ -270,9 +281,16 @@ def _user(u):
     return u.username if u else ""
 
 
+def _utc(moment) -> str:
+    """A time as the management forms take it: UTC, in the reader's date format."""
+    return dates.label(moment, dates.UTC, year=True) if moment else ""
+
+
 class DepartmentsPage(ManageView):
-    resource, title, form_class = "departments", "Departments", forms.DepartmentForm
-    headers = ["Name", "Handle", "Parent", "Manager", "Description"]
+    resource, title, form_class = "departments", gettext_lazy("Departments"), forms.DepartmentForm
+    headers = [gettext_lazy("Name"), gettext_lazy("Handle"), gettext_lazy("Parent department"),
+               gettext_lazy("Manager"), gettext_lazy("Description")]
+    names = (0, 1, 2, 3, 4)
 
     def rows(self, page):
         return selectors.departments_for(org=page.org, **page.who).order_by("name")
@@ -299,8 +317,9 @@ class DepartmentsPage(ManageView):
 
 
 class PositionsPage(ManageView):
-    resource, title, form_class = "positions", "Positions", forms.PositionForm
-    headers = ["Title", "Level", "Description"]
+    resource, title, form_class = "positions", gettext_lazy("Positions"), forms.PositionForm
+    headers = [gettext_lazy("Title"), gettext_lazy("Level"), gettext_lazy("Description")]
+    names = (0, 2)
 
     def rows(self, page):
         return selectors.positions_for(org=page.org, **page.who)
@@ -325,8 +344,11 @@ class PositionsPage(ManageView):
 
 
 class RolesPage(ManageView):
-    resource, title, form_class = "roles", "Roles", forms.RoleForm
-    headers = ["Name", "Permissions", "Kind"]
+    resource, title, form_class = "roles", gettext_lazy("Roles"), forms.RoleForm
+    headers = [gettext_lazy("Name"), gettext_lazy("Permissions"), gettext_lazy("Kind")]
+
+    def row_names(self, r):
+        return (1,) if r.is_system_role else (0, 1)
 
     def rows(self, page):
         return selectors.roles_for(org=page.org, **page.who).order_by("-is_system_role", "name")
@@ -336,7 +358,7 @@ class RolesPage(ManageView):
 
     def cells(self, r):
         perms = "; ".join(f"{res}: {', '.join(acts)}" for res, acts in r.permissions.items())
-        return [r.name, perms, "system" if r.is_system_role else "organization"]
+        return [forms.role_label(r), perms, _("system") if r.is_system_role else _("organization")]
 
     def initial(self, r):
         return {"name": r.name, "description": r.description, "permissions": r.permissions}
@@ -352,8 +374,12 @@ class RolesPage(ManageView):
 
 
 class MembersPage(ManageView):
-    resource, title, form_class = "members", "Members", forms.MemberForm
-    headers = ["User", "Role", "Department", "Position", "Expires", "Active"]
+    resource, title, form_class = "members", gettext_lazy("Members"), forms.MemberForm
+    headers = [gettext_lazy("User"), gettext_lazy("Role"), gettext_lazy("Department"), gettext_lazy("Position"),
+               gettext_lazy("Expires"), gettext_lazy("Active")]
+
+    def row_names(self, m):
+        return (0, 2, 3) if m.role.is_system_role else (0, 1, 2, 3)
 
     def rows(self, page):
         return selectors.members_for(org=page.org, include_inactive=True, **page.who).order_by("user__username")
@@ -367,11 +393,11 @@ class MembersPage(ManageView):
     def cells(self, m):
         return [
             m.user.username,
-            m.role.name,
+            forms.role_label(m.role),
             m.department.name if m.department else "",
             m.position.title if m.position else "",
-            m.expires_at.strftime("%Y-%m-%d %H:%M UTC") if m.expires_at else "",
-            "yes" if m.is_active else "no",
+            _utc(m.expires_at),
+            _("yes") if m.is_active else _("no"),
         ]
 
     def form(self, page, data=None, obj=None):
@@ -398,8 +424,10 @@ class MembersPage(ManageView):
 
 
 class ProxiesPage(ManageView):
-    resource, title, form_class = "proxies", "Proxies", forms.ProxyForm
-    headers = ["Principal", "Agent", "Permissions", "From", "Until", "Active"]
+    resource, title, form_class = "proxies", gettext_lazy("Proxies"), forms.ProxyForm
+    headers = [gettext_lazy("Principal"), gettext_lazy("Agent"), gettext_lazy("Permissions"), gettext_lazy("From"),
+               gettext_lazy("Until"), gettext_lazy("Active")]
+    names = (0, 1, 2)
 
     def _page(self, request, org_id):
         # Everyone in the org may see and manage their own proxies (selectors scope the list).
@@ -416,15 +444,14 @@ class ProxiesPage(ManageView):
         return selectors.proxy_get(org=page.org, proxy_id=pk, **page.who)
 
     def cells(self, p):
-        fmt = "%Y-%m-%d %H:%M UTC"
         perms = "; ".join(f"{res}: {', '.join(acts)}" for res, acts in p.permissions.items())
         return [
             p.principal.username,
             p.agent.username,
             perms,
-            p.starts_at.strftime(fmt),
-            p.expires_at.strftime(fmt) if p.expires_at else "",
-            "yes" if p.is_active else "no",
+            _utc(p.starts_at),
+            _utc(p.expires_at),
+            _("yes") if p.is_active else _("no"),
         ]
 
     def form(self, page, data=None, obj=None):
@@ -438,7 +465,7 @@ class ProxiesPage(ManageView):
         services.proxy_create(org=page.org, **page.who, **data)
 
     def update(self, page, obj, data):
-        raise PermissionDenied("Proxies cannot be edited; delete and re-create.")
+        raise PermissionDenied(_("Proxies cannot be edited; delete and re-create."))
 
     def delete(self, page, obj):
         services.proxy_delete(proxy=obj, **page.who)

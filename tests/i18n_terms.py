@@ -9,7 +9,7 @@ PRODUCT_TERMS = frozenset(
         # the product and the tools it drives
         "Teamhub", "rclone", "cron", "Celery",
         # storage backends and protocols
-        "S3", "WebDAV", "SFTP", "FTP", "HTTP", "HTTPS", "TLS", "SSH", "PEM", "URL", "ID", "API", "JSON", "IANA",
+        "S3", "WebDAV", "SFTP", "FTP", "HTTP", "HTTPS", "TLS", "SSH", "PEM", "URL", "ID", "API", "JSON", "IANA", "IP",
         "ISO",
         # time-zone abbreviations (what the zone database calls them)
         "UTC", "GMT", "KST", "CST", "JST", "CET", "CEST",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from audit.services import audit_record
@@ -35,7 +36,7 @@ class Who:
     def require_covered(self, org: Organization, granted: dict, *, what: str) -> None:
         """Nobody hands out (or manages someone holding) more than they hold."""
         if not all(covers(p, granted) for p in self._permissions(org)):
-            raise PermissionDenied(f"You cannot manage {what}: it holds permissions you do not have.")
+            raise PermissionDenied(_("You cannot manage %(what)s: it holds permissions you do not have.") % {"what": what})
 
     def audit(self, action: str, *, org: Organization, resource, details: dict) -> None:
         """One entry naming the actor and, through a proxy, the principal."""
@@ -57,13 +58,13 @@ def lock_org(org: Organization) -> Organization:
 
 def same_org(obj, org: Organization, field: str) -> None:
     if obj is not None and obj.org_id != org.pk:
-        raise ValidationFailed(fields={field: ["Not part of this organization."]})
+        raise ValidationFailed(fields={field: [_("Not part of this organization.")]})
 
 
 def require_member(user: User, org: Organization, field: str) -> Membership:
     membership = Membership.objects.filter(user=user, org=org).filter(active_membership_q()).first()
     if membership is None or not user.is_active:
-        raise ValidationFailed(fields={field: ["Must be an active member of this organization."]})
+        raise ValidationFailed(fields={field: [_("Must be an active member of this organization.")]})
     return membership
 
 
@@ -74,4 +75,4 @@ def save(obj) -> None:
         with transaction.atomic():
             obj.save()
     except IntegrityError as exc:
-        raise Conflict("That conflicts with an existing record.") from exc
+        raise Conflict(_("That conflicts with an existing record.")) from exc

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from core.changes import UNSET, given
@@ -34,7 +35,7 @@ def _check_parent(department: Department, parent: Department | None) -> None:
     seen = set()
     while node is not None:
         if node.pk == department.pk:
-            raise ValidationFailed(fields={"parent_id": ["A department cannot move under itself or its descendants."]})
+            raise ValidationFailed(fields={"parent_id": [_("A department cannot move under itself or its descendants.")]})
         if node.pk in seen:  # defensive: never loop on bad data
             break
         seen.add(node.pk)
@@ -47,15 +48,15 @@ def clean_handle(value) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise ValidationFailed(fields={"handle": ["A handle is text."]})
+        raise ValidationFailed(fields={"handle": [_("A handle is text.")]})
     value = value.strip().lstrip("@").lower()
     if not value:
         return None
     if not HANDLE_RE.fullmatch(value):
         raise ValidationFailed(fields={"handle": [
-            "Letters, digits, - and _ only, 2 to 50 characters, starting with a letter or digit."]})
+            _("Letters, digits, - and _ only, 2 to 50 characters, starting with a letter or digit.")]})
     if value in RESERVED_HANDLES:
-        raise ValidationFailed(fields={"handle": [f"@{value} is reserved for the whole room."]})
+        raise ValidationFailed(fields={"handle": [_("@%(handle)s is reserved for the whole room.") % {"handle": value}]})
     return value
 
 
@@ -63,7 +64,7 @@ def _check_handle(org: Organization, department: Department, handle: str | None)
     # Checked here for a clear field error; the partial unique constraint
     # (departments_handle_unique_in_org) decides under concurrency.
     if handle and Department.objects.filter(org=org, handle=handle).exclude(pk=department.pk).exists():
-        raise ValidationFailed(fields={"handle": [f"Another department of this organization has @{handle}."]})
+        raise ValidationFailed(fields={"handle": [_("Another department of this organization has @%(handle)s.") % {"handle": handle}]})
 
 
 def _check_changes(org: Organization, department: Department, changes: dict) -> None:
@@ -117,7 +118,7 @@ def department_update(
 
 def _no_children(org: Organization, department: Department) -> None:
     if department.children.exists():
-        raise Conflict("This department has sub-departments; move or delete them first.")
+        raise Conflict(_("This department has sub-departments; move or delete them first."))
 
 
 @transaction.atomic

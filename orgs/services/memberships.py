@@ -10,6 +10,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from core.changes import UNSET, created, diff, given, removed, snapshot
@@ -38,21 +39,22 @@ MEMBERSHIPS = Structure(
 
 def _check_refs(org: Organization, role, department, position) -> None:
     if role is not None and not (role.org_id is None or role.org_id == org.pk):
-        raise ValidationFailed(fields={"role_id": ["Not a role of this organization."]})
+        raise ValidationFailed(fields={"role_id": [_("Not a role of this organization.")]})
     same_org(department, org, "department_id")
     same_org(position, org, "position_id")
 
 
 def _check_future(expires_at, field="expires_at") -> None:
     if expires_at is not None and expires_at <= timezone.now():
-        raise ValidationFailed(fields={field: ["Must be in the future."]})
+        raise ValidationFailed(fields={field: [_("Must be in the future.")]})
 
 
 def _check_room(org: Organization, *, besides: Q) -> None:
     """One more active member must fit in max_members."""
     current = org.memberships.filter(active_membership_q()).exclude(besides).count()
     if current >= org.max_members:
-        raise Conflict(f"This organization is full ({org.max_members} members).", code="max_members_reached")
+        raise Conflict(_("This organization is full (%(count)s members).") % {"count": org.max_members},
+                       code="max_members_reached")
 
 
 def _guard_owner(org: Organization, membership: Membership, *, removing: bool = False) -> None:
@@ -67,7 +69,7 @@ def _guard_owner(org: Organization, membership: Membership, *, removing: bool = 
         or not membership.is_active
         or membership.expires_at is not None
     ):
-        raise Conflict("The owner must stay an owner; transfer ownership first.")
+        raise Conflict(_("The owner must stay an owner; transfer ownership first."))
 
 
 @transaction.atomic
@@ -89,11 +91,11 @@ def member_add(
     _check_refs(org, role, department, position)
     _check_future(expires_at)
     if not user.is_active:
-        raise ValidationFailed(fields={"user_id": ["This account is not active."]})
-    who.require_covered(org, role.permissions, what="this role")
+        raise ValidationFailed(fields={"user_id": [_("This account is not active.")]})
+    who.require_covered(org, role.permissions, what=_("this role"))
     existing = Membership.objects.filter(org=org, user=user).first()
     if existing is not None and Membership.objects.filter(pk=existing.pk).filter(active_membership_q()).exists():
-        raise Conflict("This user is already a member.")
+        raise Conflict(_("This user is already a member."))
     _check_room(org, besides=Q(user=user))
     # A lapsed or deactivated membership is renewed in place (unique (user, org)).
     membership = existing or Membership(org=org, user=user)
@@ -125,10 +127,10 @@ def member_update(
     who = Who(actor, acting_for, as_staff)
 
     def check(org: Organization, current: Membership, changes: dict) -> None:
-        who.require_covered(org, current.role.permissions, what="this member")
+        who.require_covered(org, current.role.permissions, what=_("this member"))
         _check_refs(org, changes.get("role"), changes.get("department"), changes.get("position"))
         if "role" in changes:
-            who.require_covered(org, changes["role"].permissions, what="this role")
+            who.require_covered(org, changes["role"].permissions, what=_("this role"))
         if "expires_at" in changes:
             _check_future(changes["expires_at"])
         if changes.get("is_active") and not current.is_active:
@@ -153,7 +155,7 @@ def member_remove(
     org = lock_org(org)
     membership = Membership.objects.select_related("role").get(pk=membership.pk)
     if membership.user_id != actor.pk:
-        who.require_covered(org, membership.role.permissions, what="this member")
+        who.require_covered(org, membership.role.permissions, what=_("this member"))
     _guard_owner(org, membership, removing=True)
     who.audit("org.member.removed", org=org, resource=membership,
               details=removed(snapshot(membership, MEMBERSHIPS.fields)))

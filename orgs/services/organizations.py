@@ -4,6 +4,7 @@ and the transfer of ownership."""
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from core.changes import UNSET, apply_changes, created, diff, given, snapshot
@@ -30,7 +31,7 @@ def org_create(
     owner) is who did it, e.g. staff creating an org for someone in the admin."""
     actor = actor or owner
     if not owner.is_active:
-        raise PermissionDenied("Inactive accounts cannot create organizations.")
+        raise PermissionDenied(_("Inactive accounts cannot create organizations."))
     org = Organization(owner=owner, name=name, display_name=display_name, description=description)
     if max_members is not None:
         org.max_members = max_members
@@ -63,7 +64,7 @@ def org_update(
         # Switching an org off hides it from everyone, so it takes more than "write".
         who.authorize(org, "org", "deactivate")
     if settings is not UNSET and not isinstance(settings, dict):
-        raise ValidationFailed(fields={"settings": ["Settings must be an object."]})
+        raise ValidationFailed(fields={"settings": [_("Settings must be an object.")]})
     changed = apply_changes(org, given(
         name=name, display_name=display_name, description=description, settings=settings,
         max_members=max_members, is_active=is_active,
@@ -71,7 +72,7 @@ def org_update(
     if max_members is not UNSET and isinstance(org.max_members, int):
         count = org.memberships.filter(active_membership_q()).count()
         if org.max_members < count:
-            raise ValidationFailed(fields={"max_members": [f"The org already has {count} members."]})
+            raise ValidationFailed(fields={"max_members": [_("The organization already has %(count)s members.") % {"count": count}]})
     save(org)
     if changed:
         who.audit("org.updated", org=org, resource=org, details=changed)
@@ -87,9 +88,9 @@ def org_transfer_ownership(*, actor: User, org: Organization, new_owner: User, a
     org = lock_org(org)
     if not (org.owner_id == actor.pk or (as_staff and actor.is_staff and actor.is_active)):
         Who(actor).authorize(org, "org", "read")  # non-members get 404, not a hint
-        raise PermissionDenied("Only the owner can transfer ownership.")
+        raise PermissionDenied(_("Only the owner can transfer ownership."))
     if new_owner.pk == org.owner_id:
-        raise ValidationFailed(fields={"new_owner": ["That user already owns this organization."]})
+        raise ValidationFailed(fields={"new_owner": [_("That user already owns this organization.")]})
     target = require_member(new_owner, org, "new_owner")
     old_owner_id = org.owner_id
     owner_role, admin_role = Role.objects.system(OWNER), Role.objects.system(ADMIN)

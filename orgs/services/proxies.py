@@ -9,6 +9,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from core.changes import UNSET, apply_changes, created, given, removed, snapshot
@@ -42,25 +43,25 @@ def proxy_create(
     org = lock_org(org)
     errors = {}
     if principal.pk == agent.pk:
-        errors["agent_id"] = ["A user cannot be their own proxy."]
+        errors["agent_id"] = [_("A user cannot be their own proxy.")]
     perm_errors = permissions_errors(permissions)
     if perm_errors:
         errors["permissions"] = perm_errors
     starts_at = starts_at or timezone.now()
     if expires_at is not None and expires_at <= starts_at:
-        errors["expires_at"] = ["Must be after starts_at."]
+        errors["expires_at"] = [_("Must be after the start.")]
     elif expires_at is not None and expires_at <= timezone.now():
-        errors["expires_at"] = ["Must be in the future."]
+        errors["expires_at"] = [_("Must be in the future.")]
     if errors:
         raise ValidationFailed(fields=errors)
     principal_membership = require_member(principal, org, "principal_id")
     require_member(agent, org, "agent_id")
     if principal.pk != actor.pk:
-        who.require_covered(org, principal_membership.role.permissions, what="proxies for this user")
+        who.require_covered(org, principal_membership.role.permissions, what=_("proxies for this user"))
     existing = Proxy.objects.filter(org=org, principal=principal, agent=agent).first()
     now = timezone.now()
     if existing is not None and existing.is_active and (existing.expires_at is None or existing.expires_at > now):
-        raise Conflict("This proxy already exists; delete it first to change it.")
+        raise Conflict(_("This proxy already exists; delete it first to change it."))
     # A lapsed proxy for the same pair is replaced in place (unique (principal, agent, org)).
     proxy = existing or Proxy(org=org, principal=principal, agent=agent)
     before = snapshot(existing, PROXY_FIELDS) if existing else None
@@ -93,7 +94,7 @@ def proxy_update(
         if perm_errors:
             raise ValidationFailed(fields={"permissions": perm_errors})
     if expires_at is not UNSET and expires_at is not None and expires_at <= proxy.starts_at:
-        raise ValidationFailed(fields={"expires_at": ["Must be after starts_at."]})
+        raise ValidationFailed(fields={"expires_at": [_("Must be after the start.")]})
     changed = apply_changes(proxy, given(permissions=permissions, expires_at=expires_at, is_active=is_active))
     save(proxy)
     if changed:

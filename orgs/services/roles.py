@@ -5,6 +5,7 @@ holding) more than they hold themselves."""
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from core.changes import UNSET, given
@@ -21,7 +22,7 @@ ROLES = Structure(model=Role, resource="roles", audit_stem="org.role", fields=("
 def _validate_role(role: Role) -> None:
     errors = {}
     if role.name and Role.objects.filter(org__isnull=True, name__iexact=role.name).exists():
-        errors["name"] = ["That name belongs to a system role."]
+        errors["name"] = [_("That name belongs to a system role.")]
     perm_errors = permissions_errors(role.permissions)
     if perm_errors:
         errors["permissions"] = perm_errors
@@ -31,14 +32,15 @@ def _validate_role(role: Role) -> None:
 
 def _fixed(role: Role, verb: str) -> None:
     if role.is_system_role:
-        raise PermissionDenied(f"System roles cannot be {verb}.")
+        raise PermissionDenied(_("System roles cannot be changed.") if verb == "changed"
+                               else _("System roles cannot be deleted."))
 
 
 def _covered_by(who: Who):
     """The check that the role holds nothing the actor does not hold."""
 
     def check(org: Organization, role: Role, changes: dict | None = None) -> None:
-        who.require_covered(org, role.permissions, what="this role")
+        who.require_covered(org, role.permissions, what=_("this role"))
 
     return check
 
@@ -97,6 +99,6 @@ def role_delete(*, actor: User, role: Role, acting_for: User | None = None, as_s
     def unused(org: Organization, role: Role) -> None:
         covered(org, role)
         if role.memberships.exists():
-            raise Conflict("Members still hold this role; give them another role first.")
+            raise Conflict(_("Members still hold this role; give them another role first."))
 
     delete_row(ROLES, who, role, check=unused)

@@ -89,13 +89,14 @@ def test_sign_up_log_in_edit_profile_and_revoke_a_device(live_server):
             page.goto(base + "/accounts/devices/")
             rows = page.locator("[data-testid=devices] tbody tr")
             expect(rows).to_have_count(2)
-            expect(page.locator("tr.current")).to_contain_text("this device")
+            # The profile now says Korean, so the pages do (issue 19).
+            expect(page.locator("tr.current")).to_contain_text("현재 기기")
             if os.environ.get("SCREENSHOT_DIR"):  # for a person to look at the pages
                 page.screenshot(path=os.path.join(os.environ["SCREENSHOT_DIR"], "devices.png"), full_page=True)
             phone_row = page.locator(f"tr[data-session-id='{body['session_id']}']")
             expect(phone_row).to_contain_text("Test phone")
             phone_row.locator("[data-testid=revoke]").click()
-            expect(page.get_by_text("The device was signed out.")).to_be_visible()
+            expect(page.get_by_text("해당 기기에서 로그아웃했습니다.")).to_be_visible()
             expect(rows).to_have_count(1)
             expect(page.get_by_text("Test phone")).to_have_count(0)
             context.close()
