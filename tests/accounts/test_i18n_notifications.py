@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
-from django.utils import translation
+from django.utils import timezone, translation
 
 from accounts import notifications
 from accounts.models import Notification, Profile
@@ -143,3 +143,22 @@ def test_rows_read_for_the_page_are_not_saved_with_the_rendered_title(people):
     notifications.notification_mark_read(user=kim, notification_id=shown[0].pk)
     notifications.notification_archive(user=kim, notification_id=shown[0].pk)
     assert Notification.objects.get(pk=shown[0].pk).title == "amy mentioned you in #general"
+
+
+def test_the_missed_message_mail_names_the_room_in_the_recipients_language(people):
+    from chatroom import missed_mail_send
+    from chatroom.models import MissedMessageMail
+
+    room, amy, wang, kim = people
+    dm, _ = chat.dm_open(actor=amy, user_ids=[str(kim.id)])
+    chat.message_post(actor=amy, room=dm, content="psst")
+    chat.message_post(actor=amy, room=room, content="@kim look")
+    mail = MissedMessageMail.objects.create(user=kim, notification_ids=list(
+        Notification.objects.filter(user=kim).values_list("pk", flat=True)), next_attempt_at=timezone.now())
+    with translation.override("en"):  # the worker's language changes nothing
+        items = missed_mail_send._items(kim, mail)
+        composed = missed_mail_send.compose(kim, items)
+    html = composed.alternatives[0][0]
+    for part in (composed.body, html):
+        assert "다이렉트 메시지" in part and "#general" in part
+        assert "a direct message" not in part

@@ -247,3 +247,58 @@ def test_the_socket_renders_one_event_once_per_language(room_of_three, make_user
     info = languages.localized_text.cache_info()
     assert (info.misses, info.hits) == (1, 50)
     assert json.loads(languages.localized_text("message.new", text, "ko"))["message"]["content"] == "newbie2님이 참여했습니다"
+
+
+# --------------------------------------------------------------------------- the room page, in a real browser
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_the_room_page_shows_each_reader_the_system_messages_in_their_language(room_of_three, make_user, tmp_path):
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+    from pathlib import Path
+
+    from django.db import connections
+
+    from tests.browser import require_chromium, room_pages, screenshot_pages, session_for
+    from tests.processes import asgi_servers
+
+    require_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    room, owner, wang, kim = room_of_three
+    newbie = make_user("newbie")
+    services.room_join(user=newbie, room=room)  # in the history the page loads
+    services.message_post(actor=owner, room=room, content="@wang @kim welcome newbie")
+    sessions = {"wang": session_for(wang), "kim": session_for(kim)}
+
+    def in_thread(work):
+        def run():
+            try:
+                return work()
+            finally:
+                connections.close_all()
+
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(run).result()
+
+    shots = os.environ.get("SCREENSHOT_DIR")
+    with asgi_servers(1, tmp_path) as (base,), sync_playwright() as p, room_pages(p, base, room, sessions) as pages:
+        for who, language in (("wang", "zh-hans"), ("kim", "ko")):
+            system = pages[who].locator("[data-testid=timeline] .system-text")
+            expect(system.filter(has_text=READS[language][0])).to_be_visible()
+        # Renamed and kicked while both pages are open: live, each in its language.
+        in_thread(lambda: services.room_update(actor=owner, room=Room.objects.get(pk=room.pk), name="plaza"))
+        in_thread(lambda: services.member_kick(actor=owner, room=Room.objects.get(pk=room.pk), user=newbie))
+        for who, language in (("wang", "zh-hans"), ("kim", "ko")):
+            system = pages[who].locator("[data-testid=timeline] .system-text")
+            for text in READS[language]:
+                expect(system.filter(has_text=text)).to_be_visible()
+            expect(system.filter(has_text="joined")).to_have_count(0)
+        if shots:
+            Path(shots).mkdir(parents=True, exist_ok=True)
+            screenshot_pages(base, shots, (("room-system-zh", pages["wang"], f"/chat/rooms/{room.id}/"),
+                                           ("room-system-ko", pages["kim"], f"/chat/rooms/{room.id}/"),
+                                           ("notifications-zh", pages["wang"], "/notifications/"),
+                                           ("notifications-ko", pages["kim"], "/notifications/")))
