@@ -117,12 +117,19 @@ def message_dicts(messages: list[Message], viewer=None) -> list[dict]:
     return out
 
 
+def _text_of(m: Message) -> str:
+    """A message's text as the reader reads it (a system message's in their language)."""
+    if m.message_type == Message.Type.SYSTEM:
+        return system_text(m.metadata, user_dict(m.user), m.content)
+    return m.content
+
+
 def reply_dict(parent: Message) -> dict:
     """The replied-to message as a message object shows it."""
     return {
         "id": str(parent.id),
         "user": user_dict(parent.user),
-        "excerpt": "" if parent.is_deleted else parent.content[:EXCERPT_CHARS],
+        "excerpt": "" if parent.is_deleted else _text_of(parent)[:EXCERPT_CHARS],
         "is_deleted": parent.is_deleted,
     }
 

@@ -97,7 +97,8 @@ def render(table: dict, code, params, fallback: str = "") -> str:
     try:
         return _format(template, params)
     except (KeyError, TypeError, ValueError):
-        logger.warning("text %r could not be rendered with %s", code, sorted(params))
+        # Rows written before their parameters were stored: expected, and read often.
+        logger.debug("text %r could not be rendered with %s", code, sorted(params))
         return fallback
 
 
@@ -111,12 +112,13 @@ def english(table: dict, code: str, params: dict) -> str:
 def system_message(metadata, username: str | None, fallback: str) -> str:
     """A system message's text: its ``metadata`` (``event`` and the
     parameters) about the message's user, or the stored ``fallback``."""
-    if not isinstance(metadata, dict) or metadata.get("event") not in SYSTEM_MESSAGES:
+    event = metadata.get("event") if isinstance(metadata, dict) else None
+    if not isinstance(event, str) or event not in SYSTEM_MESSAGES:
         return fallback
     params = {k: v for k, v in metadata.items() if k != "event" and isinstance(v, (str, int))}
     if username is not None:
         params["user"] = username
-    return render(SYSTEM_MESSAGES, metadata["event"], params, fallback)
+    return render(SYSTEM_MESSAGES, event, params, fallback)
 
 
 def notification_spec(code: str, **params) -> dict:
