@@ -35,6 +35,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Notification, Profile, User
@@ -183,15 +184,15 @@ class Draft:
 def _validate(draft: Draft) -> None:
     fields = {}
     if draft.type not in Type.values:
-        fields["type"] = [_("One of %(choices)s.") % {"choices": ", ".join(Type.values)}]
+        fields["type"] = [gettext("One of %(choices)s.") % {"choices": ", ".join(Type.values)}]
     if draft.priority not in Priority.values:
-        fields["priority"] = [_("One of %(choices)s.") % {"choices": ", ".join(Priority.values)}]
+        fields["priority"] = [gettext("One of %(choices)s.") % {"choices": ", ".join(Priority.values)}]
     if not isinstance(draft.title, str) or not draft.title.strip():
-        fields["title"] = [_("A title is required.")]
+        fields["title"] = [gettext("A title is required.")]
     if not isinstance(draft.data, dict):
-        fields["data"] = [_("Must be a JSON object.")]
+        fields["data"] = [gettext("Must be a JSON object.")]
     if draft.expires_at is not None and timezone.is_naive(draft.expires_at):
-        fields["expires_at"] = [_("Give a time zone.")]
+        fields["expires_at"] = [gettext("Give a time zone.")]
     if fields:
         raise ValidationFailed(fields=fields)
 

@@ -4,6 +4,7 @@ and ``chat:write`` for writes (accounts.permissions.HasRequiredScopes)."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -405,7 +406,7 @@ class BlocksView(APIView):
         data = validated(s.BlockInput, request.data)
         target = User.objects.filter(id=data["user_id"]).first()
         if target is None:  # a field of the body, not the path: bad input, not a missing object
-            raise ValidationFailed(fields={"user_id": [_("No such user.")]})
+            raise ValidationFailed(fields={"user_id": [gettext("No such user.")]})
         block = services.block_add(actor=request.user, user=target)
         return Response(s.BlockSerializer(block).data, status=201)
 

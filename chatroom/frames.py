@@ -8,7 +8,7 @@ hierarchy, which the socket renders as ``error`` frames."""
 
 from __future__ import annotations
 
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext
 
 from accounts.languages import language_of
 from chatroom import selectors, services
@@ -28,12 +28,12 @@ def message_send(user, frame: dict) -> dict:
     room = Room(pk=uuid_field(frame, "room_id"))
     content = frame.get("content")
     if not isinstance(content, str):
-        raise ValidationFailed(fields={"content": [_("Required text.")]})
+        raise ValidationFailed(fields={"content": [gettext("Required text.")]})
     reply_to = uuid_field(frame, "reply_to", required=False)
     thread_id = uuid_field(frame, "thread_id", required=False)
     also_to_room = frame.get("also_to_room", False)
     if not isinstance(also_to_room, bool):
-        raise ValidationFailed(fields={"also_to_room": [_("true or false.")]})
+        raise ValidationFailed(fields={"also_to_room": [gettext("true or false.")]})
     message = services.message_post(actor=user, room=room, content=content, reply_to=reply_to, client_id=client_id,
                                     thread_id=thread_id, also_to_room=also_to_room)
     body = getattr(message, "body", None) or message_dicts([message], user)[0]  # a resend re-reads the first
@@ -75,7 +75,7 @@ def typing(user, frame: dict) -> registry.Typing:
     """``typing {room_id, state}``, membership rechecked; the socket relays it."""
     state = frame.get("state")
     if state not in ("start", "stop"):
-        raise ValidationFailed(fields={"state": [_("start or stop.")]})
+        raise ValidationFailed(fields={"state": [gettext("start or stop.")]})
     room, _member = selectors.room_for_member(user=user, room_id=uuid_field(frame, "room_id"))
     return registry.Typing(room_id=str(room.id), state=state, user=user_dict(user))
 

@@ -3,6 +3,7 @@ one sees another's, and another's is the same NotFound as none."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
@@ -29,7 +30,7 @@ def scheduled_list(*, user: User, status: str | None = None):
     qs = ScheduledMessage.objects.filter(author=user)
     if status:
         if status not in Status.values:
-            raise ValidationFailed(fields={"status": [_("One of %(choices)s.") % {"choices": ", ".join(Status.values)}]})
+            raise ValidationFailed(fields={"status": [gettext("One of %(choices)s.") % {"choices": ", ".join(Status.values)}]})
         qs = qs.filter(status=status)
     return qs.select_related("room")
 

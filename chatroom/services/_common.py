@@ -5,6 +5,7 @@ shape of chat's audit entries. Internal to chatroom.services."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
@@ -111,5 +112,5 @@ def _find_in_room(room: Room, message_id, *, field: str, include_deleted: bool =
         qs = qs.filter(is_deleted=False)
     found = qs.select_related("user").first()
     if found is None:
-        raise ValidationFailed(fields={field: [_("No such message in this room.")]})
+        raise ValidationFailed(fields={field: [gettext("No such message in this room.")]})
     return found

@@ -15,6 +15,7 @@ import uuid
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
@@ -41,19 +42,19 @@ def _people(actor: User, user_ids) -> list[User]:
     left out, 1 to GROUP_DM_MAX_MEMBERS - 1 of them."""
     limit = settings.GROUP_DM_MAX_MEMBERS
     if not isinstance(user_ids, (list, tuple)) or not user_ids:
-        raise ValidationFailed(fields={"user_ids": [_("A list of the people to message.")]})
+        raise ValidationFailed(fields={"user_ids": [gettext("A list of the people to message.")]})
     if len(user_ids) > 10 * limit:
-        raise ValidationFailed(fields={"user_ids": [_("At most %(limit)s people in a conversation, you included.")
+        raise ValidationFailed(fields={"user_ids": [gettext("At most %(limit)s people in a conversation, you included.")
                 % {"limit": limit}]})
     ids = {parse_uuid(u, "user_ids") for u in user_ids} - {actor.id}
     if not ids:
-        raise ValidationFailed(fields={"user_ids": [_("Name at least one other person.")]})
+        raise ValidationFailed(fields={"user_ids": [gettext("Name at least one other person.")]})
     if len(ids) + 1 > limit:
-        raise ValidationFailed(fields={"user_ids": [_("At most %(limit)s people in a conversation, you included.")
+        raise ValidationFailed(fields={"user_ids": [gettext("At most %(limit)s people in a conversation, you included.")
                 % {"limit": limit}]})
     people = list(User.objects.filter(id__in=ids, status=User.Status.ACTIVE, is_active=True))
     if len(people) != len(ids):
-        raise ValidationFailed(fields={"user_ids": [_("No such user.")]})
+        raise ValidationFailed(fields={"user_ids": [gettext("No such user.")]})
     return people
 
 
@@ -130,7 +131,7 @@ def _other_user(actor: User, user) -> User:
     if target is None:
         raise NotFound(_("No such user."))
     if target.pk == actor.pk:
-        raise ValidationFailed(fields={"user_id": [_("You cannot block yourself.")]})
+        raise ValidationFailed(fields={"user_id": [gettext("You cannot block yourself.")]})
     return target
 
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts import notifications
@@ -59,14 +60,14 @@ def _require_can_invite(room: Room, actor: User) -> RoomMember:
 
 def _validate_invite_age(max_age_seconds: int) -> None:
     if max_age_seconds < 0 or max_age_seconds > 90 * 24 * 3600:
-        raise ValidationFailed(fields={"max_age_seconds": [_("Between 0 (never expires) and 90 days.")]})
+        raise ValidationFailed(fields={"max_age_seconds": [gettext("Between 0 (never expires) and 90 days.")]})
 
 
 @transaction.atomic
 def invite_create(*, actor: User, room: Room, max_uses: int = 0, max_age_seconds: int = INVITE_DEFAULT_MAX_AGE) -> Invite:
     _require_can_invite(room, actor)
     if max_uses < 0 or max_uses > 10_000:
-        raise ValidationFailed(fields={"max_uses": [_("Between 0 (unlimited) and 10000.")]})
+        raise ValidationFailed(fields={"max_uses": [gettext("Between 0 (unlimited) and 10000.")]})
     _validate_invite_age(max_age_seconds)
     invite = Invite.objects.create(
         code=secrets.token_urlsafe(12),

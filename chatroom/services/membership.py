@@ -7,6 +7,7 @@ from django.contrib.auth.hashers import check_password
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
@@ -129,9 +130,9 @@ def member_add(*, actor: User, room: Room, user: User, role: str = Role.MEMBER,
     member = _acting_member(room, actor, staff_override=staff_override)
     _require_power(member, "manage_members", _("Only admins add members directly."))
     if role == Role.OWNER:
-        raise ValidationFailed(fields={"role": [_("Ownership is transferred, not assigned.")]})
+        raise ValidationFailed(fields={"role": [gettext("Ownership is transferred, not assigned.")]})
     if role not in Role.values:
-        raise ValidationFailed(fields={"role": [_("One of %(choices)s.") % {"choices": ", ".join(Role.values)}]})
+        raise ValidationFailed(fields={"role": [gettext("One of %(choices)s.") % {"choices": ", ".join(Role.values)}]})
     if _member(room, user) is not None:
         raise Conflict(_("This user is already a member of the room."))
     added = _add_member(room=room, user=user, actor=actor, via="staff" if staff_override else "added")
@@ -161,7 +162,7 @@ def member_kick(*, actor: User, room: Room, user: User, staff_override: bool = F
 
 def _require_bool(field: str, value) -> None:
     if not isinstance(value, bool):
-        raise ValidationFailed(fields={field: [_("true or false.")]})
+        raise ValidationFailed(fields={field: [gettext("true or false.")]})
 
 
 @transaction.atomic
@@ -188,16 +189,16 @@ def member_update(
             notify_level = Level.ALL if notifications_enabled else Level.NONE
     if notify_level is not UNSET:
         if notify_level not in Level.values:
-            raise ValidationFailed(fields={"notify_level": [_("One of %(choices)s.")
+            raise ValidationFailed(fields={"notify_level": [gettext("One of %(choices)s.")
                     % {"choices": ", ".join(Level.values)}]})
         if target.pk != member.pk:
             raise PermissionDenied(_("Only the member changes their notification setting."))
         notifications_enabled = notify_level != Level.NONE
     if role is not UNSET and role != target.role:
         if role not in Role.values:
-            raise ValidationFailed(fields={"role": [_("One of %(choices)s.") % {"choices": ", ".join(Role.values)}]})
+            raise ValidationFailed(fields={"role": [gettext("One of %(choices)s.") % {"choices": ", ".join(Role.values)}]})
         if role == Role.OWNER:
-            raise ValidationFailed(fields={"role": [_("Ownership is transferred, not assigned.")]})
+            raise ValidationFailed(fields={"role": [gettext("Ownership is transferred, not assigned.")]})
         if not has_power(member, "assign_roles") or not outranks(member, target) or role not in assignable_roles(member):
             raise PermissionDenied(_("You cannot give that role to this member."))
     if is_muted is not UNSET and is_muted != target.is_muted:
@@ -207,13 +208,13 @@ def member_update(
             raise PermissionDenied(_("You can only mute members below your role."))
     if permissions is not UNSET and permissions != target.permissions:
         if not isinstance(permissions, dict):
-            raise ValidationFailed(fields={"permissions": [_("An object of power -> true or false.")]})
+            raise ValidationFailed(fields={"permissions": [gettext("An object of power -> true or false.")]})
         _require_power(member, "manage_members", _("Only admins change member permissions."))
         if not outranks(member, target):
             raise PermissionDenied(_("You can only change members below your role."))
         bad = [k for k, v in permissions.items() if k not in POWERS or k in OWNER_ONLY or not isinstance(v, bool)]
         if bad:
-            raise ValidationFailed(fields={"permissions": [_("Unknown or not overridable: %(powers)s.")
+            raise ValidationFailed(fields={"permissions": [gettext("Unknown or not overridable: %(powers)s.")
                     % {"powers": ", ".join(sorted(bad))}]})
     changes = apply_changes(target, {"notifications_enabled": notifications_enabled, "notify_level": notify_level,
                                      "role": role,

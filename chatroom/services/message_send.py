@@ -25,6 +25,7 @@ import uuid
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts import notifications
@@ -54,18 +55,18 @@ def _validate_content(content: str, *, allow_empty: bool = False) -> str:
     """The text as it is stored. NUL is dropped here; the faces refuse it
     before (config.safejson: a validation_error on the API and the socket)."""
     if not isinstance(content, str):
-        raise ValidationFailed(fields={"content": [_("Text is required.")]})
+        raise ValidationFailed(fields={"content": [gettext("Text is required.")]})
     content = content.replace("\x00", "").strip()
     if not content and not allow_empty:
-        raise ValidationFailed(fields={"content": [_("A message needs text.")]})
+        raise ValidationFailed(fields={"content": [gettext("A message needs text.")]})
     limit = settings.CHAT_MESSAGE_MAX_LENGTH
     if len(content) > limit:
-        raise ValidationFailed(fields={"content": [_("At most %(limit)s characters.") % {"limit": limit}]})
+        raise ValidationFailed(fields={"content": [gettext("At most %(limit)s characters.") % {"limit": limit}]})
     return content
 
 
 def _attachment_ids(attachment_ids) -> list[uuid.UUID]:
-    unknown = ValidationFailed(fields={"attachment_ids": [_("Unknown, already used, or not your upload.")]})
+    unknown = ValidationFailed(fields={"attachment_ids": [gettext("Unknown, already used, or not your upload.")]})
     ids = []
     for value in attachment_ids or ():
         try:
@@ -74,7 +75,7 @@ def _attachment_ids(attachment_ids) -> list[uuid.UUID]:
             raise unknown from None
     ids = list(dict.fromkeys(ids))
     if len(ids) > ATTACHMENTS_MAX:
-        raise ValidationFailed(fields={"attachment_ids": [_("At most %(limit)s attachments.")
+        raise ValidationFailed(fields={"attachment_ids": [gettext("At most %(limit)s attachments.")
                 % {"limit": ATTACHMENTS_MAX}]})
     return ids
 
@@ -119,10 +120,10 @@ _REFUSALS = {
     "forbidden": lambda: PermissionDenied(_("You may not post in this room.")),
     "muted": lambda: PermissionDenied(_("You are muted in this room.")),
     "blocked": lambda: PermissionDenied(_("You cannot message this person."), code="blocked"),
-    "no_reply": lambda: ValidationFailed(fields={"reply_to": [_("No such message in this room.")]}),
-    "no_thread": lambda: ValidationFailed(fields={"thread_id": [_("No such message in this room.")]}),
-    "thread_reply": lambda: ValidationFailed(fields={"thread_id": [_("A reply in a thread cannot start another thread.")]}),
-    "bad_attachments": lambda: ValidationFailed(fields={"attachment_ids": [_("Unknown, already used, or not your upload.")]}),
+    "no_reply": lambda: ValidationFailed(fields={"reply_to": [gettext("No such message in this room.")]}),
+    "no_thread": lambda: ValidationFailed(fields={"thread_id": [gettext("No such message in this room.")]}),
+    "thread_reply": lambda: ValidationFailed(fields={"thread_id": [gettext("A reply in a thread cannot start another thread.")]}),
+    "bad_attachments": lambda: ValidationFailed(fields={"attachment_ids": [gettext("Unknown, already used, or not your upload.")]}),
 }
 STALE_RETRIES = 3
 
@@ -262,17 +263,17 @@ def message_post(
     every face alike."""
     check_message_rate(actor)
     if client_id is not None and (not isinstance(client_id, str) or not 1 <= len(client_id) <= CLIENT_ID_MAX):
-        raise ValidationFailed(fields={"client_id": [_("1 to %(limit)s characters.") % {"limit": CLIENT_ID_MAX}]})
+        raise ValidationFailed(fields={"client_id": [gettext("1 to %(limit)s characters.") % {"limit": CLIENT_ID_MAX}]})
     if message_type not in USER_MESSAGE_TYPES:
-        raise ValidationFailed(fields={"message_type": [_("One of text, image, file.")]})
+        raise ValidationFailed(fields={"message_type": [gettext("One of text, image, file.")]})
     attachment_ids = _attachment_ids(attachment_ids)
     content = _validate_content(content, allow_empty=bool(attachment_ids))
     reply_to = parse_uuid(reply_to, "reply_to", optional=True)
     thread_id = parse_uuid(thread_id, "thread_id", optional=True)
     if not isinstance(also_to_room, bool):
-        raise ValidationFailed(fields={"also_to_room": [_("true or false.")]})
+        raise ValidationFailed(fields={"also_to_room": [gettext("true or false.")]})
     if also_to_room and thread_id is None:
-        raise ValidationFailed(fields={"also_to_room": [_("Only for a reply in a thread (thread_id).")]})
+        raise ValidationFailed(fields={"also_to_room": [gettext("Only for a reply in a thread (thread_id).")]})
     # On the text as stored: "@\x00alice" is stored as "@alice", and mentions her.
     mentioned, groups = [], None
     if MENTION_RE.search(content):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
@@ -17,7 +18,7 @@ EMOJI_MAX = 32
 
 def _validate_emoji(emoji: str) -> str:
     if not isinstance(emoji, str) or not emoji.strip() or len(emoji) > EMOJI_MAX or any(c.isspace() for c in emoji):
-        raise ValidationFailed(fields={"emoji": [_("One emoji (or a name) of at most %(limit)s characters.")
+        raise ValidationFailed(fields={"emoji": [gettext("One emoji (or a name) of at most %(limit)s characters.")
                 % {"limit": EMOJI_MAX}]})
     return emoji
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
@@ -41,12 +42,12 @@ _UNCANCELLABLE = {
 
 def _check_send_at(send_at) -> datetime:
     if not isinstance(send_at, datetime) or timezone.is_naive(send_at):
-        raise ValidationFailed(fields={"send_at": [_("A date and time with its time zone.")]})
+        raise ValidationFailed(fields={"send_at": [gettext("A date and time with its time zone.")]})
     now = timezone.now()
     if send_at <= now:
-        raise ValidationFailed(fields={"send_at": [_("Must be in the future.")]})
+        raise ValidationFailed(fields={"send_at": [gettext("Must be in the future.")]})
     if send_at > now + MAX_AHEAD:
-        raise ValidationFailed(fields={"send_at": [_("At most a year ahead.")]})
+        raise ValidationFailed(fields={"send_at": [gettext("At most a year ahead.")]})
     return send_at
 
 
@@ -63,7 +64,7 @@ def scheduled_create(*, actor: User, room_id, content: str, send_at: datetime, t
     except NotFound:
         # The room is named in the body, not the path: a bad field (a DM of
         # others stays the same answer as no room at all).
-        raise ValidationFailed(fields={"room_id": [_("No such room.")]}) from None
+        raise ValidationFailed(fields={"room_id": [gettext("No such room.")]}) from None
     _require_active(room)
     if not has_power(member, "post") or member.is_muted:
         raise PermissionDenied(_("You may not post in this room."))
@@ -72,7 +73,7 @@ def scheduled_create(*, actor: User, room_id, content: str, send_at: datetime, t
     if thread_id is not None:
         root = _find_in_room(room, thread_id, field="thread_id")
         if root.thread_id is not None:
-            raise ValidationFailed(fields={"thread_id": [_("A reply in a thread cannot start another thread.")]})
+            raise ValidationFailed(fields={"thread_id": [gettext("A reply in a thread cannot start another thread.")]})
         thread_id = root.id
     scheduled = ScheduledMessage.objects.create(author=actor, room=room, thread_id=thread_id, content=content,
                                                 send_at=send_at)

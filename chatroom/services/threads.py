@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from django.db import connection, transaction
 from django.db.models import Q
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext
 
 from accounts.models import User
 from chatroom import thread_state
@@ -60,7 +60,7 @@ def thread_read_mark(*, actor: User, root_id, message_id) -> ThreadFollow:
     message = (Message.objects.filter(Q(id=root.id) | Q(thread_id=root.id, created_at__gte=root.created_at))
                .filter(id=message_id).only("id", "created_at").first())
     if message is None:
-        raise ValidationFailed(fields={"message_id": [_("No such message in this thread.")]})
+        raise ValidationFailed(fields={"message_id": [gettext("No such message in this thread.")]})
     state, _created = ThreadFollow.objects.select_for_update().get_or_create(
         user=actor, root_id=root.id, defaults={"root_created_at": root.created_at, "room_id": root.room_id})
     if state.last_read_at is not None and (message.created_at, str(message.id)) <= (

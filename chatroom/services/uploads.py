@@ -11,6 +11,7 @@ from pathlib import PurePath
 import filetype
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from PIL import Image, UnidentifiedImageError
 
@@ -46,12 +47,12 @@ def _sniff(head: bytes, filename: str) -> str:
         detected = kind.mime
         allowed = _EQUIVALENT_EXTENSIONS.get(detected, set()) | {f".{kind.extension}"}
         if ext and ext not in allowed and claimed != detected:
-            raise ValidationFailed(fields={"file": [_("The file's content is %(type)s, which does not match its name.")
+            raise ValidationFailed(fields={"file": [gettext("The file's content is %(type)s, which does not match its name.")
                     % {"type": detected}]})
         return detected
     if ext and claimed and claimed != "application/octet-stream" and filetype.get_type(mime=claimed) is not None:
         # The name claims a type filetype recognises, but the bytes are not it.
-        raise ValidationFailed(fields={"file": [_("The file's content is not %(type)s.") % {"type": claimed}]})
+        raise ValidationFailed(fields={"file": [gettext("The file's content is not %(type)s.") % {"type": claimed}]})
     try:
         head.decode("utf-8")
         is_text = b"\x00" not in head
@@ -75,7 +76,7 @@ def attachment_upload(*, actor: User, file) -> Attachment:
     if file.size > limit:
         raise TooLarge(_("Uploads are limited to %(limit)s bytes.") % {"limit": limit})
     if file.size == 0:
-        raise ValidationFailed(fields={"file": [_("The file is empty.")]})
+        raise ValidationFailed(fields={"file": [gettext("The file is empty.")]})
     filename = _clean_filename(file.name or "")
     file.seek(0)
     head = file.read(SNIFF_BYTES)
@@ -91,7 +92,7 @@ def attachment_upload(*, actor: User, file) -> Attachment:
             with Image.open(file) as image:
                 width, height = image.size
         except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
-            raise ValidationFailed(fields={"file": [_("The image cannot be read.")]}) from None
+            raise ValidationFailed(fields={"file": [gettext("The image cannot be read.")]}) from None
     file.seek(0)
     attachment = Attachment(id=uuid.uuid4(), uploader=actor, filename=filename, mime_type=mime, size=file.size,
                             checksum=digest.hexdigest(), width=width, height=height)
