@@ -15,6 +15,12 @@ or archiving one is personal state too, like a chat read receipt: none of
 these write audit entries, which would otherwise put every glance at the
 badge into the audit chain.
 
+Titles are stored as a code and parameters (``data["i18n"]``,
+core.coded_texts) beside their English rendering (``title``): every reader
+reads them in their own language, rendered when read (the list, the API,
+the page) or, for the frame pushed to the recipient's sockets, in the
+recipient's profile language.
+
 Reads are scoped to their user: another user's notification is "not found",
 never "forbidden", so ids do not leak. Expired notifications are invisible at
 once and deleted later by the beat task.
@@ -28,9 +34,12 @@ from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Notification, User
+from accounts.models import Notification, Profile, User
+from core import coded_texts
 from core.errors import NotFound, ValidationFailed
 from core.timestamps import isoformat_z
 from realtime import broadcast
@@ -63,14 +72,27 @@ def excerpt(text: str, length: int = EXCERPT_LENGTH) -> str:
 # --------------------------------------------------------------------------- presenter
 
 
+def title_of(n: Notification) -> str:
+    """The title in the active language (the stored one when it has no code
+    or cannot be rendered)."""
+    return coded_texts.notification_title(n.data, n.title)
+
+
+def coded(code: str, **params) -> tuple[str, dict]:
+    """A title stored as ``code`` (core.coded_texts.NOTIFICATIONS) with
+    ``params``: (its English rendering for ``title``, what goes in
+    ``data["i18n"]``)."""
+    return coded_texts.notification_english(code, **params)
+
+
 def notification_dict(n: Notification) -> dict:
-    """The API's and the socket's notification object. ``data`` carries the
-    type's ids (room_id, message_id, job_id, invite_code, ...) and ``url``,
-    a page link, when there is one."""
+    """The API's and the socket's notification object, its title in the
+    active language. ``data`` carries the type's ids (room_id, message_id,
+    job_id, invite_code, ...) and ``url``, a page link, when there is one."""
     return {
         "id": str(n.id),
         "type": n.type,
-        "title": n.title,
+        "title": title_of(n),
         "message": n.message,
         "data": n.data or {},
         "priority": n.priority,
@@ -90,10 +112,25 @@ def _visible(now: datetime | None = None) -> Q:
     return Q(expires_at__isnull=True) | Q(expires_at__gt=now or timezone.now())
 
 
+class RenderedNotifications(QuerySet):
+    """Notifications whose ``title`` reads in the active language once
+    fetched (the page's template shows ``n.title``). Rows read this way are
+    for showing: their title is not saved back."""
+
+    def _fetch_all(self):
+        rendered = self._result_cache is None
+        super()._fetch_all()
+        if rendered:
+            for n in self._result_cache:
+                if isinstance(n, Notification):
+                    n.title = title_of(n)
+
+
 def notifications_for(*, user: User, unread: bool = False, archived: bool = False) -> QuerySet[Notification]:
     """The user's own live notifications, newest first: the inbox (not
-    archived) by default, or the archive; ``unread`` keeps only unread ones."""
-    qs = Notification.objects.filter(_visible(), user=user, is_archived=archived)
+    archived) by default, or the archive; ``unread`` keeps only unread ones.
+    Their titles read in the active language."""
+    qs = RenderedNotifications(model=Notification).filter(_visible(), user=user, is_archived=archived)
     if unread:
         qs = qs.filter(is_read=False)
     return qs.order_by("-created_at", "-id")
@@ -105,13 +142,13 @@ def notification_get(*, user: User, notification_id, lock: bool = False) -> Noti
     try:
         pk = uuid.UUID(str(notification_id))
     except (TypeError, ValueError, AttributeError):
-        raise NotFound("No such notification.") from None
+        raise NotFound(_("No such notification.")) from None
     qs = Notification.objects.filter(_visible(), pk=pk, user=user)
     if lock:
         qs = qs.select_for_update()
     found = qs.first()
     if found is None:
-        raise NotFound("No such notification.")
+        raise NotFound(_("No such notification."))
     return found
 
 
@@ -147,15 +184,15 @@ class Draft:
 def _validate(draft: Draft) -> None:
     fields = {}
     if draft.type not in Type.values:
-        fields["type"] = [f"One of {', '.join(Type.values)}."]
+        fields["type"] = [gettext("One of %(choices)s.") % {"choices": ", ".join(Type.values)}]
     if draft.priority not in Priority.values:
-        fields["priority"] = [f"One of {', '.join(Priority.values)}."]
+        fields["priority"] = [gettext("One of %(choices)s.") % {"choices": ", ".join(Priority.values)}]
     if not isinstance(draft.title, str) or not draft.title.strip():
-        fields["title"] = ["A title is required."]
+        fields["title"] = [gettext("A title is required.")]
     if not isinstance(draft.data, dict):
-        fields["data"] = ["Must be a JSON object."]
+        fields["data"] = [gettext("Must be a JSON object.")]
     if draft.expires_at is not None and timezone.is_naive(draft.expires_at):
-        fields["expires_at"] = ["Give a time zone."]
+        fields["expires_at"] = [gettext("Give a time zone.")]
     if fields:
         raise ValidationFailed(fields=fields)
 
@@ -165,8 +202,22 @@ def _opted_out(preferences, type_: str) -> bool:
     return type_ not in _UNMUTABLE and isinstance(preferences, dict) and preferences.get(type_) is False
 
 
-def _push(notification: Notification) -> None:
-    broadcast.user_event(notification.user_id, {"type": FRAME_NEW, "notification": notification_dict(notification)})
+def languages_of(user_ids) -> dict:
+    """{user id: profile language} (one query)."""
+    return dict(Profile.objects.filter(user_id__in=list(user_ids)).values_list("user_id", "language"))
+
+
+def push(notifications: list[Notification], languages: dict | None = None) -> None:
+    """Send each new notification to its user's sockets after commit, in the
+    user's language (``languages``: {user id: language}, read when not given)."""
+    if not notifications:
+        return
+    if languages is None:
+        languages = languages_of({n.user_id for n in notifications})
+    for notification in notifications:
+        with translation.override(languages.get(notification.user_id) or "en"):
+            body = notification_dict(notification)
+        broadcast.user_event(notification.user_id, {"type": FRAME_NEW, "notification": body})
 
 
 @transaction.atomic
@@ -180,10 +231,11 @@ def notify_many(*, drafts: list[Draft]) -> list[Notification]:
     for draft in drafts:
         _validate(draft)
         draft.user_id = uuid.UUID(str(draft.user_id))
-    recipients = dict(
-        User.objects.filter(id__in={d.user_id for d in drafts}, status=User.Status.ACTIVE)
-        .values_list("id", "profile__notifications")
-    )
+    recipients, languages = {}, {}
+    for user_id, preferences, language in (
+            User.objects.filter(id__in={d.user_id for d in drafts}, status=User.Status.ACTIVE)
+            .values_list("id", "profile__notifications", "profile__language")):
+        recipients[user_id], languages[user_id] = preferences, language
     now = timezone.now()
     rows = [
         Notification(
@@ -200,8 +252,7 @@ def notify_many(*, drafts: list[Draft]) -> list[Notification]:
         if d.user_id in recipients and not _opted_out(recipients[d.user_id], d.type)
     ]
     created = Notification.objects.bulk_create(rows)
-    for notification in created:
-        _push(notification)
+    push(created, languages)
     return created
 
 
@@ -273,5 +324,5 @@ def notification_archive(*, user: User, notification_id, archived: bool = True) 
 def notifications_purge_expired(*, now: datetime | None = None) -> int:
     """Beat task body: delete notifications past their expiry (already
     invisible since that moment; idx_notifications_expires finds them)."""
-    deleted, _ = Notification.objects.filter(expires_at__lte=now or timezone.now()).delete()
+    deleted, _count = Notification.objects.filter(expires_at__lte=now or timezone.now()).delete()
     return deleted

@@ -4,6 +4,8 @@ and ``chat:write`` for writes (accounts.permissions.HasRequiredScopes)."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.negotiation import BaseContentNegotiation
@@ -30,7 +32,7 @@ RW = {"GET": READ, "POST": WRITE, "PATCH": WRITE, "PUT": WRITE, "DELETE": WRITE}
 def _user(user_id) -> User:
     user = User.objects.filter(id=parse_uuid(user_id, "user_id")).first()
     if user is None:
-        raise NotFound("No such user.")
+        raise NotFound(_("No such user."))
     return user
 
 
@@ -178,7 +180,7 @@ class JoinRequestDecideView(APIView):
         join_request = JoinRequest.objects.filter(
             id=parse_uuid(request_id, "request_id"), room=room).first()
         if join_request is None:
-            raise NotFound("No such join request.")
+            raise NotFound(_("No such join request."))
         join_request = services.join_request_decide(actor=request.user, request=join_request, approve=self.approve)
         return Response(s.JoinRequestSerializer(join_request).data)
 
@@ -252,7 +254,7 @@ class MessageDetailView(APIView):
 
     @extend_schema(responses=s.MessageSerializer)
     def get(self, request, message_id):
-        message, _ = selectors.message_get(user=request.user, message_id=message_id)
+        message, _member = selectors.message_get(user=request.user, message_id=message_id)
         return Response(_message(request, message))
 
     @extend_schema(request=s.MessageEditInput, responses=s.MessageSerializer)
@@ -404,7 +406,7 @@ class BlocksView(APIView):
         data = validated(s.BlockInput, request.data)
         target = User.objects.filter(id=data["user_id"]).first()
         if target is None:  # a field of the body, not the path: bad input, not a missing object
-            raise ValidationFailed(fields={"user_id": ["No such user."]})
+            raise ValidationFailed(fields={"user_id": [gettext("No such user.")]})
         block = services.block_add(actor=request.user, user=target)
         return Response(s.BlockSerializer(block).data, status=201)
 

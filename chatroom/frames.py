@@ -8,9 +8,12 @@ hierarchy, which the socket renders as ``error`` frames."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
+
+from accounts.languages import language_of
 from chatroom import selectors, services
 from chatroom.models import Room
-from chatroom.presenters import message_dicts, user_dict
+from chatroom.presenters import localized_message, message_dicts, user_dict
 from core.errors import ValidationFailed
 from realtime import registry
 from realtime.framing import text_field, uuid_field
@@ -25,12 +28,12 @@ def message_send(user, frame: dict) -> dict:
     room = Room(pk=uuid_field(frame, "room_id"))
     content = frame.get("content")
     if not isinstance(content, str):
-        raise ValidationFailed(fields={"content": ["Required text."]})
+        raise ValidationFailed(fields={"content": [gettext("Required text.")]})
     reply_to = uuid_field(frame, "reply_to", required=False)
     thread_id = uuid_field(frame, "thread_id", required=False)
     also_to_room = frame.get("also_to_room", False)
     if not isinstance(also_to_room, bool):
-        raise ValidationFailed(fields={"also_to_room": ["true or false."]})
+        raise ValidationFailed(fields={"also_to_room": [gettext("true or false.")]})
     message = services.message_post(actor=user, room=room, content=content, reply_to=reply_to, client_id=client_id,
                                     thread_id=thread_id, also_to_room=also_to_room)
     body = getattr(message, "body", None) or message_dicts([message], user)[0]  # a resend re-reads the first
@@ -57,7 +60,7 @@ def reaction_remove(user, frame: dict) -> None:
 
 
 def read(user, frame: dict) -> None:
-    room, _ = selectors.room_for_member(user=user, room_id=uuid_field(frame, "room_id"))
+    room, _member = selectors.room_for_member(user=user, room_id=uuid_field(frame, "room_id"))
     services.read_mark(actor=user, room=room, message_id=uuid_field(frame, "message_id"))
 
 
@@ -72,9 +75,17 @@ def typing(user, frame: dict) -> registry.Typing:
     """``typing {room_id, state}``, membership rechecked; the socket relays it."""
     state = frame.get("state")
     if state not in ("start", "stop"):
-        raise ValidationFailed(fields={"state": ["start or stop."]})
-    room, _ = selectors.room_for_member(user=user, room_id=uuid_field(frame, "room_id"))
+        raise ValidationFailed(fields={"state": [gettext("start or stop.")]})
+    room, _member = selectors.room_for_member(user=user, room_id=uuid_field(frame, "room_id"))
     return registry.Typing(room_id=str(room.id), state=state, user=user_dict(user))
+
+
+def localized_message_frame(frame: dict) -> dict:
+    """A ``message.new``/``message.updated`` frame broadcast with coded texts
+    (a system message), rendered in the active language: each socket's
+    (realtime.languages, once per event and language in a process)."""
+    message = frame.get("message")
+    return {**frame, "message": localized_message(message)} if isinstance(message, dict) else frame
 
 
 def register() -> None:
@@ -83,3 +94,8 @@ def register() -> None:
                                ("reaction.remove", reaction_remove), ("read", read), ("thread.read", thread_read)):
         registry.register_frame(frame_type, handle, write=True)
     registry.register_frame("typing", typing)
+    # Issue 19: the socket speaks its user's profile language, and renders
+    # system messages in it.
+    registry.register_language_of(language_of)
+    for frame_type in ("message.new", "message.updated"):
+        registry.register_localizer(frame_type, localized_message_frame)

@@ -25,6 +25,7 @@ from accounts import dnd, unsubscribe
 from accounts.models import Notification, Profile, User
 from chatroom.missed_mail import still_unread, wants_mail
 from chatroom.models import MissedMessageMail
+from core import coded_texts
 
 Status = MissedMessageMail.Status
 
@@ -34,12 +35,24 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
 
 
+class _Place:
+    """A room named in the mail's language, whenever it is rendered."""
+
+    def __init__(self, is_dm: bool, name: str):
+        self.is_dm, self.name = is_dm, name
+
+    def __str__(self) -> str:
+        return coded_texts.place(is_dm=self.is_dm, room_name=self.name)
+
+
 def _items(user: User, mail: MissedMessageMail) -> list[dict]:
     notifications = list(Notification.objects.filter(pk__in=mail.notification_ids, user=user).order_by("created_at"))
     out = []
     for n, m in still_unread(user.pk, notifications):
         room = m.room
-        out.append({"room": _("a direct message") if room.is_dm else f"#{room.name}", "author": m.user.username,
+        # core.coded_texts' words for a room, as the notifications' titles use
+        # them; rendered (lazily) in the mail's language by compose().
+        out.append({"room": _Place(room.is_dm, room.name), "author": m.user.username,
                     "text": m.content, "created_at": m.created_at,
                     "url": settings.SITE_URL + (n.data.get("url") or "") + f"#message-{m.id}",
                     "reason": n.type if n.type == Notification.Type.MENTION else n.data.get("reason")})

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from chatroom import markdown, thread_state
 from chatroom.models import Attachment, Mention, Message, Reaction
+from core import coded_texts
 from core.timestamps import isoformat_z
 
 EXCERPT_CHARS = 100
@@ -116,12 +117,19 @@ def message_dicts(messages: list[Message], viewer=None) -> list[dict]:
     return out
 
 
+def _text_of(m: Message) -> str:
+    """A message's text as the reader reads it (a system message's in their language)."""
+    if m.message_type == Message.Type.SYSTEM:
+        return system_text(m.metadata, user_dict(m.user), m.content)
+    return m.content
+
+
 def reply_dict(parent: Message) -> dict:
     """The replied-to message as a message object shows it."""
     return {
         "id": str(parent.id),
         "user": user_dict(parent.user),
-        "excerpt": "" if parent.is_deleted else parent.content[:EXCERPT_CHARS],
+        "excerpt": "" if parent.is_deleted else _text_of(parent)[:EXCERPT_CHARS],
         "is_deleted": parent.is_deleted,
     }
 
@@ -133,17 +141,37 @@ def new_message_dict(m: Message, *, attachments=(), mentions=(), parent: Message
                         mentions=[str(u) for u in mentions], reply=reply_dict(parent) if parent else None)
 
 
+def system_text(metadata, user: dict | None, stored: str) -> str:
+    """A system message's text in the active language, from its code and
+    parameters (core.coded_texts); the stored text for one it cannot render."""
+    return coded_texts.system_message(metadata, (user or {}).get("username"), stored)
+
+
+def localized_message(message: dict) -> dict:
+    """A message object (as message_dict built it) with a system message's
+    text rendered again in the active language: the socket's localizer for
+    frames broadcast in one language (realtime.languages)."""
+    if message.get("message_type") != Message.Type.SYSTEM or message.get("is_deleted"):
+        return message
+    content = system_text(message.get("metadata"), message.get("user"), message.get("content") or "")
+    return {**message, "content": content, "html": markdown.render(content)}
+
+
 def message_dict(m: Message, *, reactions=(), attachments=(), mentions=(), reply=None, thread=None) -> dict:
     deleted = m.is_deleted
+    user, content = user_dict(m.user), m.content
+    if m.message_type == Message.Type.SYSTEM and not deleted:
+        # Stored as a code: read in the reader's language (the active one).
+        content = system_text(m.metadata, user, m.content)
     return {
         "id": str(m.id),
         "room_id": str(m.room_id),
-        "user": user_dict(m.user),
+        "user": user,
         # A removed message keeps no visible text, files or reactions.
-        "content": "" if deleted else m.content,
+        "content": "" if deleted else content,
         # Additive to the contract: the content's markdown as sanitized HTML
         # (chatroom.markdown), so every client shows the same formatting.
-        "html": "" if deleted else markdown.render(m.content),
+        "html": "" if deleted else markdown.render(content),
         "message_type": m.message_type,
         "reply_to": reply,
         # A reply in a thread names its root; a root with replies has its summary.

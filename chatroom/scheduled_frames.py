@@ -12,6 +12,7 @@ with the socket (realtime.registry) by ChatroomConfig.ready:
 from __future__ import annotations
 
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext
 
 from chatroom import scheduled_selectors
 from chatroom.scheduled_presenters import scheduled_dict
@@ -33,7 +34,7 @@ def _send_at(frame: dict, *, required: bool = True):
     except ValueError:  # well-formed but impossible ("2026-13-45T00:00")
         parsed = None
     if parsed is None:
-        raise ValidationFailed(fields={"send_at": ["An ISO 8601 date and time with its time zone."]})
+        raise ValidationFailed(fields={"send_at": [gettext("An ISO 8601 date and time with its time zone.")]})
     return parsed
 
 
@@ -44,7 +45,7 @@ def _answer(scheduled) -> dict:
 def scheduled_create(user, frame: dict) -> dict:
     content = frame.get("content")
     if not isinstance(content, str):
-        raise ValidationFailed(fields={"content": ["Required text."]})
+        raise ValidationFailed(fields={"content": [gettext("Required text.")]})
     return _answer(scheduled_messages.scheduled_create(
         actor=user, room_id=uuid_field(frame, "room_id"), content=content, send_at=_send_at(frame),
         thread_id=uuid_field(frame, "thread_id", required=False)))
@@ -53,7 +54,7 @@ def scheduled_create(user, frame: dict) -> dict:
 def scheduled_update(user, frame: dict) -> dict:
     content = frame.get("content", UNSET)
     if content is not UNSET and not isinstance(content, str):
-        raise ValidationFailed(fields={"content": ["Text."]})
+        raise ValidationFailed(fields={"content": [gettext("Text.")]})
     return _answer(scheduled_messages.scheduled_update(
         actor=user, scheduled_id=uuid_field(frame, "id"), content=content, send_at=_send_at(frame, required=False)))
 

@@ -3,6 +3,9 @@ one sees another's, and another's is the same NotFound as none."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
 from accounts.models import User
 from chatroom.models import ScheduledMessage
 from core.errors import NotFound, ValidationFailed, parse_uuid
@@ -18,7 +21,7 @@ def own(actor: User, scheduled_id, *, lock: bool = False) -> ScheduledMessage:
         qs = qs.select_for_update(of=("self",))
     found = qs.select_related("room", "room__org").first()
     if found is None:
-        raise NotFound("No such scheduled message.")
+        raise NotFound(_("No such scheduled message."))
     return found
 
 
@@ -27,7 +30,7 @@ def scheduled_list(*, user: User, status: str | None = None):
     qs = ScheduledMessage.objects.filter(author=user)
     if status:
         if status not in Status.values:
-            raise ValidationFailed(fields={"status": [f"One of {', '.join(Status.values)}."]})
+            raise ValidationFailed(fields={"status": [gettext("One of %(choices)s.") % {"choices": ", ".join(Status.values)}]})
         qs = qs.filter(status=status)
     return qs.select_related("room")
 

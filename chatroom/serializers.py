@@ -6,6 +6,7 @@ frames share; their serializers declare them and render what it builds."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -397,7 +398,7 @@ class HistoryInput(serializers.Serializer):
     before = _query_text("A cursor: the page before it.")
     after = _query_text("A cursor: the page after it.")
     around = _query_text("A message id: the page around it.")
-    limit = serializers.IntegerField(required=False, default=50, error_messages={"invalid": "A whole number."})
+    limit = serializers.IntegerField(required=False, default=50, error_messages={"invalid": _("A whole number.")})
 
 
 class MessageInput(serializers.Serializer):

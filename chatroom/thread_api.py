@@ -5,6 +5,7 @@ are posted with POST /rooms/{room_id}/messages/ and ``thread_id``."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -21,7 +22,7 @@ from config.serializers import Presented, QueryFlag, validated
 class ThreadPageInput(serializers.Serializer):
     before = _query_text("A cursor: the replies before it.")
     after = _query_text("A cursor: the replies after it.")
-    limit = serializers.IntegerField(required=False, default=50, error_messages={"invalid": "A whole number."})
+    limit = serializers.IntegerField(required=False, default=50, error_messages={"invalid": _("A whole number.")})
 
 
 class ThreadPageSerializer(Presented):
@@ -63,7 +64,7 @@ class FollowedThreadPageSerializer(serializers.Serializer):
 class ThreadListInput(serializers.Serializer):
     unread = QueryFlag(help_text="1: only threads with unread replies.")
     cursor = _query_text("The `next` of the previous page.")
-    limit = serializers.IntegerField(required=False, default=50, error_messages={"invalid": "A whole number."})
+    limit = serializers.IntegerField(required=False, default=50, error_messages={"invalid": _("A whole number.")})
 
 
 # ---------------------------------------------------------------- views

@@ -16,7 +16,10 @@ reads the routing facts beside it:
   and fetches the gap from the database instead of skipping it;
 - ``sender``: on ``typing``, so the typist's own sockets never echo it;
 - ``subject``: on ``member.joined``/``member.left``, the user who joined or
-  left, so that user's own sockets subscribe or unsubscribe.
+  left, so that user's own sockets subscribe or unsubscribe;
+- ``localize``: the frame holds text stored as a code (a system message,
+  core.coded_texts): each socket relays it rendered in its user's language
+  (realtime.languages), once per event and language in a process.
 
 The frame itself travels already encoded as JSON (``text``): the consumer
 routes on the facts above and relays the text unchanged, so a frame fanned
@@ -195,11 +198,13 @@ def user_event(user_id, frame: dict, **meta) -> None:
     broadcast([user_group(user_id)], frame, **meta)
 
 
-def message_new(message_frame: dict, *, prev_cursor: str | None) -> None:
-    """``message.new`` with the room's previous cursor beside it (see above)."""
+def message_new(message_frame: dict, *, prev_cursor: str | None, localize: bool = False) -> None:
+    """``message.new`` with the room's previous cursor beside it (see above);
+    ``localize``: its text is rendered again in each socket's language."""
     room_id = message_frame["room_id"]
+    meta = {"localize": True} if localize else {}
     room_event(room_id, {"type": "message.new", "message": message_frame}, prev=prev_cursor,
-               cursor=message_frame["cursor"])
+               cursor=message_frame["cursor"], **meta)
 
 
 def end_user_sockets(user_id) -> None:

@@ -24,6 +24,7 @@ import random
 import time
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from config.faults import DATABASE_ERRORS as DATABASE_DOWN
 from core.errors import Throttled, ValidationFailed
@@ -40,6 +41,7 @@ from realtime.guarded_socket import (
     GuardedSocket,
     database_unavailable,
 )
+from realtime.languages import in_language, interpolate, localized_text, user_language
 from realtime.sweeper import ensure_sweeper
 from realtime.threads import db
 from realtime.typing_relay import TypingRelay
@@ -161,7 +163,8 @@ class ClientConsumer(GuardedSocket):
         self.user = user
         self.user_id = str(user.id)
         self.typing = TypingRelay(sender_id=self.user_id, spawn=self._background)
-        room_ids = await db(self.room_source.member_room_ids)(user=user)
+        # From here on the socket speaks its user's language (realtime.languages).
+        self.language, room_ids = await db(self._first_reads)(user, self.language)
         # The login's group first: a revoke that commits from here on closes
         # this socket; one that committed before the join is caught below.
         await broadcast.join(self.channel_name, [self.login, broadcast.user_group(user.id)]
@@ -169,7 +172,7 @@ class ClientConsumer(GuardedSocket):
         if not await db(registry.logins().login_alive)(**self.login_ref):
             await self.close(code=CLOSE_NOT_AUTHENTICATED)
             return
-        rooms = await db(self.room_source.ready_rooms)(user=user)
+        rooms = await db(in_language(self.language, self.room_source.ready_rooms))(user=user)
         extra = await db(self.room_source.ready_extra)(user)
         late = [r["id"] for r in rooms if r["id"] not in room_ids]  # joined meanwhile
         await broadcast.join(self.channel_name, [broadcast.room_group(r) for r in late])
@@ -180,6 +183,10 @@ class ClientConsumer(GuardedSocket):
         await self.send_frame({**extra, "type": "ready", "user": self.room_source.present_user(user), "rooms": rooms})
         self._beat = asyncio.create_task(self._heartbeat())
         self._start_timer = self._background(self._start_after_grace())
+
+    def _first_reads(self, user, language: str) -> tuple[str, list[str]]:
+        """The user's language and their rooms' ids, in one trip to a thread."""
+        return user_language(user, language), self.room_source.member_room_ids(user=user)
 
     def _go_online(self, room_ids: list[str]) -> dict:
         """This connection's presence, then the rooms' online counts (which
@@ -276,14 +283,15 @@ class ClientConsumer(GuardedSocket):
             frame, ref, refusal = None, refused_frame_ref(text_data), exc
         signals.frame_received.send(sender=type(self), frame_type=frame["type"] if frame else "invalid")
         if not self._take_token():
-            await self._refuse(Throttled("Too many frames; slow down.", retry_after=self._token_wait()), ref=ref)
+            await self._refuse(Throttled(_("Too many frames; slow down."), retry_after=self._token_wait()), ref=ref)
             return
         if refusal is not None:
             await self.send_exception(refusal, ref=ref)
             return
         work = self._handling(frame)
         if work is None:
-            await self.send_error("unknown_type", f"Unknown frame type {frame['type'][:50]!r}.", ref=ref)
+            await self.send_error("unknown_type", interpolate(_("Unknown frame type %(type)s."),
+                    {"type": repr(frame["type"][:50])}), ref=ref)
             return
         await self._guarded(work, ref=ref, answer=True)
 
@@ -301,7 +309,8 @@ class ClientConsumer(GuardedSocket):
         nothing, a frame back, a subscription, a typing change."""
         # Acting for the user: a frame that writes pins their reads to the
         # primary for REPLICA_PIN_SECONDS (core.replicas).
-        result = await db(acting_as(self.user.id, entry.handle, writes=entry.write))(self.user, frame)
+        result = await db(in_language(self.language, acting_as(self.user.id, entry.handle, writes=entry.write)))(
+            self.user, frame)
         if entry.write:
             self.strikes = 0
         if isinstance(result, registry.Typing):
@@ -320,7 +329,7 @@ class ClientConsumer(GuardedSocket):
         or ``online`` again; the user's status is the best of their sockets."""
         status = frame.get("status")
         if status not in (presence.ONLINE, presence.AWAY):
-            raise ValidationFailed(fields={"status": ["online or away."]})
+            raise ValidationFailed(fields={"status": [_("online or away.")]})
         if status != self.status:
             self.status = status
             await self._presence(status)
@@ -339,6 +348,9 @@ class ClientConsumer(GuardedSocket):
             await self.delivery.pause_all()  # frames reach us long after they were sent
         kind = event["kind"]
         room_id = event.get("room")
+        text = event["text"]
+        if event.get("localize"):  # coded texts (a system message): in this socket's language
+            text = localized_text(kind, text, self.language)
         if kind == broadcast.SESSION_END:
             await self.close(code=CLOSE_NOT_AUTHENTICATED)
             return
@@ -355,9 +367,9 @@ class ClientConsumer(GuardedSocket):
         elif kind == "typing" and event.get("sender") == self.user_id:
             return  # never back to the typist, on any of their sockets
         elif kind == "message.new":
-            await self.delivery.message_new(room_id, event["text"], event["cursor"], event.get("prev"))
+            await self.delivery.message_new(room_id, text, event["cursor"], event.get("prev"))
             return
-        await self.send(text_data=event["text"])
+        await self.send(text_data=text)
 
     async def _room_joined(self, room_id: str) -> None:
         await broadcast.join(self.channel_name, [broadcast.room_group(room_id)])
@@ -407,7 +419,8 @@ class ClientConsumer(GuardedSocket):
         await self._self_send({"type": "gap.fill", "room": room_id})
 
     async def _messages_after(self, room_id: str, cursor: str | None, limit: int):
-        return await db(self.room_source.messages_after)(user=self.user, room_id=room_id, cursor=cursor, limit=limit)
+        return await db(in_language(self.language, self.room_source.messages_after))(
+            user=self.user, room_id=room_id, cursor=cursor, limit=limit)
 
     async def _send_text(self, text: str) -> None:
         await self.send(text_data=text)

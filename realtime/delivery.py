@@ -30,8 +30,11 @@ import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 
+from django.utils.translation import gettext_lazy as _
+
 from core.errors import ApplicationError, ValidationFailed, parse_uuid
 from realtime import signals
+from realtime.languages import interpolate
 
 PAGE = 200  # messages per database read while catching up
 CATCH_UP_MAX = 2000  # beyond this many missed messages, the client resumes by itself
@@ -50,17 +53,18 @@ def parse_resume(frame: dict, *, key: Callable[[str], tuple]) -> dict[str, str |
     cursors that ``key`` accepts; else ValidationFailed."""
     rooms = frame.get("rooms")
     if not isinstance(rooms, dict) or len(rooms) > RESUME_ROOMS_MAX:
-        raise ValidationFailed(fields={"rooms": ["An object of room id -> last cursor."]})
+        raise ValidationFailed(fields={"rooms": [_("An object of room id -> last cursor.")]})
     out = {}
     for room_id, cursor in rooms.items():
         room_id = str(parse_uuid(room_id if len(room_id) <= 64 else None, "rooms"))
         if cursor is not None and (not isinstance(cursor, str) or len(cursor) > CURSOR_MAX_LENGTH):
-            raise ValidationFailed(fields={"rooms": [f"The cursor for {room_id} is not a cursor."]})
+            raise ValidationFailed(fields={"rooms": [interpolate(_("The cursor for %(room_id)s is not a cursor."),
+                    {"room_id": room_id})]})
         if cursor is not None:
             try:
                 key(cursor)
             except ValidationFailed:
-                raise ValidationFailed(fields={"rooms": ["Not a valid cursor."]}) from None
+                raise ValidationFailed(fields={"rooms": [_("Not a valid cursor.")]}) from None
         out[room_id] = cursor
     return out
 
@@ -151,7 +155,7 @@ class Delivery:
         from the database, then live ones, with no gap and no duplicate."""
         for room_id, cursor in rooms.items():
             if room_id not in self.rooms:
-                await self.send_error("permission_denied", "You are not a member of this room.", room_id)
+                await self.send_error("permission_denied", _("You are not a member of this room."), room_id)
                 continue
             paused = room_id in self.starting or room_id in self.behind
             self.starting.discard(room_id)
@@ -256,7 +260,7 @@ class Delivery:
         """Pause a room's live messages until the client sends resume."""
         self.behind.add(room_id)
         self._drop_held(room_id)
-        await self.send_error("resume_required", "Too far behind; send resume with your last cursor.", room_id)
+        await self.send_error("resume_required", _("Too far behind; send resume with your last cursor."), room_id)
 
     def _delivering(self) -> list[str]:
         """The rooms delivering live messages now (not paused, not starting)."""

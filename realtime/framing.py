@@ -8,8 +8,11 @@ from __future__ import annotations
 import json
 import uuid
 
+from django.utils.translation import gettext_lazy as _
+
 from config import safejson
 from core.errors import ApplicationError, ValidationFailed, parse_uuid
+from realtime.languages import interpolate
 
 MAX_FRAME_BYTES = 64 * 1024
 MAX_REF_LENGTH = 200
@@ -21,12 +24,13 @@ def decode_frame(text_data: str | None) -> dict:
     lone surrogates (config.safejson, the same bounds as the API's bodies),
     or not an object."""
     if text_data is None:
-        raise ValidationFailed("Frames are JSON text, not binary.")
+        raise ValidationFailed(_("Frames are JSON text, not binary."))
     if len(text_data) > MAX_FRAME_BYTES or len(text_data.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES:
-        raise ValidationFailed(f"Frames are JSON text of at most {MAX_FRAME_BYTES} bytes.")
+        raise ValidationFailed(interpolate(_("Frames are JSON text of at most %(limit)s bytes."),
+                {"limit": MAX_FRAME_BYTES}))
     frame = safejson.loads(text_data, field="frame")
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-        raise ValidationFailed("A frame is a JSON object with a string 'type'.")
+        raise ValidationFailed(_("A frame is a JSON object with a string 'type'."))
     return frame
 
 
@@ -77,7 +81,7 @@ def text_field(frame: dict, field: str, *, required: bool = True, max_length: in
     if value is None and not required:
         return None
     if not isinstance(value, str) or (required and not value) or len(value) > max_length:
-        raise ValidationFailed(fields={field: ["Required text." if required else "Text, when given."]})
+        raise ValidationFailed(fields={field: [_("Required text.") if required else _("Text, when given.")]})
     return value
 
 

@@ -29,12 +29,15 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 
 from config.faults import DATABASE_ERRORS as DATABASE_DOWN
 from config.faults import REDIS_ERRORS
 from core.errors import ApplicationError, ServiceUnavailable, Throttled
 from realtime import signals
 from realtime.framing import error_frame
+from realtime.languages import scope_language
 
 logger = logging.getLogger(__name__)
 
@@ -58,11 +61,11 @@ REDIS_RETRY_SECONDS = 5
 
 
 def database_unavailable() -> ServiceUnavailable:
-    return ServiceUnavailable("The database is not answering; try again shortly.", retry_after=DATABASE_RETRY_SECONDS)
+    return ServiceUnavailable(_("The database is not answering; try again shortly."), retry_after=DATABASE_RETRY_SECONDS)
 
 
 def redis_unavailable() -> ServiceUnavailable:
-    return ServiceUnavailable("Live delivery is down (Redis); reconnect and resume shortly.",
+    return ServiceUnavailable(_("Live delivery is down (Redis); reconnect and resume shortly."),
                               retry_after=REDIS_RETRY_SECONDS)
 
 
@@ -75,6 +78,7 @@ class GuardedSocket(AsyncWebsocketConsumer):
         self.tokens, self.tokens_at, self.strikes = float(settings.WS_FRAME_RATE * 2), time.monotonic(), 0
         self.client_gone = False  # the client hung up: nothing more is written to it
         self.closing = False  # we sent a close: no frame is handled any more
+        self.language = settings.LANGUAGE_CODE  # what error frames are written in
 
     async def _end(self) -> None:
         raise NotImplementedError
@@ -116,6 +120,8 @@ class GuardedSocket(AsyncWebsocketConsumer):
         both sources afresh each time, which was a sixth of a loaded
         server's event-loop time (py-spy, 1,000 sockets at 300 msg/s)."""
         self.scope = scope
+        # The handshake's language until the user's is known (realtime.languages).
+        self.language = scope_language(scope)
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
         self.base_send = send
         sources = [receive]
@@ -174,7 +180,7 @@ class GuardedSocket(AsyncWebsocketConsumer):
         except Exception:  # noqa: BLE001 - a bug; the socket and its other frames go on
             logger.exception("socket: handling %s failed", "a frame" if answer else "an event")
             if answer:
-                await self.send_error("server_error", "An unexpected error occurred.", ref=ref)
+                await self.send_error("server_error", _("An unexpected error occurred."), ref=ref)
 
     async def _close_for_redis(self, ref: str | None = None) -> None:
         if self.closing:
@@ -206,7 +212,7 @@ class GuardedSocket(AsyncWebsocketConsumer):
         WS_ABUSE_STRIKES in a row close the socket with 4429."""
         self.strikes += 1
         if self.strikes >= settings.WS_ABUSE_STRIKES:
-            await self.send_exception(Throttled("Too many refused frames; closing.", retry_after=exc.retry_after),
+            await self.send_exception(Throttled(_("Too many refused frames; closing."), retry_after=exc.retry_after),
                                       ref=ref)
             await self.close(code=CLOSE_TOO_MANY)
             return
@@ -224,7 +230,12 @@ class GuardedSocket(AsyncWebsocketConsumer):
         await self.send_exception(ApplicationError(message, code=code, fields=fields), ref=ref)
 
     async def send_exception(self, exc: ApplicationError, ref: str | None = None) -> None:
-        await self.send_frame(error_frame(exc, ref))
+        """An ``error`` frame, its message (and fields) in the socket's
+        language; the code stays English."""
+        with translation.override(self.language):
+            text = json.dumps(error_frame(exc, ref), default=str)
+        signals.frame_sent.send(sender=type(self), frame_type="error")
+        await self.send(text_data=text)
 
 
 async def dispatch_one_at_a_time(sources, dispatch) -> None:

@@ -13,7 +13,10 @@ accounts, chatroom or jobs. Each of them registers here, in its
 - logins (accounts): a device session token's user, and whether a login was
   revoked;
 - online time (accounts): told when a user's presence session starts and
-  ends.
+  ends;
+- languages (issue 19): a user's language (their profile's), and, per frame
+  type, how a frame holding coded texts is rendered in the active language
+  (chatroom's system messages; realtime.languages).
 
 A handler runs in a worker thread (it does database work) with the socket's
 user and the decoded frame, and returns what the socket does next: nothing
@@ -175,6 +178,36 @@ def register_logins(logins: Logins) -> None:
 
 def logins() -> Logins:
     return _logins.get()
+
+
+# ---------------------------------------------------------------- languages
+
+_localizers: dict[str, Callable[[dict], dict]] = {}
+_language_of: list[Callable[[Any], str | None]] = []
+
+
+def register_localizer(frame_type: str, localize: Callable[[dict], dict]) -> None:
+    """``localize(frame)``: the frame with its coded texts rendered in the
+    active language (a pure function: no queries; it runs on the event
+    loop). Used for events broadcast with ``localize``."""
+    if _localizers.get(frame_type, localize) != localize:
+        raise ImproperlyConfigured(f"The socket frame {frame_type!r} has a localizer already.")
+    _localizers[frame_type] = localize
+
+
+def localizer(frame_type: str) -> Callable[[dict], dict] | None:
+    return _localizers.get(frame_type)
+
+
+def register_language_of(language_of: Callable[[Any], str | None]) -> None:
+    """``language_of(user)``: the user's language code, or None (run in a
+    worker thread: it may query)."""
+    _language_of[:] = [language_of]
+
+
+def language_of(user) -> str | None:
+    """The user's language, or None when nothing registered says."""
+    return _language_of[0](user) if _language_of else None
 
 
 def register_online_time(online_time: OnlineTime) -> None:

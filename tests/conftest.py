@@ -19,6 +19,20 @@ def _fresh_content_type_cache():
 
 
 @pytest.fixture(autouse=True)
+def _default_language_again():
+    """Each test starts in the default language: Django's LocaleMiddleware
+    activates a request's language in the thread and never deactivates it,
+    so a test client's Chinese or Korean request (Accept-Language, a
+    profile's language) would otherwise leave the next test's service
+    errors, which are translated, in that language."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _clean_redis_keyspace():
     """Each test starts with an empty key space (this worker's prefix only):
     the cache's keys and the raw ones beside them, such as a remote's

@@ -5,6 +5,9 @@ shape of chat's audit entries. Internal to chatroom.services."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
 from accounts.models import User
 from audit.services import audit_record
 from chatroom import selectors
@@ -31,7 +34,7 @@ def _member(room: Room, user: User, *, lock: bool = False) -> RoomMember | None:
 def _require_member(room: Room, user: User, *, lock: bool = False) -> RoomMember:
     member = _member(room, user, lock=lock)
     if member is None:
-        raise PermissionDenied("You are not a member of this room.")
+        raise PermissionDenied(_("You are not a member of this room."))
     return member
 
 
@@ -44,7 +47,7 @@ def _acting_member(room: Room, actor: User, *, staff_override: bool = False, loc
     staff cannot demote or kick the owner, only transfer ownership."""
     if staff_override:
         if not (actor.is_staff and actor.is_active):
-            raise PermissionDenied("Only staff moderate from the admin.")
+            raise PermissionDenied(_("Only staff moderate from the admin."))
         return RoomMember(room=room, user=actor, role=Role.OWNER)
     return _require_member(room, actor, lock=lock)
 
@@ -54,16 +57,16 @@ def _require_power(member: RoomMember, power: str, message: str) -> None:
         raise PermissionDenied(message)
 
 
-def _require_channel(room: Room, what: str) -> None:
+def _require_channel(room: Room, message) -> None:
     """DMs and group DMs have no name, password, invites, roles or kicks:
     the services of those refuse them here, on every face alike."""
     if room.kind != Room.Kind.CHANNEL:
-        raise PermissionDenied(f"A direct message has no {what}.")
+        raise PermissionDenied(message)
 
 
 def _require_active(room: Room) -> None:
     if room.archived:
-        raise Conflict("This room is archived.")
+        raise Conflict(_("This room is archived."))
 
 
 def _lock_room(room: Room) -> Room:
@@ -83,7 +86,7 @@ def _message_in_reach(actor: User, message_id, *, lock: bool = False) -> tuple[M
     try:
         message, member = selectors.message_get(user=actor, message_id=message_id)
     except ValidationFailed:
-        raise NotFound("No such message.") from None
+        raise NotFound(_("No such message.")) from None
     if lock:
         message = (Message.objects.select_for_update(of=("self",)).select_related("room")
                    .get(id=message.id, created_at=message.created_at))
@@ -109,5 +112,5 @@ def _find_in_room(room: Room, message_id, *, field: str, include_deleted: bool =
         qs = qs.filter(is_deleted=False)
     found = qs.select_related("user").first()
     if found is None:
-        raise ValidationFailed(fields={field: ["No such message in this room."]})
+        raise ValidationFailed(fields={field: [gettext("No such message in this room.")]})
     return found

@@ -15,6 +15,8 @@ import uuid
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from audit.services import audit_record
@@ -40,17 +42,19 @@ def _people(actor: User, user_ids) -> list[User]:
     left out, 1 to GROUP_DM_MAX_MEMBERS - 1 of them."""
     limit = settings.GROUP_DM_MAX_MEMBERS
     if not isinstance(user_ids, (list, tuple)) or not user_ids:
-        raise ValidationFailed(fields={"user_ids": ["A list of the people to message."]})
+        raise ValidationFailed(fields={"user_ids": [gettext("A list of the people to message.")]})
     if len(user_ids) > 10 * limit:
-        raise ValidationFailed(fields={"user_ids": [f"At most {limit} people in a conversation, you included."]})
+        raise ValidationFailed(fields={"user_ids": [gettext("At most %(limit)s people in a conversation, you included.")
+                % {"limit": limit}]})
     ids = {parse_uuid(u, "user_ids") for u in user_ids} - {actor.id}
     if not ids:
-        raise ValidationFailed(fields={"user_ids": ["Name at least one other person."]})
+        raise ValidationFailed(fields={"user_ids": [gettext("Name at least one other person.")]})
     if len(ids) + 1 > limit:
-        raise ValidationFailed(fields={"user_ids": [f"At most {limit} people in a conversation, you included."]})
+        raise ValidationFailed(fields={"user_ids": [gettext("At most %(limit)s people in a conversation, you included.")
+                % {"limit": limit}]})
     people = list(User.objects.filter(id__in=ids, status=User.Status.ACTIVE, is_active=True))
     if len(people) != len(ids):
-        raise ValidationFailed(fields={"user_ids": ["No such user."]})
+        raise ValidationFailed(fields={"user_ids": [gettext("No such user.")]})
     return people
 
 
@@ -76,9 +80,9 @@ def dm_open(*, actor: User, user_ids) -> tuple[Room, bool]:
     people = _people(actor, user_ids)
     other_ids = {p.id for p in people}
     if blocked_by_any(actor, other_ids):
-        raise PermissionDenied("You cannot message this person.", code="blocked")
+        raise PermissionDenied(_("You cannot message this person."), code="blocked")
     if other_ids - dm_reachable_ids(actor, other_ids):
-        raise PermissionDenied("You can message only people who share an organization or a room with you.")
+        raise PermissionDenied(_("You can message only people who share an organization or a room with you."))
     kind = Kind.DM if len(people) == 1 else Kind.GROUP_DM
     key = dm_key(kind, other_ids | {actor.id})
     existing = Room.objects.filter(dm_key=key).first()
@@ -125,9 +129,9 @@ def group_dm_rekey(room: Room) -> None:
 def _other_user(actor: User, user) -> User:
     target = User.objects.filter(pk=user.pk).first()
     if target is None:
-        raise NotFound("No such user.")
+        raise NotFound(_("No such user."))
     if target.pk == actor.pk:
-        raise ValidationFailed(fields={"user_id": ["You cannot block yourself."]})
+        raise ValidationFailed(fields={"user_id": [gettext("You cannot block yourself.")]})
     return target
 
 
@@ -146,9 +150,9 @@ def block_add(*, actor: User, user: User) -> UserBlock:
 @transaction.atomic
 def block_remove(*, actor: User, user: User) -> None:
     target = _other_user(actor, user)
-    deleted, _ = UserBlock.objects.filter(blocker=actor, blocked=target).delete()
+    deleted, _count = UserBlock.objects.filter(blocker=actor, blocked=target).delete()
     if not deleted:
-        raise NotFound("You have not blocked this user.")
+        raise NotFound(_("You have not blocked this user."))
     audit_record(action="user.unblocked", actor=actor, resource_type="user", resource_id=str(target.id))
 
 
@@ -161,10 +165,10 @@ def dm_legal_hold_export(*, actor: User, room: Room) -> dict:
     for a legal hold: for active site staff only, and audited (the one way
     staff read a DM's messages)."""
     if not (actor.is_staff and actor.is_active):
-        raise PermissionDenied("Only staff export a conversation for a legal hold.")
+        raise PermissionDenied(_("Only staff export a conversation for a legal hold."))
     room = Room.objects.filter(pk=room.pk).first()
     if room is None or not room.is_dm:
-        raise NotFound("No such direct message.")
+        raise NotFound(_("No such direct message."))
     people = list(RoomMember.objects.filter(room=room).select_related("user").order_by("joined_at", "id"))
     rows = list(Message.objects.filter(room=room).select_related("user").order_by("created_at", "id"))
     edits: dict = {}

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from chatroom.models import Room, RoomMember
@@ -100,10 +101,11 @@ def resolve(*, room_id, actor: User, names: set[str]) -> Groups:
         if members.count() > free_members():
             role = members.filter(user=actor).values_list("role", flat=True).first()
             if role is None or RANK[role] < RANK[RoomMember.Role.ADMIN]:
-                word = " and ".join(f"@{n}" for n in sorted(groups.special))
+                word = _(" and ").join(f"@{n}" for n in sorted(groups.special))
                 raise PermissionDenied(
-                    f"Only room admins may use {word} in a room of more than {free_members()} members. "
-                    "Send the message without it, or mention people by name.", code=FORBIDDEN_CODE)
+                    _("Only room admins may use %(mention)s in a room of more than %(count)s members. "
+                      "Send the message without it, or mention people by name.")
+                    % {"mention": word, "count": free_members()}, code=FORBIDDEN_CODE)
         if HERE in groups.special and ALL not in groups.special:
             groups.online = presence.online_in_room(room_id)
     return groups

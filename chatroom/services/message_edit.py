@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from chatroom import unread
@@ -25,17 +26,17 @@ def _message_for_staff(message_id) -> Message:
     try:
         return Message.objects.select_for_update(of=("self",)).select_related("room").get(id=message_id)
     except (Message.DoesNotExist, ValueError, ValidationFailed):
-        raise NotFound("No such message.") from None
+        raise NotFound(_("No such message.")) from None
 
 
 @transaction.atomic
 def message_edit(*, actor: User, message_id, content: str) -> Message:
     message, member = _message_in_reach(actor, message_id, lock=True)
     if message.user_id != actor.id or message.message_type in (Message.Type.SYSTEM, Message.Type.BOT):
-        raise PermissionDenied("You can only edit your own messages.")
-    _require_power(member, "edit_own", "You may not edit messages in this room.")
+        raise PermissionDenied(_("You can only edit your own messages."))
+    _require_power(member, "edit_own", _("You may not edit messages in this room."))
     if message.is_deleted:
-        raise NotFound("No such message.")
+        raise NotFound(_("No such message."))
     content = _validate_content(content, allow_empty=Attachment.objects.filter(message_id=message.id).exists())
     if content == message.content:
         return message
@@ -78,9 +79,9 @@ def message_delete(*, actor: User, message_id, staff_override: bool = False) -> 
         return message
     if not staff_override:
         if message.user_id == actor.id and message.message_type != Message.Type.SYSTEM:
-            _require_power(member, "delete_own", "You may not delete messages in this room.")
+            _require_power(member, "delete_own", _("You may not delete messages in this room."))
         else:
-            _require_power(member, "delete_any", "Only moderators and above delete others' messages.")
+            _require_power(member, "delete_any", _("Only moderators and above delete others' messages."))
     message.is_deleted = True
     message.deleted_at = timezone.now()
     message.deleted_by = actor
@@ -99,9 +100,9 @@ def message_delete(*, actor: User, message_id, staff_override: bool = False) -> 
 @transaction.atomic
 def message_pin(*, actor: User, message_id, pinned: bool = True) -> Message:
     message, member = _message_in_reach(actor, message_id, lock=True)
-    _require_power(member, "pin", "Only moderators and above pin messages.")
+    _require_power(member, "pin", _("Only moderators and above pin messages."))
     if message.is_deleted:
-        raise NotFound("No such message.")
+        raise NotFound(_("No such message."))
     if message.is_pinned == pinned:
         return message
     message.is_pinned = pinned
@@ -109,5 +110,8 @@ def message_pin(*, actor: User, message_id, pinned: bool = True) -> Message:
     message.save(update_fields=["is_pinned", "pinned_at", "updated_at"])
     _audit("message.pinned" if pinned else "message.unpinned", actor=actor, room=message.room,
            resource_type="message", resource_id=message.id)
-    realtime.room_event(message.room_id, {"type": "message.updated", "message": message_dicts([message])[0]})
+    # A pinned system message is rendered in each socket's language (realtime.languages).
+    localize = {"localize": True} if message.message_type == Message.Type.SYSTEM else {}
+    realtime.room_event(message.room_id, {"type": "message.updated", "message": message_dicts([message])[0]},
+                        **localize)
     return message

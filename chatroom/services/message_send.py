@@ -25,6 +25,8 @@ import uuid
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts import notifications
 from accounts.models import Notification, User
@@ -37,6 +39,7 @@ from chatroom.ratelimit import check_message_rate
 from chatroom.services import group_mentions, threads
 from chatroom.services._common import _audit_fields
 from chatroom.signals import message_posted
+from core import coded_texts
 from core.db import run_bound
 from core.errors import Conflict, PermissionDenied, ValidationFailed, parse_uuid
 from core.jsonable import jsonable
@@ -52,18 +55,18 @@ def _validate_content(content: str, *, allow_empty: bool = False) -> str:
     """The text as it is stored. NUL is dropped here; the faces refuse it
     before (config.safejson: a validation_error on the API and the socket)."""
     if not isinstance(content, str):
-        raise ValidationFailed(fields={"content": ["Text is required."]})
+        raise ValidationFailed(fields={"content": [gettext("Text is required.")]})
     content = content.replace("\x00", "").strip()
     if not content and not allow_empty:
-        raise ValidationFailed(fields={"content": ["A message needs text."]})
+        raise ValidationFailed(fields={"content": [gettext("A message needs text.")]})
     limit = settings.CHAT_MESSAGE_MAX_LENGTH
     if len(content) > limit:
-        raise ValidationFailed(fields={"content": [f"At most {limit} characters."]})
+        raise ValidationFailed(fields={"content": [gettext("At most %(limit)s characters.") % {"limit": limit}]})
     return content
 
 
 def _attachment_ids(attachment_ids) -> list[uuid.UUID]:
-    unknown = ValidationFailed(fields={"attachment_ids": ["Unknown, already used, or not your upload."]})
+    unknown = ValidationFailed(fields={"attachment_ids": [gettext("Unknown, already used, or not your upload.")]})
     ids = []
     for value in attachment_ids or ():
         try:
@@ -72,7 +75,8 @@ def _attachment_ids(attachment_ids) -> list[uuid.UUID]:
             raise unknown from None
     ids = list(dict.fromkeys(ids))
     if len(ids) > ATTACHMENTS_MAX:
-        raise ValidationFailed(fields={"attachment_ids": [f"At most {ATTACHMENTS_MAX} attachments."]})
+        raise ValidationFailed(fields={"attachment_ids": [gettext("At most %(limit)s attachments.")
+                % {"limit": ATTACHMENTS_MAX}]})
     return ids
 
 
@@ -111,15 +115,15 @@ _POST_SQL = (
 # What each refusal of chat_message_post means to the poster, in the order
 # the function judges them.
 _REFUSALS = {
-    "not_member": lambda: PermissionDenied("You are not a member of this room."),
-    "archived": lambda: Conflict("This room is archived."),
-    "forbidden": lambda: PermissionDenied("You may not post in this room."),
-    "muted": lambda: PermissionDenied("You are muted in this room."),
-    "blocked": lambda: PermissionDenied("You cannot message this person.", code="blocked"),
-    "no_reply": lambda: ValidationFailed(fields={"reply_to": ["No such message in this room."]}),
-    "no_thread": lambda: ValidationFailed(fields={"thread_id": ["No such message in this room."]}),
-    "thread_reply": lambda: ValidationFailed(fields={"thread_id": ["A reply in a thread cannot start another thread."]}),
-    "bad_attachments": lambda: ValidationFailed(fields={"attachment_ids": ["Unknown, already used, or not your upload."]}),
+    "not_member": lambda: PermissionDenied(_("You are not a member of this room.")),
+    "archived": lambda: Conflict(_("This room is archived.")),
+    "forbidden": lambda: PermissionDenied(_("You may not post in this room.")),
+    "muted": lambda: PermissionDenied(_("You are muted in this room.")),
+    "blocked": lambda: PermissionDenied(_("You cannot message this person."), code="blocked"),
+    "no_reply": lambda: ValidationFailed(fields={"reply_to": [gettext("No such message in this room.")]}),
+    "no_thread": lambda: ValidationFailed(fields={"thread_id": [gettext("No such message in this room.")]}),
+    "thread_reply": lambda: ValidationFailed(fields={"thread_id": [gettext("A reply in a thread cannot start another thread.")]}),
+    "bad_attachments": lambda: ValidationFailed(fields={"attachment_ids": [gettext("Unknown, already used, or not your upload.")]}),
 }
 STALE_RETRIES = 3
 
@@ -192,7 +196,7 @@ def _insert(message: Message, *, judge: bool, client_id: str | None = None, atta
     previous message, which rides along with the broadcast so sockets can
     tell when they missed one."""
     row = json.dumps({f.column: getattr(message, f.attname) for f in _MESSAGE_FIELDS}, default=jsonable)
-    for _ in range(STALE_RETRIES):
+    for _attempt in range(STALE_RETRIES):
         if details is None:
             audit_args = NO_ENTRY
         else:
@@ -208,7 +212,7 @@ def _insert(message: Message, *, judge: bool, client_id: str | None = None, atta
             break
         _room_orgs.put(message.room_id, org_id, org_name)
     else:
-        raise Conflict("The room changed while the message was being posted; send it again.")
+        raise Conflict(_("The room changed while the message was being posted; send it again."))
     if outcome == "posted":
         message.created_at = message.updated_at = created_at
         message.reply_to_created_at = reply_at
@@ -259,17 +263,17 @@ def message_post(
     every face alike."""
     check_message_rate(actor)
     if client_id is not None and (not isinstance(client_id, str) or not 1 <= len(client_id) <= CLIENT_ID_MAX):
-        raise ValidationFailed(fields={"client_id": [f"1 to {CLIENT_ID_MAX} characters."]})
+        raise ValidationFailed(fields={"client_id": [gettext("1 to %(limit)s characters.") % {"limit": CLIENT_ID_MAX}]})
     if message_type not in USER_MESSAGE_TYPES:
-        raise ValidationFailed(fields={"message_type": ["One of text, image, file."]})
+        raise ValidationFailed(fields={"message_type": [gettext("One of text, image, file.")]})
     attachment_ids = _attachment_ids(attachment_ids)
     content = _validate_content(content, allow_empty=bool(attachment_ids))
     reply_to = parse_uuid(reply_to, "reply_to", optional=True)
     thread_id = parse_uuid(thread_id, "thread_id", optional=True)
     if not isinstance(also_to_room, bool):
-        raise ValidationFailed(fields={"also_to_room": ["true or false."]})
+        raise ValidationFailed(fields={"also_to_room": [gettext("true or false.")]})
     if also_to_room and thread_id is None:
-        raise ValidationFailed(fields={"also_to_room": ["Only for a reply in a thread (thread_id)."]})
+        raise ValidationFailed(fields={"also_to_room": [gettext("Only for a reply in a thread (thread_id).")]})
     # On the text as stored: "@\x00alice" is stored as "@alice", and mentions her.
     mentioned, groups = [], None
     if MENTION_RE.search(content):
@@ -346,16 +350,27 @@ def _deduplicated(actor: User, client_id: str) -> Message | None:
     return message
 
 
-def system_message_post(*, room: Room, user: User, event: str, content: str, extra: dict | None = None) -> Message:
+def system_message_post(*, room: Room, user: User, event: str, extra: dict | None = None) -> Message:
     """A system message about ``user`` (joined, left, was removed, renamed
     the room), posted by the service that made that change, which judged
     and audits it: the same call as every post, without the posting rules
-    (a member who just left is no member) and without an entry of its own."""
+    (a member who just left is no member) and without an entry of its own.
+
+    ``event`` is its code in core.coded_texts.SYSTEM_MESSAGES and ``extra``
+    its parameters (and ids), both kept in ``metadata``; the user it is
+    about is ``user``. ``content`` stores the English rendering (the
+    database's, old clients'); every reader reads it in their own language
+    (presenters.system_text), the sockets too (frames.localized_message)."""
+    metadata = {"event": event, **(extra or {})}
+    params = {k: v for k, v in metadata.items() if k != "event"}
+    content = coded_texts.english(coded_texts.SYSTEM_MESSAGES, event, {**params, "user": user.username})
     message = _draft(room_id=room.pk, user=user, content=content, message_type=Message.Type.SYSTEM,
-                     metadata={"event": event, **(extra or {})})
+                     metadata=metadata)
     outcome = _insert(message, judge=False)
     assert outcome == "posted", outcome  # nothing but the rules refuses a message without a client id
-    _broadcast_new(message, new_message_dict(message))
+    message.body = new_message_dict(message)
+    # Rendered again for each socket's language on its way out (realtime.languages).
+    realtime.message_new(message.body, prev_cursor=message.prev_cursor, localize=True)
     return message
 
 
@@ -375,17 +390,17 @@ def _store_groups(message: Message, actor: User, groups, *, named) -> list[uuid.
     users it reached."""
     room = Room.objects.only("id", "name", "kind").get(pk=message.room_id)
     data = _notification_data(message, actor, room)
-    where = "a direct message" if room.is_dm else f"#{room.name}"
     word = ", ".join(f"@{n}" for n in groups.names)
-    note = {"title": f"{actor.username} mentioned {word} in {where}", "text": data["excerpt"],
-            "data": {**data, "groups": groups.names}}
+    title, spec = notifications.coded(coded_texts.in_room("group_mention", is_dm=room.is_dm), actor=actor.username,
+                                      groups=word, room=room.name)
+    note = {"title": title, "text": data["excerpt"], "data": {**data, "groups": groups.names, "i18n": spec}}
     rows = group_mentions.store(message=message, author_id=actor.id, groups=groups, named=named, notification=note)
     now = timezone.now()
-    for user_id, notification_id in rows:
-        if notification_id is not None:
-            realtime.user_event(user_id, {"type": notifications.FRAME_NEW, "notification": notifications.notification_dict(
-                Notification(id=notification_id, user_id=user_id, type=Notification.Type.MENTION, title=note["title"][:255],
-                             message=note["text"], data=note["data"], created_at=now))})
+    # Each pushed in its recipient's language.
+    notifications.push([Notification(id=notification_id, user_id=user_id, type=Notification.Type.MENTION,
+                                     title=note["title"][:255], message=note["text"], data=note["data"],
+                                     created_at=now)
+                        for user_id, notification_id in rows if notification_id is not None])
     return [user_id for user_id, _ in rows]
 
 
@@ -423,28 +438,31 @@ def _notify_message(*, message: Message, actor: User, mentioned: list[uuid.UUID]
         for user_id in listening:
             reasons.setdefault(user_id, "dm")
     room = Room.objects.only("id", "name", "kind").get(pk=message.room_id)
-    where = "a direct message" if room.is_dm else f"#{room.name}"
     data = _notification_data(message, actor, room)
     text = data["excerpt"]
+    # Each title stored as a code (core.coded_texts), read in each reader's language.
+    titles = {reason: notifications.coded(reason if reason == "dm" else coded_texts.in_room(reason, is_dm=room.is_dm),
+                                          actor=actor.username, room=room.name)
+              for reason in set(reasons.values())}
     drafts = []
     for user_id, reason in reasons.items():
         if user_id not in listening:
             continue
         if reason != "mention" and levels[user_id] == RoomMember.NotifyLevel.MENTIONS:
             continue
+        title, spec = titles[reason]
         if reason == "dm":
             drafts.append(notifications.Draft(user_id=user_id, type=notifications.Type.NEW_MESSAGE, message=text,
-                                              title=f"{actor.username} sent you a message",
-                                              data={**data, "reason": "dm", "kind": room.kind}))
+                                              title=title, data={**data, "reason": "dm", "kind": room.kind,
+                                                                 "i18n": spec}))
         elif reason == "thread":
             drafts.append(notifications.Draft(user_id=user_id, type=notifications.Type.NEW_MESSAGE, message=text,
-                                              title=f"{actor.username} replied in a thread in {where}",
-                                              data={**data, "reason": "thread"}))
+                                              title=title, data={**data, "reason": "thread", "i18n": spec}))
         elif reason == "mention":
             drafts.append(notifications.Draft(user_id=user_id, type=notifications.Type.MENTION, message=text,
-                                              title=f"{actor.username} mentioned you in {where}", data=data))
+                                              title=title, data={**data, "i18n": spec}))
         else:
             drafts.append(notifications.Draft(user_id=user_id, type=notifications.Type.NEW_MESSAGE, message=text,
-                                              title=f"{actor.username} replied to you in {where}",
-                                              data={**data, "reason": "reply", "reply_to": str(parent.id)}))
+                                              title=title, data={**data, "reason": "reply", "reply_to": str(parent.id),
+                                                                 "i18n": spec}))
     notifications.notify_many(drafts=drafts)

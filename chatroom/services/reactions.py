@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from chatroom.models import Message, Reaction
@@ -16,15 +18,16 @@ EMOJI_MAX = 32
 
 def _validate_emoji(emoji: str) -> str:
     if not isinstance(emoji, str) or not emoji.strip() or len(emoji) > EMOJI_MAX or any(c.isspace() for c in emoji):
-        raise ValidationFailed(fields={"emoji": [f"One emoji (or a name) of at most {EMOJI_MAX} characters."]})
+        raise ValidationFailed(fields={"emoji": [gettext("One emoji (or a name) of at most %(limit)s characters.")
+                % {"limit": EMOJI_MAX}]})
     return emoji
 
 
 def _reactable(actor: User, message_id) -> Message:
     message, member = _message_in_reach(actor, message_id)
-    _require_power(member, "react", "You may not react in this room.")
+    _require_power(member, "react", _("You may not react in this room."))
     if message.is_deleted:
-        raise NotFound("No such message.")
+        raise NotFound(_("No such message."))
     return message
 
 
@@ -38,7 +41,7 @@ def _broadcast_reactions(message: Message) -> None:
 def reaction_add(*, actor: User, message_id, emoji: str) -> Message:
     emoji = _validate_emoji(emoji)
     message = _reactable(actor, message_id)
-    _, created = Reaction.objects.get_or_create(message=message, user=actor, emoji=emoji,
+    _reaction, created = Reaction.objects.get_or_create(message=message, user=actor, emoji=emoji,
                                                 defaults={"message_created_at": message.created_at})
     if created:
         _audit("reaction.added", actor=actor, room=message.room, resource_type="message", resource_id=message.id,
@@ -50,7 +53,7 @@ def reaction_add(*, actor: User, message_id, emoji: str) -> Message:
 @transaction.atomic
 def reaction_remove(*, actor: User, message_id, emoji: str) -> Message:
     message = _reactable(actor, message_id)
-    deleted, _ = Reaction.objects.filter(message_id=message.id, user=actor, emoji=emoji).delete()
+    deleted, _count = Reaction.objects.filter(message_id=message.id, user=actor, emoji=emoji).delete()
     if deleted:
         _audit("reaction.removed", actor=actor, room=message.room, resource_type="message", resource_id=message.id,
                details={"emoji": emoji})

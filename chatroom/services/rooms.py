@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from chatroom.models import Room, RoomMember
@@ -34,13 +36,13 @@ def _org_of(owner: User, org: Organization | None) -> Organization | None:
     current = Membership.objects.filter(active_membership_q(), user=owner)
     found = Organization.objects.filter(pk=org.pk, memberships__in=current).first()
     if found is None:
-        raise ValidationFailed(fields={"org_id": ["No such organization of yours."]})
+        raise ValidationFailed(fields={"org_id": [gettext("No such organization of yours.")]})
     return found
 
 
 def _validate_password(password: str | None) -> None:
     if not password or len(password) < 4 or len(password) > 128:
-        raise ValidationFailed(fields={"password": ["A room password has 4 to 128 characters."]})
+        raise ValidationFailed(fields={"password": [gettext("A room password has 4 to 128 characters.")]})
 
 
 @transaction.atomic
@@ -62,13 +64,13 @@ def room_create(
     for the audit entry."""
     org = _org_of(owner, org)
     if is_private and not password:
-        raise ValidationFailed(fields={"password": ["A private room needs a password."]})
+        raise ValidationFailed(fields={"password": [gettext("A private room needs a password.")]})
     if not is_private and password:
-        raise ValidationFailed(fields={"password": ["Only a private room has a password."]})
+        raise ValidationFailed(fields={"password": [gettext("Only a private room has a password.")]})
     if is_private:
         _validate_password(password)
     if not 2 <= max_members <= 100_000:
-        raise ValidationFailed(fields={"max_members": ["Between 2 and 100000."]})
+        raise ValidationFailed(fields={"max_members": [gettext("Between 2 and 100000.")]})
     room = Room(
         owner=owner,
         name=name,
@@ -115,10 +117,10 @@ def room_update(
     if room.kind != Room.Kind.CHANNEL:
         if name is not UNSET or password or is_private is not UNSET:
             field = "name" if name is not UNSET else "password"
-            raise ValidationFailed(fields={field: ["A direct message has no name or password."]})
-        _require_channel(room, "settings")
+            raise ValidationFailed(fields={field: [gettext("A direct message has no name or password.")]})
+        _require_channel(room, _("A direct message has no settings."))
     member = _acting_member(room, actor, staff_override=staff_override)
-    _require_power(member, "manage_settings", "Only admins change room settings.")
+    _require_power(member, "manage_settings", _("Only admins change room settings."))
     changes = apply_changes(room, {
         "name": name, "description": description, "max_members": max_members, "allow_invites": allow_invites,
         "require_approval": require_approval, "archived": archived, "settings": settings_,
@@ -128,26 +130,25 @@ def room_update(
             _validate_password(password)
             room.password_hash = make_password(password)
         elif password:
-            raise ValidationFailed(fields={"password": ["Only a private room has a password."]})
+            raise ValidationFailed(fields={"password": [gettext("Only a private room has a password.")]})
         else:
             room.password_hash = None
         changes["is_private"] = diff(room.is_private, is_private)
         room.is_private = is_private
     elif password:
         if not room.is_private:
-            raise ValidationFailed(fields={"password": ["Only a private room has a password."]})
+            raise ValidationFailed(fields={"password": [gettext("Only a private room has a password.")]})
         _validate_password(password)
         room.password_hash = make_password(password)
         changes["password"] = diff(MASKED, MASKED)
     if not isinstance(room.max_members, int) or not 2 <= room.max_members <= 100_000:
-        raise ValidationFailed(fields={"max_members": ["Between 2 and 100000."]})
+        raise ValidationFailed(fields={"max_members": [gettext("Between 2 and 100000.")]})
     if not changes:
         return room
     validate_model(room)
     room.save()
     if "name" in changes:
         system_message_post(room=room, user=actor, event="renamed",
-                            content=f"{actor.username} renamed the room to {room.name}",
                             extra={"old_name": changes["name"]["old"], "new_name": room.name})
     _audit("room.updated", actor=actor, room=room, details=changes, staff=staff_override)
     return room
@@ -157,7 +158,7 @@ def room_update(
 def room_delete(*, actor: User, room: Room, staff_override: bool = False) -> None:
     room = _lock_room(room)
     member = _acting_member(room, actor, staff_override=staff_override)
-    _require_power(member, "delete_room", "Only the owner deletes a room.")
+    _require_power(member, "delete_room", _("Only the owner deletes a room."))
     _audit("room.deleted", actor=actor, room=room, details={"name": room.name}, staff=staff_override)
     room_id = room.id
     room.delete()
@@ -167,12 +168,12 @@ def room_delete(*, actor: User, room: Room, staff_override: bool = False) -> Non
 @transaction.atomic
 def room_transfer_ownership(*, actor: User, room: Room, new_owner: User, staff_override: bool = False) -> Room:
     room = _lock_room(room)
-    _require_channel(room, "owner")
+    _require_channel(room, _("A direct message has no owner."))
     member = _acting_member(room, actor, staff_override=staff_override, lock=True)
-    _require_power(member, "transfer_ownership", "Only the owner transfers ownership.")
+    _require_power(member, "transfer_ownership", _("Only the owner transfers ownership."))
     target = _member(room, new_owner, lock=True)
     if target is None:
-        raise ValidationFailed(fields={"user_id": ["The new owner must be a member of the room."]})
+        raise ValidationFailed(fields={"user_id": [gettext("The new owner must be a member of the room.")]})
     current = RoomMember.objects.select_for_update().filter(room=room, role=Role.OWNER).first()
     if current is not None and target.pk == current.pk:
         return room

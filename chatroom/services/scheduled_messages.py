@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from chatroom import scheduled_selectors, selectors
@@ -25,15 +27,27 @@ from realtime import broadcast as realtime
 MAX_AHEAD = timedelta(days=365)
 Status = ScheduledMessage.Status
 
+# Why a message that is no longer waiting refuses a change, by its status
+# (whole sentences, so each language words them its own way).
+_UNCHANGEABLE = {
+    Status.SENT: _("This message was sent already and can no longer be changed."),
+    Status.FAILED: _("This message failed to send and can no longer be changed."),
+    Status.CANCELLED: _("This message was cancelled and can no longer be changed."),
+}
+_UNCANCELLABLE = {
+    Status.SENT: _("This message was sent already and can no longer be cancelled."),
+    Status.FAILED: _("This message failed to send and can no longer be cancelled."),
+}
+
 
 def _check_send_at(send_at) -> datetime:
     if not isinstance(send_at, datetime) or timezone.is_naive(send_at):
-        raise ValidationFailed(fields={"send_at": ["A date and time with its time zone."]})
+        raise ValidationFailed(fields={"send_at": [gettext("A date and time with its time zone.")]})
     now = timezone.now()
     if send_at <= now:
-        raise ValidationFailed(fields={"send_at": ["Must be in the future."]})
+        raise ValidationFailed(fields={"send_at": [gettext("Must be in the future.")]})
     if send_at > now + MAX_AHEAD:
-        raise ValidationFailed(fields={"send_at": ["At most a year ahead."]})
+        raise ValidationFailed(fields={"send_at": [gettext("At most a year ahead.")]})
     return send_at
 
 
@@ -50,16 +64,16 @@ def scheduled_create(*, actor: User, room_id, content: str, send_at: datetime, t
     except NotFound:
         # The room is named in the body, not the path: a bad field (a DM of
         # others stays the same answer as no room at all).
-        raise ValidationFailed(fields={"room_id": ["No such room."]}) from None
+        raise ValidationFailed(fields={"room_id": [gettext("No such room.")]}) from None
     _require_active(room)
     if not has_power(member, "post") or member.is_muted:
-        raise PermissionDenied("You may not post in this room.")
+        raise PermissionDenied(_("You may not post in this room."))
     content = _validate_content(content)
     send_at = _check_send_at(send_at)
     if thread_id is not None:
         root = _find_in_room(room, thread_id, field="thread_id")
         if root.thread_id is not None:
-            raise ValidationFailed(fields={"thread_id": ["A reply in a thread cannot start another thread."]})
+            raise ValidationFailed(fields={"thread_id": [gettext("A reply in a thread cannot start another thread.")]})
         thread_id = root.id
     scheduled = ScheduledMessage.objects.create(author=actor, room=room, thread_id=thread_id, content=content,
                                                 send_at=send_at)
@@ -76,7 +90,7 @@ def scheduled_update(*, actor: User, scheduled_id, content: str = UNSET, send_at
     was sent, failed or cancelled is a Conflict (409)."""
     scheduled = scheduled_selectors.own(actor, scheduled_id, lock=True)
     if scheduled.status != Status.SCHEDULED:
-        raise Conflict(f"This message is {scheduled.status} and can no longer be changed.")
+        raise Conflict(_UNCHANGEABLE.get(scheduled.status, _UNCHANGEABLE[Status.SENT]))
     fields = given(content=content, send_at=send_at)
     if "content" in fields:
         scheduled.content = _validate_content(fields["content"])
@@ -99,7 +113,7 @@ def scheduled_cancel(*, actor: User, scheduled_id) -> ScheduledMessage:
     if scheduled.status == Status.CANCELLED:
         return scheduled
     if scheduled.status != Status.SCHEDULED:
-        raise Conflict(f"This message is {scheduled.status} and can no longer be cancelled.")
+        raise Conflict(_UNCANCELLABLE.get(scheduled.status, _UNCANCELLABLE[Status.SENT]))
     scheduled.status = Status.CANCELLED
     scheduled.save(update_fields=["status", "updated_at"])
     _audit("scheduled_message.cancelled", actor=actor, room=scheduled.room, resource_type="scheduled_message",

@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models.functions import Now
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts import notifications
 from accounts.models import User
@@ -31,6 +32,7 @@ from chatroom.models import Room, ScheduledMessage
 from chatroom.services._common import _audit
 from chatroom.services.message_send import message_post
 from chatroom.services.scheduled_messages import push
+from core import coded_texts
 from core.errors import ApplicationError, Throttled
 
 Status = ScheduledMessage.Status
@@ -50,7 +52,7 @@ def _reason(exc: ApplicationError) -> str:
 def _post(scheduled: ScheduledMessage):
     author = scheduled.author
     if author.status != User.Status.ACTIVE:
-        raise ApplicationError("Your account is not active.", code="account_inactive")
+        raise ApplicationError(_("Your account is not active."), code="account_inactive")
     with transaction.atomic():  # a savepoint: a refused post leaves nothing behind
         return message_post(actor=author, room=Room(pk=scheduled.room_id), content=scheduled.content,
                             thread_id=scheduled.thread_id, client_id=client_id_for(scheduled))
@@ -62,11 +64,11 @@ def _fail(scheduled: ScheduledMessage, reason: str) -> None:
     room = scheduled.room
     _audit("scheduled_message.failed", actor=scheduled.author, room=room, resource_type="scheduled_message",
            resource_id=scheduled.id, details={"error": reason})
-    where = "a direct message" if room.is_dm else f"#{room.name}"
+    title, spec = notifications.coded(coded_texts.in_room("scheduled_failed", is_dm=room.is_dm), room=room.name)
     notifications.notify(
         user=scheduled.author, type=notifications.Type.SYSTEM_ALERT, priority=notifications.Priority.HIGH,
-        title=f"Your scheduled message to {where} was not sent", message=reason,
-        data={"reason": "scheduled_failed", "scheduled_id": str(scheduled.id), "room_id": str(room.id),
+        title=title, message=reason,
+        data={"i18n": spec, "reason": "scheduled_failed", "scheduled_id": str(scheduled.id), "room_id": str(room.id),
               "excerpt": notifications.excerpt(scheduled.content), "url": reverse("chatroom:scheduled")})
 
 

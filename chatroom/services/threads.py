@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from django.db import connection, transaction
 from django.db.models import Q
+from django.utils.translation import gettext
 
 from accounts.models import User
 from chatroom import thread_state
@@ -35,7 +36,7 @@ def _set_following(actor: User, root: Message, following: bool) -> None:
 @transaction.atomic
 def thread_follow(*, actor: User, root_id) -> None:
     """Follow any thread of a room the actor is in, even one without replies yet."""
-    root, _ = thread_root(user=actor, root_id=root_id)
+    root, _member = thread_root(user=actor, root_id=root_id)
     _set_following(actor, root, True)
     _changed(actor, root)
 
@@ -44,7 +45,7 @@ def thread_follow(*, actor: User, root_id) -> None:
 def thread_unfollow(*, actor: User, root_id) -> None:
     """Stop following: the thread's replies no longer count as unread or
     notify, until the actor replies in it or is mentioned there."""
-    root, _ = thread_root(user=actor, root_id=root_id)
+    root, _member = thread_root(user=actor, root_id=root_id)
     _set_following(actor, root, False)
     _changed(actor, root)
 
@@ -54,13 +55,13 @@ def thread_read_mark(*, actor: User, root_id, message_id) -> ThreadFollow:
     """Move the actor's read cursor in the thread forward to ``message_id``
     (the root, or one of its replies, deleted ones included: they keep their
     place), never back. The room's own cursor does not move."""
-    root, _ = thread_root(user=actor, root_id=root_id)
+    root, _member = thread_root(user=actor, root_id=root_id)
     message_id = parse_uuid(message_id, "message_id")
     message = (Message.objects.filter(Q(id=root.id) | Q(thread_id=root.id, created_at__gte=root.created_at))
                .filter(id=message_id).only("id", "created_at").first())
     if message is None:
-        raise ValidationFailed(fields={"message_id": ["No such message in this thread."]})
-    state, _ = ThreadFollow.objects.select_for_update().get_or_create(
+        raise ValidationFailed(fields={"message_id": [gettext("No such message in this thread.")]})
+    state, _created = ThreadFollow.objects.select_for_update().get_or_create(
         user=actor, root_id=root.id, defaults={"root_created_at": root.created_at, "room_id": root.room_id})
     if state.last_read_at is not None and (message.created_at, str(message.id)) <= (
             state.last_read_at, str(state.last_read_message_id)):

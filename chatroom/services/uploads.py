@@ -11,6 +11,8 @@ from pathlib import PurePath
 import filetype
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from PIL import Image, UnidentifiedImageError
 
 from accounts.models import User
@@ -39,17 +41,18 @@ def _sniff(head: bytes, filename: str) -> str:
     promises another type is refused; unknown binary content is
     application/octet-stream, plain UTF-8 text is text/plain."""
     ext = PurePath(filename).suffix.lower()
-    claimed, _ = mimetypes.guess_type(filename)
+    claimed, _encoding = mimetypes.guess_type(filename)
     kind = filetype.guess(head)
     if kind is not None:
         detected = kind.mime
         allowed = _EQUIVALENT_EXTENSIONS.get(detected, set()) | {f".{kind.extension}"}
         if ext and ext not in allowed and claimed != detected:
-            raise ValidationFailed(fields={"file": [f"The file's content is {detected}, which does not match its name."]})
+            raise ValidationFailed(fields={"file": [gettext("The file's content is %(type)s, which does not match its name.")
+                    % {"type": detected}]})
         return detected
     if ext and claimed and claimed != "application/octet-stream" and filetype.get_type(mime=claimed) is not None:
         # The name claims a type filetype recognises, but the bytes are not it.
-        raise ValidationFailed(fields={"file": [f"The file's content is not {claimed}."]})
+        raise ValidationFailed(fields={"file": [gettext("The file's content is not %(type)s.") % {"type": claimed}]})
     try:
         head.decode("utf-8")
         is_text = b"\x00" not in head
@@ -71,9 +74,9 @@ def attachment_upload(*, actor: User, file) -> Attachment:
     """Store an upload (Django storage) for linking to a message later."""
     limit = settings.CHAT_UPLOAD_MAX_BYTES
     if file.size > limit:
-        raise TooLarge(f"Uploads are limited to {limit} bytes.")
+        raise TooLarge(_("Uploads are limited to %(limit)s bytes.") % {"limit": limit})
     if file.size == 0:
-        raise ValidationFailed(fields={"file": ["The file is empty."]})
+        raise ValidationFailed(fields={"file": [gettext("The file is empty.")]})
     filename = _clean_filename(file.name or "")
     file.seek(0)
     head = file.read(SNIFF_BYTES)
@@ -89,7 +92,7 @@ def attachment_upload(*, actor: User, file) -> Attachment:
             with Image.open(file) as image:
                 width, height = image.size
         except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
-            raise ValidationFailed(fields={"file": ["The image cannot be read."]}) from None
+            raise ValidationFailed(fields={"file": [gettext("The image cannot be read.")]}) from None
     file.seek(0)
     attachment = Attachment(id=uuid.uuid4(), uploader=actor, filename=filename, mime_type=mime, size=file.size,
                             checksum=digest.hexdigest(), width=width, height=height)
@@ -108,13 +111,13 @@ def attachment_delete(*, actor: User, attachment_id, staff_override: bool = Fals
     broadcast again without it."""
     if staff_override:
         if not (actor.is_staff and actor.is_active):
-            raise PermissionDenied("Only staff moderate from the admin.")
+            raise PermissionDenied(_("Only staff moderate from the admin."))
         attachment = Attachment.objects.select_for_update().filter(id=parse_uuid(attachment_id, "attachment_id")).first()
     else:
         attachment = Attachment.objects.select_for_update().filter(
             id=parse_uuid(attachment_id, "attachment_id"), uploader=actor, message__isnull=True).first()
     if attachment is None:
-        raise NotFound("No such attachment.")
+        raise NotFound(_("No such attachment."))
     details = {"filename": attachment.filename, "sha256": attachment.checksum, "size": attachment.size,
                "message_id": str(attachment.message_id) if attachment.message_id else None}
     if staff_override:

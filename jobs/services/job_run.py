@@ -146,17 +146,20 @@ def notify_owner(job: Job) -> None:
     the final status (so a rollback takes the notification with it). A
     cancel, or a retry still to come, is not an outcome to report."""
     if job.status == Job.Status.COMPLETED:
-        kind, title, priority = notifications.Type.JOB_FINISHED, f"{job.get_type_display()} job finished", "normal"
+        kind, priority = notifications.Type.JOB_FINISHED, "normal"
     elif job.status == Job.Status.FAILED:
-        kind, title, priority = notifications.Type.JOB_FAILED, f"{job.get_type_display()} job failed", "high"
+        kind, priority = notifications.Type.JOB_FAILED, "high"
     else:
         return
+    # The title stored as a code (core.coded_texts), read in the owner's language.
+    title, spec = notifications.coded(str(kind), job_type=job.type)
     ends = [(job.payload or {}).get(end) for end in ("source", "destination")]
     where = " → ".join(f"{e.get('remote')}:{e.get('path')}" for e in ends if isinstance(e, dict))
     notifications.notify(
         user=job.user, type=kind, title=title, priority=priority,
         message=f"{where}\n{job.error}".strip() if job.status == Job.Status.FAILED else where,
-        data={"job_id": str(job.id), "job_type": job.type, "status": job.status, "error": job.error or None,
+        data={"i18n": spec,
+              "job_id": str(job.id), "job_type": job.type, "status": job.status, "error": job.error or None,
               "url": reverse("jobs:detail", args=[job.id])},
     )
 
