@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from config.admin_actions import ReadOnly, ServiceErrorsAsMessages
 from orgs import services
@@ -132,11 +133,11 @@ class OrganizationAdmin(ServiceErrorsAsMessages, admin.ModelAdmin):
 
 
 class ExpiredFilter(admin.SimpleListFilter):
-    title = "expired"
+    title = _("expired")
     parameter_name = "expired"
 
     def lookups(self, request, model_admin):
-        return [("yes", "Expired"), ("no", "Not expired")]
+        return [("yes", _("Expired")), ("no", _("Not expired"))]
 
     def queryset(self, request, queryset):
         lapsed = Q(expires_at__isnull=False, expires_at__lte=timezone.now())
