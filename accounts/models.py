@@ -9,7 +9,7 @@ from django.contrib.auth.models import PermissionsMixin
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import gettext, pgettext_lazy
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -175,7 +175,7 @@ class Profile(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"profile of {self.user_id}"
+        return gettext("profile of %(user)s") % {"user": self.user_id}
 
 
 # --------------------------------------------------------------------------- device sessions
@@ -358,7 +358,8 @@ class Notification(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.type} for {self.user_id}: {self.title}"
+        return gettext("%(type)s for %(user)s: %(title)s") % {"type": self.get_type_display(), "user": self.user_id,
+                                                               "title": self.title}
 
 
 class OnlineTimeStat(models.Model):
@@ -392,4 +393,4 @@ class OnlineTimeStat(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user_id} {self.date}: {self.total_seconds} s"
+        return f"{self.user_id} {self.date}: " + gettext("%(n)s s") % {"n": self.total_seconds}

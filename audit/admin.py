@@ -32,14 +32,14 @@ EXPORT_FIELDS = [
 # What a broken chain means, for the verify page (the reason codes stay
 # English in the API, the alerts and the command's output).
 REASON_TEXTS = {
-    verification.HASH_MISMATCH: gettext_lazy("Hash mismatch: the entry's fields do not match its hash."),
-    verification.BAD_SIGNATURE: gettext_lazy("Bad signature: the entry was changed without the key."),
-    verification.BROKEN_LINK: gettext_lazy("Broken link: an entry before it was deleted or reordered."),
-    verification.UNKNOWN_FORMAT: gettext_lazy("Unknown chain version: this code cannot check the entry."),
-    verification.DUPLICATE: gettext_lazy("Duplicate entry: a signed entry was copied."),
-    verification.TRUNCATED: gettext_lazy("Truncated: an anchored chain head is missing from the log."),
-    verification.ANCHOR_MISMATCH: gettext_lazy("Anchor mismatch: an anchored chain head has a different hash."),
-    verification.BAD_DIGEST: gettext_lazy("Bad digest record: a digest record fails its signature."),
+    verification.HASH_MISMATCH: gettext_lazy("hash mismatch: the entry's fields do not match its hash."),
+    verification.BAD_SIGNATURE: gettext_lazy("bad signature: the entry was changed without the key."),
+    verification.BROKEN_LINK: gettext_lazy("broken link: an entry before it was deleted or reordered."),
+    verification.UNKNOWN_FORMAT: gettext_lazy("unknown chain version: this code cannot check the entry."),
+    verification.DUPLICATE: gettext_lazy("duplicate entry: a signed entry was copied."),
+    verification.TRUNCATED: gettext_lazy("truncated: an anchored chain head is missing from the log."),
+    verification.ANCHOR_MISMATCH: gettext_lazy("anchor mismatch: an anchored chain head has a different hash."),
+    verification.BAD_DIGEST: gettext_lazy("bad digest record: a digest record fails its signature."),
 }
 
 
@@ -136,10 +136,20 @@ class DateRangeFilter(InputFilter):
         return queryset
 
 
+CODE_FIELDS = ("action", "resource_type", "resource_id", "request_id", "user_agent", "prev_hash", "hash", "signature")
+
+
+def _code_field(name: str):
+    def show(self, obj):
+        return format_html('<span translate="no">{}</span>', getattr(obj, name))
+
+    return admin.display(description=AuditLog._meta.get_field(name).verbose_name, ordering=name)(show)
+
+
 @admin.register(AuditLog)
 class AuditLogAdmin(ReadOnly, admin.ModelAdmin):
     # Read-only: the table is append-only and entries come from services only.
-    list_display = ["created_at", "actor_username", "acting_for_username", "org_name", "action", "resource",
+    list_display = ["created_at", "actor_username", "acting_for_username", "org_name", "action_code", "resource",
                     "result", "level", "ip", "request_id"]
     list_filter = [DateRangeFilter, ActorFilter, OrgFilter, ActionFilter, "result", "level"]
     search_fields = ["=id", "=request_id", "=resource_id"]
@@ -149,12 +159,25 @@ class AuditLogAdmin(ReadOnly, admin.ModelAdmin):
     show_full_result_count = False
     actions = ["export_selected_csv", "export_selected_jsonl"]
     change_list_template = "admin/audit/auditlog/change_list.html"
-    fields = [f for f in EXPORT_FIELDS if f != "details"] + ["details_pretty"]
+    change_form_template = "admin/machine_change_form.html"  # the entry's name has its action code
+    fields = [f"{f}_code" if f in CODE_FIELDS else f for f in EXPORT_FIELDS if f != "details"] + ["details_pretty"]
     readonly_fields = fields
+
+    # Codes and machine values (auth.login, hashes, the user agent) are shown
+    # as the trail stores them, marked as not to be translated.
+    action_code = _code_field("action")
+    resource_type_code = _code_field("resource_type")
+    resource_id_code = _code_field("resource_id")
+    request_id_code = _code_field("request_id")
+    user_agent_code = _code_field("user_agent")
+    prev_hash_code = _code_field("prev_hash")
+    hash_code = _code_field("hash")
+    signature_code = _code_field("signature")
 
     @admin.display(description=gettext_lazy("resource"))
     def resource(self, obj):
-        return f"{obj.resource_type}:{obj.resource_id}" if obj.resource_type else obj.resource_id
+        text = f"{obj.resource_type}:{obj.resource_id}" if obj.resource_type else obj.resource_id
+        return format_html('<span translate="no">{}</span>', text)
 
 
     def get_actions(self, request):
@@ -285,4 +308,4 @@ class AuditLogAdmin(ReadOnly, admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("details"))
     def details_pretty(self, obj):
-        return format_html("<pre>{}</pre>", json.dumps(obj.details, indent=2, ensure_ascii=False))
+        return format_html('<pre translate="no">{}</pre>', json.dumps(obj.details, indent=2, ensure_ascii=False))

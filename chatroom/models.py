@@ -13,7 +13,7 @@ from django.contrib.postgres.search import SearchVector
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import gettext, pgettext_lazy
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from psqlextra.manager import PostgresManager
@@ -179,7 +179,8 @@ class RoomMember(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user_id} in {self.room_id} ({self.role})"
+        return gettext("%(user)s in %(room)s (%(role)s)") % {"user": self.user_id, "room": self.room_id,
+                                                              "role": self.get_role_display()}
 
 
 class JoinRequest(models.Model):

@@ -8,6 +8,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.db.models import Q
 
@@ -60,4 +61,5 @@ class ScheduledMessage(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.id} ({self.status} at {self.send_at:%Y-%m-%d %H:%M})"
+        return gettext("%(id)s (%(status)s at %(time)s)") % {"id": self.id, "status": self.get_status_display(),
+                                                              "time": f"{self.send_at:%Y-%m-%d %H:%M}"}

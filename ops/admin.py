@@ -20,6 +20,7 @@ from ops.models import (FANOUT_LATENCY, HTTP_REQUEST_DURATION, METRIC_NAMES, Dai
 
 class MachineWrittenAdmin(ReadOnly, admin.ModelAdmin):
     list_per_page = 100
+    change_form_template = "admin/machine_change_form.html"  # the row's name is codes
     # No count(*) over a big (partitioned) table on every page.
     show_full_result_count = False
 
@@ -48,6 +49,12 @@ def fixed_choices_filter(field: str, choices, title=None, parameter: str | None 
     Filter.title = title or field.replace("_", " ")
     Filter.__name__ = f"{(parameter or field).title().replace('_', '')}Filter"
     return Filter
+
+
+class CodeValuesFilter(admin.AllValuesFieldListFilter):
+    """The column's values, which are codes (a task's name), marked as such."""
+
+    template = "admin/code_filter.html"
 
 
 # Web process or Celery worker (the sampler's ``kind`` tag).
@@ -100,10 +107,17 @@ def _code(text: str):
     return format_html('<span translate="no">{}</span>', text)
 
 
+def _machine(html):
+    """Machine data (an event's details, a metric's tags: keys and values as
+    the code wrote them), marked as not to be translated."""
+    return format_html('<div translate="no">{}</div>', html)
+
+
 def _value_with_unit(value, unit: str) -> str:
     """The value in the locale's number format, with its unit in words."""
     if isinstance(value, float):
-        number = number_format(round(value, 2), decimal_pos=None, use_l10n=True, force_grouping=True)
+        value = round(value, 2)
+        number = number_format(int(value) if value.is_integer() else value, use_l10n=True, force_grouping=True)
     else:
         number = number_format(value.normalize(), use_l10n=True, force_grouping=True)
     unit = unit_text(unit)
@@ -112,12 +126,12 @@ def _value_with_unit(value, unit: str) -> str:
 
 @admin.register(SystemMetric)
 class SystemMetricAdmin(MachineWrittenAdmin):
-    list_display = ["created_at", "metric", "value", "server_id", "kind"]
+    list_display = ["created_at", "metric", "value", "server", "kind"]
     list_filter = [fixed_choices_filter("metric_name", METRIC_NAMES, _("metric name"), texts=METRIC_TEXTS), KindFilter]
     search_fields = ["^server_id"]  # a host's processes: "web-1:"
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
-    fields = ["created_at", "metric_name", "metric_value", "server_id", "tags_list"]
+    fields = ["created_at", "metric", "metric_value", "server", "tags_list"]
     readonly_fields = fields
 
     @admin.display(description=_("metric name"), ordering="metric_name")
@@ -131,6 +145,10 @@ class SystemMetricAdmin(MachineWrittenAdmin):
             return figures.size(obj.metric_value)
         return _value_with_unit(obj.metric_value, unit)
 
+    @admin.display(description=_("server ID"), ordering="server_id")
+    def server(self, obj):
+        return _code(obj.server_id)  # host:pid
+
     @admin.display(description=_("process kind"))
     def kind(self, obj):
         kind = (obj.tags or {}).get("kind", "")
@@ -138,7 +156,7 @@ class SystemMetricAdmin(MachineWrittenAdmin):
 
     @admin.display(description=_("tags"))
     def tags_list(self, obj):
-        return details_html(obj.tags)
+        return _machine(details_html(obj.tags))
 
 
 @admin.register(PerformanceMetric)
@@ -151,16 +169,20 @@ class PerformanceMetricAdmin(MachineWrittenAdmin):
     search_fields = ["tags__view", "^tags__server_id"]
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
-    fields = ["created_at", "service_name", "metric_name", "metric_type", "value", "unit", "tags_list"]
+    fields = ["created_at", "service", "metric", "metric_type", "value", "unit", "tags_list"]
     readonly_fields = fields
 
     @admin.display(description=_("metric name"), ordering="metric_name")
     def metric(self, obj):
         return metric_text(obj.metric_name)
 
+    @admin.display(description=_("service"), ordering="service_name")
+    def service(self, obj):
+        return SERVICE_TEXTS.get(obj.service_name, obj.service_name)
+
     @admin.display(description=_("endpoint"))
     def endpoint(self, obj):
-        return (obj.tags or {}).get("view", "—")
+        return _code((obj.tags or {}).get("view", "—"))  # a view's name
 
     @admin.display(description=_("p95"), ordering="value")
     def p95(self, obj):
@@ -172,21 +194,21 @@ class PerformanceMetricAdmin(MachineWrittenAdmin):
 
     @admin.display(description=_("server"))
     def server(self, obj):
-        return (obj.tags or {}).get("server_id", "")
+        return _code((obj.tags or {}).get("server_id", ""))
 
     @admin.display(description=_("tags"))
     def tags_list(self, obj):
-        return details_html(obj.tags)
+        return _machine(details_html(obj.tags))
 
 
 @admin.register(SystemEvent)
 class SystemEventAdmin(MachineWrittenAdmin):
     list_display = ["created_at", "event_type", "event", "summary", "server"]
-    list_filter = ["event_type", "event_name"]
+    list_filter = ["event_type", ("event_name", CodeValuesFilter)]
     search_fields = ["event_name", "resource_type", "data"]  # data: its text, e.g. a partition's name
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
-    fields = ["created_at", "event_type", "event_name", "resource_type", "resource_id", "details", "process"]
+    fields = ["created_at", "event_type", "event", "resource_type", "resource_id", "details", "process"]
     readonly_fields = fields
 
     @admin.display(description=_("event name"), ordering="event_name")
@@ -199,12 +221,12 @@ class SystemEventAdmin(MachineWrittenAdmin):
 
     @admin.display(description=_("server"))
     def server(self, obj):
-        return (obj.metadata or {}).get("server_id", "")
+        return _code((obj.metadata or {}).get("server_id", ""))
 
     @admin.display(description=_("details"))
     def details(self, obj):
-        return details_html(obj.data)
+        return _machine(details_html(obj.data))
 
     @admin.display(description=_("process"))
     def process(self, obj):
-        return details_html(obj.metadata)
+        return _machine(details_html(obj.metadata))

@@ -9,6 +9,7 @@ import uuid
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.db.models import Q
 from django.db.models.functions import Now
@@ -46,7 +47,7 @@ class DailyStat(models.Model):
         constraints = [models.UniqueConstraint(fields=["stat_date"], name="daily_stats_unique")]
 
     def __str__(self) -> str:
-        return f"daily stats {self.stat_date}"
+        return gettext("daily statistics, %(date)s") % {"date": self.stat_date}
 
 
 class UserStatistic(models.Model):
@@ -72,7 +73,7 @@ class UserStatistic(models.Model):
         indexes = [models.Index(fields=["date"], name="idx_user_statistics_date")]
 
     def __str__(self) -> str:
-        return f"statistics of {self.user_id} on {self.date}"
+        return gettext("statistics of %(user)s on %(date)s") % {"user": self.user_id, "date": self.date}
 
 
 class SystemMetric(PostgresPartitionedModel):

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext, pgettext_lazy
 from django.db.models import F, Q
 
 ORG_NAME_PATTERN = r"^[a-zA-Z0-9_-]{3,50}$"
@@ -30,6 +31,13 @@ SYSTEM_ROLES: dict[str, dict] = {
     "member": {"description": "Regular member with basic permissions", "permissions": {"*": ["read"]}},
 }
 OWNER, ADMIN, MEMBER = "owner", "admin", "member"
+# The system roles as people read them (the names above are the codes the
+# API and the permission check use); a role an org made is shown by its name.
+SYSTEM_ROLE_TEXTS = {
+    OWNER: (pgettext_lazy("role", "Owner"), _("Organization owner with full permissions")),
+    ADMIN: (pgettext_lazy("role", "Admin"), _("Administrator with most permissions")),
+    MEMBER: (pgettext_lazy("role", "Member"), _("Regular member with basic permissions")),
+}
 
 
 class Organization(models.Model):
@@ -205,7 +213,15 @@ class Role(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        return str(SYSTEM_ROLE_TEXTS[self.name][0]) if self.is_system_role and self.name in SYSTEM_ROLE_TEXTS \
+            else self.name
+
+    @property
+    def description_text(self) -> str:
+        """The description as people read it: a system role's in their language."""
+        if self.is_system_role and self.name in SYSTEM_ROLE_TEXTS:
+            return str(SYSTEM_ROLE_TEXTS[self.name][1])
+        return self.description
 
 
 class Membership(models.Model):
@@ -254,7 +270,7 @@ class Membership(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user_id} in {self.org_id} as {self.role_id}"
+        return gettext("%(user)s in %(org)s as %(role)s") % {"user": self.user_id, "org": self.org_id, "role": self.role_id}
 
 
 class Proxy(models.Model):
@@ -296,4 +312,5 @@ class Proxy(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.agent_id} for {self.principal_id} in {self.org_id}"
+        return gettext("%(agent)s for %(principal)s in %(org)s") % {
+            "agent": self.agent_id, "principal": self.principal_id, "org": self.org_id}
