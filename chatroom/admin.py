@@ -21,6 +21,7 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponse, HttpResponseRedirect
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -307,6 +308,9 @@ class MessageAdmin(ReadOnly, admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("content"))
     def short_content(self, obj):
+        if obj.message_type == Message.Type.SYSTEM:
+            # A system message's text as it was stored ("mia joined"): what was written, not the admin's words.
+            return format_html('<span translate="no">{}</span>', obj.content[:80])
         return obj.content[:80]
 
     @admin.action(description=gettext_lazy("Soft-delete the selected messages"))

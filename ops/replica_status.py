@@ -73,9 +73,12 @@ class Row:
     checked: str
 
 
+LOCAL_SOCKET = "local socket"
+
+
 def _server(alias: str) -> str:
     db = settings.DATABASES.get(alias, {})
-    host, port = db.get("HOST") or _("local socket"), db.get("PORT")
+    host, port = db.get("HOST") or LOCAL_SOCKET, db.get("PORT")  # also a /metrics label: never translated
     return f"{host}:{port}" if port else str(host)
 
 
