@@ -121,8 +121,8 @@ def parts() -> list[Part]:
             result.append(Part("audit chain", ok, text % {"time": checked}))
         try:
             ahead = partitions_ahead()
-            fewest = min((n for n, _ in ahead.values()), default=0)
-            stray = sum(d for _, d in ahead.values())
+            fewest = min((n for n, _rows in ahead.values()), default=0)
+            stray = sum(d for _months, d in ahead.values())
             result.append(Part("partitions", fewest >= settings.PARTITION_MONTHS_AHEAD and not stray,
                                ngettext("at least %(months)s month ahead", "at least %(months)s months ahead", fewest)
                                % {"months": fewest} + _("; ")

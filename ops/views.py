@@ -13,6 +13,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
@@ -66,7 +67,8 @@ def _dashboard(request):
     return render(request, "ops/dashboard.html", {
         "scope": scope, "range": range_key, "charts": drawn,
         "ranges": [(key, series.RANGE_TEXTS[key]) for key in series.RANGES],
-        "zone": timezone.get_current_timezone_name(),
+        # An IANA name (Asia/Seoul): a code, shown as it is.
+        "zone": format_html('<span translate="no">{}</span>', timezone.get_current_timezone_name()),
         "parts": health.parts() if scope.org is None else None,
         "replicas": replica_status.rows() if scope.org is None else None,
         "replica_max_lag": replica_status.seconds_text(settings.REPLICA_MAX_LAG_SECONDS),
