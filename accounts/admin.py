@@ -32,11 +32,11 @@ class UserAdmin(admin.ModelAdmin):
     ordering = ["username"]
     date_hierarchy = "created_at"
     # status changes only through the actions, so banning always ends sessions.
-    readonly_fields = ["id", "status", "is_active", "last_login", "last_active_at", "created_at", "updated_at"]
+    readonly_fields = ["id", "status", "active", "last_login", "last_active_at", "created_at", "updated_at"]
     fields = [
         "id", "username", "email", "status", "role", "avatar_url",
         "is_staff", "is_superuser", "groups", "user_permissions",
-        "is_active", "last_login", "last_active_at", "created_at", "updated_at",
+        "active", "last_login", "last_active_at", "created_at", "updated_at",
     ]
     filter_horizontal = ["groups", "user_permissions"]
     inlines = [ProfileInline]
@@ -44,6 +44,11 @@ class UserAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(session_count=Count("auth_token_set"))
+
+    # is_active is generated from status: shown as the yes/no icon (Django prints a generated field's "True").
+    @admin.display(description=_("active"), boolean=True, ordering="is_active")
+    def active(self, obj):
+        return obj.is_active
 
     @admin.display(description=_("Sessions"), ordering="session_count")
     def sessions(self, obj):

@@ -7,7 +7,9 @@ import csv
 import json
 from datetime import datetime
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import StreamingHttpResponse
 from django.template.response import TemplateResponse
@@ -136,7 +138,8 @@ class DateRangeFilter(InputFilter):
         return queryset
 
 
-CODE_FIELDS = ("action", "resource_type", "resource_id", "request_id", "user_agent", "prev_hash", "hash", "signature")
+CODE_FIELDS = ("actor_id", "acting_for_id", "org_id", "action", "resource_type", "resource_id", "request_id",
+               "user_agent", "prev_hash", "hash", "signature")
 
 
 def _code_field(name: str):
@@ -165,6 +168,9 @@ class AuditLogAdmin(ReadOnly, admin.ModelAdmin):
 
     # Codes and machine values (auth.login, hashes, the user agent) are shown
     # as the trail stores them, marked as not to be translated.
+    actor_id_code = _code_field("actor_id")
+    acting_for_id_code = _code_field("acting_for_id")
+    org_id_code = _code_field("org_id")
     action_code = _code_field("action")
     resource_type_code = _code_field("resource_type")
     resource_id_code = _code_field("resource_id")
@@ -173,6 +179,13 @@ class AuditLogAdmin(ReadOnly, admin.ModelAdmin):
     prev_hash_code = _code_field("prev_hash")
     hash_code = _code_field("hash")
     signature_code = _code_field("signature")
+
+    def action_checkbox(self, obj):
+        # Django labels the box with the entry's name, which holds its action code: the time and who instead.
+        who = obj.actor_username or _("system")
+        label = _("Select this object for an action - {}").replace("{}", f"{obj.created_at:%Y-%m-%d %H:%M:%S} {who}")
+        box = forms.CheckboxInput({"class": "action-select", "aria-label": label}, lambda value: False)
+        return box.render(helpers.ACTION_CHECKBOX_NAME, str(obj.pk))
 
     @admin.display(description=gettext_lazy("resource"))
     def resource(self, obj):

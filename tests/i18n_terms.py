@@ -9,7 +9,7 @@ PRODUCT_TERMS = frozenset(
         # the product and the tools it drives
         "Teamhub", "rclone", "cron", "Celery", "Redis",
         # storage backends and protocols
-        "S3", "WebDAV", "SFTP", "FTP", "HTTP", "HTTPS", "TLS", "SSH", "PEM", "URL", "ID", "API", "JSON", "IANA",
+        "S3", "WebDAV", "SFTP", "FTP", "HTTP", "HTTPS", "TLS", "SSH", "PEM", "URL", "ID", "IP", "API", "JSON", "IANA",
         "CSV", "HMAC",
         "ISO",
         # time-zone abbreviations (what the zone database calls them)
