@@ -3,6 +3,7 @@ ending); no secret (password hash, token hash, key hash) is ever shown."""
 
 from django.contrib import admin
 from django.db.models import Count
+from django.utils.translation import gettext_lazy as _
 
 from accounts import services
 from accounts.forms import StaffLoginForm
@@ -31,11 +32,11 @@ class UserAdmin(admin.ModelAdmin):
     ordering = ["username"]
     date_hierarchy = "created_at"
     # status changes only through the actions, so banning always ends sessions.
-    readonly_fields = ["id", "status", "is_active", "last_login", "last_active_at", "created_at", "updated_at"]
+    readonly_fields = ["id", "status", "active", "last_login", "last_active_at", "created_at", "updated_at"]
     fields = [
         "id", "username", "email", "status", "role", "avatar_url",
         "is_staff", "is_superuser", "groups", "user_permissions",
-        "is_active", "last_login", "last_active_at", "created_at", "updated_at",
+        "active", "last_login", "last_active_at", "created_at", "updated_at",
     ]
     filter_horizontal = ["groups", "user_permissions"]
     inlines = [ProfileInline]
@@ -44,7 +45,12 @@ class UserAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(session_count=Count("auth_token_set"))
 
-    @admin.display(description="Sessions", ordering="session_count")
+    # is_active is generated from status: shown as the yes/no icon (Django prints a generated field's "True").
+    @admin.display(description=_("active"), boolean=True, ordering="is_active")
+    def active(self, obj):
+        return obj.is_active
+
+    @admin.display(description=_("Sessions"), ordering="session_count")
     def sessions(self, obj):
         return obj.session_count
 
@@ -53,19 +59,19 @@ class UserAdmin(admin.ModelAdmin):
         # gets its profile, password rules and audit entry.
         return False
 
-    @admin.action(description="Ban the selected users (ends their sessions)")
+    @admin.action(description=_("Ban the selected users (ends their sessions)"))
     def ban(self, request, queryset):
-        run_service_action(self, request, queryset, lambda u: services.user_ban(actor=request.user, user=u), "Banned")
+        run_service_action(self, request, queryset, lambda u: services.user_ban(actor=request.user, user=u), _("Banned"))
 
-    @admin.action(description="Unban the selected users")
+    @admin.action(description=_("Unban the selected users"))
     def unban(self, request, queryset):
         run_service_action(self, request, queryset, lambda u: services.user_unban(actor=request.user, user=u),
-                           "Unbanned")
+                           _("Unbanned"))
 
-    @admin.action(description="Revoke all sessions of the selected users")
+    @admin.action(description=_("Revoke all sessions of the selected users"))
     def revoke_sessions(self, request, queryset):
         run_service_action(self, request, queryset, lambda u: services.sessions_revoke_all(actor=request.user, user=u),
-                           "Sessions revoked for")
+                           _("Sessions revoked for"))
 
 
 class _ReadOnlyAdmin(ReadOnly, admin.ModelAdmin):
@@ -83,10 +89,10 @@ class DeviceSessionAdmin(_ReadOnlyAdmin):
     readonly_fields = fields
     actions = ["revoke"]
 
-    @admin.action(description="Revoke the selected sessions")
+    @admin.action(description=_("Revoke the selected sessions"))
     def revoke(self, request, queryset):
         run_service_action(self, request, queryset.select_related("user"),
-                           lambda s: services.session_revoke(actor=request.user, session=s), "Revoked")
+                           lambda s: services.session_revoke(actor=request.user, session=s), _("Revoked"))
 
 
 @admin.register(ApiKey)
@@ -100,10 +106,10 @@ class ApiKeyAdmin(_ReadOnlyAdmin):
     readonly_fields = fields
     actions = ["revoke"]
 
-    @admin.action(description="Revoke the selected API keys")
+    @admin.action(description=_("Revoke the selected API keys"))
     def revoke(self, request, queryset):
         run_service_action(self, request, queryset.select_related("user"),
-                           lambda k: services.api_key_revoke(actor=request.user, api_key=k), "Revoked")
+                           lambda k: services.api_key_revoke(actor=request.user, api_key=k), _("Revoked"))
 
 
 @admin.register(Notification)

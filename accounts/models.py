@@ -8,6 +8,8 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext, pgettext_lazy
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -19,7 +21,7 @@ EMAIL_PATTERN = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$"
 
 username_validator = RegexValidator(
     USERNAME_PATTERN,
-    "Use 3 to 50 characters: letters, digits, underscore, dot or hyphen.",
+    _("Use 3 to 50 characters: letters, digits, underscore, dot or hyphen."),
     code="invalid_username",
 )
 
@@ -54,32 +56,32 @@ class UserManager(BaseUserManager):
 
 class User(AbstractBaseUser, PermissionsMixin):
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        INACTIVE = "inactive", "Inactive"
-        BANNED = "banned", "Banned"
+        ACTIVE = "active", _("Active")
+        INACTIVE = "inactive", _("Inactive")
+        BANNED = "banned", _("Banned")
 
     class Role(models.TextChoices):
-        ADMIN = "admin", "Admin"
-        POWER_USER = "power_user", "Power user"
-        USER = "user", "User"
+        ADMIN = "admin", pgettext_lazy("role", "Admin")
+        POWER_USER = "power_user", pgettext_lazy("role", "Power user")
+        USER = "user", pgettext_lazy("role", "User")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    username = models.CharField(max_length=50, unique=True, validators=[username_validator])
-    email = models.EmailField(max_length=255)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
-    role = models.CharField(max_length=20, choices=Role.choices, default=Role.USER)
-    avatar_url = models.URLField(max_length=500, blank=True)
-    is_staff = models.BooleanField(default=False, help_text="May log in to the admin site.")
+    username = models.CharField(verbose_name=_("username"), max_length=50, unique=True, validators=[username_validator])
+    email = models.EmailField(verbose_name=_("email"), max_length=255)
+    status = models.CharField(verbose_name=_("status"), max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    role = models.CharField(verbose_name=_("role"), max_length=20, choices=Role.choices, default=Role.USER)
+    avatar_url = models.URLField(verbose_name=_("avatar URL"), max_length=500, blank=True)
+    is_staff = models.BooleanField(verbose_name=_("staff status"), default=False, help_text=_("May log in to the admin site."))
     # Derived from status in the database, so the two can never disagree, while
     # Django's auth machinery (login checks, password reset) can still filter on it.
-    is_active = models.GeneratedField(
+    is_active = models.GeneratedField(verbose_name=_("active"),
         expression=models.Case(models.When(status="active", then=True), default=False),
         output_field=models.BooleanField(),
         db_persist=True,
     )
-    last_active_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    last_active_at = models.DateTimeField(verbose_name=_("last active at"), null=True, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
 
     objects = UserManager()
 
@@ -88,6 +90,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     REQUIRED_FIELDS = ["email"]
 
     class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
         db_table = "users"
         constraints = [
             models.UniqueConstraint(Lower("email"), name="users_email_ci_unique"),
@@ -121,7 +125,7 @@ def validate_timezone(value: str) -> None:
     from django.core.exceptions import ValidationError
 
     if value not in _iana_zones(available_timezones):
-        raise ValidationError("Use an IANA time zone name such as Europe/Berlin or UTC.", code="invalid_timezone")
+        raise ValidationError(_("Use an IANA time zone name such as Europe/Berlin or UTC."), code="invalid_timezone")
 
 
 _ZONES: frozenset[str] | None = None
@@ -139,29 +143,31 @@ class Profile(models.Model):
     """user_extensions (seed 000) merged with user_preferences (seed 001)."""
 
     class Language(models.TextChoices):
-        EN = "en", "English"
+        EN = "en", _("English")
         # English names first: readable even where CJK fonts are missing.
-        ZH_HANS = "zh-hans", "Chinese, Simplified (简体中文)"
-        KO = "ko", "Korean (한국어)"
+        ZH_HANS = "zh-hans", _("Chinese, Simplified (简体中文)")
+        KO = "ko", _("Korean (한국어)")
 
     class Theme(models.TextChoices):
-        SYSTEM = "system", "System"
-        LIGHT = "light", "Light"
-        DARK = "dark", "Dark"
+        SYSTEM = "system", pgettext_lazy("theme", "System")
+        LIGHT = "light", pgettext_lazy("theme", "Light")
+        DARK = "dark", pgettext_lazy("theme", "Dark")
 
-    user = models.OneToOneField(User, on_delete=models.CASCADE, primary_key=True, related_name="profile")
-    bio = models.TextField(max_length=1000, blank=True)
-    location = models.CharField(max_length=100, blank=True)
-    website = models.URLField(max_length=255, blank=True)
-    timezone = models.CharField(max_length=50, default="UTC", validators=[validate_timezone])
-    language = models.CharField(max_length=10, choices=Language.choices, default=Language.EN)
-    theme = models.CharField(max_length=20, choices=Theme.choices, default=Theme.SYSTEM)
-    preferences = models.JSONField(default=dict, blank=True)
-    notifications = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    user = models.OneToOneField(User, verbose_name=_("user"), on_delete=models.CASCADE, primary_key=True, related_name="profile")
+    bio = models.TextField(verbose_name=_("bio"), max_length=1000, blank=True)
+    location = models.CharField(verbose_name=_("location"), max_length=100, blank=True)
+    website = models.URLField(verbose_name=_("website"), max_length=255, blank=True)
+    timezone = models.CharField(verbose_name=_("time zone"), max_length=50, default="UTC", validators=[validate_timezone])
+    language = models.CharField(verbose_name=_("language"), max_length=10, choices=Language.choices, default=Language.EN)
+    theme = models.CharField(verbose_name=_("theme"), max_length=20, choices=Theme.choices, default=Theme.SYSTEM)
+    preferences = models.JSONField(verbose_name=_("preferences"), default=dict, blank=True)
+    notifications = models.JSONField(verbose_name=_("notifications"), default=dict, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("profile")
+        verbose_name_plural = _("profiles")
         db_table = "user_profiles"
         constraints = [
             models.CheckConstraint(condition=Q(language__in=["en", "zh-hans", "ko"]), name="user_profiles_language_check"),
@@ -169,7 +175,7 @@ class Profile(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"profile of {self.user_id}"
+        return gettext("profile of %(user)s") % {"user": self.user_id}
 
 
 # --------------------------------------------------------------------------- device sessions
@@ -187,23 +193,25 @@ class DeviceSession(AbstractAuthToken):
     """
 
     class Kind(models.TextChoices):
-        API = "api", "API token"
-        WEB = "web", "Browser"
+        API = "api", _("API token")
+        WEB = "web", _("Browser")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # knox makes digest the primary key; here it is a unique column instead.
-    digest = models.CharField(max_length=CONSTANTS.DIGEST_LENGTH, unique=True)
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="auth_token_set")
-    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.API)
-    session_key = models.CharField(max_length=40, null=True, blank=True, unique=True)
-    device_name = models.CharField(max_length=100, blank=True)
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.CharField(max_length=500, blank=True)
-    created = models.DateTimeField(auto_now_add=True, db_column="created_at")
-    expiry = models.DateTimeField(db_column="expires_at")
-    last_used_at = models.DateTimeField(auto_now_add=True)
+    digest = models.CharField(verbose_name=_("digest"), max_length=CONSTANTS.DIGEST_LENGTH, unique=True)
+    user = models.ForeignKey(User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="auth_token_set")
+    kind = models.CharField(verbose_name=_("kind"), max_length=10, choices=Kind.choices, default=Kind.API)
+    session_key = models.CharField(verbose_name=_("session key"), max_length=40, null=True, blank=True, unique=True)
+    device_name = models.CharField(verbose_name=_("device name"), max_length=100, blank=True)
+    ip = models.GenericIPAddressField(verbose_name=_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(verbose_name=_("user agent"), max_length=500, blank=True)
+    created = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True, db_column="created_at")
+    expiry = models.DateTimeField(verbose_name=_("expires at"), db_column="expires_at")
+    last_used_at = models.DateTimeField(verbose_name=_("last used at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
         db_table = "sessions"
         ordering = ["-created"]
         constraints = [
@@ -245,20 +253,22 @@ class ApiKey(models.Model):
     a display prefix are stored."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
-    key_hash = models.CharField(max_length=64, unique=True)
-    prefix = models.CharField(max_length=16)
-    name = models.CharField(max_length=100)
-    scopes = models.JSONField(default=list)
-    rate_limit_per_minute = models.PositiveIntegerField(default=200)
-    is_active = models.BooleanField(default=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    usage_count = models.PositiveBigIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    user = models.ForeignKey(User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="api_keys")
+    key_hash = models.CharField(verbose_name=_("key hash"), max_length=64, unique=True)
+    prefix = models.CharField(verbose_name=_("prefix"), max_length=16)
+    name = models.CharField(verbose_name=_("name"), max_length=100)
+    scopes = models.JSONField(verbose_name=_("scopes"), default=list)
+    rate_limit_per_minute = models.PositiveIntegerField(verbose_name=_("rate limit per minute"), default=200)
+    is_active = models.BooleanField(verbose_name=_("active"), default=True)
+    expires_at = models.DateTimeField(verbose_name=_("expires at"), null=True, blank=True)
+    last_used_at = models.DateTimeField(verbose_name=_("last used at"), null=True, blank=True)
+    usage_count = models.PositiveBigIntegerField(verbose_name=_("usage count"), default=0)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    revoked_at = models.DateTimeField(verbose_name=_("revoked at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
         db_table = "api_keys"
         ordering = ["-created_at"]
         constraints = [
@@ -287,36 +297,38 @@ class Notification(models.Model):
     empty. Writes go through accounts.notifications only."""
 
     class Type(models.TextChoices):
-        NEW_MESSAGE = "new_message", "New message"
-        MENTION = "mention", "Mention"
-        ROOM_INVITATION = "room_invitation", "Room invitation"
-        USER_JOINED = "user_joined", "User joined"
-        USER_LEFT = "user_left", "User left"
-        JOB_FINISHED = "job_finished", "Job finished"
-        JOB_FAILED = "job_failed", "Job failed"
-        SYSTEM_ALERT = "system_alert", "System alert"
+        NEW_MESSAGE = "new_message", _("New message")
+        MENTION = "mention", _("Mention")
+        ROOM_INVITATION = "room_invitation", _("Room invitation")
+        USER_JOINED = "user_joined", _("User joined")
+        USER_LEFT = "user_left", _("User left")
+        JOB_FINISHED = "job_finished", _("Job finished")
+        JOB_FAILED = "job_failed", _("Job failed")
+        SYSTEM_ALERT = "system_alert", _("System alert")
 
     class Priority(models.TextChoices):
-        LOW = "low", "Low"
-        NORMAL = "normal", "Normal"
-        HIGH = "high", "High"
-        URGENT = "urgent", "Urgent"
+        LOW = "low", pgettext_lazy("priority", "Low")
+        NORMAL = "normal", pgettext_lazy("priority", "Normal")
+        HIGH = "high", pgettext_lazy("priority", "High")
+        URGENT = "urgent", pgettext_lazy("priority", "Urgent")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # No index of its own: the composite indexes below start with user.
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications", db_index=False)
-    type = models.CharField(max_length=50, choices=Type.choices)
-    title = models.CharField(max_length=255)
-    message = models.TextField(blank=True, default="")
-    data = models.JSONField(default=dict, blank=True)
-    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
-    is_read = models.BooleanField(default=False)
-    is_archived = models.BooleanField(default=False)
-    read_at = models.DateTimeField(null=True, blank=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    user = models.ForeignKey(User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="notifications", db_index=False)
+    type = models.CharField(verbose_name=_("type"), max_length=50, choices=Type.choices)
+    title = models.CharField(verbose_name=_("title"), max_length=255)
+    message = models.TextField(verbose_name=_("message"), blank=True, default="")
+    data = models.JSONField(verbose_name=_("data"), default=dict, blank=True)
+    priority = models.CharField(verbose_name=_("priority"), max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    is_read = models.BooleanField(verbose_name=_("read"), default=False)
+    is_archived = models.BooleanField(verbose_name=_("archived"), default=False)
+    read_at = models.DateTimeField(verbose_name=_("read at"), null=True, blank=True)
+    expires_at = models.DateTimeField(verbose_name=_("expires at"), null=True, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
         db_table = "notifications"
         ordering = ["-created_at", "-id"]
         constraints = [
@@ -346,7 +358,8 @@ class Notification(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.type} for {self.user_id}: {self.title}"
+        return gettext("%(type)s for %(user)s: %(title)s") % {"type": self.get_type_display(), "user": self.user_id,
+                                                               "title": self.title}
 
 
 class OnlineTimeStat(models.Model):
@@ -355,16 +368,18 @@ class OnlineTimeStat(models.Model):
     one socket open, across tabs) ends, split at midnight."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="online_time_stats")
-    date = models.DateField()
-    total_seconds = models.IntegerField(default=0)
-    sessions_count = models.IntegerField(default=0)
-    first_session_at = models.DateTimeField(null=True, blank=True)
-    last_session_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
+    user = models.ForeignKey("accounts.User", verbose_name=_("user"), on_delete=models.CASCADE, related_name="online_time_stats")
+    date = models.DateField(verbose_name=_("date"))
+    total_seconds = models.IntegerField(verbose_name=_("total seconds"), default=0)
+    sessions_count = models.IntegerField(verbose_name=_("sessions count"), default=0)
+    first_session_at = models.DateTimeField(verbose_name=_("first session at"), null=True, blank=True)
+    last_session_at = models.DateTimeField(verbose_name=_("last session at"), null=True, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("online time")
+        verbose_name_plural = _("online time")
         db_table = "online_time_stats"
         ordering = ["-date"]
         constraints = [
@@ -378,4 +393,4 @@ class OnlineTimeStat(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user_id} {self.date}: {self.total_seconds} s"
+        return f"{self.user_id} {self.date}: " + gettext("%(n)s s") % {"n": self.total_seconds}

@@ -7,13 +7,18 @@ import csv
 import json
 from datetime import datetime
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
+from audit import verification
 from audit.models import AuditLog
 from audit.services import audit_record
 from audit.verification import parse_when, verify
@@ -25,6 +30,23 @@ EXPORT_FIELDS = [
     "action", "resource_type", "resource_id", "result", "level", "request_id", "ip", "user_agent", "details",
     "prev_hash", "hash", "signature", "chain_version",
 ]
+
+# What a broken chain means, for the verify page (the reason codes stay
+# English in the API, the alerts and the command's output).
+REASON_TEXTS = {
+    verification.HASH_MISMATCH: gettext_lazy("hash mismatch: the entry's fields do not match its hash."),
+    verification.BAD_SIGNATURE: gettext_lazy("bad signature: the entry was changed without the key."),
+    verification.BROKEN_LINK: gettext_lazy("broken link: an entry before it was deleted or reordered."),
+    verification.UNKNOWN_FORMAT: gettext_lazy("unknown chain version: this code cannot check the entry."),
+    verification.DUPLICATE: gettext_lazy("duplicate entry: a signed entry was copied."),
+    verification.TRUNCATED: gettext_lazy("truncated: an anchored chain head is missing from the log."),
+    verification.ANCHOR_MISMATCH: gettext_lazy("anchor mismatch: an anchored chain head has a different hash."),
+    verification.BAD_DIGEST: gettext_lazy("bad digest record: a digest record fails its signature."),
+}
+
+
+def reason_text(reason: str) -> str:
+    return str(REASON_TEXTS.get(reason, reason))
 
 
 class InputFilter(admin.ListFilter):
@@ -72,15 +94,15 @@ class InputFilter(admin.ListFilter):
         try:
             return self.filter(queryset, self.values) if self.values else queryset
         except ValueError:
-            raise admin.options.IncorrectLookupParameters("bad filter value") from None
+            raise admin.options.IncorrectLookupParameters(_("Bad filter value.")) from None
 
     def filter(self, queryset, values):  # pragma: no cover - abstract
         raise NotImplementedError
 
 
 class ActorFilter(InputFilter):
-    title = "actor"
-    inputs = [("actor", "username", "text")]
+    title = gettext_lazy("actor")
+    inputs = [("actor", gettext_lazy("username"), "text")]
 
     def filter(self, queryset, values):
         # The snapshot, so entries of deleted users are found too.
@@ -88,16 +110,16 @@ class ActorFilter(InputFilter):
 
 
 class OrgFilter(InputFilter):
-    title = "organization"
-    inputs = [("org", "org name", "text")]
+    title = gettext_lazy("organization")
+    inputs = [("org", gettext_lazy("organization name"), "text")]
 
     def filter(self, queryset, values):
         return queryset.filter(org_name=values["org"])
 
 
 class ActionFilter(InputFilter):
-    title = "action"
-    inputs = [("action", "code or prefix (auth.)", "text")]
+    title = gettext_lazy("action")
+    inputs = [("action", gettext_lazy("code or prefix (auth.)"), "text")]
 
     def filter(self, queryset, values):
         value = values["action"]
@@ -105,8 +127,8 @@ class ActionFilter(InputFilter):
 
 
 class DateRangeFilter(InputFilter):
-    title = "date range (UTC)"
-    inputs = [("since", "from", "date"), ("until", "to (inclusive)", "date")]
+    title = gettext_lazy("date range (UTC)")
+    inputs = [("since", gettext_lazy("from"), "date"), ("until", gettext_lazy("to (inclusive)"), "date")]
 
     def filter(self, queryset, values):
         if "since" in values:
@@ -116,10 +138,21 @@ class DateRangeFilter(InputFilter):
         return queryset
 
 
+CODE_FIELDS = ("actor_id", "acting_for_id", "org_id", "action", "resource_type", "resource_id", "request_id",
+               "user_agent", "prev_hash", "hash", "signature")
+
+
+def _code_field(name: str):
+    def show(self, obj):
+        return format_html('<span translate="no">{}</span>', getattr(obj, name))
+
+    return admin.display(description=AuditLog._meta.get_field(name).verbose_name, ordering=name)(show)
+
+
 @admin.register(AuditLog)
 class AuditLogAdmin(ReadOnly, admin.ModelAdmin):
     # Read-only: the table is append-only and entries come from services only.
-    list_display = ["created_at", "actor_username", "acting_for_username", "org_name", "action", "resource",
+    list_display = ["created_at", "actor_username", "acting_for_username", "org_name", "action_code", "resource",
                     "result", "level", "ip", "request_id"]
     list_filter = [DateRangeFilter, ActorFilter, OrgFilter, ActionFilter, "result", "level"]
     search_fields = ["=id", "=request_id", "=resource_id"]
@@ -129,11 +162,35 @@ class AuditLogAdmin(ReadOnly, admin.ModelAdmin):
     show_full_result_count = False
     actions = ["export_selected_csv", "export_selected_jsonl"]
     change_list_template = "admin/audit/auditlog/change_list.html"
-    fields = [f for f in EXPORT_FIELDS if f != "details"] + ["details_pretty"]
+    change_form_template = "admin/machine_change_form.html"  # the entry's name has its action code
+    fields = [f"{f}_code" if f in CODE_FIELDS else f for f in EXPORT_FIELDS if f != "details"] + ["details_pretty"]
     readonly_fields = fields
 
+    # Codes and machine values (auth.login, hashes, the user agent) are shown
+    # as the trail stores them, marked as not to be translated.
+    actor_id_code = _code_field("actor_id")
+    acting_for_id_code = _code_field("acting_for_id")
+    org_id_code = _code_field("org_id")
+    action_code = _code_field("action")
+    resource_type_code = _code_field("resource_type")
+    resource_id_code = _code_field("resource_id")
+    request_id_code = _code_field("request_id")
+    user_agent_code = _code_field("user_agent")
+    prev_hash_code = _code_field("prev_hash")
+    hash_code = _code_field("hash")
+    signature_code = _code_field("signature")
+
+    def action_checkbox(self, obj):
+        # Django labels the box with the entry's name, which holds its action code: the time and who instead.
+        who = obj.actor_username or _("system")
+        label = _("Select this object for an action - {}").replace("{}", f"{obj.created_at:%Y-%m-%d %H:%M:%S} {who}")
+        box = forms.CheckboxInput({"class": "action-select", "aria-label": label}, lambda value: False)
+        return box.render(helpers.ACTION_CHECKBOX_NAME, str(obj.pk))
+
+    @admin.display(description=gettext_lazy("resource"))
     def resource(self, obj):
-        return f"{obj.resource_type}:{obj.resource_id}" if obj.resource_type else obj.resource_id
+        text = f"{obj.resource_type}:{obj.resource_id}" if obj.resource_type else obj.resource_id
+        return format_html('<span translate="no">{}</span>', text)
 
 
     def get_actions(self, request):
@@ -190,11 +247,11 @@ class AuditLogAdmin(ReadOnly, admin.ModelAdmin):
                      details={"format": fmt, "filters": dict(request.GET.items())})
         return self.export_response(request, changelist.get_queryset(request), fmt)
 
-    @admin.action(description="Export selected entries as CSV")
+    @admin.action(description=gettext_lazy("Export selected entries as CSV"))
     def export_selected_csv(self, request, queryset):
         return self.export_response(request, queryset, "csv")
 
-    @admin.action(description="Export selected entries as JSON lines")
+    @admin.action(description=gettext_lazy("Export selected entries as JSON lines"))
     def export_selected_jsonl(self, request, queryset):
         return self.export_response(request, queryset, "jsonl")
 
@@ -209,25 +266,30 @@ class AuditLogAdmin(ReadOnly, admin.ModelAdmin):
                 since = parse_when(request.POST.get("since"))
                 until = parse_when(request.POST.get("until"), end_of_day=True)
             except ValueError:
-                self.message_user(request, "Dates must be YYYY-MM-DD.", messages.ERROR)
+                self.message_user(request, _("Dates must be YYYY-MM-DD."), messages.ERROR)
             else:
                 result = verify(since=since, until=until)
                 if result.ok:
-                    self.message_user(request, f"Audit chain intact: {result.checked} entries checked.",
+                    self.message_user(request, ngettext("Audit chain intact: %(count)s entry checked.",
+                                                        "Audit chain intact: %(count)s entries checked.",
+                                                        result.checked) % {"count": result.checked},
                                       messages.SUCCESS)
                 else:
                     b = result.first_broken
                     self.message_user(
                         request,
-                        f"Audit chain BROKEN after {result.checked} entries: {b.reason} at entry {b.id} "
-                        f"({b.created_at}). {b.detail}",
+                        ngettext("Audit chain BROKEN after %(count)s entry, at entry %(id)s (%(time)s): %(reason)s",
+                                 "Audit chain BROKEN after %(count)s entries, at entry %(id)s (%(time)s): %(reason)s",
+                                 result.checked)
+                        % {"count": result.checked, "id": b.id, "time": b.created_at, "reason": reason_text(b.reason)},
                         messages.ERROR,
                     )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": "Verify the audit chain",
+            "title": _("Verify the audit chain"),
             "result": result,
+            "reason": reason_text(result.first_broken.reason) if result and result.first_broken else "",
         }
         return TemplateResponse(request, "admin/audit/verify.html", context)
 
@@ -236,11 +298,15 @@ class AuditLogAdmin(ReadOnly, admin.ModelAdmin):
     def partitions_view(self, request):
         if not request.user.is_staff or not self.has_view_permission(request):
             raise admin.options.PermissionDenied
+        tables = partitions.status()
+        for table in tables:
+            # The plan's steps themselves (their describe() is English), so the page words them.
+            table.steps = partitions.plan_table(table.config)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": "Partitioned tables",
-            "tables": partitions.status(),
+            "title": _("Partitioned tables"),
+            "tables": tables,
         }
         return TemplateResponse(request, "admin/audit/partitions.html", context)
 
@@ -253,6 +319,6 @@ class AuditLogAdmin(ReadOnly, admin.ModelAdmin):
         }
         return super().changelist_view(request, extra_context)
 
-    @admin.display(description="details")
+    @admin.display(description=gettext_lazy("details"))
     def details_pretty(self, obj):
-        return format_html("<pre>{}</pre>", json.dumps(obj.details, indent=2, ensure_ascii=False))
+        return format_html('<pre translate="no">{}</pre>', json.dumps(obj.details, indent=2, ensure_ascii=False))

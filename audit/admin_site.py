@@ -17,6 +17,7 @@ import re
 from django.contrib.admin import AdminSite, ModelAdmin
 from django.db import models, router, transaction
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy
 
 from audit import org_scope
 from audit.services import audit_record
@@ -126,6 +127,11 @@ class AuditedModelAdminMixin:
 
 
 class AuditedAdminSite(AdminSite):
+    # Teamhub's own names (Django's default ones say "Django"), in the reader's language.
+    site_title = gettext_lazy("Teamhub admin")
+    site_header = gettext_lazy("Teamhub administration")
+    index_title = gettext_lazy("Site administration")
+
     def register(self, model_or_iterable, admin_class=None, **options):
         admin_class = admin_class or ModelAdmin
         if not issubclass(admin_class, AuditedModelAdminMixin):

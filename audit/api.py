@@ -7,6 +7,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.permissions import HasRequiredScopes
@@ -27,7 +28,7 @@ def _acting_for(request) -> User | None:
         return None
     principal = User.objects.filter(pk=parse_uuid(raw, "X-Act-As")).first()
     if principal is None:
-        raise PermissionDenied("You have no active proxy for that user.")
+        raise PermissionDenied(_("You have no active proxy for that user."))
     return principal
 
 
@@ -36,7 +37,7 @@ class IsStaff(IsAuthenticated):
         if not super().has_permission(request, view):
             return False
         if not request.user.is_staff:
-            raise PermissionDenied("Staff only.")
+            raise PermissionDenied(_("Staff only."))
         return True
 
 
@@ -58,7 +59,7 @@ class AuditListView(APIView):
         org_id = params.get("org_id")
         readable = audit_org_ids(user=user, acting_for=acting_for)  # None: every org (staff)
         if readable is not None and (not readable or (org_id and org_id not in readable)):
-            raise PermissionDenied("Only staff and the organization's admins can read its audit log.")
+            raise PermissionDenied(_("Only staff and the organization's admins can read its audit log."))
         queryset = audit_entries(
             user=user, acting_for=acting_for, org_id=org_id, actor_id=params.get("actor_id"), action=params["action"],
             result=params["result"], since=params.get("since"), until=params.get("until"),

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 from django.contrib.admin import apps as admin_apps
 
 from core import alerts, auditing, partitions
@@ -6,6 +7,7 @@ from core import alerts, auditing, partitions
 
 class AuditConfig(AppConfig):
     name = "audit"
+    verbose_name = _("Audit")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):

@@ -18,6 +18,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from django.db.models import Q
 from psqlextra.models import PostgresPartitionedModel
 from psqlextra.types import PostgresPartitioningMethod
@@ -25,61 +26,63 @@ from psqlextra.types import PostgresPartitioningMethod
 
 class AuditLog(PostgresPartitionedModel):
     class Result(models.TextChoices):
-        SUCCESS = "success", "Success"
-        FAILURE = "failure", "Failure"
-        ERROR = "error", "Error"
+        SUCCESS = "success", _("Success")
+        FAILURE = "failure", _("Failure")
+        ERROR = "error", _("Error")
 
     class Level(models.TextChoices):
-        INFO = "info", "Info"
-        WARNING = "warning", "Warning"
-        ERROR = "error", "Error"
-        CRITICAL = "critical", "Critical"
+        INFO = "info", _("Info")
+        WARNING = "warning", _("Warning")
+        ERROR = "error", _("Error")
+        CRITICAL = "critical", _("Critical")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # Set by audit_record under the chain lock from the database clock, so it
     # increases strictly along the chain (the chain order is created_at order).
-    created_at = models.DateTimeField()
+    created_at = models.DateTimeField(verbose_name=_("created at"))
 
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, verbose_name=_("actor"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    actor_username = models.CharField(max_length=150, blank=True)
+    actor_username = models.CharField(verbose_name=_("actor username"), max_length=150, blank=True)
     # The principal, when the actor acts for someone through a proxy.
     acting_for = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, verbose_name=_("acting for"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    acting_for_username = models.CharField(max_length=150, blank=True)
-    org = models.ForeignKey("orgs.Organization", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    org_name = models.CharField(max_length=100, blank=True)
+    acting_for_username = models.CharField(verbose_name=_("acting for username"), max_length=150, blank=True)
+    org = models.ForeignKey("orgs.Organization", verbose_name=_("organization"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    org_name = models.CharField(verbose_name=_("organization name"), max_length=100, blank=True)
 
     # A dotted code: auth.login.failed, room.member.kicked, job.cancelled, ...
-    action = models.CharField(max_length=100)
-    resource_type = models.CharField(max_length=50, blank=True)
-    resource_id = models.CharField(max_length=255, blank=True)
-    result = models.CharField(max_length=20, choices=Result.choices, default=Result.SUCCESS)
-    level = models.CharField(max_length=20, choices=Level.choices, default=Level.INFO)
+    action = models.CharField(verbose_name=_("action"), max_length=100)
+    resource_type = models.CharField(verbose_name=_("resource type"), max_length=50, blank=True)
+    resource_id = models.CharField(verbose_name=_("resource ID"), max_length=255, blank=True)
+    result = models.CharField(verbose_name=_("result"), max_length=20, choices=Result.choices, default=Result.SUCCESS)
+    level = models.CharField(verbose_name=_("level"), max_length=20, choices=Level.choices, default=Level.INFO)
 
-    request_id = models.CharField(max_length=100, blank=True)
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.TextField(blank=True)
+    request_id = models.CharField(verbose_name=_("request ID"), max_length=100, blank=True)
+    ip = models.GenericIPAddressField(verbose_name=_("IP address"), null=True, blank=True)
+    user_agent = models.TextField(verbose_name=_("user agent"), blank=True)
     # Old and new values where a change happened.
-    details = models.JSONField(default=dict, blank=True)
+    details = models.JSONField(verbose_name=_("details"), default=dict, blank=True)
 
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
-    signature = models.CharField(max_length=64)
+    prev_hash = models.CharField(verbose_name=_("previous hash"), max_length=64)
+    hash = models.CharField(verbose_name=_("hash"), max_length=64)
+    signature = models.CharField(verbose_name=_("signature"), max_length=64)
     # Which definition of hash and signature the entry follows (audit.chain):
     # 1 for entries written before migration 0004, 2 since.
-    chain_version = models.PositiveSmallIntegerField(default=2)
+    chain_version = models.PositiveSmallIntegerField(verbose_name=_("chain version"), default=2)
     # The chain the entry is linked into: "" for the main one, or a lane of
     # its own such as "room:<id>" for one room's posts (audit.chain, "Lanes").
-    lane = models.CharField(max_length=64, blank=True, default="")
+    lane = models.CharField(verbose_name=_("lane"), max_length=64, blank=True, default="")
 
     class PartitioningMeta:
         method = PostgresPartitioningMethod.RANGE
         key = ["created_at"]
 
     class Meta:
+        verbose_name = _("audit log entry")
+        verbose_name_plural = _("audit log")
         db_table = "audit_logs"
         ordering = ["-created_at", "-id"]
         constraints = [

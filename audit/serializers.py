@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from rest_framework import serializers
+from django.utils.translation import gettext as _
 
 from audit.models import AuditLog
 from audit.verification import parse_when
@@ -67,7 +68,7 @@ class When(serializers.CharField):
         try:
             return parse_when(super().to_internal_value(data), end_of_day=self.end_of_day)
         except ValueError:
-            raise serializers.ValidationError("Must be an ISO 8601 date or date-time.") from None
+            raise serializers.ValidationError(_("Must be an ISO 8601 date or date-time.")) from None
 
 
 class AuditRangeInput(serializers.Serializer):

@@ -21,6 +21,9 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponse, HttpResponseRedirect
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from chatroom import selectors, services
 from chatroom.models import Attachment, Invite, JoinRequest, Message, Room, RoomMember, Thread
@@ -59,7 +62,7 @@ class _Refused(Exception):
             elif field in (None, "non_field_errors"):
                 form.add_error(None, errors)
             else:  # a field this form does not show: say which
-                form.add_error(None, [f"{field}: {e}" for e in errors])
+                form.add_error(None, [_("%(field)s: %(errors)s") % {"field": field, "errors": e} for e in errors])
 
 
 def _changed(form, fields) -> dict:
@@ -117,7 +120,7 @@ class ServiceFormErrorsInline:
                 refused.add_to(row)
                 if self.can_delete and self._should_delete_form(row):
                     # A row marked for deletion is not validated: say it above the rows.
-                    raise forms.ValidationError(f"{row.instance.user}: {refused}")
+                    raise forms.ValidationError(_("%(user)s: %(error)s") % {"user": row.instance.user, "error": refused})
 
         return RefusedFormSet
 
@@ -147,7 +150,8 @@ class RoomMemberInline(ServiceFormErrorsInline, admin.TabularInline):
 class RoomAdminForm(forms.ModelForm):
     password = forms.CharField(
         required=False, strip=False, widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="A private room's password: needed when making a room private, otherwise blank keeps it.",
+        label=gettext_lazy("password"),
+        help_text=gettext_lazy("A private room's password: needed when making a room private, otherwise blank keeps it."),
     )
 
     class Meta:
@@ -181,13 +185,13 @@ class RoomAdmin(ServiceFormErrors, admin.ModelAdmin):
     def get_queryset(self, request):
         return selectors.with_dm_message_counts(super().get_queryset(request)).prefetch_related("members__user")
 
-    @admin.display(description="people")
+    @admin.display(description=gettext_lazy("people"))
     def people(self, obj):
         if not obj.is_dm:
             return ""
         return ", ".join(sorted(m.user.username for m in obj.members.all()))
 
-    @admin.display(description="messages")
+    @admin.display(description=gettext_lazy("messages"))
     def message_count(self, obj):
         """A DM's message count (what staff may know of it); blank for channels."""
         return obj.dm_messages if obj.is_dm else ""
@@ -206,14 +210,15 @@ class RoomAdmin(ServiceFormErrors, admin.ModelAdmin):
             return DM_FIELDS  # nothing of a DM is staff's to change
         return ["org"] if obj else []  # no service moves a room to another org
 
-    @admin.action(description="Export the selected direct messages for a legal hold (audited)")
+    @admin.action(description=gettext_lazy("Export the selected direct messages for a legal hold (audited)"))
     def export_legal_hold(self, request, queryset):
         exports = []
         for room in queryset:
             try:
                 exports.append(services.dm_legal_hold_export(actor=request.user, room=room))
             except ApplicationError as exc:
-                self.message_user(request, f"{room}: {exc.message}", level=messages.ERROR)
+                self.message_user(request, _("%(object)s: %(error)s") % {"object": room, "error": exc.message},
+                                  level=messages.ERROR)
         if not exports:
             return None
         response = HttpResponse(json.dumps({"exports": exports}, ensure_ascii=False, indent=1),
@@ -266,7 +271,7 @@ class RoomAdmin(ServiceFormErrors, admin.ModelAdmin):
                                            **_changed(row, ["is_muted", "permissions"]), **STAFF)
                 else:
                     if "user" in row.changed_data:
-                        raise ValidationFailed(fields={"user": ["Remove this member and add the other user instead."]})
+                        raise ValidationFailed(fields={"user": [_("Remove this member and add the other user instead.")]})
                     services.member_update(actor=request.user, room=room, user=member.user,
                                            **_changed(row, ["role", "is_muted", "permissions"]), **STAFF)
             except ApplicationError as exc:
@@ -277,7 +282,7 @@ class RoomAdmin(ServiceFormErrors, admin.ModelAdmin):
 
     def delete_queryset(self, request, queryset):
         run_service_action(self, request, queryset, lambda room: services.room_delete(actor=request.user, room=room, **STAFF),
-                    "Deleted through the service")
+                    _("Deleted through the service"))
 
 
 # --------------------------------------------------------------------------- read-only, with actions
@@ -301,14 +306,17 @@ class MessageAdmin(ReadOnly, admin.ModelAdmin):
         # Staff never read a DM's messages here (the legal-hold export is the audited way).
         return super().get_queryset(request).filter(room__kind=Room.Kind.CHANNEL)
 
-    @admin.display(description="content")
+    @admin.display(description=gettext_lazy("content"))
     def short_content(self, obj):
+        if obj.message_type == Message.Type.SYSTEM:
+            # A system message's text as it was stored ("mia joined"): what was written, not the admin's words.
+            return format_html('<span translate="no">{}</span>', obj.content[:80])
         return obj.content[:80]
 
-    @admin.action(description="Soft-delete the selected messages")
+    @admin.action(description=gettext_lazy("Soft-delete the selected messages"))
     def soft_delete(self, request, queryset):
         run_service_action(self, request, queryset,
-                    lambda m: services.message_delete(actor=request.user, message_id=m.id, **STAFF), "Soft-deleted")
+                    lambda m: services.message_delete(actor=request.user, message_id=m.id, **STAFF), _("Soft-deleted"))
 
 
 @admin.register(Thread)
@@ -333,10 +341,10 @@ class InviteAdmin(ReadOnly, admin.ModelAdmin):
     list_select_related = ["room", "inviter", "invitee"]
     actions = ["revoke"]
 
-    @admin.action(description="Revoke the selected invites")
+    @admin.action(description=gettext_lazy("Revoke the selected invites"))
     def revoke(self, request, queryset):
         run_service_action(self, request, queryset,
-                    lambda invite: services.invite_revoke(actor=request.user, invite=invite, **STAFF), "Revoked")
+                    lambda invite: services.invite_revoke(actor=request.user, invite=invite, **STAFF), _("Revoked"))
 
 
 @admin.register(JoinRequest)
@@ -351,13 +359,13 @@ class JoinRequestAdmin(ReadOnly, admin.ModelAdmin):
         run_service_action(self, request, queryset, lambda r: services.join_request_decide(
             actor=request.user, request=r, approve=approve, **STAFF), label)
 
-    @admin.action(description="Approve the selected requests (adds the members)")
+    @admin.action(description=gettext_lazy("Approve the selected requests (adds the members)"))
     def approve(self, request, queryset):
-        self._decide(request, queryset, True, "Approved")
+        self._decide(request, queryset, True, _("Approved"))
 
-    @admin.action(description="Reject the selected requests")
+    @admin.action(description=gettext_lazy("Reject the selected requests"))
     def reject(self, request, queryset):
-        self._decide(request, queryset, False, "Rejected")
+        self._decide(request, queryset, False, _("Rejected"))
 
 
 @admin.register(Attachment)
@@ -371,7 +379,7 @@ class AttachmentAdmin(ReadOnly, admin.ModelAdmin):
         # A DM's files are as private as its messages.
         return super().get_queryset(request).exclude(room__kind__in=[Room.Kind.DM, Room.Kind.GROUP_DM])
 
-    @admin.action(description="Delete the selected files")
+    @admin.action(description=gettext_lazy("Delete the selected files"))
     def delete_files(self, request, queryset):
         run_service_action(self, request, queryset, lambda a: services.attachment_delete(
-            actor=request.user, attachment_id=a.id, **STAFF), "Deleted")
+            actor=request.user, attachment_id=a.id, **STAFF), _("Deleted"))

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 from core import partitions
 
@@ -11,6 +12,7 @@ MESSAGE_PARTITION_STORAGE = {"autovacuum_vacuum_insert_scale_factor": "0.02"}
 
 class ChatroomConfig(AppConfig):
     name = "chatroom"
+    verbose_name = _("Chat")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):

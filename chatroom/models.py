@@ -12,6 +12,8 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext, pgettext_lazy
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from psqlextra.manager import PostgresManager
@@ -29,35 +31,37 @@ class Room(models.Model):
     the database holds one DM per pair and one group DM per set."""
 
     class Kind(models.TextChoices):
-        CHANNEL = "channel", "Channel"
-        DM = "dm", "Direct message"
-        GROUP_DM = "group_dm", "Group direct message"
+        CHANNEL = "channel", _("Channel")
+        DM = "dm", _("Direct message")
+        GROUP_DM = "group_dm", _("Group direct message")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.CHANNEL)
+    kind = models.CharField(verbose_name=_("kind"), max_length=10, choices=Kind.choices, default=Kind.CHANNEL)
     # A channel has a name (the seed's rule); a DM's name is empty.
-    name = models.CharField(
+    name = models.CharField(verbose_name=_("name"),
         max_length=50,
-        validators=[RegexValidator(ROOM_NAME_PATTERN, "Use 3 to 50 letters, digits, _ or -.")],
+        validators=[RegexValidator(ROOM_NAME_PATTERN, _("Use 3 to 50 letters, digits, _ or -."))],
     )
     # DMs only: the kind and a digest of the sorted ids of its people (a group DM's
     # changes as people leave; None once another group DM has that set).
-    dm_key = models.CharField(max_length=80, null=True, blank=True, editable=False)
-    description = models.TextField(blank=True)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="owned_rooms")
-    org = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, null=True, blank=True, related_name="rooms")
-    is_private = models.BooleanField(default=False)
+    dm_key = models.CharField(verbose_name=_("DM key"), max_length=80, null=True, blank=True, editable=False)
+    description = models.TextField(verbose_name=_("description"), blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("owner"), on_delete=models.CASCADE, related_name="owned_rooms")
+    org = models.ForeignKey("orgs.Organization", verbose_name=_("organization"), on_delete=models.CASCADE, null=True, blank=True, related_name="rooms")
+    is_private = models.BooleanField(verbose_name=_("private"), default=False)
     # Argon2 hash of the room password; set exactly when the room is private.
-    password_hash = models.CharField(max_length=255, null=True, blank=True)
-    max_members = models.PositiveIntegerField(default=1000)
-    allow_invites = models.BooleanField(default=True)
-    require_approval = models.BooleanField(default=False)
-    settings = models.JSONField(default=dict, blank=True)
-    archived = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    password_hash = models.CharField(verbose_name=_("password hash"), max_length=255, null=True, blank=True)
+    max_members = models.PositiveIntegerField(verbose_name=_("max members"), default=1000)
+    allow_invites = models.BooleanField(verbose_name=_("allow invites"), default=True)
+    require_approval = models.BooleanField(verbose_name=_("require approval"), default=False)
+    settings = models.JSONField(verbose_name=_("settings"), default=dict, blank=True)
+    archived = models.BooleanField(verbose_name=_("archived"), default=False)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("room")
+        verbose_name_plural = _("rooms")
         db_table = "chat_rooms"
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=["channel", "dm", "group_dm"]), name="chat_rooms_kind_check"),
@@ -101,11 +105,13 @@ class UserBlock(models.Model):
     the blocker gets no mentions or notifications from them."""
 
     id = models.BigAutoField(primary_key=True)
-    blocker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="blocks_made")
-    blocked = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="blocks_received")
-    created_at = models.DateTimeField(auto_now_add=True)
+    blocker = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("blocker"), on_delete=models.CASCADE, related_name="blocks_made")
+    blocked = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("blocked"), on_delete=models.CASCADE, related_name="blocks_received")
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("user block")
+        verbose_name_plural = _("user blocks")
         db_table = "user_blocks"
         constraints = [
             models.UniqueConstraint(fields=["blocker", "blocked"], name="user_blocks_unique"),
@@ -121,41 +127,43 @@ class RoomMember(models.Model):
     """A user's membership of a room (seed 000 room_members)."""
 
     class Role(models.TextChoices):
-        OWNER = "owner", "Owner"
-        ADMIN = "admin", "Admin"
-        MODERATOR = "moderator", "Moderator"
-        MEMBER = "member", "Member"
+        OWNER = "owner", pgettext_lazy("role", "Owner")
+        ADMIN = "admin", pgettext_lazy("role", "Admin")
+        MODERATOR = "moderator", pgettext_lazy("role", "Moderator")
+        MEMBER = "member", pgettext_lazy("role", "Member")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="members")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="room_memberships")
-    role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
-    joined_at = models.DateTimeField(auto_now_add=True)
+    room = models.ForeignKey(Room, verbose_name=_("room"), on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="room_memberships")
+    role = models.CharField(verbose_name=_("role"), max_length=20, choices=Role.choices, default=Role.MEMBER)
+    joined_at = models.DateTimeField(verbose_name=_("joined at"), auto_now_add=True)
     # Per-member overrides of the role's powers: {"post": false, "pin": true, ...}
     # (chatroom.permissions.POWERS lists the names).
-    permissions = models.JSONField(default=dict, blank=True)
-    is_muted = models.BooleanField(default=False)
+    permissions = models.JSONField(verbose_name=_("permissions"), default=dict, blank=True)
+    is_muted = models.BooleanField(verbose_name=_("muted"), default=False)
 
     class NotifyLevel(models.TextChoices):
-        ALL = "all", "Everything"
-        MENTIONS = "mentions", "Only mentions"
-        NONE = "none", "Nothing (muted)"
+        ALL = "all", _("Everything")
+        MENTIONS = "mentions", _("Only mentions")
+        NONE = "none", _("Nothing (muted)")
 
     # The member's own choice for the room (issue 18): "none" mutes it (no
     # notification at all, unread still counted), "mentions" notifies only
     # when they are mentioned. notifications_enabled is the older on/off
     # switch, kept equal to notify_level != "none" by member_update.
-    notifications_enabled = models.BooleanField(default=True)
-    notify_level = models.CharField(max_length=10, choices=NotifyLevel.choices, default=NotifyLevel.ALL,
+    notifications_enabled = models.BooleanField(verbose_name=_("notifications enabled"), default=True)
+    notify_level = models.CharField(verbose_name=_("notify level"), max_length=10, choices=NotifyLevel.choices, default=NotifyLevel.ALL,
                                     db_default=NotifyLevel.ALL)
     # The read cursor: the newest message this member has read. Stored as the
     # message's composite key so unread counts filter on created_at.
-    last_read_message_id = models.UUIDField(null=True, blank=True)
-    last_read_at = models.DateTimeField(null=True, blank=True)
+    last_read_message_id = models.UUIDField(verbose_name=_("last read message ID"), null=True, blank=True)
+    last_read_at = models.DateTimeField(verbose_name=_("last read at"), null=True, blank=True)
     # When the cursor last moved: a read receipt's ``read_at`` (chatroom.receipts).
-    last_read_marked_at = models.DateTimeField(null=True, blank=True)
+    last_read_marked_at = models.DateTimeField(verbose_name=_("last read marked at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("room member")
+        verbose_name_plural = _("room members")
         db_table = "room_members"
         constraints = [
             models.UniqueConstraint(fields=["room", "user"], name="room_members_unique"),
@@ -171,27 +179,30 @@ class RoomMember(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user_id} in {self.room_id} ({self.role})"
+        return gettext("%(user)s in %(room)s (%(role)s)") % {"user": self.user_id, "room": self.room_id,
+                                                              "role": self.get_role_display()}
 
 
 class JoinRequest(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        APPROVED = "approved", "Approved"
-        REJECTED = "rejected", "Rejected"
+        PENDING = "pending", _("Pending")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="join_requests")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="room_join_requests")
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
-    message = models.CharField(max_length=500, blank=True)
+    room = models.ForeignKey(Room, verbose_name=_("room"), on_delete=models.CASCADE, related_name="join_requests")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="room_join_requests")
+    status = models.CharField(verbose_name=_("status"), max_length=20, choices=Status.choices, default=Status.PENDING)
+    message = models.CharField(verbose_name=_("message"), max_length=500, blank=True)
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, verbose_name=_("decided by"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    decided_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(verbose_name=_("decided at"), null=True, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("join request")
+        verbose_name_plural = _("join requests")
         db_table = "room_join_requests"
         constraints = [
             models.UniqueConstraint(
@@ -209,19 +220,21 @@ class Invite(models.Model):
     An invite with an ``invitee`` is personal: single-use, and only that user
     may accept it (the room_invitation notification carries its code)."""
 
-    code = models.CharField(max_length=32, primary_key=True)
-    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="invites")
-    inviter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    code = models.CharField(verbose_name=_("code"), max_length=32, primary_key=True)
+    room = models.ForeignKey(Room, verbose_name=_("room"), on_delete=models.CASCADE, related_name="invites")
+    inviter = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("inviter"), on_delete=models.SET_NULL, null=True, related_name="+")
     invitee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="room_invites"
+        settings.AUTH_USER_MODEL, verbose_name=_("invitee"), on_delete=models.CASCADE, null=True, blank=True, related_name="room_invites"
     )
-    max_uses = models.PositiveIntegerField(default=0)
-    uses = models.PositiveIntegerField(default=0)
-    expires_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    max_uses = models.PositiveIntegerField(verbose_name=_("max uses"), default=0)
+    uses = models.PositiveIntegerField(verbose_name=_("uses"), default=0)
+    expires_at = models.DateTimeField(verbose_name=_("expires at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(verbose_name=_("revoked at"), null=True, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("invite")
+        verbose_name_plural = _("invites")
         db_table = "room_invites"
         constraints = [
             models.CheckConstraint(
@@ -258,45 +271,45 @@ class Message(PostgresPartitionedModel):
     reference into this table uses (composite foreign keys in the migration)."""
 
     class Type(models.TextChoices):
-        TEXT = "text", "Text"
-        IMAGE = "image", "Image"
-        FILE = "file", "File"
-        SYSTEM = "system", "System"
-        BOT = "bot", "Bot"
+        TEXT = "text", pgettext_lazy("message type", "Text")
+        IMAGE = "image", pgettext_lazy("message type", "Image")
+        FILE = "file", pgettext_lazy("message type", "File")
+        SYSTEM = "system", pgettext_lazy("message type", "System")
+        BOT = "bot", pgettext_lazy("message type", "Bot")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # Set by message_post under the room's posting lock, so created_at order is
     # commit order within a room (keyset pages never skip a late commit).
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now)
     # No single-column indexes: (room, created_at, id) and (user, created_at)
     # below serve those lookups, and every index costs each insert.
-    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages", db_index=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_messages",
+    room = models.ForeignKey(Room, verbose_name=_("room"), on_delete=models.CASCADE, related_name="messages", db_index=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="chat_messages",
                              db_index=False)
-    content = models.TextField(blank=True)
-    message_type = models.CharField(max_length=20, choices=Type.choices, default=Type.TEXT)
+    content = models.TextField(verbose_name=_("content"), blank=True)
+    message_type = models.CharField(verbose_name=_("message type"), max_length=20, choices=Type.choices, default=Type.TEXT)
     # (reply_to_id, reply_to_created_at) -> messages(id, created_at): a real
     # composite foreign key added by the migration (ON DELETE SET NULL).
-    reply_to_id = models.UUIDField(null=True, blank=True)
-    reply_to_created_at = models.DateTimeField(null=True, blank=True)
+    reply_to_id = models.UUIDField(verbose_name=_("reply to (message ID)"), null=True, blank=True)
+    reply_to_created_at = models.DateTimeField(verbose_name=_("reply to (message time)"), null=True, blank=True)
     # A reply in a thread: (thread_id, thread_created_at) -> its root, a real
     # composite foreign key (migration 0010, ON DELETE CASCADE). A root is
     # never itself a reply (chat_message_post refuses ``thread_reply``).
     # ``also_to_room``: the reply shows in the room's history too.
-    thread_id = models.UUIDField(null=True, blank=True)
-    thread_created_at = models.DateTimeField(null=True, blank=True)
-    also_to_room = models.BooleanField(default=False, db_default=False)
-    is_edited = models.BooleanField(default=False)
-    edited_at = models.DateTimeField(null=True, blank=True)
-    is_deleted = models.BooleanField(default=False)
-    deleted_at = models.DateTimeField(null=True, blank=True)
+    thread_id = models.UUIDField(verbose_name=_("thread ID"), null=True, blank=True)
+    thread_created_at = models.DateTimeField(verbose_name=_("thread root time"), null=True, blank=True)
+    also_to_room = models.BooleanField(verbose_name=_("also sent to the room"), default=False, db_default=False)
+    is_edited = models.BooleanField(verbose_name=_("edited"), default=False)
+    edited_at = models.DateTimeField(verbose_name=_("edited at"), null=True, blank=True)
+    is_deleted = models.BooleanField(verbose_name=_("deleted"), default=False)
+    deleted_at = models.DateTimeField(verbose_name=_("deleted at"), null=True, blank=True)
     deleted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, verbose_name=_("deleted by"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    is_pinned = models.BooleanField(default=False)
-    pinned_at = models.DateTimeField(null=True, blank=True)
-    metadata = models.JSONField(default=dict, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    is_pinned = models.BooleanField(verbose_name=_("pinned"), default=False)
+    pinned_at = models.DateTimeField(verbose_name=_("pinned at"), null=True, blank=True)
+    metadata = models.JSONField(verbose_name=_("metadata"), default=dict, blank=True)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
 
     objects = PostgresManager()
 
@@ -305,6 +318,8 @@ class Message(PostgresPartitionedModel):
         key = ["created_at"]
 
     class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
         db_table = "messages"
         constraints = [
             models.CheckConstraint(
@@ -365,15 +380,17 @@ class Thread(models.Model):
     number of replies, the last reply's time and who replied (in order of
     their first reply). (root_id, root_created_at) -> messages, composite."""
 
-    root = models.OneToOneField(Message, primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False,
+    root = models.OneToOneField(Message, verbose_name=_("thread root"), primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False,
                                 related_name="+")
-    root_created_at = models.DateTimeField()
-    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="+")
-    reply_count = models.PositiveIntegerField(default=0)
-    last_reply_at = models.DateTimeField(null=True, blank=True)
-    participants = ArrayField(models.UUIDField(), default=list, blank=True)
+    root_created_at = models.DateTimeField(verbose_name=_("thread root time"))
+    room = models.ForeignKey(Room, verbose_name=_("room"), on_delete=models.CASCADE, related_name="+")
+    reply_count = models.PositiveIntegerField(verbose_name=_("reply count"), default=0)
+    last_reply_at = models.DateTimeField(verbose_name=_("last reply at"), null=True, blank=True)
+    participants = ArrayField(models.UUIDField(), verbose_name=_("participants"), default=list, blank=True)
 
     class Meta:
+        verbose_name = _("thread")
+        verbose_name_plural = _("threads")
         db_table = "chat_threads"
         indexes = [models.Index(fields=["room", "last_reply_at"], name="idx_chat_threads_room")]
 
@@ -385,16 +402,18 @@ class ThreadFollow(models.Model):
     their read cursor in it, apart from the room's."""
 
     id = models.BigAutoField(primary_key=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    root = models.ForeignKey(Message, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
-    root_created_at = models.DateTimeField()
-    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="+")
-    following = models.BooleanField(null=True, blank=True)
-    last_read_message_id = models.UUIDField(null=True, blank=True)
-    last_read_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="+")
+    root = models.ForeignKey(Message, verbose_name=_("thread root"), on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    root_created_at = models.DateTimeField(verbose_name=_("thread root time"))
+    room = models.ForeignKey(Room, verbose_name=_("room"), on_delete=models.CASCADE, related_name="+")
+    following = models.BooleanField(verbose_name=_("following"), null=True, blank=True)
+    last_read_message_id = models.UUIDField(verbose_name=_("last read message ID"), null=True, blank=True)
+    last_read_at = models.DateTimeField(verbose_name=_("last read at"), null=True, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("thread follow")
+        verbose_name_plural = _("thread follows")
         db_table = "thread_follows"
         constraints = [models.UniqueConstraint(fields=["user", "root"], name="thread_follows_unique")]
         indexes = [models.Index(fields=["root"], name="idx_thread_follows_root")]
@@ -406,9 +425,9 @@ class MessageRef(models.Model):
     message_created_at) REFERENCES messages(id, created_at)."""
 
     message = models.ForeignKey(
-        Message, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        Message, verbose_name=_("message"), on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
     )
-    message_created_at = models.DateTimeField()
+    message_created_at = models.DateTimeField(verbose_name=_("message time"))
 
     class Meta:
         abstract = True
@@ -419,11 +438,13 @@ class MessageClientId(MessageRef):
     have to include created_at, so (user, client_id) lives here."""
 
     id = models.BigAutoField(primary_key=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    client_id = models.CharField(max_length=64)
-    created_at = models.DateTimeField(auto_now_add=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="+")
+    client_id = models.CharField(verbose_name=_("client ID"), max_length=64)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("message client ID")
+        verbose_name_plural = _("message client IDs")
         db_table = "message_client_ids"
         constraints = [models.UniqueConstraint(fields=["user", "client_id"], name="message_client_ids_unique")]
 
@@ -432,23 +453,27 @@ class MessageEdit(MessageRef):
     """Each earlier version of an edited message."""
 
     id = models.BigAutoField(primary_key=True)
-    content = models.TextField(blank=True)
-    edited_at = models.DateTimeField()
+    content = models.TextField(verbose_name=_("content"), blank=True)
+    edited_at = models.DateTimeField(verbose_name=_("edited at"))
     edited_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, verbose_name=_("edited by"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
 
     class Meta:
+        verbose_name = _("message edit")
+        verbose_name_plural = _("message edits")
         db_table = "message_edits"
         indexes = [models.Index(fields=["message", "edited_at"], name="idx_message_edits_message")]
 
 
 class Mention(MessageRef):
     id = models.BigAutoField(primary_key=True)
-    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="+")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_mentions")
+    room = models.ForeignKey(Room, verbose_name=_("room"), on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="chat_mentions")
 
     class Meta:
+        verbose_name = _("mention")
+        verbose_name_plural = _("mentions")
         db_table = "message_mentions"
         constraints = [models.UniqueConstraint(fields=["message", "user"], name="message_mentions_unique")]
         indexes = [models.Index(fields=["user", "room", "message_created_at"], name="idx_mentions_user_room")]
@@ -456,11 +481,13 @@ class Mention(MessageRef):
 
 class Reaction(MessageRef):
     id = models.BigAutoField(primary_key=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    emoji = models.CharField(max_length=32)
-    created_at = models.DateTimeField(auto_now_add=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="+")
+    emoji = models.CharField(verbose_name=_("emoji"), max_length=32)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("reaction")
+        verbose_name_plural = _("reactions")
         db_table = "message_reactions"
         constraints = [
             models.UniqueConstraint(fields=["message", "user", "emoji"], name="message_reactions_unique"),
@@ -489,24 +516,26 @@ class Attachment(models.Model):
     first, then linked to one message by the composite key."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    uploader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_uploads")
-    file = models.FileField(upload_to=attachment_path, max_length=500)
-    filename = models.CharField(max_length=255)
-    mime_type = models.CharField(max_length=100)
-    size = models.BigIntegerField()
-    checksum = models.CharField(max_length=64)
-    width = models.PositiveIntegerField(null=True, blank=True)
-    height = models.PositiveIntegerField(null=True, blank=True)
-    room = models.ForeignKey(Room, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    uploader = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("uploader"), on_delete=models.CASCADE, related_name="chat_uploads")
+    file = models.FileField(verbose_name=_("file"), upload_to=attachment_path, max_length=500)
+    filename = models.CharField(verbose_name=_("filename"), max_length=255)
+    mime_type = models.CharField(verbose_name=_("MIME type"), max_length=100)
+    size = models.BigIntegerField(verbose_name=_("size"))
+    checksum = models.CharField(verbose_name=_("checksum"), max_length=64)
+    width = models.PositiveIntegerField(verbose_name=_("width"), null=True, blank=True)
+    height = models.PositiveIntegerField(verbose_name=_("height"), null=True, blank=True)
+    room = models.ForeignKey(Room, verbose_name=_("room"), on_delete=models.CASCADE, null=True, blank=True, related_name="+")
     message = models.ForeignKey(
-        Message, on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="+"
+        Message, verbose_name=_("message"), on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="+"
     )
-    message_created_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    message_created_at = models.DateTimeField(verbose_name=_("message time"), null=True, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
 
     objects = AttachmentQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
         db_table = "attachments"
         constraints = [
             models.CheckConstraint(

@@ -8,6 +8,8 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.db.models import Q
 
 
@@ -20,26 +22,28 @@ class ScheduledMessage(models.Model):
     longer post there, ``failed`` with ``error``."""
 
     class Status(models.TextChoices):
-        SCHEDULED = "scheduled", "Scheduled"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
+        SCHEDULED = "scheduled", _("Scheduled")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="scheduled_messages")
-    room = models.ForeignKey("chatroom.Room", on_delete=models.CASCADE, related_name="+")
-    thread_id = models.UUIDField(null=True, blank=True)
-    content = models.TextField()
-    send_at = models.DateTimeField()
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.SCHEDULED)
-    message_id = models.UUIDField(null=True, blank=True)
-    message_created_at = models.DateTimeField(null=True, blank=True)
-    error = models.CharField(max_length=500, blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("author"), on_delete=models.CASCADE, related_name="scheduled_messages")
+    room = models.ForeignKey("chatroom.Room", verbose_name=_("room"), on_delete=models.CASCADE, related_name="+")
+    thread_id = models.UUIDField(verbose_name=_("thread ID"), null=True, blank=True)
+    content = models.TextField(verbose_name=_("content"))
+    send_at = models.DateTimeField(verbose_name=_("send at"))
+    status = models.CharField(verbose_name=_("status"), max_length=20, choices=Status.choices, default=Status.SCHEDULED)
+    message_id = models.UUIDField(verbose_name=_("message ID"), null=True, blank=True)
+    message_created_at = models.DateTimeField(verbose_name=_("message time"), null=True, blank=True)
+    error = models.CharField(verbose_name=_("error"), max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
+    sent_at = models.DateTimeField(verbose_name=_("sent at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("scheduled message")
+        verbose_name_plural = _("scheduled messages")
         db_table = "scheduled_messages"
         constraints = [
             models.CheckConstraint(condition=Q(status__in=["scheduled", "sent", "failed", "cancelled"]),
@@ -57,4 +61,5 @@ class ScheduledMessage(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.id} ({self.status} at {self.send_at:%Y-%m-%d %H:%M})"
+        return gettext("%(id)s (%(status)s at %(time)s)") % {"id": self.id, "status": self.get_status_display(),
+                                                              "time": f"{self.send_at:%Y-%m-%d %H:%M}"}

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.http import HttpResponseRedirect
+from django.utils.translation import gettext as _
 
 from core.errors import ApplicationError
 
 
 def refusal_text(exc: ApplicationError) -> str:
     """A service's refusal as one line: its message and any field errors."""
-    detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in (exc.fields or {}).items())
+    detail = "; ".join(_("%(field)s: %(errors)s") % {"field": k, "errors": " ".join(str(e) for e in v)}
+                        for k, v in (exc.fields or {}).items())
     return f"{exc.message} {detail}".strip()
 
 
@@ -25,9 +27,10 @@ def run_service_action(modeladmin, request, queryset, func, label: str) -> None:
             func(obj)
             done += 1
         except ApplicationError as exc:
-            modeladmin.message_user(request, f"{obj}: {exc.message}", level=messages.ERROR)
+            modeladmin.message_user(request, _("%(object)s: %(error)s") % {"object": obj, "error": exc.message},
+                                    level=messages.ERROR)
     if done:
-        modeladmin.message_user(request, f"{label}: {done}.")
+        modeladmin.message_user(request, _("%(label)s: %(count)s.") % {"label": label, "count": done})
 
 
 class ReadOnly:

@@ -1,10 +1,12 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 from core import partitions
 
 
 class JobsConfig(AppConfig):
     name = "jobs"
+    verbose_name = _("File transfers")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):

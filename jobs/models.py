@@ -15,6 +15,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from psqlextra.models import PostgresPartitionedModel
 from psqlextra.types import PostgresPartitioningMethod
@@ -239,7 +240,8 @@ class Job(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.type} {self.id} ({self.status})"
+        return gettext("%(type)s %(id)s (%(status)s)") % {"type": self.get_type_display(), "id": self.id,
+                                                          "status": self.get_status_display()}
 
     @property
     def source(self) -> dict:

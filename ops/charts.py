@@ -12,6 +12,7 @@ import math
 import pygal
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 from pygal.style import Style
 
 from ops.series import Series
@@ -65,7 +66,12 @@ def _legend_columns(series: Series, layout: str) -> int:
     if layout == "wide":
         return 3
     # Two names side by side fit a phone only when short ("HTTP requests" does not).
-    return 2 if max((len(name) for name in series.values), default=0) <= 12 else 1
+    return 2 if max((_width(series.legend(name)) for name in series.values), default=0) <= 12 else 1
+
+
+def _width(text: str) -> int:
+    """A label's width in Latin letters: a CJK character is about two."""
+    return sum(2 if ord(ch) >= 0x1100 else 1 for ch in text)
 
 
 def _draw(series: Series, layout: str) -> str:
@@ -74,7 +80,7 @@ def _draw(series: Series, layout: str) -> str:
         js=[], style=_style(font), width=width, height=height, explicit_size=False, disable_xml_declaration=True,
         show_dots=len(series.labels) <= 31, x_label_rotation=30, show_minor_x_labels=False,
         legend_at_bottom=True, legend_at_bottom_columns=_legend_columns(series, layout), truncate_label=-1,
-        truncate_legend=-1, include_x_axis=True, title=series.title, no_data_text="No data yet",
+        truncate_legend=-1, include_x_axis=True, title=series.title, no_data_text=_("No data yet"),
         value_formatter=compact, margin_right=20,
         # pygal under-counts the rotated labels' height on the small drawing,
         # which cut the legend's last row off.
@@ -87,7 +93,7 @@ def _draw(series: Series, layout: str) -> str:
     if ticks:
         chart.y_labels = ticks
     for name, values in series.values.items():
-        chart.add(name, values)
+        chart.add(series.legend(name), values)
     return chart.render(is_unicode=True)
 
 

@@ -8,19 +8,55 @@ from __future__ import annotations
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 VALUE_MAX_CHARS = 200  # a long value (an anchor's hash, an error) is cut with an ellipsis
 ITEMS_MAX = 30  # per level; the rest is counted, not shown
 DEPTH_MAX = 4
+
+# The metrics and units as people read them; the codes stay in the data,
+# the query strings and /metrics.
+METRIC_TEXTS = {
+    "cpu_usage": gettext_lazy("processor use"),
+    "memory_usage": gettext_lazy("memory use"),
+    "disk_usage": gettext_lazy("disk use"),
+    "network_io": gettext_lazy("network traffic"),
+    "active_connections": gettext_lazy("open sockets"),
+    "message_rate": gettext_lazy("messages per minute"),
+    "error_rate": gettext_lazy("server errors per minute"),
+    "response_time": gettext_lazy("response time (p95)"),
+    "http_request_duration": gettext_lazy("request duration"),
+    "fanout_latency": gettext_lazy("fan-out latency"),
+}
+UNIT_TEXTS = {
+    "percent_of_one_core": gettext_lazy("% (one core)"),
+    "bytes_rss": gettext_lazy("bytes (resident)"),
+    "percent": "%",
+    "bytes_per_second": gettext_lazy("bytes/s"),
+    "sockets": gettext_lazy("sockets"),
+    "per_minute": gettext_lazy("per minute"),
+    "5xx_per_minute": gettext_lazy("server errors per minute"),
+    "ms_p95": gettext_lazy("ms (p95)"),
+    "ms": gettext_lazy("ms"),
+}
+
+
+def metric_text(name: str) -> str:
+    return str(METRIC_TEXTS.get(name, name))
+
+
+def unit_text(unit: str) -> str:
+    return str(UNIT_TEXTS.get(unit, unit.replace("_", " ")))
 
 
 def scalar_text(value) -> str:
     if value is None:
         return "—"
     if value is True:
-        return "yes"
+        return _("yes")
     if value is False:
-        return "no"
+        return _("no")
     return Truncator(str(value)).chars(VALUE_MAX_CHARS)
 
 
@@ -51,12 +87,14 @@ def details_html(value, *, _depth: int = 0) -> SafeString:
     if not value:
         return format_html('<span class="kv muted">{}</span>', "—")
     if _depth >= DEPTH_MAX:
-        return format_html('<span class="kv">{}</span>', f"({len(value)} more fields)")
+        return format_html('<span class="kv">{}</span>', ngettext(
+            "(%(count)s more field)", "(%(count)s more fields)", len(value)) % {"count": len(value)})
     items = list(value.items())
     body = format_html_join("", '<li><span class="k">{}</span>: {}</li>',
                             ((Truncator(str(k)).chars(60), _value_html(v, _depth)) for k, v in items[:ITEMS_MAX]))
     if len(items) > ITEMS_MAX:
-        body = format_html("{}<li>… {} more</li>", body, len(items) - ITEMS_MAX)
+        more = len(items) - ITEMS_MAX
+        body = format_html("{}<li>{}</li>", body, ngettext("… %(count)s more", "… %(count)s more", more) % {"count": more})
     return format_html('<ul class="kv">{}</ul>', body)
 
 

@@ -9,6 +9,8 @@ import uuid
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.db.models import Q
 from django.db.models.functions import Now
 from psqlextra.manager import PostgresManager
@@ -26,24 +28,26 @@ class DailyStat(models.Model):
     """Seed 000 daily_stats: one row per UTC day (ops.services.daily_stats)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    stat_date = models.DateField()
-    total_users = models.IntegerField(default=0)
-    active_users = models.IntegerField(default=0)
-    new_users = models.IntegerField(default=0)
-    total_rooms = models.IntegerField(default=0)
-    new_rooms = models.IntegerField(default=0)
-    total_messages = models.IntegerField(default=0)
-    new_messages = models.IntegerField(default=0)
-    storage_used_bytes = models.BigIntegerField(default=0)
-    created_at = models.DateTimeField(db_default=Now())
+    stat_date = models.DateField(verbose_name=_("date"))
+    total_users = models.IntegerField(verbose_name=_("total users"), default=0)
+    active_users = models.IntegerField(verbose_name=_("active users"), default=0)
+    new_users = models.IntegerField(verbose_name=_("new users"), default=0)
+    total_rooms = models.IntegerField(verbose_name=_("total rooms"), default=0)
+    new_rooms = models.IntegerField(verbose_name=_("new rooms"), default=0)
+    total_messages = models.IntegerField(verbose_name=_("total messages"), default=0)
+    new_messages = models.IntegerField(verbose_name=_("new messages"), default=0)
+    storage_used_bytes = models.BigIntegerField(verbose_name=_("storage used bytes"), default=0)
+    created_at = models.DateTimeField(verbose_name=_("created at"), db_default=Now())
 
     class Meta:
+        verbose_name = _("daily statistics")
+        verbose_name_plural = _("daily statistics")
         db_table = "daily_stats"
         ordering = ["stat_date"]
         constraints = [models.UniqueConstraint(fields=["stat_date"], name="daily_stats_unique")]
 
     def __str__(self) -> str:
-        return f"daily stats {self.stat_date}"
+        return gettext("daily statistics, %(date)s") % {"date": self.stat_date}
 
 
 class UserStatistic(models.Model):
@@ -51,23 +55,25 @@ class UserStatistic(models.Model):
     user per UTC day."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="daily_statistics")
-    date = models.DateField()
-    messages_sent = models.IntegerField(default=0)
-    files_uploaded = models.IntegerField(default=0)
-    bytes_transferred = models.BigIntegerField(default=0)
-    jobs_run = models.IntegerField(default=0)
-    online_seconds = models.IntegerField(default=0)
-    created_at = models.DateTimeField(db_default=Now())
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="daily_statistics")
+    date = models.DateField(verbose_name=_("date"))
+    messages_sent = models.IntegerField(verbose_name=_("messages sent"), default=0)
+    files_uploaded = models.IntegerField(verbose_name=_("files uploaded"), default=0)
+    bytes_transferred = models.BigIntegerField(verbose_name=_("bytes transferred"), default=0)
+    jobs_run = models.IntegerField(verbose_name=_("jobs run"), default=0)
+    online_seconds = models.IntegerField(verbose_name=_("online seconds"), default=0)
+    created_at = models.DateTimeField(verbose_name=_("created at"), db_default=Now())
 
     class Meta:
+        verbose_name = _("user statistics")
+        verbose_name_plural = _("user statistics")
         db_table = "user_statistics"
         ordering = ["date"]
         constraints = [models.UniqueConstraint(fields=["user", "date"], name="user_statistics_unique")]
         indexes = [models.Index(fields=["date"], name="idx_user_statistics_date")]
 
     def __str__(self) -> str:
-        return f"statistics of {self.user_id} on {self.date}"
+        return gettext("statistics of %(user)s on %(date)s") % {"user": self.user_id, "date": self.date}
 
 
 class SystemMetric(PostgresPartitionedModel):
@@ -76,11 +82,11 @@ class SystemMetric(PostgresPartitionedModel):
     core.partitions maintains (the API calls it ``timestamp``)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    metric_name = models.CharField(max_length=100)
-    metric_value = models.FloatField()
-    tags = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField()
-    server_id = models.CharField(max_length=100, blank=True, default="")
+    metric_name = models.CharField(verbose_name=_("metric name"), max_length=100)
+    metric_value = models.FloatField(verbose_name=_("value"))
+    tags = models.JSONField(verbose_name=_("tags"), default=dict, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    server_id = models.CharField(verbose_name=_("server ID"), max_length=100, blank=True, default="")
 
     objects = PostgresManager()
 
@@ -89,6 +95,8 @@ class SystemMetric(PostgresPartitionedModel):
         key = ["created_at"]
 
     class Meta:
+        verbose_name = _("system metric")
+        verbose_name_plural = _("system metrics")
         db_table = "system_metrics"
         ordering = ["created_at"]
         constraints = [
@@ -109,28 +117,30 @@ class SystemEvent(models.Model):
     worker lost). Not the audit trail, which says what people did."""
 
     class Type(models.TextChoices):
-        PROCESS = "process", "Process"
-        MIGRATION = "migration", "Migration"
-        MAINTENANCE = "maintenance", "Maintenance run"
-        PARTITION = "partition", "Partition"
-        AUDIT = "audit", "Audit chain"
-        WORKER = "worker", "Worker"
+        PROCESS = "process", _("Process")
+        MIGRATION = "migration", _("Migration")
+        MAINTENANCE = "maintenance", _("Maintenance run")
+        PARTITION = "partition", _("Partition")
+        AUDIT = "audit", _("Audit chain")
+        WORKER = "worker", _("Worker")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    event_type = models.CharField(max_length=100, choices=Type.choices)
-    event_name = models.CharField(max_length=100)
-    resource_type = models.CharField(max_length=50, blank=True, default="")
-    resource_id = models.UUIDField(null=True, blank=True)
-    user_id = models.UUIDField(null=True, blank=True)
-    session_id = models.UUIDField(null=True, blank=True)
-    data = models.JSONField(default=dict, blank=True)
-    metadata = models.JSONField(default=dict, blank=True)
-    ip_address = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.TextField(blank=True, default="")
-    referrer_url = models.TextField(blank=True, default="")
-    created_at = models.DateTimeField(db_default=Now())
+    event_type = models.CharField(verbose_name=_("event type"), max_length=100, choices=Type.choices)
+    event_name = models.CharField(verbose_name=_("event name"), max_length=100)
+    resource_type = models.CharField(verbose_name=_("resource type"), max_length=50, blank=True, default="")
+    resource_id = models.UUIDField(verbose_name=_("resource ID"), null=True, blank=True)
+    user_id = models.UUIDField(verbose_name=_("user ID"), null=True, blank=True)
+    session_id = models.UUIDField(verbose_name=_("session ID"), null=True, blank=True)
+    data = models.JSONField(verbose_name=_("data"), default=dict, blank=True)
+    metadata = models.JSONField(verbose_name=_("metadata"), default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(verbose_name=_("IP address"), null=True, blank=True)
+    user_agent = models.TextField(verbose_name=_("user agent"), blank=True, default="")
+    referrer_url = models.TextField(verbose_name=_("referrer URL"), blank=True, default="")
+    created_at = models.DateTimeField(verbose_name=_("created at"), db_default=Now())
 
     class Meta:
+        verbose_name = _("system event")
+        verbose_name_plural = _("system events")
         db_table = "system_events"
         ordering = ["-created_at"]
         indexes = [
@@ -161,18 +171,18 @@ class PerformanceMetric(PostgresPartitionedModel):
     monthly like system_metrics, with the same METRICS_RETENTION_MONTHS)."""
 
     class Type(models.TextChoices):
-        COUNTER = "counter", "Counter"
-        GAUGE = "gauge", "Gauge"
-        HISTOGRAM = "histogram", "Histogram"
+        COUNTER = "counter", _("Counter")
+        GAUGE = "gauge", _("Gauge")
+        HISTOGRAM = "histogram", _("Histogram")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    metric_name = models.CharField(max_length=100)
-    metric_type = models.CharField(max_length=50, choices=Type.choices)
-    service_name = models.CharField(max_length=100)
-    value = models.DecimalField(max_digits=15, decimal_places=6)
-    unit = models.CharField(max_length=20, blank=True, default="")
-    tags = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField()
+    metric_name = models.CharField(verbose_name=_("metric name"), max_length=100)
+    metric_type = models.CharField(verbose_name=_("metric type"), max_length=50, choices=Type.choices)
+    service_name = models.CharField(verbose_name=_("service name"), max_length=100)
+    value = models.DecimalField(verbose_name=_("value"), max_digits=15, decimal_places=6)
+    unit = models.CharField(verbose_name=_("unit"), max_length=20, blank=True, default="")
+    tags = models.JSONField(verbose_name=_("tags"), default=dict, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"))
 
     objects = PostgresManager()
 
@@ -181,6 +191,8 @@ class PerformanceMetric(PostgresPartitionedModel):
         key = ["created_at"]
 
     class Meta:
+        verbose_name = _("performance metric")
+        verbose_name_plural = _("performance metrics")
         db_table = "performance_metrics"
         ordering = ["created_at"]
         constraints = [

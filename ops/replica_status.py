@@ -11,46 +11,53 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.formats import get_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from prometheus_client.core import GaugeMetricFamily
 
 from core import replica_health
+from jobs.figures import hours_text, minutes_text
+from jobs.figures import seconds_text as secs_text
 
 STATES = (replica_health.OK, replica_health.LAGGING, replica_health.DOWN, replica_health.NOT_STANDBY,
           replica_health.UNKNOWN)
 _STATE_WORDS = {
-    replica_health.OK: "in use",
-    replica_health.LAGGING: "skipped: lagging",
-    replica_health.DOWN: "skipped: down",
-    replica_health.NOT_STANDBY: "skipped: not a standby",
-    replica_health.UNKNOWN: "not checked yet",
+    replica_health.OK: gettext_lazy("in use"),
+    replica_health.LAGGING: gettext_lazy("skipped: lagging"),
+    replica_health.DOWN: gettext_lazy("skipped: down"),
+    replica_health.NOT_STANDBY: gettext_lazy("skipped: not a standby"),
+    replica_health.UNKNOWN: gettext_lazy("not checked yet"),
 }
 
 
 def seconds_text(seconds: float | None) -> str:
-    """0.34 -> "0.3 s", 12.6 -> "13 s", 125 -> "2 min 5 s", 7300 -> "2 h 1 min"."""
+    """0.34 -> "0.3 s", 12.6 -> "13 s", 125 -> "2 min 5 s", 7300 -> "2 h 1 min"
+    (the unit words and the decimal separator are the reader's language's,
+    as on the job pages: jobs.figures)."""
     if seconds is None:
         return "—"
     seconds = max(0.0, float(seconds))
     if seconds < 10:
-        return f"{seconds:.1f} s"
+        return secs_text(f"{seconds:.1f}".replace(".", get_format("DECIMAL_SEPARATOR")))
     whole = int(round(seconds))
     if whole < 60:
-        return f"{whole} s"
+        return secs_text(whole)
     minutes, secs = divmod(whole, 60)
     if minutes < 60:
-        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+        return f"{minutes_text(minutes)} {secs_text(secs)}" if secs else minutes_text(minutes)
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{hours_text(hours)} {minutes_text(minutes)}" if minutes else hours_text(hours)
 
 
 def lag_text(status: str, lag: float | None) -> str:
     """The lag column: a duration while the replica answers, else why not."""
     if status == replica_health.DOWN:
-        return "down"
+        return _("down")
     if status == replica_health.NOT_STANDBY:
-        return "not a standby"
+        return _("not a standby")
     if lag is None:
-        return "unknown"
+        return _("unknown")
     return seconds_text(lag)
 
 
@@ -66,9 +73,12 @@ class Row:
     checked: str
 
 
+LOCAL_SOCKET = "local socket"
+
+
 def _server(alias: str) -> str:
     db = settings.DATABASES.get(alias, {})
-    host, port = db.get("HOST") or "local socket", db.get("PORT")
+    host, port = db.get("HOST") or LOCAL_SOCKET, db.get("PORT")  # also a /metrics label: never translated
     return f"{host}:{port}" if port else str(host)
 
 
@@ -81,8 +91,8 @@ def rows() -> list[Row]:
         result.append(Row(
             alias=alias, server=_server(alias), status=status,
             ok=None if status == replica_health.UNKNOWN else status == replica_health.OK,
-            state=_STATE_WORDS.get(status, status), lag_seconds=lag, lag=lag_text(status, lag),
-            checked="never" if checked is None else f"{seconds_text(checked)} ago"))
+            state=str(_STATE_WORDS.get(status, status)), lag_seconds=lag, lag=lag_text(status, lag),
+            checked=_("never") if checked is None else _("%(duration)s ago") % {"duration": seconds_text(checked)}))
     return result
 
 

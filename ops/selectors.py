@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from core.errors import NotFound, PermissionDenied
@@ -32,7 +33,7 @@ METRIC_ROWS_MAX = 10_000
 
 def _require_staff(actor: User) -> None:
     if not (actor.is_authenticated and actor.is_staff and actor.is_active):
-        raise PermissionDenied("Staff only.")
+        raise PermissionDenied(_("Staff only."))
 
 
 def stats_admin_orgs(*, actor: User) -> list[Organization]:
@@ -69,7 +70,7 @@ def user_daily_for(*, actor: User, user_id, since: date | None = None,
     whether the user exists (NotFound)."""
     user = User.objects.filter(pk=user_id).first()
     if user is None or not may_read_user_stats(actor=actor, user=user):
-        raise NotFound("User not found.")
+        raise NotFound(_("User not found."))
     rows = UserStatistic.objects.filter(user=user).order_by("date")
     if since:
         rows = rows.filter(date__gte=since)
@@ -103,7 +104,7 @@ class Scope:
 
     @property
     def label(self) -> str:
-        return self.org.name if self.org else "all organizations"
+        return self.org.name if self.org else _("all organizations")
 
 
 def dashboard_scope(*, actor: User, org_id=None) -> Scope:
@@ -111,23 +112,23 @@ def dashboard_scope(*, actor: User, org_id=None) -> Scope:
     (the first they administer unless they name one). Anyone else:
     PermissionDenied; an org they may not read: NotFound."""
     if not actor.is_authenticated:
-        raise PermissionDenied("Log in first.")
+        raise PermissionDenied(_("Log in first."))
     if actor.is_staff and actor.is_active:
         if org_id is None:
             return Scope(org=None)
         org = Organization.objects.filter(pk=org_id).first()
         if org is None:
-            raise NotFound("Organization not found.")
+            raise NotFound(_("Organization not found."))
         return Scope(org=org)
     orgs = stats_admin_orgs(actor=actor)
     if not orgs:
-        raise PermissionDenied("Only staff and organization admins can see the dashboard.")
+        raise PermissionDenied(_("Only staff and organization admins can see the dashboard."))
     if org_id is None:
         return Scope(org=orgs[0])
     for org in orgs:
         if str(org.pk) == str(org_id):
             return Scope(org=org)
-    raise NotFound("Organization not found.")
+    raise NotFound(_("Organization not found."))
 
 
 def recent_events_for(*, actor: User, limit: int = 20) -> list[SystemEvent]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from rest_framework import serializers
+from django.utils.translation import gettext as _
 
 from config.serializers import json_shape
 from ops.models import METRIC_NAMES
@@ -12,7 +13,7 @@ class RangeInput(serializers.Serializer):
 
     def validate(self, attrs):
         if attrs.get("since") and attrs.get("until") and attrs["since"] > attrs["until"]:
-            raise serializers.ValidationError({"since": "since must not be after until."})
+            raise serializers.ValidationError({"since": _("since must not be after until.")})
         return attrs
 
 

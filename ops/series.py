@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 from django.db import connection
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from ops.models import FANOUT_LATENCY, DailyStat
 from ops.selectors import Scope, weighted_p95_sql
@@ -23,6 +25,19 @@ from ops.selectors import Scope, weighted_p95_sql
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "90d": timedelta(days=90)}
 # Time buckets for the per-minute data, per range.
 BUCKETS = {"24h": "hour", "7d": "hour", "90d": "day"}
+# The ranges as the page words them (the keys stay in the query string).
+RANGE_TEXTS = {"24h": pgettext_lazy("range", "24h"), "7d": pgettext_lazy("range", "7d"),
+               "90d": pgettext_lazy("range", "90d")}
+# The value lists' names are the CSV's column names (kept as they are, for
+# spreadsheets and scripts); the charts' legends word them in the reader's language.
+LEGEND_TEXTS = {
+    "total users": gettext_lazy("total users"), "active users": gettext_lazy("active users"),
+    "new messages": gettext_lazy("new messages"), "members": gettext_lazy("members"),
+    "storage MB": gettext_lazy("storage (MB)"), "sockets": gettext_lazy("sockets"),
+    "messages/min": gettext_lazy("messages/min"), "completed": gettext_lazy("completed"),
+    "failed": gettext_lazy("failed"), "HTTP requests": gettext_lazy("HTTP requests"),
+    "fan-out": gettext_lazy("fan-out"),
+}
 
 
 @dataclass
@@ -31,6 +46,9 @@ class Series:
     title: str
     labels: list[str] = field(default_factory=list)
     values: dict[str, list[float]] = field(default_factory=dict)
+
+    def legend(self, name: str) -> str:
+        return str(LEGEND_TEXTS.get(name, name))
 
     def rows(self) -> list[list]:
         return [[label, *(self.values[name][i] for name in self.values)] for i, label in enumerate(self.labels)]
@@ -94,7 +112,7 @@ def _org_daily(scope: Scope, days: list[date]) -> dict[date, dict]:
 
 def activity(scope: Scope, range_key: str, now: datetime) -> Series:
     days = _days(range_key, now)
-    series = Series("activity", "Users and messages per day", labels=[d.isoformat() for d in days])
+    series = Series("activity", _("Users and messages per day (UTC)"), labels=[d.isoformat() for d in days])
     if scope.org is None:
         rows = {s.stat_date: s for s in DailyStat.objects.filter(stat_date__gte=days[0], stat_date__lte=days[-1])}
         series.values = {
@@ -111,7 +129,7 @@ def activity(scope: Scope, range_key: str, now: datetime) -> Series:
 
 def storage(scope: Scope, range_key: str, now: datetime) -> Series:
     days = _days(range_key, now)
-    series = Series("storage", "Storage used (MB)", labels=[d.isoformat() for d in days])
+    series = Series("storage", _("Storage used (MB)"), labels=[d.isoformat() for d in days])
     if scope.org is None:
         rows = dict(DailyStat.objects.filter(stat_date__gte=days[0], stat_date__lte=days[-1])
                     .values_list("stat_date", "storage_used_bytes"))
@@ -127,7 +145,7 @@ def live(scope: Scope, range_key: str, now: datetime) -> Series:
     """Sockets open and messages per minute (all processes); staff only."""
     buckets = _buckets(range_key, now)
     unit = BUCKETS[range_key]
-    series = Series("live", "Live sockets and messages per minute", labels=[_bucket_label(b, range_key)
+    series = Series("live", _("Live sockets and messages per minute (UTC)"), labels=[_bucket_label(b, range_key)
                                                                             for b in buckets])
     for name, label in (("active_connections", "sockets"), ("message_rate", "messages/min")):
         rows = dict(_fetch(
@@ -145,7 +163,7 @@ def live(scope: Scope, range_key: str, now: datetime) -> Series:
 def jobs(scope: Scope, range_key: str, now: datetime) -> Series:
     buckets = _buckets(range_key, now)
     unit = BUCKETS[range_key]
-    series = Series("jobs", "Jobs finished and failed", labels=[_bucket_label(b, range_key) for b in buckets])
+    series = Series("jobs", _("Jobs finished and failed (UTC)"), labels=[_bucket_label(b, range_key) for b in buckets])
     params: list = [unit, buckets[0]]
     org_filter = ""
     if scope.org is not None:
@@ -167,7 +185,7 @@ def latency(scope: Scope, range_key: str, now: datetime) -> Series:
     each weighted by its count (ops.selectors.weighted_p95_sql); staff only."""
     buckets = _buckets(range_key, now)
     unit = BUCKETS[range_key]
-    series = Series("latency", "Latency p95 (ms)", labels=[_bucket_label(b, range_key) for b in buckets])
+    series = Series("latency", _("Latency p95 (ms, UTC)"), labels=[_bucket_label(b, range_key) for b in buckets])
     # One row per process-minute each: every request's p95 is system_metrics'
     # response_time (its tags count the requests); the per-view rows of
     # performance_metrics would be one per view, far more to scan over 90 days.

@@ -4,6 +4,7 @@ statistics section of a user's profile page."""
 from __future__ import annotations
 
 import csv
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -12,6 +13,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from core.errors import NotFound, PermissionDenied, ValidationFailed, parse_uuid
@@ -33,13 +36,28 @@ def _scope_and_range(request):
     except NotFound as exc:
         raise Http404(exc.message) from None
     except ValidationFailed:  # a malformed org id: the same as an unknown one
-        raise Http404("Organization not found.") from None
+        raise Http404(_("Organization not found.")) from None
     return scope, range_key
+
+
+def _reader_zone(user):
+    """The reader's profile time zone (UTC when none or unknown)."""
+    name = getattr(getattr(user, "profile", None), "timezone", None) or "UTC"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
 
 
 @login_required
 @require_GET
 def dashboard(request):
+    # Times on the page (the events, the audit check) in the reader's zone.
+    with timezone.override(_reader_zone(request.user)):
+        return _dashboard(request)
+
+
+def _dashboard(request):
     scope, range_key = _scope_and_range(request)
     now = timezone.now()
     drawn = []
@@ -47,7 +65,10 @@ def dashboard(request):
         data = series.CHARTS[key](scope, range_key, now)
         drawn.append({"key": key, "title": data.title, "svg": charts.render(data)})
     return render(request, "ops/dashboard.html", {
-        "scope": scope, "range": range_key, "ranges": list(series.RANGES), "charts": drawn,
+        "scope": scope, "range": range_key, "charts": drawn,
+        "ranges": [(key, series.RANGE_TEXTS[key]) for key in series.RANGES],
+        # An IANA name (Asia/Seoul): a code, shown as it is.
+        "zone": format_html('<span translate="no">{}</span>', timezone.get_current_timezone_name()),
         "parts": health.parts() if scope.org is None else None,
         "replicas": replica_status.rows() if scope.org is None else None,
         "replica_max_lag": replica_status.seconds_text(settings.REPLICA_MAX_LAG_SECONDS),
@@ -55,8 +76,10 @@ def dashboard(request):
         "endpoints": slowest_endpoints_for(actor=request.user, since=now - series.RANGES[range_key])
         if scope.org is None else None,
         # The range the table covers (at most ENDPOINTS_RANGE_MAX), by its key.
-        "endpoints_range": max((k for k, span in series.RANGES.items()
-                                if span <= min(series.RANGES[range_key], ENDPOINTS_RANGE_MAX)), key=series.RANGES.get),
+        "endpoints_range": (endpoints_range := max((k for k, span in series.RANGES.items()
+                                                   if span <= min(series.RANGES[range_key], ENDPOINTS_RANGE_MAX)),
+                                                  key=series.RANGES.get)),
+        "endpoints_range_text": series.RANGE_TEXTS[endpoints_range],
         "orgs": stats_admin_orgs(actor=request.user) if not request.user.is_staff else [],
     })
 
@@ -66,7 +89,7 @@ def dashboard(request):
 def export_csv(request, chart: str):
     scope, range_key = _scope_and_range(request)
     if chart not in series.charts_for(scope):
-        raise Http404("No such chart.")
+        raise Http404(_("No such chart."))
     data = series.CHARTS[chart](scope, range_key, timezone.now())
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{chart}-{range_key}.csv"'

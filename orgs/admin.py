@@ -5,9 +5,13 @@ as an error message on the form page, with nothing saved."""
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import admin
 from django.db.models import Q
+from django.utils.html import format_html
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from config.admin_actions import ReadOnly, ServiceErrorsAsMessages
 from orgs import services
@@ -132,11 +136,11 @@ class OrganizationAdmin(ServiceErrorsAsMessages, admin.ModelAdmin):
 
 
 class ExpiredFilter(admin.SimpleListFilter):
-    title = "expired"
+    title = _("expired")
     parameter_name = "expired"
 
     def lookups(self, request, model_admin):
-        return [("yes", "Expired"), ("no", "Not expired")]
+        return [("yes", _("Expired")), ("no", _("Not expired"))]
 
     def queryset(self, request, queryset):
         lapsed = Q(expires_at__isnull=False, expires_at__lte=timezone.now())
@@ -198,7 +202,22 @@ class RoleAdmin(ReadOnly, admin.ModelAdmin):
     """Read-only: system roles are fixed, and org roles are managed on the org
     pages or the API, where the no-escalation rule applies."""
 
-    list_display = ["name", "org", "is_system_role", "permissions", "updated_at"]
+    list_display = ["role_name", "org", "is_system_role", "description_text", "permission_codes", "updated_at"]
+    fields = ["role_name", "org", "is_system_role", "description_text", "permission_codes", "created_at", "updated_at"]
+    readonly_fields = fields
     list_filter = ["is_system_role"]
     search_fields = ["name", "org__name"]
+
+    @admin.display(description=_("name"), ordering="name")
+    def role_name(self, obj):
+        return str(obj)  # a system role's in the reader's language
+
+    @admin.display(description=_("description"))
+    def description_text(self, obj):
+        return obj.description_text
+
+    @admin.display(description=_("permissions"))
+    def permission_codes(self, obj):
+        # {resource: [actions]}: codes, as the permission check reads them.
+        return format_html('<span translate="no">{}</span>', json.dumps(obj.permissions, ensure_ascii=False))
 

@@ -1,10 +1,12 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 from audit import org_scope
 
 
 class OrgsConfig(AppConfig):
     name = "orgs"
+    verbose_name = _("Organizations")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):

@@ -13,6 +13,8 @@ import uuid
 from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext, pgettext_lazy
 from django.db.models import F, Q
 
 ORG_NAME_PATTERN = r"^[a-zA-Z0-9_-]{3,50}$"
@@ -29,28 +31,37 @@ SYSTEM_ROLES: dict[str, dict] = {
     "member": {"description": "Regular member with basic permissions", "permissions": {"*": ["read"]}},
 }
 OWNER, ADMIN, MEMBER = "owner", "admin", "member"
+# The system roles as people read them (the names above are the codes the
+# API and the permission check use); a role an org made is shown by its name.
+SYSTEM_ROLE_TEXTS = {
+    OWNER: (pgettext_lazy("role", "Owner"), _("Organization owner with full permissions")),
+    ADMIN: (pgettext_lazy("role", "Admin"), _("Administrator with most permissions")),
+    MEMBER: (pgettext_lazy("role", "Member"), _("Regular member with basic permissions")),
+}
 
 
 class Organization(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # The handle, per the seed rule; display_name carries names in any script.
-    name = models.CharField(
+    name = models.CharField(verbose_name=_("name"),
         max_length=50,
         unique=True,
-        validators=[RegexValidator(ORG_NAME_PATTERN, "Use 3 to 50 letters, digits, _ or -.")],
+        validators=[RegexValidator(ORG_NAME_PATTERN, _("Use 3 to 50 letters, digits, _ or -."))],
     )
-    display_name = models.CharField(max_length=200, blank=True)
-    description = models.TextField(blank=True)
+    display_name = models.CharField(verbose_name=_("display name"), max_length=200, blank=True)
+    description = models.TextField(verbose_name=_("description"), blank=True)
     # The primary owner. Their membership always carries the owner role
     # (services enforce it), so an org never has zero owners.
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_orgs")
-    settings = models.JSONField(default=dict, blank=True)
-    max_members = models.PositiveIntegerField(default=1000, validators=[MinValueValidator(1)])
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("owner"), on_delete=models.PROTECT, related_name="owned_orgs")
+    settings = models.JSONField(verbose_name=_("settings"), default=dict, blank=True)
+    max_members = models.PositiveIntegerField(verbose_name=_("max members"), default=1000, validators=[MinValueValidator(1)])
+    is_active = models.BooleanField(verbose_name=_("active"), default=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("organization")
+        verbose_name_plural = _("organizations")
         db_table = "organizations"
         constraints = [
             models.CheckConstraint(condition=Q(name__regex=ORG_NAME_PATTERN), name="organizations_name_check"),
@@ -67,23 +78,25 @@ class Organization(models.Model):
 class Department(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     org = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="departments", db_column="organization_id"
+        Organization, verbose_name=_("organization"), on_delete=models.CASCADE, related_name="departments", db_column="organization_id"
     )
-    name = models.CharField(max_length=100)
+    name = models.CharField(verbose_name=_("name"), max_length=100)
     # The @handle that mentions the department's people in chat (issue 18):
     # a slug, unique within its organization; NULL when it has none.
-    handle = models.SlugField(max_length=50, null=True, blank=True)
-    description = models.TextField(blank=True)
+    handle = models.SlugField(verbose_name=_("handle"), max_length=50, null=True, blank=True)
+    description = models.TextField(verbose_name=_("description"), blank=True)
     # PROTECT rather than the seed's SET NULL: orphaned children could collide
     # with a root of the same name; the service refuses to delete a parent.
-    parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="children")
+    parent = models.ForeignKey("self", verbose_name=_("parent"), on_delete=models.PROTECT, null=True, blank=True, related_name="children")
     manager = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="managed_departments"
+        settings.AUTH_USER_MODEL, verbose_name=_("manager"), on_delete=models.SET_NULL, null=True, blank=True, related_name="managed_departments"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("department")
+        verbose_name_plural = _("departments")
         db_table = "departments"
         ordering = ["name"]
         constraints = [
@@ -114,15 +127,17 @@ class Department(models.Model):
 class Position(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     org = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="positions", db_column="organization_id"
+        Organization, verbose_name=_("organization"), on_delete=models.CASCADE, related_name="positions", db_column="organization_id"
     )
-    title = models.CharField(max_length=100)
-    description = models.TextField(blank=True)
-    level = models.IntegerField(default=1, validators=[MinValueValidator(1)])
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    title = models.CharField(verbose_name=_("title"), max_length=100)
+    description = models.TextField(verbose_name=_("description"), blank=True)
+    level = models.IntegerField(verbose_name=_("level"), default=1, validators=[MinValueValidator(1)])
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("position")
+        verbose_name_plural = _("positions")
         db_table = "positions"
         ordering = ["level", "title"]
         constraints = [
@@ -158,24 +173,26 @@ class Role(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # NULL for the system roles, which every org shares.
     org = models.ForeignKey(
-        Organization,
+        Organization, verbose_name=_("organization"),
         on_delete=models.CASCADE,
         null=True,
         blank=True,
         related_name="roles",
         db_column="organization_id",
     )
-    name = models.CharField(max_length=50)
-    description = models.TextField(blank=True)
+    name = models.CharField(verbose_name=_("name"), max_length=50)
+    description = models.TextField(verbose_name=_("description"), blank=True)
     # {resource: [actions]}, "*" a wildcard in either place (orgs/permissions.py).
-    permissions = models.JSONField(default=dict, blank=True)
-    is_system_role = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    permissions = models.JSONField(verbose_name=_("permissions"), default=dict, blank=True)
+    is_system_role = models.BooleanField(verbose_name=_("system role"), default=False)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
 
     objects = RoleQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("role")
+        verbose_name_plural = _("roles")
         db_table = "roles"
         ordering = ["name"]
         constraints = [
@@ -196,36 +213,46 @@ class Role(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        return str(SYSTEM_ROLE_TEXTS[self.name][0]) if self.is_system_role and self.name in SYSTEM_ROLE_TEXTS \
+            else self.name
+
+    @property
+    def description_text(self) -> str:
+        """The description as people read it: a system role's in their language."""
+        if self.is_system_role and self.name in SYSTEM_ROLE_TEXTS:
+            return str(SYSTEM_ROLE_TEXTS[self.name][1])
+        return self.description
 
 
 class Membership(models.Model):
     """The seed's user_roles: one row per (user, org)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="memberships")
     org = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="memberships", db_column="organization_id"
+        Organization, verbose_name=_("organization"), on_delete=models.CASCADE, related_name="memberships", db_column="organization_id"
     )
     # PROTECT rather than the seed's CASCADE: deleting a role must not silently
     # remove people from the org; the service refuses while it is in use.
-    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="memberships")
+    role = models.ForeignKey(Role, verbose_name=_("role"), on_delete=models.PROTECT, related_name="memberships")
     department = models.ForeignKey(
-        Department, on_delete=models.SET_NULL, null=True, blank=True, related_name="memberships"
+        Department, verbose_name=_("department"), on_delete=models.SET_NULL, null=True, blank=True, related_name="memberships"
     )
-    position = models.ForeignKey(Position, on_delete=models.SET_NULL, null=True, blank=True, related_name="memberships")
+    position = models.ForeignKey(Position, verbose_name=_("position"), on_delete=models.SET_NULL, null=True, blank=True, related_name="memberships")
     # Nullable (seed: NOT NULL) so a membership survives its assigner's deletion.
     assigned_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, verbose_name=_("assigned by"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    assigned_at = models.DateTimeField(auto_now_add=True)
+    assigned_at = models.DateTimeField(verbose_name=_("assigned at"), auto_now_add=True)
     # The seed's CHECK (expires_at > NOW()) is not a valid constraint (it would
     # fail on every dump/restore once the time passes); the service checks it
     # on assignment and the permission check at every use.
-    expires_at = models.DateTimeField(null=True, blank=True)
-    is_active = models.BooleanField(default=True)
+    expires_at = models.DateTimeField(verbose_name=_("expires at"), null=True, blank=True)
+    is_active = models.BooleanField(verbose_name=_("active"), default=True)
 
     class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
         db_table = "user_roles"
         ordering = ["assigned_at"]
         constraints = [
@@ -243,7 +270,7 @@ class Membership(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user_id} in {self.org_id} as {self.role_id}"
+        return gettext("%(user)s in %(org)s as %(role)s") % {"user": self.user_id, "org": self.org_id, "role": self.role_id}
 
 
 class Proxy(models.Model):
@@ -251,22 +278,23 @@ class Proxy(models.Model):
     within `permissions`, from `starts_at` until `expires_at` (open-ended when NULL)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    principal = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="proxies_given")
-    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="proxies_held")
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="proxies", db_column="organization_id")
-    permissions = models.JSONField(default=dict, blank=True)
-    starts_at = models.DateTimeField()
-    expires_at = models.DateTimeField(null=True, blank=True)
-    is_active = models.BooleanField(default=True)
+    principal = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("principal"), on_delete=models.CASCADE, related_name="proxies_given")
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("agent"), on_delete=models.CASCADE, related_name="proxies_held")
+    org = models.ForeignKey(Organization, verbose_name=_("organization"), on_delete=models.CASCADE, related_name="proxies", db_column="organization_id")
+    permissions = models.JSONField(verbose_name=_("permissions"), default=dict, blank=True)
+    starts_at = models.DateTimeField(verbose_name=_("starts at"))
+    expires_at = models.DateTimeField(verbose_name=_("expires at"), null=True, blank=True)
+    is_active = models.BooleanField(verbose_name=_("active"), default=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("proxy")
+        verbose_name_plural = _("proxies")
         db_table = "user_proxies"
-        verbose_name_plural = "proxies"
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(condition=~Q(principal=F("agent")), name="user_proxies_principal_agent_different"),
@@ -284,4 +312,5 @@ class Proxy(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.agent_id} for {self.principal_id} in {self.org_id}"
+        return gettext("%(agent)s for %(principal)s in %(org)s") % {
+            "agent": self.agent_id, "principal": self.principal_id, "org": self.org_id}

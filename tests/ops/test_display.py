@@ -38,7 +38,7 @@ def test_empty_and_odd_values():
     assert str(details_html("plain <text>")) == '<span class="kv">plain &lt;text&gt;</span>'
     assert '<span class="k">1</span>: a' in str(details_html(["a"]))
     deep = {"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}}
-    assert "more fields" in str(details_html(deep))
+    assert "(1 more field)" in str(details_html(deep))  # one field (e) left out, in the plural rule of the language
 
 
 def test_the_one_line_summary():
