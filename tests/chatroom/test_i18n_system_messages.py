@@ -27,8 +27,8 @@ from tests.chatroom.live_helpers import connect, frames_for, until
 # What the three readers read, for the join, the rename and the kick below.
 READS = {
     "en": ["newbie joined", "owner renamed the room to plaza", "newbie was removed by owner"],
-    "zh-hans": ["newbie 加入了房间", "owner 将房间重命名为 plaza", "newbie 已被 owner 移出房间"],
-    "ko": ["newbie님이 참여했습니다", "owner님이 대화방 이름을 plaza(으)로 변경했습니다",
+    "zh-hans": ["newbie 加入了频道", "owner 将频道重命名为 plaza", "newbie 已被 owner 移出频道"],
+    "ko": ["newbie님이 참여했습니다", "owner님이 채널 이름을 plaza(으)로 변경했습니다",
            "newbie님이 owner님에 의해 내보내졌습니다"],
 }
 ENGLISH = READS["en"]
@@ -112,18 +112,18 @@ def test_the_api_refuses_in_the_users_language_with_english_codes(room_of_three,
                            content_type="application/json")
     assert no_reply.status_code == 400
     assert no_reply.json()["error"]["code"] == "validation_error"
-    assert no_reply.json()["error"]["fields"] == {"reply_to": ["이 대화방에 해당 메시지가 없습니다."]}
+    assert no_reply.json()["error"]["fields"] == {"reply_to": ["이 채널에 해당 메시지가 없습니다."]}
 
     Room.objects.filter(pk=room.pk).update(archived=True)
     archived = client.post(f"/api/v1/rooms/{room.id}/messages/", {"content": "안녕"}, content_type="application/json")
     assert archived.status_code == 409
-    assert archived.json()["error"] == {"code": "conflict", "message": "이 대화방은 보관되었습니다."}
+    assert archived.json()["error"] == {"code": "conflict", "message": "이 채널은 보관되었습니다."}
 
     elsewhere = make_room(owner=owner, name="elsewhere")
     outsider = client.post(f"/api/v1/rooms/{elsewhere.id}/messages/", {"content": "안녕"},
                            content_type="application/json")
     assert outsider.status_code == 403
-    assert outsider.json()["error"] == {"code": "permission_denied", "message": "이 대화방의 멤버가 아닙니다."}
+    assert outsider.json()["error"] == {"code": "permission_denied", "message": "이 채널의 멤버가 아닙니다."}
 
     # The same refusal for the English owner stays English.
     client.force_login(owner)
@@ -150,12 +150,12 @@ def test_an_unknown_code_or_a_missing_parameter_reads_the_stored_text(room_of_th
 
 def test_the_registry_falls_back_rather_than_fail():
     with translation.override("zh-hans"):
-        assert coded_texts.system_message({"event": "joined"}, "ann", "x") == "ann 加入了房间"
+        assert coded_texts.system_message({"event": "joined"}, "ann", "x") == "ann 加入了频道"
         assert coded_texts.system_message({"event": "nope"}, "ann", "x") == "x"
         assert coded_texts.system_message("garbage", "ann", "x") == "x"
         assert coded_texts.system_message({"event": "kicked"}, "ann", "x") == "x"  # no "by"
         # A name that looks like a placeholder is only a name.
-        assert coded_texts.system_message({"event": "joined"}, "%(by)s", "x") == "%(by)s 加入了房间"
+        assert coded_texts.system_message({"event": "joined"}, "%(by)s", "x") == "%(by)s 加入了频道"
         assert coded_texts.notification_title({"i18n": {"code": "dm", "params": "nope"}}, "stored") == "stored"
         assert coded_texts.notification_title({"i18n": {"code": "nope", "params": {}}}, "stored") == "stored"
         assert coded_texts.notification_title({"i18n": {"code": "mention", "params": {"actor": "a"}}}, "t") == "t"
@@ -208,7 +208,7 @@ async def test_a_socket_error_frame_is_in_the_users_language_with_its_english_co
     w, _ = await connect(wang)
     await w.send_json_to({"type": "message.send", "room_id": str(elsewhere.id), "content": "你好", "client_id": "c1"})
     error = await until(w, "error")
-    assert (error["code"], error["message"], error["ref"]) == ("permission_denied", "你不是此房间的成员。", "c1")
+    assert (error["code"], error["message"], error["ref"]) == ("permission_denied", "你不是此频道的成员。", "c1")
     await w.disconnect()
 
 
@@ -243,7 +243,7 @@ def test_the_socket_renders_one_event_once_per_language(room_of_three, make_user
         zh = languages.localized_text("message.new", text, "zh-hans")
         for _ in range(50):
             assert languages.localized_text("message.new", text, "zh-hans") is zh
-    assert json.loads(zh)["message"]["content"] == "newbie2 加入了房间"
+    assert json.loads(zh)["message"]["content"] == "newbie2 加入了频道"
     info = languages.localized_text.cache_info()
     assert (info.misses, info.hits) == (1, 50)
     assert json.loads(languages.localized_text("message.new", text, "ko"))["message"]["content"] == "newbie2님이 참여했습니다"

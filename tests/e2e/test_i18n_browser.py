@@ -36,11 +36,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 WORDS = {
     "zh-hans": {"chat": "聊天", "jobs": "传输任务", "notifications": "通知", "live": "实时", "reply": "回复",
                 "react": "回应", "time": r"^(刚刚|\d+分钟前)$", "picker": "选择表情", "search": "搜索表情",
-                "emoji": "插入表情", "replies": "2 条回复", "switcher": "跳转到会话", "switcher_kind": "聊天室",
+                "emoji": "插入表情", "replies": "2 条回复", "switcher": "跳转到会话", "switcher_kind": "频道",
                 "han": r"[\u4e00-\u9fff]"},
     "ko": {"chat": "채팅", "jobs": "전송 작업", "notifications": "알림", "live": "실시간", "reply": "답글",
            "react": "반응", "time": r"^(방금|\d+분 전)$", "picker": "이모지 선택", "search": "이모지 검색",
-           "emoji": "이모지 넣기", "replies": "답글 2개", "switcher": "대화로 이동", "switcher_kind": "채팅방",
+           "emoji": "이모지 넣기", "replies": "답글 2개", "switcher": "대화로 이동", "switcher_kind": "채널",
            "han": r"[\uac00-\ud7a3]"},
 }
 

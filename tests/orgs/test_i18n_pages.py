@@ -160,7 +160,7 @@ def test_an_orgs_api_field_error_comes_back_in_chinese(org_world):
     assert reserved.status_code == 400, reserved.content
     error = reserved.json()["error"]
     assert error["code"] == "validation_error" and error["message"] == "输入无效。"
-    assert error["fields"]["handle"] == ["@all 已保留用于提及整个房间。"]
+    assert error["fields"]["handle"] == ["@all 已保留用于提及整个频道。"]
     # The English reader gets the English text and the same code.
     profile_update(actor=org_world.owner, user=org_world.owner, language="en")
     english = api.post(f"{base}/departments/", {"name": "Everyone", "handle": "all"}, format="json")

@@ -49,7 +49,7 @@ async def test_a_chinese_users_error_frames_are_in_chinese_with_english_codes(wa
     w, _ = await connect(wang)
 
     error = await _error_for(w, {"type": "message.send", "room_id": str(other.id), "content": "你好", "client_id": "c1"})
-    assert (error["code"], error["message"], error["ref"]) == ("permission_denied", "你不是此房间的成员。", "c1")
+    assert (error["code"], error["message"], error["ref"]) == ("permission_denied", "你不是此频道的成员。", "c1")
 
     error = await _error_for(w, {"type": "bogus"})
     assert (error["code"], error["message"]) == ("unknown_type", "未知的帧类型 'bogus'。")
@@ -65,11 +65,11 @@ async def test_a_chinese_users_error_frames_are_in_chinese_with_english_codes(wa
     assert error["fields"] == {"state": ["须为 start 或 stop。"]}
 
     error = await _error_for(w, {"type": "resume", "rooms": {str(other.id): None}})
-    assert (error["code"], error["message"]) == ("permission_denied", "你不是此房间的成员。")
+    assert (error["code"], error["message"]) == ("permission_denied", "你不是此频道的成员。")
 
     await sync_to_async(Room.objects.filter(pk=room.pk).update)(archived=True)
     error = await _error_for(w, {"type": "message.send", "room_id": str(room.id), "content": "你好", "client_id": "c2"})
-    assert (error["code"], error["message"]) == ("conflict", "此房间已归档。")
+    assert (error["code"], error["message"]) == ("conflict", "此频道已归档。")
     await w.disconnect()
 
 
