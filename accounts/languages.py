@@ -13,6 +13,7 @@ its authentication classes call ``activate_for`` themselves."""
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.utils import translation
 
 
@@ -22,7 +23,7 @@ def language_of(user) -> str | None:
         return None
     try:
         language = user.profile.language
-    except Exception:  # noqa: BLE001 - no profile row yet: the request's language applies
+    except ObjectDoesNotExist:  # no profile row yet: the request's language applies
         return None
     return language if language in dict(settings.LANGUAGES) else None
 

@@ -45,11 +45,12 @@ def alert_staff(*, code: str, message: str, details: dict | None = None) -> None
 def _notify_staff(*, code: str, message: str, details: dict | None) -> None:
     details = json.loads(json.dumps(details or {}, default=str))  # plain JSON, whatever the caller passed
     url = reverse("admin:audit_auditlog_changelist") + "?level__exact=critical"
+    title, spec = notifications.coded("alert", code=code)  # the title in each reader's language
     drafts = [
         notifications.Draft(
             user_id=user_id, type=notifications.Type.SYSTEM_ALERT, priority=notifications.Priority.URGENT,
-            title=f"Alert: {code}", message=message,
-            data={"code": code, "details": details, "url": url},
+            title=title, message=message,
+            data={"i18n": spec, "code": code, "details": details, "url": url},
         )
         for user_id in User.objects.filter(is_staff=True, status=User.Status.ACTIVE).values_list("id", flat=True)
     ]

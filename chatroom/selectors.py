@@ -73,7 +73,7 @@ def room_for_member(*, user, room_id) -> tuple[Room, RoomMember]:
     room = room_get(user=user, room_id=room_id)
     member = member_of(room, user)
     if member is None:
-        raise PermissionDenied("You are not a member of this room.")
+        raise PermissionDenied(_("You are not a member of this room."))
     return room, member
 
 
@@ -157,7 +157,7 @@ def with_dm_message_counts(rooms: QuerySet[Room]) -> QuerySet[Room]:
 
 def room_members(*, user, room: Room) -> QuerySet[RoomMember]:
     if member_of(room, user) is None:
-        raise PermissionDenied("You are not a member of this room.")
+        raise PermissionDenied(_("You are not a member of this room."))
     return RoomMember.objects.filter(room=room).select_related("user").order_by("joined_at", "id")
 
 
@@ -226,7 +226,7 @@ def room_messages(*, user, room: Room, before: str | None = None, after: str | N
     """One page of history, oldest first, with cursors to either side."""
     member = member_of(room, user)
     if member is None:
-        raise PermissionDenied("You are not a member of this room.")
+        raise PermissionDenied(_("You are not a member of this room."))
     if sum(x is not None for x in (before, after, around)) > 1:
         raise ValidationFailed(fields={"before": ["Use only one of before, after, around."]})
     if not 1 <= limit <= MAX_LIMIT:
@@ -297,7 +297,7 @@ def message_history(*, user, message_id) -> list[dict]:
 def pinned_messages(*, user, room: Room) -> list[Message]:
     member = member_of(room, user)
     if member is None:
-        raise PermissionDenied("You are not a member of this room.")
+        raise PermissionDenied(_("You are not a member of this room."))
     return list(Message.objects.filter(room=room, is_pinned=True, is_deleted=False).select_related("user")
                 .order_by("-created_at")[:50])
 
@@ -502,7 +502,7 @@ def messages_after(*, user, room_id, cursor: str | None, limit: int) -> tuple[li
     room = room_get(user=user, room_id=room_id)
     member = member_of(room, user)
     if member is None:
-        raise PermissionDenied("You are not a member of this room.")
+        raise PermissionDenied(_("You are not a member of this room."))
     at, mid = cursors.decode(cursor) if cursor else (cursors.EPOCH, ZERO_ID)
     rows = _newer(_visible(room, member), at, mid, limit + 1)
     return message_dicts(rows[:limit]), len(rows) > limit

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import re
 
+from django.utils.translation import gettext as _
+
 from core.errors import ValidationFailed
 
 # Deep enough for every document the product stores (role permissions, job
@@ -39,11 +41,11 @@ def too_deep(text: str, max_depth: int = MAX_DEPTH) -> bool:
 def check_text(value: str, field: str = "non_field_errors") -> str:
     """``value`` unless it holds a NUL or a lone surrogate (ValidationFailed)."""
     if "\x00" in value:
-        raise ValidationFailed(fields={field: ["Text may not contain NUL characters."]})
+        raise ValidationFailed(fields={field: [_("Text may not contain NUL characters.")]})
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValidationFailed(fields={field: ["Text must be valid Unicode."]}) from None
+        raise ValidationFailed(fields={field: [_("Text must be valid Unicode.")]}) from None
     return value
 
 
@@ -70,12 +72,12 @@ def loads(text: str | bytes, *, field: str = "non_field_errors", max_depth: int 
         try:
             text = bytes(text).decode("utf-8")
         except UnicodeDecodeError:
-            raise ValidationFailed(fields={field: ["The body is not UTF-8 text."]}) from None
+            raise ValidationFailed(fields={field: [_("The body is not UTF-8 text.")]}) from None
     if too_deep(text, max_depth):
-        raise ValidationFailed(fields={field: [f"JSON may be nested at most {max_depth} levels deep."]})
+        raise ValidationFailed(fields={field: [_("JSON may be nested at most %(depth)s levels deep.") % {"depth": max_depth}]})
     try:
         value = json.loads(text)
     except (ValueError, RecursionError):
-        raise ValidationFailed(fields={field: ["Not valid JSON."]}) from None
+        raise ValidationFailed(fields={field: [_("Not valid JSON.")]}) from None
     _check_strings(value, field)
     return value
