@@ -166,7 +166,7 @@ const STATUS = {
     field("bytes").textContent = s.total_bytes ? fig.sizeOf(s.bytes, s.total_bytes) : fig.size(s.bytes || 0);
     // Speed and ETA belong to a running transfer: none is shown once it ends.
     field("speed").textContent = running ? fig.speed(s.speed || 0) : fig.DASH;
-    field("eta").textContent = running && s.eta != null ? fig.eta(s.eta) : fig.DASH;
+    field("eta").textContent = running && s.eta != null ? fig.duration(s.eta) : fig.DASH;
     field("transfers").textContent = fig.count(s.transfers, s.total_transfers);
     field("attempt").textContent = interpolate(gettext("attempt %(attempt)s of %(attempts)s"),
       { attempt: job.retry_count + 1, attempts: job.max_retries + 1 }, true);

@@ -22,9 +22,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 SIZE = r"\d+(\.\d)? (B|KiB|MiB|GiB)"
 WORDS = {
     # status while running, the ETA, the speed's "/s", "of", the card's headings
-    "zh-hans": {"running": "运行中", "completed": "已完成", "eta": r"^剩余 \d+ (秒|分钟)", "per_second": "/秒",
+    "zh-hans": {"running": "运行中", "completed": "已完成", "eta": r"^\d+ (秒|分钟)", "per_second": "/秒",
                 "of": " / ", "headings": ["已传输", "速度", "剩余时间", "文件"], "attempt": "第 1 次尝试，共 4 次"},
-    "ko": {"running": "실행 중", "completed": "완료", "eta": r"^남은 시간 \d+(초|분)", "per_second": "/초",
+    "ko": {"running": "실행 중", "completed": "완료", "eta": r"^\d+(초|분)", "per_second": "/초",
            "of": " / ", "headings": ["전송됨", "속도", "남은 시간", "파일"], "attempt": "시도 1/4"},
 }
 
