@@ -4,6 +4,7 @@
 // JSON API once a second instead.
 import { live } from "./socket.js";
 import * as fig from "./figures.js";
+import { formatDate } from "./i18n.js";
 
 // The words are the reader's language: Django's JavaScript catalog (/jsi18n/,
 // loaded in the page's head) defines gettext, ngettext and interpolate.
@@ -29,9 +30,8 @@ const STATUS = {
   function enc(s) { return encodeURIComponent(s); }
 
   function when(iso) {
-    if (!iso) return "";
-    const d = new Date(iso);
-    return Number.isNaN(d.getTime()) ? "" : d.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+    // In the page's language and the user's time zone, as every page's dates.
+    return iso ? formatDate(iso, { dateStyle: "medium", timeStyle: "short" }) : "";
   }
   // One folder's listing: folders open on click; each row shows its size and
   // date; with `uses` ([{label, pick(path)}]) each row also offers them.
