@@ -3,6 +3,7 @@ proxies (intersection, window, no self-proxy) and cache invalidation."""
 
 from __future__ import annotations
 
+import importlib
 import time
 from datetime import timedelta
 
@@ -95,12 +96,18 @@ def test_system_role_matrix(world, who, action, expected, resource):
     assert has_permission(user, world.org, resource, action) is expected
 
 
+SEED_PERMISSIONS = {"owner": {"*": ["*"]}, "admin": {"*": ["read", "write", "delete"]}, "member": {"*": ["read"]}}
+
+
 def test_system_roles_are_seeded_with_the_seed_permissions():
-    assert {r.name: r.permissions for r in Role.objects.filter(org__isnull=True)} == {
-        "owner": {"*": ["*"]},
-        "admin": {"*": ["read", "write", "delete"]},
-        "member": {"*": ["read"]},
-    }
+    # What the data migration seeds (a transactional test's flush may have
+    # removed the rows from this database since, so the seed is read from
+    # the migration itself) ...
+    seeded = importlib.import_module("orgs.migrations.0003_system_roles").SYSTEM_ROLES
+    assert {name: permissions for name, (_, permissions) in seeded.items()} == SEED_PERMISSIONS
+    # ... and what the code re-creates them with when they are missing.
+    assert {name: Role.objects.system(name).permissions for name in SEED_PERMISSIONS} == SEED_PERMISSIONS
+    assert set(Role.objects.filter(org__isnull=True).values_list("name", flat=True)) == set(SEED_PERMISSIONS)
 
 
 def test_org_role_with_wildcard_resource_and_specific_actions(world, make_user):
