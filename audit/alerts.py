@@ -45,7 +45,7 @@ def alert_staff(*, code: str, message: str, details: dict | None = None) -> None
 def _notify_staff(*, code: str, message: str, details: dict | None) -> None:
     details = json.loads(json.dumps(details or {}, default=str))  # plain JSON, whatever the caller passed
     url = reverse("admin:audit_auditlog_changelist") + "?level__exact=critical"
-    title, spec = notifications.coded("alert", code=code)  # the title in each reader's language
+    title, spec = notifications.coded("alert", check=code)  # the title in each reader's language
     drafts = [
         notifications.Draft(
             user_id=user_id, type=notifications.Type.SYSTEM_ALERT, priority=notifications.Priority.URGENT,

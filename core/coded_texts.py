@@ -54,7 +54,7 @@ NOTIFICATIONS = {
     "scheduled_failed.dm": _("Your scheduled message to a direct message was not sent"),
     "job_finished": _("%(job_type)s job finished"),
     "job_failed": _("%(job_type)s job failed"),
-    "alert": _("Alert: %(code)s"),  # to staff; the code names the check (audit.alerts)
+    "alert": _("Alert: %(check)s"),  # to staff; the code names the check (audit.alerts)
 }
 
 # Parameters that are codes with a label of their own (msgids shared with

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts import notifications
 from accounts.models import Notification, User
@@ -337,6 +337,10 @@ def test_staff_alerts_reach_every_active_staff_user_as_urgent(make_user):
     assert rows[0].data["code"] == "chain.broken" and "at" in rows[0].data["details"]
     assert rows[0].message == "Audit chain broken at 42"
     assert not Notification.objects.filter(user__in=[banned_staff, plain]).exists()
+    # The title is stored in English and read in each staff member's language.
+    assert rows[0].title == "Alert: chain.broken"
+    with translation.override("ko"):
+        assert notifications.notification_dict(rows[0])["title"] == "경보: chain.broken"
 
 
 # --------------------------------------------------------------------------- jobs
